@@ -1,0 +1,152 @@
+/* log.h — the durable log: topics of partitions, each a directory of segment files
+ * holding Kafka RecordBatch v2 bytes exactly as produced (base offset assigned here).
+ * See log.c for the on-disk layout, the recovery procedure and the crash story.
+ *
+ * Ownership: br_log owns every br_topic and br_partition; pointers handed out stay
+ * valid until the topic is deleted or the log closed. All functions must be called
+ * from one thread (the broker's loop), except br_log_flush_run (see below). */
+#ifndef BR_LOG_H
+#define BR_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+typedef struct br_log br_log;
+typedef struct br_topic br_topic;
+typedef struct br_partition br_partition;
+
+typedef struct br_log_opts {
+	const char *dir;          /* root of the log: <data>/log */
+	int64_t default_partitions; /* for auto-created topics (num.partitions) */
+	/* broker-wide defaults that topic configs override */
+	int64_t segment_bytes;    /* roll a segment past this size (log.segment.bytes) */
+	int64_t segment_ms;       /* roll a segment older than this (log.roll.ms) */
+	int64_t retention_ms;     /* -1 = keep forever */
+	int64_t retention_bytes;  /* per partition, -1 = no limit */
+	int64_t max_message_bytes; /* largest record batch accepted */
+} br_log_opts;
+
+void br_log_opts_default(br_log_opts *o);
+
+/* Opens (creating if needed) the log under o->dir and recovers every partition:
+ * a torn or CRC-failing tail is cut off, indexes are rebuilt where needed. */
+int br_log_open(br_log **out, const br_log_opts *o, br_err *err);
+/* fsyncs everything, writes indexes, closes files, frees memory. */
+void br_log_close(br_log *log);
+
+/* ---- topics ---- */
+
+/* Kafka's rules: [a-zA-Z0-9._-]{1,249}, not "." or "..". */
+int br_topic_name_check(const char *name, size_t len, br_err *err);
+/* Checks one topic config (known Kafka key with a valid value, or a braid.* key). */
+int br_topic_config_check(const char *key, const char *value, br_err *err);
+
+/* kv: n pairs of (key, value) strings. Fails with BR_EEXIST if the topic exists. */
+int br_log_create_topic(br_log *log, const char *name, int32_t partitions,
+                        const char *const *kv, size_t n, br_err *err);
+int br_log_delete_topic(br_log *log, const char *name, br_err *err);
+/* Grows the topic to `total` partitions (never shrinks). */
+int br_log_set_partitions(br_log *log, const char *name, int32_t total, br_err *err);
+/* Replaces the topic's config overrides with kv (n pairs). incremental=true keeps
+ * overrides not named; value NULL in incremental mode deletes that override. */
+int br_log_set_configs(br_log *log, const char *name, const char *const *kv, size_t n,
+                       bool incremental, br_err *err);
+
+br_topic *br_log_topic(br_log *log, const char *name, size_t len);
+/* Fills *out (caller frees the array, not the topics) sorted by name; returns count. */
+size_t br_log_topics(br_log *log, br_topic ***out);
+
+const char *br_topic_name(const br_topic *t);
+const uint8_t *br_topic_id(const br_topic *t); /* 16 bytes */
+int32_t br_topic_partition_count(const br_topic *t);
+br_partition *br_topic_partition(br_topic *t, int32_t p); /* NULL if out of range */
+
+/* Effective value of a config (override, else broker default) and whether it is
+ * an override. Known keys are listed by br_topic_config_keys. */
+const char *br_topic_config(const br_topic *t, const char *key, bool *is_override);
+/* NULL-terminated list of the keys DescribeConfigs reports. */
+const char *const *br_topic_config_keys(void);
+/* Iterates over overrides: returns false when done. */
+bool br_topic_config_next(const br_topic *t, size_t *i, const char **key, const char **value);
+
+/* ---- partitions ---- */
+
+enum br_append_status {
+	BR_APPEND_OK = 0,
+	BR_APPEND_CORRUPT,          /* bad size, magic, CRC or record count */
+	BR_APPEND_TOO_LARGE,        /* batch over max.message.bytes */
+	BR_APPEND_DUPLICATE,        /* idempotent retry of a stored batch: not written again */
+	BR_APPEND_OUT_OF_ORDER,     /* sequence gap for a known producer */
+	BR_APPEND_FENCED_EPOCH,     /* producer epoch older than the known one */
+	BR_APPEND_UNSUPPORTED,      /* magic < 2, or transactional batches (not supported yet) */
+	BR_APPEND_IO,               /* the disk refused; message in err */
+};
+
+typedef struct br_append_result {
+	enum br_append_status status;
+	int64_t base_offset;      /* of the first batch appended (or of the duplicate) */
+	int64_t log_append_time;  /* -1 unless the topic uses LogAppendTime */
+	int64_t log_start_offset;
+	char msg[200];            /* human reason for a non-OK status */
+} br_append_result;
+
+/* Appends the concatenated RecordBatch v2 bytes in batches[0..len). The bytes are
+ * modified in place (base offset, and timestamps/CRC under LogAppendTime). All
+ * batches are validated before any is written: the append is all or nothing.
+ * The data is written (not yet durable): the caller waits for a flush covering
+ * br_log_write_seq() before acknowledging. */
+int br_partition_append(br_partition *p, uint8_t *batches, size_t len, int64_t now_ms,
+                        br_append_result *res, br_err *err);
+
+int64_t br_partition_start_offset(const br_partition *p);  /* log start offset */
+int64_t br_partition_end_offset(const br_partition *p);    /* LEO: next offset to assign */
+int64_t br_partition_high_watermark(const br_partition *p);/* end of the durable prefix */
+int32_t br_partition_id(const br_partition *p);
+br_topic *br_partition_topic(const br_partition *p);
+
+/* Reads whole batches starting with the one holding `offset`, up to the high
+ * watermark (or LEO when uncommitted=true), stopping before max_bytes unless that
+ * would return nothing (the first batch is always returned whole, as KIP-74 says).
+ * Appends the bytes to out. Returns 0, or BR_ENOTFOUND when offset is outside
+ * [start, LEO] (OFFSET_OUT_OF_RANGE), or BR_EIO. */
+int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, bool uncommitted,
+                      br_buf *out, br_err *err);
+/* Bytes available from offset to the high watermark (an estimate from the index,
+ * used for Fetch min_bytes). */
+int64_t br_partition_bytes_after(const br_partition *p, int64_t offset);
+
+/* ListOffsets by time: the first offset whose record timestamp is >= ts, with that
+ * record's timestamp; offset -1 when there is none. */
+int br_partition_offset_for_time(br_partition *p, int64_t ts, int64_t *offset, int64_t *found_ts,
+                                 br_err *err);
+/* Broker append time of the batch holding offset (-1 if unknown / out of range). */
+int64_t br_partition_append_time(br_partition *p, int64_t offset);
+
+/* ---- durability (group commit) ----
+ * Every append bumps the log's write sequence. A flush has three phases:
+ *   begin (loop thread): captures the dirty files (dup'd fds) and the sequence;
+ *   run   (any thread):  fdatasync()s them;
+ *   end   (loop thread): advances each partition's high watermark to what the
+ *                        flush covered and returns the sequence now durable.
+ * Appends may continue during run. One flush at a time. */
+typedef struct br_flush br_flush;
+uint64_t br_log_write_seq(const br_log *log);
+uint64_t br_log_durable_seq(const br_log *log);
+br_flush *br_log_flush_begin(br_log *log); /* NULL when nothing is dirty */
+void br_log_flush_run(br_flush *f);
+/* Returns 0, or BR_EIO when an fsync failed (the broker must stop: the data
+ * acknowledged so far stays durable, but nothing after can be promised). */
+int br_log_flush_end(br_log *log, br_flush *f, br_err *err);
+
+/* Rolls and deletes segments per segment.ms / retention.ms / retention.bytes.
+ * Call periodically; returns the number of segments deleted. */
+int br_log_enforce_retention(br_log *log, int64_t now_ms);
+
+/* Hands out a fresh idempotent producer id (persisted in blocks, never reused). */
+int br_log_new_producer_id(br_log *log, int64_t *id, br_err *err);
+
+#endif
