@@ -97,7 +97,8 @@ int br_pq_reader_filter(br_pq_reader *r, int field_id, br_pq_op op, const br_val
 void br_pq_reader_set_batch_rows(br_pq_reader *r, int64_t rows);
 /* The type of the batches (a struct of the projected fields), owned by r. */
 const br_type *br_pq_reader_type(const br_pq_reader *r);
-/* Fills b (initialised by the reader on first use, reset on each call; free it
+/* Fills b (zero it before the first call; the reader initialises it, then
+ * resets it on each call; free it
  * with br_batch_free after the last call, before br_pq_reader_close).
  * Returns 1 with rows, 0 at the end, negative on error. */
 int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err);
