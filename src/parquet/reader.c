@@ -487,7 +487,7 @@ static int open_common(br_pq_reader *r, br_err *err)
 		goto out;
 	uint32_t flen = (uint32_t)b.p[0] | (uint32_t)b.p[1] << 8 | (uint32_t)b.p[2] << 16 | (uint32_t)b.p[3] << 24;
 	if (memcmp(b.p + 4, "PAR1", 4) != 0) {
-		rc = br_errf(err, BR_ECORRUPT, "%s: no PAR1 magic at the end (encrypted footers are not supported)",
+		rc = br_errf(err, BR_ECORRUPT, "%s: no PAR1 magic at the end: truncated, not Parquet, or an encrypted footer",
 			     r->name);
 		goto out;
 	}
