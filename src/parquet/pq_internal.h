@@ -199,6 +199,16 @@ int br_pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, s
 		    br_err *err);
 void br_pq_delta_encode(const int64_t *v, size_t n, br_buf *out);
 
+/* Appends n bytes the caller will overwrite at once (no zero fill, unlike
+ * br_buf_grow: page-sized buffers are filled by a decoder or a read). */
+static inline uint8_t *br_pq_take(br_buf *b, size_t n)
+{
+	br_buf_reserve(b, n);
+	uint8_t *p = b->p + b->len;
+	b->len += n;
+	return p;
+}
+
 /* ---------------------------------------------------------------- codecs */
 
 enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_CODEC_LZO = 3,

@@ -849,6 +849,18 @@ void br_col_append_value(br_col *c, const br_value *v)
 	}
 }
 
+void br_col_append_raw(br_col *c, const void *p, int64_t n)
+{
+	if (n <= 0)
+		return;
+	if (c->validity.len) {
+		for (int64_t i = 0; i < n; i++)
+			bit_put(&c->validity, c->len + i, true);
+	}
+	br_buf_put(&c->values, p, (size_t)n * (size_t)br_type_width(c->type));
+	c->len += n;
+}
+
 void br_col_append_from(br_col *dst, const br_col *src, int64_t i)
 {
 	if (!br_col_valid(src, i)) {
