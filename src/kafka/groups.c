@@ -36,6 +36,7 @@
  * (groups have tens of members, and every operation on one already touches all). */
 #include "kafka/handlers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
