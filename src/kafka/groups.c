@@ -581,6 +581,16 @@ static void group_tick(br_groups *gs, group *g)
 		}
 	for (size_t i = g->nm; i-- > 0;) {
 		member *m = g->m[i];
+		if ((m->join_wait == W_SLOT && !br_kslot_alive(m->join_slot)) ||
+		    (m->sync_wait == W_SLOT && !br_kslot_alive(m->sync_slot))) {
+			/* its connection closed while it waited: it cannot receive the answer,
+			 * so waiting for its session to expire would only delay everyone */
+			br_info("group %.*s: member %.*s disconnected", g->id.len, g->id.p, m->id.len, m->id.p);
+			remove_member(gs, g, m, BR_KE_UNKNOWN_MEMBER_ID);
+			member_left(gs, g, "member disconnected");
+			i = BR_MIN(i, g->nm);
+			continue;
+		}
 		if (m->join_wait != W_NONE || m->sync_wait != W_NONE) {
 			m->hb_deadline = gs->now + m->session_ms;
 			continue;
