@@ -362,10 +362,12 @@ static bool all_joined(const group *g)
 	return g->npend == 0;
 }
 
-static void select_protocol(group *g)
+/* The protocol for the next generation: among the leader's protocols that every
+ * member supports, the one most members list first (ties: the leader's order).
+ * Returns a name owned by the leader member, or NULL if none is common. */
+static const bstr *choose_protocol(const group *g)
 {
-	/* candidates: the leader's protocols that every member supports, leader's order */
-	member *l = g->m[0];
+	const member *l = g->m[0];
 	for (size_t i = 0; i < g->nm; i++)
 		if (is_leader(g, g->m[i]))
 			l = g->m[i];
@@ -380,7 +382,7 @@ static void select_protocol(group *g)
 		int32_t votes = 0;
 		for (size_t i = 0; i < g->nm; i++) {
 			/* a member votes for its first protocol that is a candidate */
-			member *m = g->m[i];
+			const member *m = g->m[i];
 			for (int32_t k = 0; k < m->nprotos; k++) {
 				bool cand = true;
 				for (size_t j = 0; j < g->nm && cand; j++)
@@ -396,8 +398,14 @@ static void select_protocol(group *g)
 			best_votes = votes;
 		}
 	}
-	/* joins are checked against the members' common protocols, so best >= 0 */
-	bs_set(&g->protocol, best >= 0 ? bs_k(ks(l->protos[best].name)) : (bstr){ NULL, -1 });
+	return best >= 0 ? &l->protos[best].name : NULL;
+}
+
+static void select_protocol(group *g)
+{
+	/* joins are checked against the members' common protocols, so there is one */
+	const bstr *p = choose_protocol(g);
+	bs_set(&g->protocol, p ? bs_k(ks(*p)) : (bstr){ NULL, -1 });
 }
 
 static void remove_member(br_groups *gs, group *g, member *m, int16_t err);
@@ -807,6 +815,7 @@ int br_h_join_group(br_broker *b, br_kreq *r, br_buf *out)
 				/* a static member restarted: it takes over its old place under a new id;
 				 * the old id is fenced from now on */
 				bstr nid = new_member_id(r->client_id);
+				bstr old_leader = bs_k(ks(g->leader));
 				finish_join_err(gs, st, BR_KE_FENCED_INSTANCE_ID);
 				finish_sync(gs, g, st, BR_KE_FENCED_INSTANCE_ID);
 				if (is_leader(g, st))
@@ -817,16 +826,25 @@ int br_h_join_group(br_broker *b, br_kreq *r, br_buf *out)
 				m->session_ms = sess;
 				m->rebalance_ms = reb;
 				m->hb_deadline = gs->now + sess;
-				if (g->state == ST_STABLE && same_protocols(m, p, np) && !is_leader(g, m)) {
+				set_protocols(m, p, np);
+				const bstr *next = g->state == ST_STABLE ? choose_protocol(g) : NULL;
+				if (next && bs_eq(*next, g->protocol)) {
+					/* as Kafka: no rebalance while Stable if the protocol stays. The
+					 * answer names the old leader id, so that a restarted leader
+					 * does not compute an assignment a Stable group would never
+					 * hand out; it syncs and gets its old assignment back. */
+					bstr tmp = g->leader;
+					g->leader = old_leader;
 					put_join(out, v, BR_KE_NONE, g, m->id, false);
+					g->leader = tmp;
 					gs->cur_answered = true;
 				} else {
-					set_protocols(m, p, np);
 					join_wait(gs, m, v);
 					if (g->state != ST_PREPARING)
 						prepare_rebalance(gs, g, "static member rejoined");
 					try_complete_join(gs, g);
 				}
+				bs_free(&old_leader);
 			} else if (v >= 4 && iid.len < 0) {
 				/* KIP-394: hand out the id first, so a client that dies before it
 				 * receives the id leaves no member behind */

@@ -305,6 +305,97 @@ def run(b):
 
     kafka_python(b, hw)
     kcat(b)
+    killed_member(b)
+    static_members(b)
+
+
+CHILD = r"""
+import sys, time
+from confluent_kafka import Consumer
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "client.id": "child",
+              "session.timeout.ms": 6000, "heartbeat.interval.ms": 300, "auto.offset.reset": "earliest",
+              "partition.assignment.strategy": "range", "enable.auto.commit": False})
+c.subscribe([sys.argv[3]])
+while True:
+    c.poll(0.1)
+    print(len(c.assignment()), flush=True)
+"""
+
+
+def killed_member(b):
+    """A member that dies without leaving is removed after its session timeout."""
+    tr = Tracker()
+    members = []
+    make_member(b, "grp-kill", "survivor", tr, members)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, b.bootstrap, "grp-kill", TOPIC],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        os.set_blocking(child.stdout.fileno(), False)
+        child_parts, deadline = 0, time.time() + 60
+        while time.time() < deadline and not (child_parts == 3 and assignment_sizes(members) == [3]):
+            poll_round(members, tr)
+            try:
+                for line in os.read(child.stdout.fileno(), 65536).split():
+                    child_parts = int(line)
+            except BlockingIOError:
+                pass
+        ok(child_parts == 3 and assignment_sizes(members) == [3], "a consumer in another process shares the group 3/3",
+           "child %d, here %s" % (child_parts, assignment_sizes(members)))
+        child.kill()
+        child.wait()
+        t0 = time.time()
+        took = None
+        while time.time() - t0 < 30:
+            poll_round(members, tr)
+            if assignment_sizes(members) == [6]:
+                took = time.time() - t0
+                break
+        ok(took is not None and took >= 3, "after kill -9 of a member its partitions move on session timeout",
+           "took %s s" % took)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for st in members:
+            st["c"].close()
+
+
+def static_members(b):
+    """A static member (group.instance.id) that restarts gets its partitions back
+    without a rebalance of the others."""
+    assigns = {"s2": 0}
+    tr = Tracker()
+    members = []
+
+    def static(name, counted=False):
+        c = consumer(b, "grp-static", name, **{"group.instance.id": name})
+        st = {"c": c, "name": name, "pending": {}}
+
+        def on_assign(cons, parts):
+            if counted:
+                assigns[name] += 1
+
+        c.subscribe([TOPIC], on_assign=on_assign)
+        members.append(st)
+        return st
+
+    s1 = static("s1")
+    s2 = static("s2", counted=True)
+    ok(settle(members, tr, [3, 3]), "two static members split 3/3", assignment_sizes(members))
+    before = sorted(tp.partition for tp in s1["c"].assignment())
+    n_assign = assigns["s2"]
+    s1["c"].close()  # a static member does not send LeaveGroup on close
+    members.remove(s1)
+    s1b = static("s1")
+    ok(settle(members, tr, [3, 3], limit=20), "the restarted static member is back", assignment_sizes(members))
+    after = sorted(tp.partition for tp in s1b["c"].assignment())
+    ok(after == before, "it got the same partitions", {"before": before, "after": after})
+    for _ in range(10):
+        poll_round(members, tr)
+    ok(assigns["s2"] == n_assign, "the other member was not rebalanced",
+       "s2 assigned %d times, was %d" % (assigns["s2"], n_assign))
+    for st in members:
+        st["c"].close()
 
 
 def kafka_python(b, hw):
