@@ -21,7 +21,7 @@
 
 struct br_kslot {
 	br_buf body;
-	bool done;
+	bool done, dead; /* dead: the connection closed */
 	struct br_kslot *next;
 };
 
@@ -45,7 +45,7 @@ void br_kslot_finish(br_kslot *s, const br_buf *body)
 	br_buf_put(&s->body, body->p, body->len);
 	s->done = true;
 }
-bool br_kslot_alive(const br_kslot *s) { (void)s; return true; }
+bool br_kslot_alive(const br_kslot *s) { return !s->dead; }
 br_groups *br_broker_groups(br_broker *b) { (void)b; return fake_groups; }
 const br_broker_opts *br_broker_options(const br_broker *b) { (void)b; return &fake_opts; }
 const char *br_broker_advertised_host(const br_broker *b) { (void)b; return "127.0.0.1"; }
@@ -634,6 +634,116 @@ static void test_rebalance_timeout_and_errors(void **state)
 	br_remove_tree(tmpdir, NULL);
 }
 
+static int join_static(const char *group, const char *iid, const char *mid, const char *meta, int64_t now,
+                       br_buf *out)
+{
+	br_buf q = { 0 };
+	put_join(&q, 5, group, 10000, 20000, mid, iid, "range", meta);
+	int rc = call(br_h_join_group, BR_API_JOIN_GROUP, 5, false, &q, out, now);
+	br_buf_free(&q);
+	return rc;
+}
+
+/* Static members (group.instance.id): no MEMBER_ID_REQUIRED round, a restart takes
+ * the old place without a rebalance, and the old member id is fenced. */
+static void test_static_members(void **state)
+{
+	(void)state;
+	setup_dir();
+	open_groups();
+	br_buf o = { 0 }, q = { 0 };
+	char s1[200], s2[200], s1b[200], asg[16];
+	int64_t t = 7000000;
+	assert_int_equal(join_static("st", "i1", "", "m1", t, &o), 0);
+	jresp j = parse_join(5, &o);
+	assert_int_equal(j.err, 0);
+	strcpy(s1, j.member);
+	assert_string_equal(j.leader, s1);
+	const char *ids1[] = { s1 }, *as1[] = { "A" };
+	put_sync(&q, 3, "st", 1, s1, 1, ids1, as1);
+	assert_int_equal(call(br_h_sync_group, BR_API_SYNC_GROUP, 3, false, &q, &o, t), 0);
+	assert_int_equal(join_static("st", "i2", "", "m2", t, &o), BR_KDEFER);
+	struct br_kslot *w2 = all_slots;
+	assert_int_equal(join_static("st", "i1", s1, "m1", t, &o), 0); /* the leader rejoins */
+	assert_true(w2->done);
+	strcpy(s2, parse_join(5, &w2->body).member);
+	const char *ids[] = { s1, s2 }, *as[] = { "A1", "A2" };
+	br_buf_reset(&q);
+	put_sync(&q, 3, "st", 2, s2, 0, NULL, NULL);
+	assert_int_equal(call(br_h_sync_group, BR_API_SYNC_GROUP, 3, false, &q, &o, t), BR_KDEFER);
+	br_buf_reset(&q);
+	put_sync(&q, 3, "st", 2, s1, 2, ids, as);
+	assert_int_equal(call(br_h_sync_group, BR_API_SYNC_GROUP, 3, false, &q, &o, t), 0);
+
+	/* the leader restarts: same instance id, no member id. Answered at once with the
+	 * same generation and the old leader id (so it does not assign), no rebalance */
+	assert_int_equal(join_static("st", "i1", "", "m1", t + 100, &o), 0);
+	j = parse_join(5, &o);
+	assert_int_equal(j.err, 0);
+	assert_int_equal(j.gen, 2);
+	strcpy(s1b, j.member);
+	assert_string_not_equal(s1b, s1);
+	assert_string_equal(j.leader, s1);
+	assert_int_equal(j.nmembers, 0);
+	assert_int_equal(heartbeat("st", 2, s2, t + 100), BR_KE_NONE);
+	assert_int_equal(heartbeat("st", 2, s1, t + 100), BR_KE_UNKNOWN_MEMBER_ID);
+	br_buf_reset(&q);
+	br_kw_str(&q, false, "st");
+	br_kw_i32(&q, 2);
+	br_kw_str(&q, false, s1);
+	br_kw_str(&q, false, "i1");
+	assert_int_equal(call(br_h_heartbeat, BR_API_HEARTBEAT, 3, false, &q, &o, t + 100), 0);
+	assert_int_equal(br_rd_be16(o.p + 4), BR_KE_FENCED_INSTANCE_ID);
+	br_buf_reset(&q);
+	put_sync(&q, 3, "st", 2, s1b, 0, NULL, NULL);
+	assert_int_equal(call(br_h_sync_group, BR_API_SYNC_GROUP, 3, false, &q, &o, t + 100), 0);
+	assert_int_equal(parse_sync(3, &o, asg, sizeof asg), 0);
+	assert_string_equal(asg, "A1");
+
+	/* LeaveGroup v3 by instance id with a stale member id is fenced; with the right one
+	 * the member goes and the group rebalances */
+	br_buf_reset(&q);
+	br_kw_str(&q, false, "st");
+	br_kw_arr(&q, false, 1);
+	br_kw_str(&q, false, s1);
+	br_kw_str(&q, false, "i1");
+	assert_int_equal(call(br_h_leave_group, BR_API_LEAVE_GROUP, 3, false, &q, &o, t + 200), 0);
+	assert_int_equal(br_rd_be16(o.p + o.len - 2), BR_KE_FENCED_INSTANCE_ID);
+	/* LeaveGroup v0 (no throttle time, a single member) */
+	br_buf_reset(&q);
+	br_kw_str(&q, false, "st");
+	br_kw_str(&q, false, s1b);
+	assert_int_equal(call(br_h_leave_group, BR_API_LEAVE_GROUP, 0, false, &q, &o, t + 200), 0);
+	assert_int_equal(o.len, 2);
+	assert_int_equal(br_rd_be16(o.p), 0);
+	assert_int_equal(heartbeat("st", 2, s2, t + 200), BR_KE_REBALANCE_IN_PROGRESS);
+
+	/* s3 joins (and leads: the leader left), s2 rejoins; then s2's connection drops
+	 * while its SyncGroup waits: the next tick removes it instead of waiting for
+	 * its session to expire */
+	char s3[200];
+	assert_int_equal(join_new("st", 10000, 20000, "m3", s3, t + 300, &o), BR_KDEFER);
+	struct br_kslot *w3 = all_slots;
+	assert_int_equal(join_static("st", "i2", s2, "m2", t + 300, &o), 0);
+	assert_true(w3->done);
+	j = parse_join(5, &w3->body);
+	assert_int_equal(j.gen, 3);
+	assert_string_equal(j.leader, s3);
+	br_buf_reset(&q);
+	put_sync(&q, 3, "st", 3, s2, 0, NULL, NULL);
+	assert_int_equal(call(br_h_sync_group, BR_API_SYNC_GROUP, 3, false, &q, &o, t + 300), BR_KDEFER);
+	all_slots->dead = true;
+	br_groups_tick(fake_groups, t + 400);
+	/* s2 is gone, s3 must rejoin */
+	assert_int_equal(heartbeat("st", 3, s2, t + 400), BR_KE_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat("st", 3, s3, t + 400), BR_KE_REBALANCE_IN_PROGRESS);
+
+	br_buf_free(&o);
+	br_buf_free(&q);
+	close_groups();
+	br_remove_tree(tmpdir, NULL);
+}
+
 /* OffsetCommit v8 (flexible) then OffsetFetch v8 (all partitions) and v1 (named). */
 static void test_offsets_via_handlers(void **state)
 {
@@ -821,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_store_compaction),
 		cmocka_unit_test(test_rebalance),
 		cmocka_unit_test(test_rebalance_timeout_and_errors),
+		cmocka_unit_test(test_static_members),
 		cmocka_unit_test(test_offsets_via_handlers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
