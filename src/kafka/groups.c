@@ -25,6 +25,12 @@
  * coordinator, so COORDINATOR_NOT_AVAILABLE and NOT_COORDINATOR are never answered
  * (except NOT_COORDINATOR to requests still waiting at shutdown).
  *
+ * New dynamic members of JoinGroup v4+ first get MEMBER_ID_REQUIRED with their id
+ * (KIP-394) and count as pending until they join with it or their session passes.
+ * Static members (group.instance.id, KIP-345) skip that step; when one restarts it
+ * takes over its old place under a new member id (the old id is fenced), and a
+ * Stable group is not rebalanced for it unless the chosen protocol would change.
+ *
  * Group membership lives in memory only (Kafka also persists it): after a restart a
  * group is Empty at generation 0 with its committed offsets, and former members get
  * UNKNOWN_MEMBER_ID and rejoin, as after a coordinator fail-over.
@@ -537,6 +543,7 @@ static member *add_member(br_groups *gs, group *g, bstr id, br_kreq *r, br_kstr 
 	m->id = id;
 	m->instance_id = bs_k(iid);
 	m->client_id = r->client_id.len >= 0 ? bs_k(r->client_id) : bs_z("");
+	/* DescribeGroups' ClientHost: broker.h does not expose the peer address */
 	m->client_host = bs_z("");
 	m->protocol_type = bs_k(ptype);
 	m->assignment = (bstr){ NULL, -1 };
@@ -1209,7 +1216,7 @@ int br_h_list_groups(br_broker *b, br_kreq *r, br_buf *out)
 		free(filt);
 		return BR_KCLOSE;
 	}
-	group **v_ = br_xcalloc(gs->groups.count + 1, sizeof *v_);
+	group **list = br_xcalloc(gs->groups.count + 1, sizeof *list);
 	size_t n = 0;
 	br_map_slot *s;
 	for (size_t i = 0; br_map_next(&gs->groups, &i, &s);) {
@@ -1220,22 +1227,22 @@ int br_h_list_groups(br_broker *b, br_kreq *r, br_buf *out)
 			keep = filt[k].len == (int32_t)strlen(st) && !strncasecmp(filt[k].p, st, (size_t)filt[k].len);
 		}
 		if (keep)
-			v_[n++] = g;
+			list[n++] = g;
 	}
-	qsort(v_, n, sizeof *v_, cmp_group);
+	qsort(list, n, sizeof *list, cmp_group);
 	if (v >= 1)
 		br_kw_i32(out, 0);
 	br_kw_i16(out, BR_KE_NONE);
 	br_kw_arr(out, f, (int32_t)n);
 	for (size_t i = 0; i < n; i++) {
-		br_kw_kstr(out, f, ks(v_[i]->id));
-		put_str_nn(out, f, v_[i]->protocol_type);
+		br_kw_kstr(out, f, ks(list[i]->id));
+		put_str_nn(out, f, list[i]->protocol_type);
 		if (v >= 4)
-			br_kw_str(out, f, state_names[v_[i]->state]);
+			br_kw_str(out, f, state_names[list[i]->state]);
 		br_kw_tags(out, f);
 	}
 	br_kw_tags(out, f);
-	free(v_);
+	free(list);
 	free(filt);
 	return 0;
 }
