@@ -1434,7 +1434,7 @@ static void fetch_group(br_groups *gs, int16_t v, bool f, br_kstr gid, br_cur *c
 		}
 		return;
 	}
-	const br_goffset **all;
+	const br_goffset **all = NULL;
 	size_t n = gid.len >= 0 ? br_gstore_group_offsets(gs->store, gid.p, gid.len, &all) : 0;
 	int32_t ntopics = 0;
 	for (size_t i = 0; i < n; i++)

@@ -922,6 +922,97 @@ static void test_offsets_via_handlers(void **state)
 	br_remove_tree(tmpdir, NULL);
 }
 
+/* Truncated, bit-flipped and random requests to every handler at every version:
+ * each must answer or ask to close the connection, never crash or read out of
+ * bounds (run under ASan+UBSan by `make unit-asan`). */
+static void test_garbage_requests(void **state)
+{
+	(void)state;
+	setup_dir();
+	open_groups();
+	struct {
+		br_khandler fn;
+		int16_t key, maxv, flexv;
+	} apis[] = {
+		{ br_h_find_coordinator, BR_API_FIND_COORDINATOR, 4, 3 }, { br_h_join_group, BR_API_JOIN_GROUP, 7, 6 },
+		{ br_h_sync_group, BR_API_SYNC_GROUP, 5, 4 },             { br_h_heartbeat, BR_API_HEARTBEAT, 4, 4 },
+		{ br_h_leave_group, BR_API_LEAVE_GROUP, 4, 4 },           { br_h_offset_commit, BR_API_OFFSET_COMMIT, 8, 8 },
+		{ br_h_offset_fetch, BR_API_OFFSET_FETCH, 8, 6 },         { br_h_list_groups, BR_API_LIST_GROUPS, 4, 3 },
+		{ br_h_describe_groups, BR_API_DESCRIBE_GROUPS, 5, 5 },
+	};
+	/* seeds: valid requests that mutations start from */
+	br_buf seeds[6] = { 0 };
+	put_join(&seeds[0], 5, "fz", 10000, 10000, "", NULL, "range", "meta");
+	put_join(&seeds[1], 7, "fz", 10000, 10000, "", "inst", "range", "meta");
+	const char *ids[] = { "a", "b" }, *as[] = { "x", "y" };
+	put_sync(&seeds[2], 5, "fz", 1, "a", 2, ids, as);
+	put_sync(&seeds[3], 3, "fz", 1, "a", 2, ids, as);
+	br_buf *c = &seeds[4]; /* OffsetCommit v2 */
+	br_kw_str(c, false, "fz");
+	br_kw_i32(c, -1);
+	br_kw_str(c, false, "");
+	br_kw_i64(c, -1);
+	br_kw_arr(c, false, 1);
+	br_kw_str(c, false, "t");
+	br_kw_arr(c, false, 2);
+	for (int p = 0; p < 2; p++) {
+		br_kw_i32(c, p);
+		br_kw_i64(c, 10);
+		br_kw_str(c, false, p ? NULL : "m");
+	}
+	c = &seeds[5]; /* OffsetFetch v8 */
+	br_kw_arr(c, true, 2);
+	br_kw_str(c, true, "fz");
+	br_kw_arr(c, true, 1);
+	br_kw_str(c, true, "t");
+	br_kw_arr(c, true, 2);
+	br_kw_i32(c, 0);
+	br_kw_i32(c, 1);
+	br_kw_tags(c, true);
+	br_kw_tags(c, true);
+	br_kw_str(c, true, "fz");
+	br_kw_arr(c, true, -1);
+	br_kw_tags(c, true);
+	br_kw_bool(c, false);
+	br_kw_tags(c, true);
+	uint32_t rnd = 12345;
+	br_buf q = { 0 }, o = { 0 };
+	int64_t t = 20000000;
+	for (int iter = 0; iter < 30000; iter++) {
+		rnd = rnd * 1103515245u + 12345u;
+		size_t a = (rnd >> 8) % BR_ARRAY_LEN(apis);
+		int16_t v = (int16_t)((rnd >> 16) % (uint32_t)(apis[a].maxv + 1));
+		br_buf_reset(&q);
+		if (iter % 2) {
+			const br_buf *sd = &seeds[(rnd >> 4) % BR_ARRAY_LEN(seeds)];
+			br_buf_put(&q, sd->p, sd->len);
+			int flips = 1 + (int)((rnd >> 20) % 4);
+			for (int k = 0; k < flips && q.len; k++) {
+				rnd = rnd * 1103515245u + 12345u;
+				q.p[(rnd >> 8) % q.len] ^= (uint8_t)(1u << ((rnd >> 4) % 8));
+			}
+			if ((rnd >> 28) % 2)
+				q.len = (rnd >> 12) % (q.len + 1);
+		} else {
+			size_t n = (rnd >> 4) % 64;
+			for (size_t k = 0; k < n; k++) {
+				rnd = rnd * 1103515245u + 12345u;
+				br_buf_u8(&q, (uint8_t)(rnd >> 16));
+			}
+		}
+		int rc = call(apis[a].fn, apis[a].key, v, v >= apis[a].flexv, &q, &o, t + iter);
+		assert_true(rc == 0 || rc == BR_KDEFER || rc == BR_KCLOSE);
+		if (iter % 1000 == 0)
+			br_groups_tick(fake_groups, t + iter);
+	}
+	for (size_t k = 0; k < BR_ARRAY_LEN(seeds); k++)
+		br_buf_free(&seeds[k]);
+	br_buf_free(&q);
+	br_buf_free(&o);
+	close_groups();
+	br_remove_tree(tmpdir, NULL);
+}
+
 int main(void)
 {
 	br_log_level = BR_LOG_WARN + 1; /* the torn-tail tests warn on purpose */
@@ -933,6 +1024,7 @@ int main(void)
 		cmocka_unit_test(test_rebalance_timeout_and_errors),
 		cmocka_unit_test(test_static_members),
 		cmocka_unit_test(test_offsets_via_handlers),
+		cmocka_unit_test(test_garbage_requests),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
