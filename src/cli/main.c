@@ -41,8 +41,8 @@ static void serve_usage(FILE *f)
 	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
 	        "\n"
 	        "durability (a produce with acks=1/all is answered only once durable):\n"
-	        "  --flush-ms N             group commit: at most one fsync every N ms; writes arriving
-                           meanwhile share the next one (default 2)\n"
+	        "  --flush-ms N             group commit: at most one fsync every N ms; writes arriving\n"
+	        "                           meanwhile share the next one (default 2)\n"
 	        "  --fsync-each-request     fsync before answering each request (same as --flush-ms 0)\n"
 	        "\n"
 	        "topics (broker-wide defaults; topic configs override them):\n"
