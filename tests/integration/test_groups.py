@@ -308,7 +308,28 @@ def run(b):
     kcat(b)
     killed_member(b)
     static_members(b)
+    commits_survive_kill9(b)
     waiting_join_at_shutdown(b)
+
+
+def commits_survive_kill9(b):
+    """An acknowledged OffsetCommit is on disk: kill -9 right after it loses nothing."""
+    want = {}
+    c = consumer(b, "grp-k9", "k9")
+    for rnd in range(20):
+        offs = [TopicPartition(TOPIC, p, rnd * 10 + p) for p in range(PARTS)]
+        c.commit(offsets=offs, asynchronous=False)
+        want = {tp.partition: tp.offset for tp in offs}
+    b.proc.kill()
+    b.proc.wait()
+    c.close()
+    b.start()
+    c = consumer(b, "grp-k9", "k9b")
+    got = c.committed([TopicPartition(TOPIC, p) for p in range(PARTS)], timeout=10)
+    c.close()
+    got = {tp.partition: tp.offset for tp in got}
+    ok(got == want, "offsets acknowledged before kill -9 are there after restart",
+       {"want": want, "got": got})
 
 
 def raw_request(sock, key, ver, corr, body):
@@ -480,6 +501,19 @@ def kafka_python(b, hw):
             again += len(recs)
     kc.close()
     ok(again == 0, "kafka-python resumes after its commit (nothing re-read)", "re-read %d" % again)
+
+    # offset metadata is kept and returned
+    from kafka import TopicPartition as KTP
+    from kafka.structs import OffsetAndMetadata
+    kc = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id="kp-meta", enable_auto_commit=False)
+    kc.assign([KTP(TOPIC, 0)])
+    kc.commit({KTP(TOPIC, 0): OffsetAndMetadata(7, "note: ü-ok")})
+    kc.close()
+    kc = KafkaConsumer(bootstrap_servers=b.bootstrap, group_id="kp-meta", enable_auto_commit=False)
+    got = kc.committed(KTP(TOPIC, 0), metadata=True)
+    got = (got.offset, got.metadata) if got is not None else None
+    kc.close()
+    ok(got == (7, "note: ü-ok"), "a commit's metadata string is returned by OffsetFetch", got)
 
 
 def kcat(b):
