@@ -543,8 +543,7 @@ static member *add_member(br_groups *gs, group *g, bstr id, br_kreq *r, br_kstr 
 	m->id = id;
 	m->instance_id = bs_k(iid);
 	m->client_id = r->client_id.len >= 0 ? bs_k(r->client_id) : bs_z("");
-	/* DescribeGroups' ClientHost: broker.h does not expose the peer address */
-	m->client_host = bs_z("");
+	m->client_host = bs_z(r->conn ? br_kconn_peer(r->conn) : "");
 	m->protocol_type = bs_k(ptype);
 	m->assignment = (bstr){ NULL, -1 };
 	m->session_ms = sess;
