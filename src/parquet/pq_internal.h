@@ -51,6 +51,7 @@ void br_tw_stop(br_tw *w);
 typedef struct br_tr {
 	br_cur c;
 	int depth;
+	size_t budget;   /* bytes the decoded structures may still take (meta.c) */
 } br_tr;
 
 /* Next field of the current struct: returns 1 and sets type and id, 0 at STOP,

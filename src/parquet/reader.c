@@ -494,6 +494,10 @@ static int open_common(br_pq_reader *r, br_err *err)
 			     r->name);
 		goto out;
 	}
+	if (flen > (256u << 20)) {
+		rc = br_errf(err, BR_ELIMIT, "%s: footer of %u bytes is over the 256 MiB limit", r->name, flen);
+		goto out;
+	}
 	if ((int64_t)flen > r->size - 12) {
 		rc = br_errf(err, BR_ECORRUPT, "%s: footer length %u exceeds the file (%" PRId64 " bytes)", r->name, flen,
 			     r->size);
@@ -1337,6 +1341,8 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 					for (int64_t q = 0; q < cnt; q++)
 						memcpy(g + 4 * q, dv + 4 * (size_t)ix[s->vi + q], 4);
 				br_col_append_raw(out, g, cnt);
+			} else if (out->type->id == BR_T_STRING || out->type->id == BR_T_BINARY) {
+				br_col_append_strings(out, src, ix ? ix + s->vi : NULL, s->vi, cnt);
 			} else {
 				for (int64_t q = 0; q < cnt; q++)
 					br_col_append_from(out, src, ix ? ix[s->vi + q] : s->vi + q);

@@ -922,8 +922,17 @@ int br_pq_writer_write(br_pq_writer *w, const br_batch *b, br_err *err)
 			if (!br_type_is_nested(n->f->type)) {
 				add_flat(w, &w->leaves[n->first_leaf], &b->cols[k], a, z);
 			} else {
-				for (int64_t i = a; i < z; i++)
+				/* nested rows can be long: pages are closed per row, so a
+				 * page never grows far past page_bytes (readers bound the
+				 * entries of a page) */
+				for (int64_t i = a; i < z; i++) {
 					shred(w, n, &b->cols[k], i, 0, 0);
+					for (int q = 0; q < n->nleaves; q++) {
+						leaf *L = &w->leaves[n->first_leaf + q];
+						if (page_estimate(L) >= w->opt.page_bytes && (rc = flush_page(w, L)))
+							return rc;
+					}
+				}
 			}
 		}
 		w->rg_rows += z - a;

@@ -46,7 +46,7 @@ static void test_thrift(void **state)
 	br_tw_i32(&w, 44, 99);
 	br_tw_stop(&w);
 
-	br_tr r = { br_cur_make(b.p, b.len), 0 };
+	br_tr r = { .c = br_cur_make(b.p, b.len) };
 	int16_t last = 0, id;
 	int t;
 	assert_int_equal(br_tr_field(&r, &last, &t, &id), 1);
@@ -75,14 +75,14 @@ static void test_thrift(void **state)
 
 	/* a list claiming more elements than bytes is refused */
 	uint8_t lie[] = { 0xf5, 0xff, 0xff, 0xff, 0x0f, 0x02 };
-	br_tr r2 = { br_cur_make(lie, sizeof lie), 0 };
+	br_tr r2 = { .c = br_cur_make(lie, sizeof lie) };
 	br_tr_list(&r2, &et, &n);
 	assert_true(r2.c.bad);
 	/* deep nesting is bounded */
 	uint8_t deep[200];
 	for (size_t i = 0; i < sizeof deep; i++)
 		deep[i] = 0x1c; /* field delta 1, type struct */
-	br_tr r3 = { br_cur_make(deep, sizeof deep), 0 };
+	br_tr r3 = { .c = br_cur_make(deep, sizeof deep) };
 	br_tr_skip(&r3, BR_TC_STRUCT);
 	assert_true(r3.c.bad);
 	br_buf_free(&b);
