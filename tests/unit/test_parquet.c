@@ -652,6 +652,63 @@ static void test_hostile(void **state)
 	br_schema_free(s);
 }
 
+/* A footer of a million empty schema elements must not cost 80 MB. */
+static void test_footer_budget(void **state)
+{
+	(void)state;
+	size_t n = 1000000;
+	br_buf b = { 0 };
+	br_buf_u8(&b, 0x29);       /* field 2 (schema), list */
+	br_buf_u8(&b, 0xfc);       /* long-form size, struct elements */
+	br_buf_uvarint(&b, n);
+	br_buf_grow(&b, n);        /* n empty structs: STOP bytes */
+	br_buf_u8(&b, 0);
+	br_arena a;
+	br_arena_init(&a, 4096);
+	pq_file_meta m;
+	br_err err;
+	assert_int_equal(br_pq_decode_file_meta(b.p, b.len, &a, &m, &err), BR_ECORRUPT);
+	br_arena_free(&a);
+	br_buf_free(&b);
+}
+
+/* One row with a very long list: pages close per row and stay readable. */
+static void test_long_list(void **state)
+{
+	(void)state;
+	const char *js = "{\"type\":\"struct\",\"fields\":[{\"id\":1,\"name\":\"l\",\"required\":true,"
+			 "\"type\":{\"type\":\"list\",\"element-id\":2,\"element\":\"long\",\"element-required\":false}}]}";
+	br_schema *s;
+	br_err err = { 0 };
+	assert_int_equal(br_schema_parse(js, strlen(js), &s, &err), 0);
+	char *path = tmp_path("longlist");
+	br_pq_options o;
+	br_pq_options_default(&o);
+	o.fsync = false;
+	o.page_bytes = 4096;
+	br_batch all;
+	br_batch_init(&all, s->root, false);
+	br_pq_writer *w;
+	assert_int_equal(br_pq_writer_open(path, s, &o, &w, &err), 0);
+	for (int r = 0; r < 5; r++) {
+		for (int k = 0; k < 100000 * (r % 2); k++) {
+			if (k % 9 == 0)
+				br_col_append_null(&all.cols[0].children[0]);
+			else
+				br_col_append_i64(&all.cols[0].children[0], k);
+		}
+		br_col_close_list(&all.cols[0]);
+		br_batch_row_done(&all, 1);
+	}
+	assert_int_equal(br_pq_writer_write(w, &all, &err), 0);
+	assert_int_equal(br_pq_writer_close(w, NULL, &err), 0);
+	check_file(path, &all, 2);
+	br_batch_free(&all);
+	br_schema_free(s);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +719,8 @@ int main(void)
 		cmocka_unit_test(test_metrics_projection_filter),
 		cmocka_unit_test(test_empty_and_errors),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_footer_budget),
+		cmocka_unit_test(test_long_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
