@@ -818,7 +818,13 @@ static int flush_row_group(br_pq_writer *w)
 		col->nenc = nenc;
 		col->stats.has_null_count = true;
 		col->stats.null_count = L->cs.nulls;
-		if (L->cs.has) {
+		/* Bounds of huge values would bloat the footer (kept in memory by
+		 * every reader) for little pruning: past 4 KiB they are left out. */
+		br_type_id tid = L->t->id;
+		bool bytes = tid == BR_T_STRING || tid == BR_T_BINARY || tid == BR_T_FIXED || tid == BR_T_UUID;
+		bool small = !L->cs.has || !bytes ||
+			     (L->cs.min.v.bytes.len <= 4096 && L->cs.max.v.bytes.len <= 4096);
+		if (L->cs.has && small) {
 			enc_stat_bytes(L, &L->cs.min, &w->arena, &col->stats.min, &col->stats.min_len);
 			enc_stat_bytes(L, &L->cs.max, &w->arena, &col->stats.max, &col->stats.max_len);
 			col->stats.has_min = col->stats.has_max = true;
