@@ -1478,8 +1478,7 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 	}
 	if (r->rc)
 		return r->rc;
-	for (int64_t i = 0; i < n; i++)
-		br_batch_row_done(b, 1);
+	b->nrows = n; /* reader batches carry no weights */
 	r->rows_left -= n;
 	return 1;
 }
