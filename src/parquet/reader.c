@@ -72,6 +72,8 @@ typedef struct lstream {
 	br_col vals;            /* dense non-null values of the page */
 	int64_t vi;
 	bool by_index;          /* dictionary page: values are dict[ix[vi]] */
+	bool flat;              /* a top-level primitive column (read_flat) */
+	const uint8_t *rawp;    /* flat raw PLAIN page: values read in place */
 	br_buf ix;              /* uint32 dictionary indices of the page */
 	int64_t nvals;          /* values in the page (either form) */
 	int64_t page_off;       /* file offset of the current page (for messages) */
@@ -659,6 +661,11 @@ int br_pq_reader_project(br_pq_reader *r, const int *field_ids, int n, br_err *e
 			free(proj);
 			return br_errf(err, BR_ENOTFOUND, "%s: no top-level column with field id %d", r->name, field_ids[i]);
 		}
+		for (int j = 0; j < i; j++)
+			if (proj[j] == k) {
+				free(proj);
+				return br_errf(err, BR_EINVAL, "%s: field id %d projected twice", r->name, field_ids[i]);
+			}
 		proj[i] = k;
 	}
 	free(r->proj);
@@ -685,6 +692,8 @@ static const br_type *make_proj_type(br_pq_reader *r)
 		const rnode *n = &r->root.kids[r->proj[i]];
 		for (int k = 0; k < n->nleaves; k++)
 			r->leaf_on[n->first_leaf + k] = true;
+		if (n->kind == K_LEAF && r->leaves[n->first_leaf].max_rep == 0)
+			r->streams[n->first_leaf].flat = true;
 	}
 	r->proj_type = st;
 	return st;
@@ -834,7 +843,10 @@ static int decode_plain(br_pq_reader *r, lstream *s, const uint8_t *p, size_t le
 	if ((uint64_t)nvals * w > len)
 		goto short_;
 	if (is_raw(L)) {
-		br_col_append_raw(c, p, nvals);
+		if (c == &s->vals && s->flat)
+			s->rawp = p; /* read_flat copies straight from the page */
+		else
+			br_col_append_raw(c, p, nvals);
 		return 0;
 	}
 	for (int64_t i = 0; i < nvals; i++)
@@ -1150,9 +1162,10 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		br_col_reset(&s->vals);
 		s->vi = 0;
 		s->by_index = false;
+		s->rawp = NULL;
 		if ((rc = decode_values(r, s, h.encoding, vp ? vp : (const uint8_t *)"", vlen, nvals, err)))
 			return rc;
-		if (!s->by_index && s->vals.len != nvals)
+		if (!s->by_index && !s->rawp && s->vals.len != nvals)
 			return corrupt(r, s, err, "value count differs from the definition levels");
 		s->nvals = nvals;
 		s->n = n;
@@ -1329,7 +1342,8 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 				return;
 			}
 			if (bulk && !ix) {
-				br_col_append_raw(out, s->vals.values.p + (size_t)w * (size_t)s->vi, cnt);
+				const uint8_t *base = s->rawp ? s->rawp : s->vals.values.p;
+				br_col_append_raw(out, base + (size_t)w * (size_t)s->vi, cnt);
 			} else if (bulk && (w == 4 || w == 8)) {
 				s->tmp2.len = 0;
 				uint8_t *g = br_pq_take(&s->tmp2, (size_t)w * (size_t)cnt);

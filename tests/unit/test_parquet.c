@@ -543,6 +543,8 @@ static void test_metrics_projection_filter(void **state)
 	assert_int_equal(br_pq_reader_open(path, &r, &err), 0);
 	int bad[] = { 42 };
 	assert_int_equal(br_pq_reader_project(r, bad, 1, &err), BR_ENOTFOUND);
+	int twice[] = { 1, 1 };
+	assert_int_equal(br_pq_reader_project(r, twice, 2, &err), BR_EINVAL);
 	br_pq_reader_close(r);
 
 	br_batch_free(&b);
