@@ -6,8 +6,17 @@
  * BYTE_STREAM_SPLIT; every codec braid links) and reassembly of nested values
  * from repetition/definition levels into Arrow-layout br_batches.
  *
+ * Assembly: a value of a schema node is read by peeking the (rep, def) of the
+ * next entry of the node's first leaf. def below the node's level: a null, and
+ * one entry is consumed from every leaf below it. A list/map whose repeated
+ * group is undefined is empty (again one entry per leaf); otherwise elements
+ * are read while the next entry's rep reaches the list's element level.
+ * Top-level primitive columns skip all this (read_flat). Repeated fields
+ * outside a LIST/MAP group (legacy writers) are refused as unsupported.
+ *
  * Trust: nothing in the file is believed before it is checked. The footer
- * length must fit the file, the Thrift decoder is bounded, every column chunk
+ * must fit the file (and 256 MiB), its decoded structures may take at most 32
+ * times its size, the Thrift decoder is bounded, every column chunk
  * must lie inside the data area, page sizes must fit their chunk, level and
  * value decoders stop at their page, dictionary indices are checked against
  * the dictionary. A page may claim at most 2^24 entries, so a tiny hostile
