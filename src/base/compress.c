@@ -197,7 +197,7 @@ int br_snappy_decompress_raw(const void *in, size_t n, size_t max_out, br_buf *o
 	if (len > max_out)
 		return br_errf(err, BR_ELIMIT, "snappy: block declares %zu decompressed bytes, limit is %zu", len,
 		               max_out);
-	br_buf_reserve(out, len);
+	br_buf_reserve(out, BR_MAX(len, (size_t)1)); /* never a NULL base, even for empty output */
 	size_t got = len;
 	if (snappy_uncompress(in, n, (char *)out->p + out->len, &got) != SNAPPY_OK || got != len)
 		return br_errf(err, BR_ECORRUPT, "snappy: corrupt block (%zu bytes compressed, %zu declared)", n, len);
@@ -350,7 +350,7 @@ int br_lz4_decompress_block(const void *in, size_t n, size_t out_len, br_buf *ou
 {
 	if (n > INT_MAX || out_len > INT_MAX)
 		return br_errf(err, BR_ELIMIT, "lz4: block sizes %zu -> %zu over LZ4's limit", n, out_len);
-	br_buf_reserve(out, out_len);
+	br_buf_reserve(out, BR_MAX(out_len, (size_t)1));
 	int r = LZ4_decompress_safe(in, (char *)out->p + out->len, (int)n, (int)out_len);
 	if (r < 0 || (size_t)r != out_len)
 		return br_errf(err, BR_ECORRUPT, "lz4: corrupt block (%zu bytes, expected %zu decompressed)", n,

@@ -446,7 +446,7 @@ int br_batch_finish(br_batch_builder *b, br_buf *out, br_err *err)
 	br_wr_be32(p + 53, (uint32_t)o->base_sequence);
 	br_wr_be32(p + 57, (uint32_t)b->count);
 	br_wr_be32(p + BR_BATCH_CRC_OFFSET, br_batch_compute_crc(p, size));
-	b->opts.base_offset += b->count;
+	b->opts.base_offset = (int64_t)((uint64_t)b->opts.base_offset + (uint64_t)b->count); /* no UB at INT64_MAX */
 	if (b->opts.base_sequence >= 0) /* sequences wrap to 0 after INT32_MAX, as in Kafka */
 		b->opts.base_sequence = (int32_t)(((int64_t)b->opts.base_sequence + b->count) % ((int64_t)INT32_MAX + 1));
 	b->count = 0;
