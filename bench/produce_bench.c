@@ -132,7 +132,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "produce_bench: %s\n", err);
 		return 2;
 	}
-	create_topic(rk, topic, partitions);
+	/* one partition: let the broker auto-create the topic (fewer APIs needed) */
+	if (partitions > 1)
+		create_topic(rk, topic, partitions);
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 
 	char *value = malloc((size_t)size + 1);

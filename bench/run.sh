@@ -89,7 +89,7 @@ done
 S_RPS=$(printf '%s\n' "${small_rps[@]}" | median); S_MB=$(printf '%s\n' "${small_mb[@]}" | median)
 L_RPS=$(printf '%s\n' "${large_rps[@]}" | median); L_MB=$(printf '%s\n' "${large_mb[@]}" | median)
 P50=$(printf '%s\n' "${p50[@]}" | median); P99=$(printf '%s\n' "${p99[@]}" | median)
-RATIO=$(awk -v a="$L_MB" -v b="$DD" 'BEGIN {printf "%.0f", b > 0 ? 100 * a / b : 0}')
+RATIO=$(awk -v a="$L_MB" -v b="$DD" 'BEGIN {printf "%.0f", (b > 0 ? 100 * a / b : 0)}')
 echo
 echo "== summary (median of $RUNS runs; MB/s counts value bytes, 1 MB = 10^6 B)"
 printf '%-44s %12s %10s\n' "benchmark" "records/s" "MB/s"
