@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum br_codec c = sel >= 5 ? BR_CODEC_ZSTD : (enum br_codec)sel;
 	check(br_compress(c, out.p + 1, out.len - 1, &z, 1, &err) == 0);
 	check(br_decompress(c, z.p, z.len, out.len - 1, &back, &err) == 0);
-	check(back.len == out.len - 1 && !memcmp(back.p, out.p + 1, back.len));
+	check(back.len == out.len - 1 && (!back.len || !memcmp(back.p, out.p + 1, back.len)));
 done:
 	br_buf_free(&out);
 	br_buf_free(&z);
