@@ -8,7 +8,9 @@
 # Knobs (environment): RUNS (3), COUNT_SMALL (3000000), COUNT_LARGE (1000000),
 # LAT_RATE (50000), LAT_SECONDS (10), DD_MB (512), PARTITIONS (1),
 # BENCH_DIR (build/bench/run; the data dir and the dd file live under it),
-# BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir.
+# BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir,
+# PROFILE=1 records braid with perf during the first throughput runs and prints
+# the hottest symbols (build/bench/perf.data stays for `perf report`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +49,7 @@ trap cleanup EXIT INT TERM
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "nan"}'; }
 json_field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p"; }
 
-echo "== machine: $(nproc) cores, $(uname -r), disk of $BENCH_DIR: $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}')"
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r), disk of $BENCH_DIR: $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}')"
 
 # Raw sequential write speed of the same disk: dd with fdatasync so the page cache
 # cannot flatter it. Several runs, median.
@@ -75,12 +77,23 @@ echo "braid pid $BRAID_PID on $B, data $DATA"
 
 small_rps=(); small_mb=(); large_rps=(); large_mb=(); p50=(); p99=()
 for i in $(seq "$RUNS"); do
+	PERF_PID=
+	if [ "${PROFILE:-0}" = 1 ] && [ "$i" = 1 ]; then
+		perf record -q -F 1999 -g -p "$BRAID_PID" -o "$OUT/perf.data" >/dev/null 2>&1 &
+		PERF_PID=$!
+		sleep 0.5
+	fi
 	j=$("$OUT/produce_bench" --brokers "$B" --topic "small-$i" --partitions "$PARTITIONS" --count "$COUNT_SMALL" --size 100 --json)
 	echo "run $i 100 B : $j"
 	small_rps+=("$(echo "$j" | json_field records_per_s)"); small_mb+=("$(echo "$j" | json_field mb_per_s)")
 	j=$("$OUT/produce_bench" --brokers "$B" --topic "large-$i" --partitions "$PARTITIONS" --count "$COUNT_LARGE" --size 1024 --json)
 	echo "run $i 1 KiB: $j"
 	large_rps+=("$(echo "$j" | json_field records_per_s)"); large_mb+=("$(echo "$j" | json_field mb_per_s)")
+	if [ -n "$PERF_PID" ]; then
+		kill -INT "$PERF_PID"; wait "$PERF_PID" || true
+		echo "== braid profile (throughput runs, self time)"
+		perf report -i "$OUT/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25
+	fi
 	j=$("$OUT/latency_bench" --brokers "$B" --topic "lat-$i" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --json)
 	echo "run $i latency: $j"
 	p50+=("$(echo "$j" | json_field p50_ms)"); p99+=("$(echo "$j" | json_field p99_ms)")
@@ -99,3 +112,4 @@ printf '%-44s %12s %10.1f\n' "dd sequential write, fdatasync" "" "$DD"
 echo "1 KiB produce / dd = ${RATIO}%   (target >= 70%)"
 echo "100 B produce = ${S_RPS} records/s   (target >= 1000000)"
 echo "latency at ${LAT_RATE}/s: p50 ${P50} ms, p99 ${P99} ms   (target p99 < 5 ms)"
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these $(nproc) cores skews every figure)"
