@@ -92,7 +92,7 @@ for i in $(seq "$RUNS"); do
 	if [ -n "$PERF_PID" ]; then
 		kill -INT "$PERF_PID"; wait "$PERF_PID" || true
 		echo "== braid profile (throughput runs, self time)"
-		perf report -i "$OUT/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25
+		perf report -i "$OUT/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25 || true
 	fi
 	j=$("$OUT/latency_bench" --brokers "$B" --topic "lat-$i" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --json)
 	echo "run $i latency: $j"
