@@ -41,7 +41,7 @@ cleanup() {
 		kill -TERM "$BRAID_PID" 2>/dev/null || true
 		wait "$BRAID_PID" 2>/dev/null || true
 	fi
-	rm -f "$BENCH_DIR/dd.bin"
+	rm -f "$BENCH_DIR"/dd*.bin
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$DATA"
 }
 trap cleanup EXIT INT TERM
@@ -52,15 +52,17 @@ json_field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p"; }
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r), disk of $BENCH_DIR: $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}')"
 
 # Raw sequential write speed of the same disk: dd with fdatasync so the page cache
-# cannot flatter it. Several runs, median.
+# cannot flatter it. The files are kept until all RUNS are written: this virtual
+# disk absorbs a first burst of ~0.5-1 GB much faster than it sustains, and the
+# benchmarks write several GB, so the median of back-to-back runs is the fair figure.
 dd_mbps=()
 for i in $(seq "$RUNS"); do
-	line=$(dd if=/dev/zero of="$BENCH_DIR/dd.bin" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -1)
-	rm -f "$BENCH_DIR/dd.bin"
+	line=$(dd if=/dev/zero of="$BENCH_DIR/dd$i.bin" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -1)
 	# "N bytes (...) copied, S s, ..." -> MB/s = N / S / 1e6
 	mbps=$(echo "$line" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^copied,?$/) {print $1 / $(i+1) / 1e6; exit}}')
 	dd_mbps+=("$mbps")
 done
+rm -f "$BENCH_DIR"/dd*.bin
 DD=$(printf '%s\n' "${dd_mbps[@]}" | median)
 echo "dd sequential write (${DD_MB} MiB, conv=fdatasync): ${dd_mbps[*]} MB/s -> median $DD MB/s"
 
