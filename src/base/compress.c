@@ -34,6 +34,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "base/util.h"
 
@@ -377,7 +378,14 @@ static int zstd_decompress(const uint8_t *in, size_t n, size_t max_out, br_buf *
 	ZSTD_DCtx *d = ZSTD_createDCtx();
 	if (!d)
 		return br_errf(err, BR_ENOMEM, "zstd: cannot create a decompression context");
-	/* The default window limit (128 MiB) also bounds the decoder's own memory. */
+	/* The decoder allocates the window a frame header asks for, before any output:
+	 * cap it near the output bound (never below 8 MiB, which every compression
+	 * level's default window fits; never above zstd's default 128 MiB), so a
+	 * 20-byte hostile frame cannot make it allocate 128 MiB for a 1 MiB limit. */
+	int wlog = 23;
+	while (wlog < 27 && ((size_t)1 << wlog) < max_out)
+		wlog++;
+	ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, wlog);
 	size_t start = out->len, hint = 1;
 	unsigned long long declared = ZSTD_getFrameContentSize(in, n);
 	ZSTD_inBuffer ib = { in, n, 0 };
@@ -403,8 +411,12 @@ static int zstd_decompress(const uint8_t *in, size_t n, size_t max_out, br_buf *
 		size_t before = ib.pos;
 		hint = ZSTD_decompressStream(d, &ob, &ib);
 		if (ZSTD_isError(hint)) {
-			ret = br_errf(err, BR_ECORRUPT, "zstd: corrupt frame near byte %zu: %s", ib.pos,
-			              ZSTD_getErrorName(hint));
+			if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge)
+				ret = br_errf(err, BR_ELIMIT, "zstd: frame asks for a window over 2^%d bytes (limit %zu)",
+				              wlog, max_out);
+			else
+				ret = br_errf(err, BR_ECORRUPT, "zstd: corrupt frame near byte %zu: %s", ib.pos,
+				              ZSTD_getErrorName(hint));
 			break;
 		}
 		out->len += ob.pos;

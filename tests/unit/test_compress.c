@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <zstd.h>
+
 #include "base/compress.h"
 #include "base/util.h"
 
@@ -222,6 +224,38 @@ static void test_bomb(void **state)
 	br_buf_free(&out);
 }
 
+/* A zstd stream without content size whose header asks for a 128 MiB window: a
+ * small bound refuses it before the decoder allocates the window; a large bound
+ * accepts it. */
+static void test_zstd_window(void **state)
+{
+	(void)state;
+	uint8_t in[65536];
+	fill(in, sizeof in, 11);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, 27);
+	uint8_t z[80000];
+	ZSTD_outBuffer ob = { z, sizeof z, 0 };
+	ZSTD_inBuffer ib = { in, sizeof in, 0 };
+	/* streaming with no pledged size: the frame header has no content size */
+	size_t left;
+	do {
+		left = ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_end);
+		assert_false(ZSTD_isError(left));
+	} while (left != 0);
+	ZSTD_freeCCtx(c);
+	assert_int_equal(ZSTD_getFrameContentSize(z, ob.pos), ZSTD_CONTENTSIZE_UNKNOWN);
+	br_buf out = { 0 };
+	br_err err = { 0 };
+	assert_int_equal(br_decompress(BR_CODEC_ZSTD, z, ob.pos, 1 << 20, &out, &err), BR_ELIMIT);
+	assert_non_null(strstr(err.msg, "window"));
+	assert_int_equal(out.len, 0);
+	assert_int_equal(br_decompress(BR_CODEC_ZSTD, z, ob.pos, (size_t)256 << 20, &out, &err), 0);
+	assert_int_equal(out.len, sizeof in);
+	assert_memory_equal(out.p, in, sizeof in);
+	br_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_levels_and_raw),
 		cmocka_unit_test(test_truncated_and_corrupt),
 		cmocka_unit_test(test_bomb),
+		cmocka_unit_test(test_zstd_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
