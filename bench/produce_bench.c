@@ -5,7 +5,7 @@
  *
  *   produce_bench --brokers 127.0.0.1:9092 --topic t --count 2000000 --size 100
  *                 [--partitions 1] [--acks all] [--linger-ms 5] [--batch-bytes 1000000]
- *                 [--compression none] [--json] [--stats]
+ *                 [--compression none] [--set librdkafka.key=value]... [--json] [--stats]
  *
  * Values are one static buffer passed without copy (librdkafka's flag 0), so the
  * client's own copying does not dominate what is measured. */
@@ -96,6 +96,8 @@ int main(int argc, char **argv)
 {
 	const char *brokers = "127.0.0.1:9092", *topic = "bench", *acks = "all", *linger = "5",
 	           *batch_bytes = "1000000", *compression = "none";
+	const char *extra[16];
+	int nextra = 0;
 	long long count = 1000000;
 	int size = 100, partitions = 1, json = 0, stats = 0;
 	for (int i = 1; i < argc; i++) {
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--linger-ms")) linger = v;
 		else if (!strcmp(a, "--batch-bytes")) batch_bytes = v;
 		else if (!strcmp(a, "--compression")) compression = v;
+		else if (!strcmp(a, "--set") && nextra < 16) extra[nextra++] = v;
 		else {
 			fprintf(stderr, "produce_bench: unknown option %s\n", a);
 			return 2;
@@ -138,6 +141,17 @@ int main(int argc, char **argv)
 	set(conf, "queue.buffering.max.kbytes", "2097151");
 	set(conf, "message.max.bytes", "100000000");
 	set(conf, "compression.codec", compression);
+	for (int i = 0; i < nextra; i++) {
+		char kv[256];
+		snprintf(kv, sizeof kv, "%s", extra[i]);
+		char *eq = strchr(kv, '=');
+		if (!eq) {
+			fprintf(stderr, "produce_bench: --set wants key=value\n");
+			return 2;
+		}
+		*eq = 0;
+		set(conf, kv, eq + 1);
+	}
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	if (stats) {
 		set(conf, "statistics.interval.ms", "1000");
