@@ -128,6 +128,8 @@ void br_batch_iter_init(br_batch_iter *it, const void *p, size_t len, size_t max
 int br_batch_iter_next_batch(br_batch_iter *it, br_err *err);
 /* The next record, crossing batch boundaries (batches with no records are
  * skipped): 1 with *rec filled, 0 at the end, negative BR_E* on malformed input.
+ * Records of control batches (transaction markers) are returned too: callers
+ * that want data only skip them with br_batch_control(rec->batch).
  * After an error the iterator is dead: every later call returns the same code
  * (so a careless caller cannot loop on a bad batch). */
 int br_batch_iter_next(br_batch_iter *it, br_record *rec, br_err *err);
