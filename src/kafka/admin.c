@@ -47,10 +47,7 @@
 
 #include "base/arena.h"
 #include "base/map.h"
-
-/* base/util.h is not included: its logging function br_log() collides with the
- * log module's br_log type, and this file needs the latter. */
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "base/util.h"
 
 /* Error codes used here that wire.h does not name. */
 enum { KE_KAFKA_STORAGE_ERROR = 56 };
@@ -76,8 +73,8 @@ typedef struct cfg_info {
 } cfg_info;
 
 static const cfg_info cfg_infos[] = {
-	{ "cleanup.policy", CT_LIST, NULL, "Comma-separated list of delete and compact; braid deletes by retention." },
-	{ "compression.type", CT_STRING, NULL, "Codec batches are stored with; producer keeps the producer's codec." },
+	{ "cleanup.policy", CT_LIST, NULL, "How old data goes: 'delete' by retention (compaction is not supported)." },
+	{ "compression.type", CT_STRING, NULL, "Batches are stored compressed as the producer sent them." },
 	{ "delete.retention.ms", CT_LONG, NULL, NULL },
 	{ "file.delete.delay.ms", CT_LONG, NULL, NULL },
 	{ "flush.messages", CT_LONG, NULL, NULL },
@@ -91,7 +88,7 @@ static const cfg_info cfg_infos[] = {
 	{ "message.timestamp.after.max.ms", CT_LONG, NULL, NULL },
 	{ "min.cleanable.dirty.ratio", CT_DOUBLE, NULL, NULL },
 	{ "min.compaction.lag.ms", CT_LONG, NULL, NULL },
-	{ "min.insync.replicas", CT_INT, NULL, "Always satisfied: braid is a single broker." },
+	{ "min.insync.replicas", CT_INT, NULL, "Always 1: one replica, made durable by fsync." },
 	{ "preallocate", CT_BOOLEAN, NULL, NULL },
 	{ "retention.bytes", CT_LONG, "log.retention.bytes", "Per-partition size past which the oldest segments are deleted; -1 keeps all." },
 	{ "retention.ms", CT_LONG, "log.retention.ms", "Age past which whole segments are deleted; -1 keeps them forever." },
@@ -110,7 +107,7 @@ static const cfg_info cfg_infos[] = {
 
 static const cfg_info *cfg_find(const char *key)
 {
-	for (size_t i = 0; i < ARRAY_LEN(cfg_infos); i++)
+	for (size_t i = 0; i < BR_ARRAY_LEN(cfg_infos); i++)
 		if (!strcmp(cfg_infos[i].key, key))
 			return &cfg_infos[i];
 	return NULL;
@@ -339,7 +336,7 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 			continue;
 		}
 		if (t->partitions == -1)
-			t->partitions = (int32_t)(bo->log.default_partitions < MAX_PARTITIONS ? bo->log.default_partitions : MAX_PARTITIONS);
+			t->partitions = (int32_t)BR_MIN(bo->log.default_partitions, MAX_PARTITIONS);
 		if (t->partitions < 1 || t->partitions > MAX_PARTITIONS) {
 			fail(&a, &t->r, BR_KE_INVALID_PARTITIONS,
 			     "topic '%s': number of partitions must be between 1 and %d, got %" PRId32, t->r.name,
@@ -375,6 +372,7 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 			continue;
 		}
 		t->created = br_log_topic(log, t->r.name, strlen(t->r.name));
+		br_info("created topic %s (%" PRId32 " partitions)", t->r.name, t->partitions);
 
 	}
 
@@ -497,6 +495,8 @@ int br_h_delete_topics(br_broker *b, br_kreq *r, br_buf *out)
 		int rc = br_log_delete_topic(log, t->name, &e);
 		if (rc < 0)
 			fail(&a, t, kerr(rc, BR_KE_INVALID_REQUEST), "%s", e.msg);
+		else
+			br_info("deleted topic %s", t->name);
 	}
 
 	br_map_free(&by_id_map);
@@ -589,6 +589,8 @@ int br_h_create_partitions(br_broker *b, br_kreq *r, br_buf *out)
 		int rc = br_log_set_partitions(log, t->name, count[i], &e);
 		if (rc < 0)
 			fail(&a, t, kerr(rc, BR_KE_INVALID_PARTITIONS), "%s", e.msg);
+		else
+			br_info("topic %s grown to %" PRId32 " partitions", t->name, count[i]);
 	}
 
 	write_results_header(out, r, true, n);
@@ -720,10 +722,10 @@ static void describe_broker(br_broker *b, br_kreq *r, br_buf *out, const desc_re
 		{ "default.replication.factor", CT_INT, "A single broker keeps one replica." },
 	};
 	int32_t n = 0;
-	for (size_t i = 0; i < ARRAY_LEN(bc); i++)
+	for (size_t i = 0; i < BR_ARRAY_LEN(bc); i++)
 		n += wanted(d, bc[i].key);
 	br_kw_arr(out, r->flex, n);
-	for (size_t i = 0; i < ARRAY_LEN(bc); i++) {
+	for (size_t i = 0; i < BR_ARRAY_LEN(bc); i++) {
 		if (!wanted(d, bc[i].key))
 			continue;
 		synonym syn = { bc[i].key, v[i], SRC_STATIC_BROKER };
