@@ -374,3 +374,28 @@ def healthy(port):
     v = api_versions(port)
     metadata_topics(port)
     return 3 in v and 18 in v
+
+
+def create_topic(port, name, partitions=1, configs=None):
+    """CreateTopics v1 on a fresh connection; returns (error_code, message)."""
+    c = KafkaConn(port)
+    try:
+        cfg = [string(k) + string(v) for k, v in (configs or {}).items()]
+        body = array([string(name) + i32(partitions) + i16(-1) + array([]) + array(cfg)]) + i32(10000) + boolean(False)
+        r = c.request(19, 1, body)
+        res = r.array(lambda x: (x.string(), x.i16(), x.string()))
+        return res[0][1], res[0][2]
+    finally:
+        c.close()
+
+
+if __name__ == "__main__":
+    # Command-line use from shell tests: braidtest.py create-topic PORT NAME PARTITIONS
+    if len(sys.argv) >= 5 and sys.argv[1] == "create-topic":
+        err, msg = create_topic(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        if err:
+            sys.exit("create-topic %s: error %d: %s" % (sys.argv[3], err, msg))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "free-port":
+        print(free_port())
+    else:
+        sys.exit("usage: braidtest.py create-topic PORT NAME PARTITIONS | free-port")
