@@ -1,0 +1,158 @@
+# test_crash.py — kill -9 of the broker during a stream of acks=all idempotent
+# produces, several times. A record whose delivery librdkafka acknowledged was
+# durable before the answer, so after each restart it must be in the log exactly
+# once; records never acknowledged may or may not be there, but never twice (the
+# idempotent producer retries with the same sequence numbers). The log must read
+# end to end with contiguous offsets.
+import random
+import sys
+import threading
+import time
+
+from braidtest import Broker, create_topic, tap
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+TOPIC = "crash"
+PARTS = 3
+KILLS = 4
+
+
+class Stream:
+    """Produces records with unique ids from a thread until stopped. A fatal
+    producer error (possible when a crash loses in-flight state) ends that
+    producer; a new one continues with fresh ids, never re-sending old ones."""
+
+    def __init__(self, bootstrap):
+        self.bootstrap = bootstrap
+        self.acked = {}       # id -> (partition, offset)
+        self.failed = set()
+        self.sent = 0
+        self.fatal = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def new_producer(self):
+        return Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True, "acks": "all",
+                         "linger.ms": 2, "message.timeout.ms": 60000, "reconnect.backoff.ms": 50,
+                         "reconnect.backoff.max.ms": 500, "socket.connection.setup.timeout.ms": 2000,
+                         "error_cb": self.on_error})
+
+    def on_error(self, err):
+        if err.fatal():
+            self.fatal.append(err)
+
+    def report(self, err, m):
+        rid = m.value()
+        with self.lock:
+            if err:
+                self.failed.add(rid)
+            else:
+                self.acked[rid] = (m.partition(), m.offset())
+
+    def run(self):
+        p = self.new_producer()
+        n_fatal = 0
+        while not self.stop.is_set():
+            if len(self.fatal) > n_fatal:  # fatal: the producer is unusable; start a new one
+                n_fatal = len(self.fatal)
+                p.flush(1)
+                p = self.new_producer()
+            rid = b"rec-%08d" % self.sent
+            try:
+                p.produce(TOPIC, key=rid[-3:], value=rid, on_delivery=self.report)
+                self.sent += 1
+            except BufferError:
+                p.poll(0.05)
+                continue
+            except Exception:  # noqa: BLE001 — fatal state raises on produce; handled above
+                time.sleep(0.05)
+                continue
+            p.poll(0)
+            if self.sent % 200 == 0:
+                time.sleep(0.01)  # a steady stream, not a flood the kill always lands in
+        self.remaining = p.flush(60)
+
+
+def read_log(bootstrap):
+    """Every record of every partition, from offset 0 to the end."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "crash-reader", "enable.auto.commit": False,
+                  "enable.partition.eof": True})
+    c.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in range(PARTS)])
+    out, eof, errors = [], set(), []
+    deadline = time.time() + 120
+    while len(eof) < PARTS and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                eof.add(m.partition())
+            else:
+                errors.append(m.error())
+            continue
+        eof.discard(m.partition())
+        out.append((m.partition(), m.offset(), m.value()))
+    c.close()
+    return out, errors, len(eof) == PARTS
+
+
+def main():
+    b = Broker()
+    err, msg = create_topic(b.port, TOPIC, PARTS)
+    tap.eq((err, msg), (0, None), "create topic")
+    s = Stream(b.bootstrap)
+    s.thread.start()
+    rnd = random.Random(7)
+    for k in range(KILLS):
+        time.sleep(rnd.uniform(0.7, 1.8))
+        before = len(s.acked)
+        b.kill()
+        tap.ok(before > 0, "kill -9 #%d with %d records acknowledged so far" % (k + 1, before))
+        time.sleep(rnd.uniform(0.05, 0.4))
+        try:
+            b.start()
+            tap.ok(True, "restart #%d recovers and listens" % (k + 1))
+        except RuntimeError as e:
+            tap.ok(False, "restart #%d recovers and listens" % (k + 1), e)
+            return
+    time.sleep(1.0)
+    s.stop.set()
+    s.thread.join(90)
+    tap.ok(not s.thread.is_alive() and s.remaining == 0, "producer drained after the last restart",
+           (s.thread.is_alive(), getattr(s, "remaining", None), len(s.failed)))
+    tap.note("sent %d, acknowledged %d, failed %d, fatal producer errors %d" % (s.sent, len(s.acked), len(s.failed), len(s.fatal)))
+
+    def verify(stage):
+        recs, errors, complete = read_log(b.bootstrap)
+        tap.ok(complete and not errors, "%s: the log reads end to end on every partition" % stage, errors[:3])
+        per = {}
+        count = {}
+        for p, o, v in recs:
+            per.setdefault(p, []).append(o)
+            count[v] = count.get(v, 0) + 1
+        tap.ok(all(sorted(o) == list(range(len(o))) for o in per.values()), "%s: offsets contiguous from 0" % stage,
+               {p: (len(o), o[:3]) for p, o in per.items()})
+        where = {}
+        for p, o, v in recs:
+            where[v] = (p, o)
+        lost = [r for r in s.acked if r not in count]
+        moved = [r for r, po in s.acked.items() if r in where and where[r] != po]
+        twice = [r for r, n in count.items() if n > 1]
+        tap.ok(not lost, "%s: every acknowledged record is in the log (%d)" % (stage, len(s.acked)), lost[:10])
+        tap.ok(not moved, "%s: ... at the partition and offset acknowledged" % stage, [(r, s.acked[r], where[r]) for r in moved[:5]])
+        tap.ok(not twice, "%s: no record appears twice" % stage, twice[:10])
+    verify("after kill -9 x%d" % KILLS)
+    b.restart()
+    verify("after a clean restart")
+    tap.ok(b.stop() == 0, "clean shutdown", b.log_tail())
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # noqa: BLE001
+        tap.ok(False, "test_crash ran to the end", repr(e))
+    tap.finish()
+    sys.exit(0)
