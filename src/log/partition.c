@@ -540,10 +540,10 @@ static int64_t pos_of_boundary(const br_segment *s, int64_t offset)
 	return i < s->nidx ? s->idx[i].pos : s->size;
 }
 
-int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, bool uncommitted,
+int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, int flags,
                       br_buf *out, br_err *err)
 {
-	int64_t end = uncommitted ? p->leo : p->hw;
+	int64_t end = flags & BR_READ_UNCOMMITTED ? p->leo : p->hw;
 	if (offset < br_partition_start_offset(p) || offset > p->leo)
 		return br_errf(err, BR_ENOTFOUND, "offset %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]",
 		               offset, br_partition_start_offset(p), p->leo);
@@ -563,15 +563,17 @@ int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, bool u
 	int64_t stop = pos_of_boundary(s, end < s->next ? end : s->next);
 	if (stop <= start)
 		return 0;
-	if (max_bytes < 1)
-		max_bytes = 1;
 	if (stop - start > max_bytes) {
-		/* cut at the last batch boundary within max_bytes, but return >= 1 batch */
-		int64_t cut = i + 1 < s->nidx ? s->idx[i + 1].pos : s->size;
-		for (size_t j = i + 2; j < s->nidx && s->idx[j].pos - start <= max_bytes; j++)
+		/* cut at the last batch boundary within max_bytes */
+		int64_t cut = start;
+		for (size_t j = i + 1; j < s->nidx && s->idx[j].pos - start <= max_bytes; j++)
 			cut = s->idx[j].pos;
+		if (cut == start && (flags & BR_READ_AT_LEAST_ONE))
+			cut = i + 1 < s->nidx ? s->idx[i + 1].pos : s->size;
 		if (cut < stop)
 			stop = cut;
+		if (stop <= start)
+			return 0;
 	}
 	size_t n = (size_t)(stop - start);
 	uint8_t *dst = br_buf_grow(out, n);
@@ -672,6 +674,19 @@ int br_partition_offset_for_time(br_partition *p, int64_t ts, int64_t *offset, i
 		}
 	}
 	return 0;
+}
+
+int br_partition_max_timestamp(br_partition *p, int64_t *offset, int64_t *ts, br_err *err)
+{
+	*offset = *ts = -1;
+	int64_t best = -1;
+	for (size_t si = 0; si < p->nsegs; si++)
+		if (p->segs[si]->nidx && p->segs[si]->base < p->hw && p->segs[si]->max_ts > best)
+			best = p->segs[si]->max_ts;
+	if (best < 0)
+		return 0;
+	/* the first record at >= best is the first carrying the maximum */
+	return br_partition_offset_for_time(p, best, offset, ts, err);
 }
 
 int64_t br_partition_start_offset(const br_partition *p) { return p->segs[0]->base; }
