@@ -61,8 +61,7 @@ def produce(c, topic, records, partition=0):
 
 def create_topic(c, name, partitions=1):
     body = array([string(name) + i32(partitions) + i16(1) + i32(0) + i32(0)]) + i32(10000) + boolean(False)
-    r = c.request(19, 1, body)
-    r.i32()
+    r = c.request(19, 1, body)  # v1: no throttle time
     res = r.array(lambda x: (x.string(), x.i16(), x.string()))
     return res[0][1]
 
@@ -200,6 +199,7 @@ def main():
             if res is None:
                 c = KafkaConn(port)
             tap.ok(res is None or res[0] in codes, "Produce with %s -> CORRUPT_MESSAGE or close" % name, res)
+            tap.note("%s: %s" % (name, "closed" if res is None else "error %d" % res[0]))
             tap.ok(healthy(port), "broker healthy after %s" % name)
         res = produce(c, "badinput", good)
         tap.eq(res, (0, 0), "a valid batch afterwards lands at offset 0 (nothing bad was written)")
