@@ -42,6 +42,8 @@ class Broker:
         self.extra = [str(x) for x in extra]
         self.proc = None
         self.starts = 0
+        self.stopping = False  # set while we stop or kill it on purpose
+        self.reported = False
         _brokers.append(self)
         if start:
             self.start()
@@ -56,6 +58,7 @@ class Broker:
         log = open(self.logpath, "ab")
         log.write(("\n==== start %d: %s\n" % (self.starts, " ".join(args))).encode())
         log.flush()
+        self.stopping = False
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         self.starts += 1
@@ -78,6 +81,7 @@ class Broker:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
+            self.stopping = True
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
@@ -89,6 +93,7 @@ class Broker:
     def kill(self):
         """kill -9: the crash case."""
         if self.proc is not None and self.proc.poll() is None:
+            self.stopping = True
             self.proc.kill()
             self.proc.wait()
 
@@ -152,6 +157,13 @@ class Tap:
             if detail is not None:
                 for line in str(detail).splitlines()[:30]:
                     print("#   %s" % line, flush=True)
+            # A broker that died on its own explains most failures: show its log once.
+            for b in _brokers:
+                if b.proc is not None and b.proc.poll() is not None and not b.stopping and not b.reported:
+                    b.reported = True
+                    print("#   braid exited unexpectedly (%s); its log ends:" % b.proc.returncode, flush=True)
+                    for line in b.log_tail(30).splitlines():
+                        print("#   | %s" % line, flush=True)
         return bool(cond)
 
     def eq(self, got, want, name):
