@@ -134,6 +134,13 @@ static const char *broker_default(br_broker *b, const char *broker_key, char *bu
 	return buf;
 }
 
+/* Where a topic's effective value comes from: its override, else the broker flag
+ * behind it (STATIC_BROKER_CONFIG), else braid's built-in default. */
+static int8_t config_source(bool is_override, const cfg_info *ci)
+{
+	return is_override ? SRC_TOPIC : ci && ci->broker_key ? SRC_STATIC_BROKER : SRC_DEFAULT;
+}
+
 /* ---- shared request plumbing ---- */
 
 typedef struct result {
@@ -142,11 +149,17 @@ typedef struct result {
 	char *message;   /* NULL when error is 0 */
 } result;
 
+/* A NUL inside a wire string would silently cut the C string short ("a\0/x" would
+ * name topic "a"), so it becomes DEL (0x7f), which no topic name or known config
+ * value accepts: the entry then fails validation with its own error. */
 static char *dup_kstr(br_arena *a, br_kstr s)
 {
 	if (s.len < 0)
 		return NULL;
-	return br_arena_strndup(a, s.p, (size_t)s.len);
+	char *p = br_arena_strndup(a, s.p, (size_t)s.len);
+	for (char *z = memchr(p, 0, (size_t)s.len); z; z = memchr(z, 0, (size_t)s.len - (size_t)(z - p)))
+		*z = 0x7f;
+	return p;
 }
 
 static void fail(br_arena *a, result *r, int16_t code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -266,7 +279,7 @@ static void write_created_configs(br_buf *out, bool flex, const br_topic *t)
 		br_kw_str(out, flex, keys[i]);
 		br_kw_str(out, flex, v);
 		br_kw_bool(out, false);
-		br_kw_i8(out, ov ? SRC_TOPIC : SRC_DEFAULT);
+		br_kw_i8(out, config_source(ov, cfg_find(keys[i])));
 		br_kw_bool(out, false);
 		br_kw_tags(out, flex);
 	}
@@ -682,7 +695,7 @@ static void describe_topic(br_broker *b, br_kreq *r, br_buf *out, const desc_res
 			syn[ns++] = (synonym){ keys[i], v, SRC_TOPIC };
 		if (bv)
 			syn[ns++] = (synonym){ ci->broker_key, bv, SRC_STATIC_BROKER };
-		int8_t src = ov ? SRC_TOPIC : bv ? SRC_STATIC_BROKER : SRC_DEFAULT;
+		int8_t src = config_source(ov, ci);
 		write_config(out, r, keys[i], v, false, src, syn, synonyms ? ns : 0, ci ? ci->type : CT_STRING,
 		             ci ? ci->doc : NULL, docs);
 	}

@@ -224,6 +224,8 @@ def main():
         tap.ok("adm-validate" not in all_topics(port), "validate_only: nothing is created")
         d = one(c, 1, "adm-validate", np=4, rf=2, validate=True)
         tap.eq(d["error"], 38, "validate_only still reports errors")
+        d = one(c, 1, "adm-nul\x00/../x", np=1)
+        tap.ok(d["error"] == 17 and "adm-nul" not in all_topics(port), "a NUL inside a topic name is invalid, not a cut-off name", d)
         d = one(c, 6, "bad name!", np=1)
         tap.eq(d["error"], 17, "CreateTopics v6 (flexible) invalid name -> INVALID_TOPIC_EXCEPTION")
     tap.run("create errors", create_errors)
