@@ -964,7 +964,7 @@ int br_partition_open(br_partition **out, br_topic *t, int32_t id, br_err *err)
 	}
 	if (d)
 		closedir(d);
-	if (!rc)
+	if (!rc && nb)
 		qsort(bases, nb, sizeof *bases, cmp_i64);
 	for (size_t i = 0; !rc && i < nb; i++) {
 		br_segment *s;
