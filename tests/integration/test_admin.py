@@ -5,6 +5,9 @@
 # pin exact versions, which real clients each negotiate only one of.
 import sys
 
+
+sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
+
 from braidtest import (Broker, KafkaConn, Reader, api_versions, array, boolean, healthy, i8, i16, i32,
                        metadata_topics, string, tags, tap)
 

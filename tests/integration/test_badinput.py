@@ -8,6 +8,9 @@ import struct
 import sys
 import time
 
+
+sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
+
 from braidtest import (Broker, KafkaConn, Reader, array, boolean, healthy, i8, i16, i32, i64, metadata_topics,
                        string, tap, uvarint)
 

@@ -6,6 +6,9 @@
 import sys
 import time
 
+
+sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
+
 from braidtest import Broker, tap
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition

@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 
+
+sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
+
 from braidtest import Broker, create_topic, tap
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
