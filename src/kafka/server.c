@@ -78,9 +78,11 @@ struct br_broker {
 	uv_timer_t flush_timer, tick_timer, retention_timer;
 	uv_async_t stop_async;
 	uv_signal_t sigint, sigterm;
-	uv_work_t flush_work;
+	uv_work_t flush_work[4];
+	size_t flush_parts, flush_left;
 	br_flush *flush;
 	bool flush_wanted;
+	int64_t last_flush_ns;
 	int port;
 	br_log *log;
 	br_groups *groups;
@@ -370,7 +372,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		uv_read_stop(st);
 		c->paused = true;
 	}
-	if (!c->closing && c->b->o.flush_ms == 0 && br_log_write_seq(c->b->log) != br_log_durable_seq(c->b->log))
+	if (!c->closing && br_log_write_seq(c->b->log) != br_log_durable_seq(c->b->log))
 		flush_start(c->b);
 }
 
@@ -490,10 +492,16 @@ static void retry_parked(br_broker *b, bool data_arrived)
 
 /* ---- group commit ---- */
 
+/* Group commit. A flush starts as soon as something is written and no flush is in
+ * flight, but not sooner than flush_ms after the previous one started: under light
+ * load a produce waits for one fsync only; under heavy load the appends of a whole
+ * interval share one. The files of a flush are fsynced in parallel on libuv's
+ * thread pool (the data and index of one segment, and different partitions, are
+ * independent), so a flush costs about one fsync, not one per file. */
 static void flush_work(uv_work_t *w)
 {
 	br_broker *b = w->data;
-	br_log_flush_run(b->flush);
+	br_log_flush_run_part(b->flush, (size_t)(w - b->flush_work), b->flush_parts);
 }
 
 static void flush_done(uv_work_t *w, int status)
@@ -501,6 +509,8 @@ static void flush_done(uv_work_t *w, int status)
 	br_broker *b = w->data;
 	br_err err = { 0 };
 	(void)status;
+	if (--b->flush_left)
+		return;
 	if (br_log_flush_end(b->log, b->flush, &err)) {
 		/* After a failed fsync nothing later can be promised (the kernel may have
 		 * dropped the dirty pages): stop accepting work, as PostgreSQL does. */
@@ -511,8 +521,13 @@ static void flush_done(uv_work_t *w, int status)
 	b->flush = NULL;
 	release_waiters(b);
 	retry_parked(b, true);
-	if (b->flush_wanted || (b->o.flush_ms == 0 && br_log_write_seq(b->log) != br_log_durable_seq(b->log)))
+	if (b->flush_wanted || br_log_write_seq(b->log) != br_log_durable_seq(b->log))
 		flush_start(b);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+	flush_start(t->data);
 }
 
 static void flush_start(br_broker *b)
@@ -524,18 +539,23 @@ static void flush_start(br_broker *b)
 	b->flush_wanted = false;
 	if (b->fatal)
 		return;
+	int64_t now = br_mono_ns(), wait_ms = (b->last_flush_ns + b->o.flush_ms * 1000000 - now + 999999) / 1000000;
+	if (b->o.flush_ms > 0 && wait_ms > 0) {
+		if (!uv_is_active((uv_handle_t *)&b->flush_timer))
+			uv_timer_start(&b->flush_timer, on_flush_timer, (uint64_t)wait_ms, 0);
+		return;
+	}
 	b->flush = br_log_flush_begin(b->log);
 	if (!b->flush)
 		return;
-	b->flush_work.data = b;
-	uv_queue_work(&b->loop, &b->flush_work, flush_work, flush_done);
-}
-
-static void on_flush_timer(uv_timer_t *t)
-{
-	br_broker *b = t->data;
-	if (br_log_write_seq(b->log) != br_log_durable_seq(b->log))
-		flush_start(b);
+	b->last_flush_ns = now;
+	size_t files = br_log_flush_files(b->flush);
+	b->flush_parts = files < BR_ARRAY_LEN(b->flush_work) ? (files ? files : 1) : BR_ARRAY_LEN(b->flush_work);
+	b->flush_left = b->flush_parts;
+	for (size_t i = 0; i < b->flush_parts; i++) {
+		b->flush_work[i].data = b;
+		uv_queue_work(&b->loop, &b->flush_work[i], flush_work, flush_done);
+	}
 }
 
 static void on_tick(uv_timer_t *t)
@@ -660,8 +680,6 @@ int br_broker_run(br_broker *b, bool handle_signals)
 		uv_signal_start(&b->sigint, on_signal, SIGINT);
 		uv_signal_start(&b->sigterm, on_signal, SIGTERM);
 	}
-	if (b->o.flush_ms > 0)
-		uv_timer_start(&b->flush_timer, on_flush_timer, (uint64_t)b->o.flush_ms, (uint64_t)b->o.flush_ms);
 	uv_timer_start(&b->tick_timer, on_tick, 100, 100);
 	uv_timer_start(&b->retention_timer, on_retention, (uint64_t)b->o.retention_check_ms, (uint64_t)b->o.retention_check_ms);
 	b->running = true;
