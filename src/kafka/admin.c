@@ -191,6 +191,24 @@ static int16_t kerr(int rc, int16_t invalid)
 /* Minimum encoded size of an array element, for br_kr_arr's plausibility check. */
 static int elem(bool flex, int flex_min, int classic_min) { return flex ? flex_min : classic_min; }
 
+/* Entries per array (topics, resources, configs of one resource). Each decoded
+ * entry costs several times its wire size (copies, result, per-entry message in
+ * the answer), so a 100 MiB frame of empty names could cost gigabytes; no real
+ * client sends more than a few thousand. Past the bound the request is refused
+ * like an undecodable one. */
+#define MAX_ENTRIES 100000
+
+static int32_t read_arr(br_cur *c, bool flex, int min_elem, const char *what)
+{
+	int32_t n = br_kr_arr(c, flex, min_elem);
+	if (n > MAX_ENTRIES) {
+		br_warn("admin request with %" PRId32 " %s (at most %d): closing the connection", n, what, MAX_ENTRIES);
+		c->bad = true;
+		return 0;
+	}
+	return n;
+}
+
 /* Occurrence counting for duplicate checks: a hash map keeps them O(n), since a
  * hostile request may name millions of entries within one frame. */
 static void count_key(br_map *m, const void *k, size_t len)
@@ -292,7 +310,7 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 	br_arena a;
 	br_arena_init(&a, 4096);
 
-	int32_t n = br_kr_arr(c, flex, elem(flex, 10, 16));
+	int32_t n = read_arr(c, flex, elem(flex, 10, 16), "topics");
 	if (n < 0)
 		n = 0;
 	new_topic *ts = br_arena_alloc(&a, sizeof *ts * (size_t)(n ? n : 1));
@@ -310,7 +328,7 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 				br_kr_i32(c);
 			br_kr_tags(c, flex);
 		}
-		int32_t nc = br_kr_arr(c, flex, elem(flex, 3, 4));
+		int32_t nc = read_arr(c, flex, elem(flex, 3, 4), "configs");
 		t->n_cfg = nc > 0 ? nc : 0;
 		t->kv = br_arena_alloc(&a, sizeof(char *) * 2 * (size_t)(t->n_cfg ? t->n_cfg : 1));
 		for (int32_t j = 0; j < t->n_cfg && !c->bad; j++) {
@@ -440,9 +458,9 @@ int br_h_delete_topics(br_broker *b, br_kreq *r, br_buf *out)
 
 	int32_t n;
 	if (r->version >= 6)
-		n = br_kr_arr(c, flex, 18);
+		n = read_arr(c, flex, 18, "topics");
 	else
-		n = br_kr_arr(c, flex, elem(flex, 1, 2));
+		n = read_arr(c, flex, elem(flex, 1, 2), "topics");
 	if (n < 0)
 		n = 0;
 	result *rs = br_arena_alloc(&a, sizeof *rs * (size_t)(n ? n : 1));
@@ -542,7 +560,7 @@ int br_h_create_partitions(br_broker *b, br_kreq *r, br_buf *out)
 	br_arena_init(&a, 4096);
 	br_log *log = br_broker_log(b);
 
-	int32_t n = br_kr_arr(c, flex, elem(flex, 7, 10));
+	int32_t n = read_arr(c, flex, elem(flex, 7, 10), "topics");
 	if (n < 0)
 		n = 0;
 	result *rs = br_arena_alloc(&a, sizeof *rs * (size_t)(n ? n : 1));
@@ -762,7 +780,7 @@ int br_h_describe_configs(br_broker *b, br_kreq *r, br_buf *out)
 	br_arena a;
 	br_arena_init(&a, 4096);
 
-	int32_t n = br_kr_arr(c, flex, elem(flex, 4, 7));
+	int32_t n = read_arr(c, flex, elem(flex, 4, 7), "resources");
 	if (n < 0)
 		n = 0;
 	desc_res *ds = br_arena_alloc(&a, sizeof *ds * (size_t)(n ? n : 1));
@@ -770,7 +788,7 @@ int br_h_describe_configs(br_broker *b, br_kreq *r, br_buf *out)
 		desc_res *d = &ds[i];
 		d->type = br_kr_i8(c);
 		d->r.name = dup_kstr(&a, br_kr_str(c, flex));
-		d->n_keys = br_kr_arr(c, flex, elem(flex, 1, 2));
+		d->n_keys = read_arr(c, flex, elem(flex, 1, 2), "config keys");
 		d->keys = br_arena_alloc(&a, sizeof(char *) * (size_t)(d->n_keys > 0 ? d->n_keys : 1));
 		for (int32_t j = 0; j < d->n_keys && !c->bad; j++)
 			d->keys[j] = dup_kstr(&a, br_kr_str(c, flex));
@@ -837,7 +855,7 @@ static int decode_alter(br_kreq *r, br_arena *a, bool incremental, alter_res **o
 {
 	br_cur *c = &r->body;
 	bool flex = r->flex;
-	int32_t n = br_kr_arr(c, flex, elem(flex, 4, 7));
+	int32_t n = read_arr(c, flex, elem(flex, 4, 7), "resources");
 	if (n < 0)
 		n = 0;
 	alter_res *rs = br_arena_alloc(a, sizeof *rs * (size_t)(n ? n : 1));
@@ -845,7 +863,7 @@ static int decode_alter(br_kreq *r, br_arena *a, bool incremental, alter_res **o
 		alter_res *x = &rs[i];
 		x->type = br_kr_i8(c);
 		x->r.name = dup_kstr(a, br_kr_str(c, flex));
-		int32_t nc = br_kr_arr(c, flex, elem(flex, 3 + incremental, 4 + incremental));
+		int32_t nc = read_arr(c, flex, elem(flex, 3 + incremental, 4 + incremental), "configs");
 		x->n = nc > 0 ? nc : 0;
 		x->op = br_arena_alloc(a, (size_t)(x->n ? x->n : 1));
 		x->kv = br_arena_alloc(a, sizeof(char *) * 2 * (size_t)(x->n ? x->n : 1));

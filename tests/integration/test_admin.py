@@ -351,6 +351,12 @@ def main():
             c2.send(key, 0, i32(5) + b"\x00")
             tap.ok(c2.closed(), "truncated request to api %d closes the connection" % key)
             c2.close()
+        c2 = KafkaConn(port)
+        c2.send(DELETE, 1, array([string("")] * 200000) + i32(1000))
+        tap.ok(c2.closed(), "DeleteTopics naming 200,000 topics is refused (closed), not amplified")
+        c2.close()
+        r = delete(c, 1, [""] * 1000)
+        tap.ok(len(r) == 1000 and all(x["error"] == 42 for x in r), "1,000 duplicate names each get INVALID_REQUEST", r[:2])
         tap.ok(healthy(port), "broker still serves after malformed admin requests")
     tap.run("malformed", malformed)
 
