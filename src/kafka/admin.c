@@ -283,6 +283,39 @@ typedef struct new_topic {
 	br_topic *created;
 } new_topic;
 
+/* Kafka refuses topics whose names differ only in '.' versus '_' ("a.b" and "a_b"),
+ * because metric names fold one onto the other. */
+static char *fold_name(br_arena *a, const char *name)
+{
+	char *f = br_arena_strndup(a, name, strlen(name));
+	for (char *q = f; *q; q++)
+		if (*q == '.')
+			*q = '_';
+	return f;
+}
+
+/* The existing topic that `name` collides with, or NULL. The map of folded names
+ * is built on the first name containing '.' or '_' (O(topics) once per request). */
+static const char *colliding_topic(br_arena *a, br_log *log, br_map *folded, const char *name)
+{
+	if (!strpbrk(name, "._"))
+		return NULL;
+	if (!folded->slots) {
+		br_topic **all = NULL;
+		size_t nt = br_log_topics(log, &all);
+		for (size_t i = 0; i < nt; i++) {
+			char *f = fold_name(a, br_topic_name(all[i]));
+			br_map_put(folded, f, strlen(f), (void *)br_topic_name(all[i]));
+		}
+		free(all);
+		if (!folded->slots) /* no topics yet: a placeholder entry marks the map as built */
+			br_map_put(folded, "", 0, (void *)"");
+	}
+	char *f = fold_name(a, name);
+	const char *other = br_map_get(folded, f, strlen(f));
+	return other && *other && strcmp(other, name) ? other : NULL;
+}
+
 /* The configs a CreateTopics v5+ response reports for a created topic. */
 static void write_created_configs(br_buf *out, bool flex, const br_topic *t)
 {
@@ -348,6 +381,7 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 
 	br_log *log = br_broker_log(b);
 	const br_broker_opts *bo = br_broker_options(b);
+	br_map folded = { 0 }; /* built on first need, see colliding_topic */
 	result *rs = br_arena_alloc(&a, sizeof *rs * (size_t)(n ? n : 1));
 	for (int32_t i = 0; i < n; i++)
 		rs[i] = ts[i].r;
@@ -359,6 +393,13 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 			continue;
 		if (br_log_topic(log, t->r.name, strlen(t->r.name))) {
 			fail(&a, &t->r, BR_KE_TOPIC_ALREADY_EXISTS, "Topic '%s' already exists.", t->r.name);
+			continue;
+		}
+		const char *other = colliding_topic(&a, log, &folded, t->r.name);
+		if (other) {
+			fail(&a, &t->r, BR_KE_INVALID_TOPIC_EXCEPTION,
+			     "topic '%s' collides with existing topic '%s': '.' and '_' are the same in metric names",
+			     t->r.name, other);
 			continue;
 		}
 		if (t->n_assign > 0) {
@@ -403,10 +444,15 @@ int br_h_create_topics(br_broker *b, br_kreq *r, br_buf *out)
 			continue;
 		}
 		t->created = br_log_topic(log, t->r.name, strlen(t->r.name));
+		if (folded.slots) {
+			char *f = fold_name(&a, t->r.name);
+			br_map_put(&folded, f, strlen(f), (void *)br_topic_name(t->created));
+		}
 		br_info("created topic %s (%" PRId32 " partitions)", t->r.name, t->partitions);
 
 	}
 
+	br_map_free(&folded);
 	static const uint8_t zero_id[16];
 	write_results_header(out, r, r->version >= 2, n);
 	for (int32_t i = 0; i < n; i++) {
