@@ -363,6 +363,69 @@ def main():
         tap.ok(healthy(port), "broker still serves after malformed admin requests")
     tap.run("malformed", malformed)
 
+    def delete_under_load():
+        # A long-polling Fetch parked on a topic, then the topic is deleted from another
+        # connection: the parked request must be answered (or its connection closed)
+        # without the broker touching the deleted partition.
+        from braidtest import i64
+        tap.eq(one(c, 1, "adm-busy", np=2)["error"], 0, "create adm-busy")
+        f = KafkaConn(port)
+        parts = array([i32(p) + i64(0) + i32(1 << 20) for p in range(2)])
+        f.send(1, 4, i32(-1) + i32(3000) + i32(1 << 20) + i32(1 << 20) + i8(0) + array([string("adm-busy") + parts]))
+        import time as _t
+        _t.sleep(0.3)
+        r = delete(c, 1, ["adm-busy"])
+        tap.eq(r[0]["error"], 0, "delete a topic with a Fetch parked on it")
+        f.sock.settimeout(10)
+        frame = f.recv_frame()
+        tap.ok(True, "the parked Fetch got %s" % ("an answer" if frame else "a closed connection"))
+        f.close()
+        tap.ok(healthy(port) and "adm-busy" not in all_topics(port), "broker healthy after deleting a topic under a parked Fetch")
+        tap.eq(one(c, 1, "adm-busy", np=1)["error"], 0, "the name can be created again at once")
+        delete(c, 1, ["adm-busy"])
+
+    tap.run("delete under load", delete_under_load)
+
+    def delete_while_producing():
+        # acks=all produces wait for the group commit; deleting the topic meanwhile
+        # must not leave the broker holding the deleted partition. Auto-creation
+        # may bring the topic back: only the broker's survival is asserted.
+        import threading
+        import time as _t
+        from confluent_kafka import Producer
+        tap.eq(one(c, 1, "adm-stream", np=3)["error"], 0, "create adm-stream")
+        stop = threading.Event()
+        stats = {"ok": 0, "err": 0}
+
+        def cb(err, m):
+            stats["err" if err else "ok"] += 1
+
+        def run():
+            p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 1,
+                          "message.timeout.ms": 5000})
+            i = 0
+            while not stop.is_set():
+                try:
+                    p.produce("adm-stream", value=b"%d" % i, on_delivery=cb)
+                    i += 1
+                except BufferError:
+                    pass
+                p.poll(0.0005 if i % 50 else 0.005)
+            p.flush(10)
+        th = threading.Thread(target=run, daemon=True)
+        th.start()
+        for _ in range(3):
+            _t.sleep(0.6)
+            delete(c, 1, ["adm-stream"])
+        _t.sleep(0.5)
+        stop.set()
+        th.join(30)
+        tap.note("produced %d ok, %d failed around 3 deletions" % (stats["ok"], stats["err"]))
+        tap.ok(b.running() and healthy(port), "broker healthy after deleting a topic under an acks=all stream", b.log_tail())
+        delete(c, 1, ["adm-stream"])
+
+    tap.run("delete while producing", delete_while_producing)
+
     def restart():
         c.close()
         b.restart()
