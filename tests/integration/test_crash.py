@@ -4,6 +4,9 @@
 # once; records never acknowledged may or may not be there, but never twice (the
 # idempotent producer retries with the same sequence numbers). The log must read
 # end to end with contiguous offsets.
+# A second phase does the same to topic administration: creates, partition
+# growth, config changes and deletions acknowledged before a kill -9 must all be
+# in effect after the restart.
 import random
 import sys
 import threading
@@ -12,7 +15,7 @@ import time
 
 sys.dont_write_bytecode = True  # keep tests/ free of __pycache__
 
-from braidtest import Broker, create_topic, tap
+from braidtest import Broker, KafkaConn, array, boolean, create_topic, i8, i16, i32, metadata_topics, string, tap
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
@@ -107,6 +110,135 @@ def read_log(bootstrap):
     return out, errors, complete
 
 
+class AdminChurn:
+    """Creates, grows, reconfigures and deletes topics in a loop from a thread,
+    recording what the broker acknowledged. A request whose connection dies (the
+    kill) has an unknown outcome: its topic is left out of the verification."""
+
+    def __init__(self, port):
+        self.port = port
+        self.state = {}      # name -> None (deleted) or (partitions, retention.ms)
+        self.unknown = set()
+        self.refused = []
+        self.acks = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def call(self, c, key, v, body):
+        r = c.request(key, v, body)
+        r.i32() if key != 19 else None  # throttle (CreateTopics v1 has none)
+        return r
+
+    def run(self):
+        i = 0
+        c = None
+        while not self.stop.is_set():
+            name = "churn-%04d" % (i // 4)
+            step = i % 4
+            if c is None:
+                try:
+                    c = KafkaConn(self.port, timeout=5)
+                except OSError:  # broker down: nothing was sent, try again
+                    time.sleep(0.05)
+                    continue
+            try:
+                if step == 0:
+                    ret = "%d" % (60000 + i)
+                    body = array([string(name) + i32(1) + i16(1) + i32(0)
+                                  + array([string("retention.ms") + string(ret)])]) + i32(5000) + boolean(False)
+                    r = self.call(c, 19, 1, body)
+                    res = r.array(lambda x: (x.string(), x.i16(), x.string()))
+                    ok, new = res[0][1] == 0, (1, ret)
+                elif step == 1:
+                    body = array([string(name) + i32(3) + i32(-1)]) + i32(5000) + boolean(False)
+                    r = self.call(c, 37, 0, body)
+                    res = r.array(lambda x: (x.string(), x.i16(), x.string()))
+                    ok, new = res[0][1] == 0, (3, self.state[name][1])
+                elif step == 2:
+                    ret = "%d" % (120000 + i)
+                    body = array([i8(2) + string(name) + array([string("retention.ms") + string(ret)])]) + boolean(False)
+                    r = self.call(c, 33, 0, body)
+                    res = r.array(lambda x: (x.i16(), x.string(), x.i8(), x.string()))
+                    ok, new = res[0][0] == 0, (3, ret)
+                else:
+                    if (i // 4) % 2:  # keep every other topic, delete the rest
+                        i += 1
+                        continue
+                    r = self.call(c, 20, 1, array([string(name)]) + i32(5000))
+                    res = r.array(lambda x: (x.string(), x.i16()))
+                    ok, new = res[0][1] == 0, None
+                if not ok:
+                    self.unknown.add(name)  # refused: reported below, not guessed at
+                    self.refused.append((name, step, res[0]))
+                else:
+                    self.state[name] = new
+                    self.acks += 1
+            except (OSError, ConnectionError, ValueError, KeyError):
+                self.unknown.add(name)
+                if c is not None:
+                    c.close()
+                c = None
+                time.sleep(0.05)
+                i = (i // 4 + 1) * 4  # the topic's outcome is unknown: go on with a fresh name
+                continue
+            i += 1
+        if c is not None:
+            c.close()
+
+
+def admin_phase(b):
+    ch = AdminChurn(b.port)
+    ch.thread.start()
+    rnd = random.Random(11)
+    for k in range(3):
+        base = ch.acks
+        deadline = time.time() + 30
+        while ch.acks < base + 20 and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rnd.uniform(0.0, 0.2))
+        b.kill()
+        tap.ok(ch.acks >= base + 20, "admin churn: kill -9 #%d after %d acknowledged operations" % (k + 1, ch.acks))
+        try:
+            b.start()
+        except RuntimeError as e:
+            tap.ok(False, "admin churn: restart #%d" % (k + 1), e)
+            return
+    time.sleep(0.5)
+    ch.stop.set()
+    ch.thread.join(30)
+    b.kill()
+    b.start()
+    topics = metadata_topics(b.port)
+    c = KafkaConn(b.port)
+    wrong = []
+    checked = 0
+    for name, st in sorted(ch.state.items()):
+        if name in ch.unknown:
+            continue
+        checked += 1
+        if st is None:
+            if name in topics:
+                wrong.append("%s: deleted but present" % name)
+            continue
+        if topics.get(name) != (0, st[0]):
+            wrong.append("%s: want %d partitions, metadata says %r" % (name, st[0], topics.get(name)))
+            continue
+        body = array([i8(2) + string(name) + array([string("retention.ms")])]) + boolean(False)
+        r = c.request(32, 1, body)
+        r.i32()
+        r.i32()  # one result
+        err, _msg, _t, _n = r.i16(), r.string(), r.i8(), r.string()
+        r.i32()
+        cfg = (r.string(), r.string())
+        if err or cfg[1] != st[1]:
+            wrong.append("%s: retention.ms %r, want %r (error %d)" % (name, cfg[1], st[1], err))
+    c.close()
+    tap.note("admin churn: %d acknowledged operations, %d topics checked, %d with unknown outcome"
+             % (ch.acks, checked, len(ch.unknown)))
+    tap.ok(checked > 5 and not wrong, "admin churn: every acknowledged create/grow/alter/delete survived kill -9", wrong[:10])
+    tap.ok(not ch.refused, "admin churn: no operation was refused", ch.refused[:5])
+
+
 def main():
     b = Broker()
     err, msg = create_topic(b.port, TOPIC, PARTS)
@@ -162,6 +294,7 @@ def main():
     verify("after kill -9 x%d" % KILLS)
     b.restart()
     verify("after a clean restart")
+    tap.run("admin churn", admin_phase, b)
     tap.ok(b.stop() == 0, "clean shutdown", b.log_tail())
 
 
