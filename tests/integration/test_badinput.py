@@ -209,6 +209,70 @@ def main():
         c.close()
     tap.run("bad batches", bad_batches)
 
+    # ---- mutated admin requests: truncations, flipped bytes, hostile counts
+    def mutations():
+        import random
+        rnd = random.Random(1234)
+        c = KafkaConn(port)
+        create_topic(c, "fuzz-target")
+        c.close()
+
+        def seeds():
+            for flex, v in ((False, 1), (True, 5)):  # CreateTopics (validate_only)
+                yield 19, v, flex, (array([string("fuzz-new", flex) + i32(2) + i16(1) + array([], flex)
+                                           + array([string("retention.ms", flex) + string("1000", flex) + (b"\x00" if flex else b"")], flex)
+                                           + (b"\x00" if flex else b"")], flex) + i32(1000) + boolean(True) + (b"\x00" if flex else b"")), True
+            for flex, v in ((False, 1), (True, 4)):  # DeleteTopics of unknown names
+                yield 20, v, flex, array([string("fuzz-none-%d" % k, flex) for k in range(3)], flex) + i32(1000) + (b"\x00" if flex else b""), False
+            yield 20, 6, True, array([string(None, True) + bytes(range(16)) + b"\x00"], True) + i32(1000) + b"\x00", False
+            for flex, v in ((False, 0), (True, 2)):  # CreatePartitions of an unknown topic
+                yield 37, v, flex, array([string("fuzz-none", flex) + i32(4) + array(None, flex) + (b"\x00" if flex else b"")], flex) + i32(1000) + boolean(True) + (b"\x00" if flex else b""), False
+            for flex, v in ((False, 1), (False, 3), (True, 4)):  # DescribeConfigs
+                yield 32, v, flex, array([i8(2) + string("fuzz-target", flex) + array([string("retention.ms", flex)], flex) + (b"\x00" if flex else b""),
+                                          i8(4) + string("0", flex) + array(None, flex) + (b"\x00" if flex else b"")], flex) \
+                    + boolean(True) + (boolean(True) if v >= 3 else b"") + (b"\x00" if flex else b""), False
+            for flex, v in ((False, 0), (True, 2)):  # AlterConfigs (validate_only)
+                yield 33, v, flex, array([i8(2) + string("fuzz-target", flex) + array([string("retention.ms", flex) + string("5000", flex) + (b"\x00" if flex else b"")], flex)
+                                          + (b"\x00" if flex else b"")], flex) + boolean(True) + (b"\x00" if flex else b""), False
+            for flex, v in ((False, 0), (True, 1)):  # IncrementalAlterConfigs (validate_only)
+                yield 44, v, flex, array([i8(2) + string("fuzz-target", flex) + array([string("cleanup.policy", flex) + i8(2) + string("compact", flex) + (b"\x00" if flex else b"")], flex)
+                                          + (b"\x00" if flex else b"")], flex) + boolean(True) + (b"\x00" if flex else b""), False
+
+        def mutate(body, truncate_only):
+            b2 = bytearray(body)
+            kind = rnd.randrange(4) if not truncate_only else 0
+            if kind == 0 and b2:
+                del b2[rnd.randrange(len(b2)):]
+            elif kind == 1 and b2:
+                for _ in range(rnd.randrange(1, 4)):
+                    b2[rnd.randrange(len(b2))] ^= 1 << rnd.randrange(8)
+            elif kind == 2 and len(b2) > 4:
+                at = rnd.randrange(len(b2) - 3)
+                b2[at:at + 4] = rnd.choice([b"\x7f\xff\xff\xff", b"\xff\xff\xff\xff", b"\x80\x00\x00\x00", b"\x00\x01\x00\x00"])
+            else:
+                at = rnd.randrange(len(b2) + 1)
+                b2[at:at] = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 8)))
+            return bytes(b2)
+
+        hung, cases = [], 0
+        for key, v, flex, body, truncate_only in list(seeds()):
+            for _ in range(25):
+                m = mutate(body, truncate_only)
+                cases += 1
+                k = KafkaConn(port, timeout=3)
+                k.send(key, v, m, flex)
+                try:
+                    k.sock.settimeout(3)
+                    k.recv_frame()  # an answer or a close; either is fine
+                except socket.timeout:
+                    hung.append((key, v, m.hex()[:80]))
+                k.close()
+        tap.ok(not hung, "%d mutated admin requests each got an answer or a close" % cases, hung[:3])
+        tap.ok(b.running() and healthy(port), "broker healthy after mutated admin requests", b.log_tail())
+        t = metadata_topics(port)
+        tap.ok(not any(n.startswith("fuzz-new") for n in t), "validate_only seeds created nothing", sorted(t))
+    tap.run("mutations", mutations)
+
     # ---- a slow client holding a half-sent frame does not block others
     def slow_client():
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
