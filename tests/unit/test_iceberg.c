@@ -1,0 +1,588 @@
+/* test_iceberg.c — unit tests for src/iceberg: transforms against the spec's
+ * test vectors, single-value serialization, the table lifecycle (create,
+ * append, delete, overwrite, time travel, schema evolution, expiry, orphans),
+ * pruning, optimistic concurrency, the JDBC catalog layout and bad metadata. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "iceberg/avro.h"
+#include "iceberg/ice_int.h"
+#include "iceberg/iceberg.h"
+
+/* ------------------------------------------------------------ transforms */
+
+static void test_murmur3_spec_vectors(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	int32_t h;
+	/* Iceberg spec, Appendix B: hash test values. */
+	br_value v = br_value_i32(BR_T_INT, 34);
+	assert_int_equal(br_ice_hash(&v, &h, &err), 0);
+	assert_int_equal(h, 2017239379);
+	v = br_value_i64(BR_T_LONG, 34);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, 2017239379);
+	v = (br_value){ .type = BR_T_DECIMAL, .v.dec = 1420 }; /* 14.20 */
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -500754589);
+	v = br_value_i32(BR_T_DATE, 17486); /* 2017-11-16 */
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -653330422);
+	v = br_value_i64(BR_T_TIME, 81068000000LL); /* 22:31:08 */
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -662762989);
+	v = br_value_i64(BR_T_TIMESTAMP, 1510871468000000LL); /* 2017-11-16T22:31:08 */
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -2047944441);
+	v = br_value_i64(BR_T_TIMESTAMPTZ, 1510871468000000LL);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -2047944441);
+	v = br_value_bytes(BR_T_STRING, "iceberg", 7);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, 1210000089);
+	const uint8_t uuid[16] = { 0xf7, 0x9c, 0x3e, 0x09, 0x67, 0x7c, 0x4b, 0xbd,
+				   0xa4, 0x79, 0x3f, 0x34, 0x9c, 0xb7, 0x85, 0xe7 };
+	v = br_value_bytes(BR_T_UUID, uuid, 16);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, 1488055340);
+	v = br_value_bytes(BR_T_BINARY, "\x00\x01\x02\x03", 4);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -188683207);
+	v = br_value_bytes(BR_T_FIXED, "\x00\x01\x02\x03", 4);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -188683207);
+	v = (br_value){ .type = BR_T_FLOAT, .v.f32 = 1.0f };
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -142385009);
+	v = br_value_f64(1.0);
+	br_ice_hash(&v, &h, &err);
+	assert_int_equal(h, -142385009);
+	/* bucket[N] = (hash & INT_MAX) % N */
+	br_value out;
+	v = br_value_i32(BR_T_INT, 34);
+	assert_int_equal(br_ice_transform("bucket[100]", &v, &out, &err), 0);
+	assert_int_equal(out.v.i32, 2017239379 % 100);
+	v = br_value_bytes(BR_T_STRING, "iceberg", 7);
+	br_ice_transform("bucket[16]", &v, &out, &err);
+	assert_int_equal(out.v.i32, (1210000089 & INT32_MAX) % 16);
+}
+
+static void test_transforms(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_value out, v;
+	/* truncate: spec examples */
+	v = br_value_i32(BR_T_INT, 1);
+	br_ice_transform("truncate[10]", &v, &out, &err);
+	assert_int_equal(out.v.i32, 0);
+	v = br_value_i32(BR_T_INT, -1);
+	br_ice_transform("truncate[10]", &v, &out, &err);
+	assert_int_equal(out.v.i32, -10);
+	v = br_value_i64(BR_T_LONG, 19);
+	br_ice_transform("truncate[10]", &v, &out, &err);
+	assert_int_equal(out.v.i64, 10);
+	v = (br_value){ .type = BR_T_DECIMAL, .v.dec = 1065 }; /* 10.65, W=50 -> 10.50 */
+	br_ice_transform("truncate[50]", &v, &out, &err);
+	assert_true(out.v.dec == 1050);
+	v = br_value_bytes(BR_T_STRING, "iceberg", 7);
+	br_ice_transform("truncate[3]", &v, &out, &err);
+	assert_int_equal(out.v.bytes.len, 3);
+	v = br_value_bytes(BR_T_STRING, "\xc3\xa9t\xc3\xa9", 6); /* "été": code points, not bytes */
+	br_ice_transform("truncate[2]", &v, &out, &err);
+	assert_int_equal(out.v.bytes.len, 3);
+	/* time transforms, 2017-11-16T22:31:08 */
+	v = br_value_i64(BR_T_TIMESTAMP, 1510871468000000LL);
+	br_ice_transform("year", &v, &out, &err);
+	assert_int_equal(out.v.i32, 47);
+	br_ice_transform("month", &v, &out, &err);
+	assert_int_equal(out.v.i32, 47 * 12 + 10);
+	br_ice_transform("day", &v, &out, &err);
+	assert_int_equal(out.v.i32, 17486);
+	assert_int_equal(out.type, BR_T_DATE);
+	br_ice_transform("hour", &v, &out, &err);
+	assert_int_equal(out.v.i32, 17486 * 24 + 22);
+	/* before the epoch: floor, not truncation toward zero */
+	v = br_value_i64(BR_T_TIMESTAMP, -1);
+	br_ice_transform("day", &v, &out, &err);
+	assert_int_equal(out.v.i32, -1);
+	br_ice_transform("year", &v, &out, &err);
+	assert_int_equal(out.v.i32, -1);
+	v = br_value_i32(BR_T_DATE, 17486);
+	br_ice_transform("month", &v, &out, &err);
+	assert_int_equal(out.v.i32, 574);
+	/* nulls stay null; bad transforms are errors */
+	v = br_value_null(BR_T_LONG);
+	br_ice_transform("bucket[4]", &v, &out, &err);
+	assert_true(out.is_null);
+	v = br_value_i32(BR_T_INT, 1);
+	assert_int_equal(br_ice_transform("bucket[0]", &v, &out, &err), BR_EINVAL);
+	assert_int_equal(br_ice_transform("hour", &v, &out, &err), BR_EINVAL);
+	br_type *dbl = br_type_new(BR_T_DOUBLE);
+	br_type_id rt;
+	assert_int_equal(br_ice_transform_type("bucket[4]", dbl, &rt, &err), BR_EINVAL);
+	br_type_free(dbl);
+}
+
+static void test_single_value(void **state)
+{
+	(void)state;
+	br_buf b = { 0 };
+	br_value v = br_value_i32(BR_T_INT, -2), out;
+	br_ice_value_bytes(&v, &b);
+	assert_int_equal(b.len, 4);
+	assert_memory_equal(b.p, "\xfe\xff\xff\xff", 4);
+	br_type *it = br_type_new(BR_T_INT);
+	assert_int_equal(br_ice_value_parse(it, b.p, b.len, &out, NULL), 0);
+	assert_int_equal(out.v.i32, -2);
+	assert_int_not_equal(br_ice_value_parse(it, b.p, 3, &out, NULL), 0);
+	br_type_free(it);
+	br_buf_reset(&b);
+	v = (br_value){ .type = BR_T_DECIMAL, .v.dec = -1 };
+	br_ice_value_bytes(&v, &b);
+	assert_int_equal(b.len, 1);
+	assert_int_equal(b.p[0], 0xff);
+	br_buf_reset(&b);
+	v = (br_value){ .type = BR_T_DECIMAL, .v.dec = 1420 };
+	br_ice_value_bytes(&v, &b);
+	assert_int_equal(b.len, 2);
+	assert_memory_equal(b.p, "\x05\x8c", 2);
+	br_type *dt = br_type_decimal(9, 2);
+	assert_int_equal(br_ice_value_parse(dt, b.p, b.len, &out, NULL), 0);
+	assert_true(out.v.dec == 1420);
+	br_type_free(dt);
+	br_buf_free(&b);
+}
+
+/* ----------------------------------------------------------------- tables */
+
+static char tmpdir[256];
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/braid-ice-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	(void)state;
+	br_remove_tree(tmpdir, NULL);
+	return 0;
+}
+
+static const char *schema_json =
+	"{\"type\":\"struct\",\"schema-id\":0,\"fields\":["
+	"{\"id\":1,\"name\":\"id\",\"required\":true,\"type\":\"long\"},"
+	"{\"id\":2,\"name\":\"name\",\"required\":false,\"type\":\"string\"},"
+	"{\"id\":3,\"name\":\"ts\",\"required\":false,\"type\":\"timestamp\"},"
+	"{\"id\":4,\"name\":\"n\",\"required\":false,\"type\":\"int\"}]}";
+
+/* A fake data file for ids [lo, hi] on one day, with bounds on id and n. */
+typedef struct fake {
+	br_ice_datafile df;
+	br_value part[2];
+	br_ice_colstat cols[2];
+	uint8_t lo[8], hi[8], nlo[4], nhi[4];
+	char path[512];
+} fake;
+
+static void make_fake(fake *f, const br_ice_table *t, const char *name, int64_t lo, int64_t hi, int64_t day_us,
+		      bool touch)
+{
+	memset(f, 0, sizeof *f);
+	snprintf(f->path, sizeof f->path, "%s/data/%s.parquet", br_ice_table_location(t), name);
+	if (touch) {
+		char *p = br_xasprintf("%s/data/%s.parquet", br_ice_table_dir(t), name);
+		FILE *fp = fopen(p, "w");
+		fputs("not really parquet", fp);
+		fclose(fp);
+		free(p);
+	}
+	f->df.path = f->path;
+	f->df.format = "PARQUET";
+	f->df.record_count = hi - lo + 1;
+	f->df.file_size = 100 * (hi - lo + 1);
+	f->df.sort_order_id = -1;
+	br_err err = { 0 };
+	int np = br_ice_table_npart(t);
+	f->df.npart = np;
+	f->df.part = f->part;
+	if (np == 2) {
+		br_value idv = br_value_i64(BR_T_LONG, lo);
+		assert_int_equal(br_ice_transform("bucket[4]", &idv, &f->part[0], &err), 0);
+		br_value ts = br_value_i64(BR_T_TIMESTAMP, day_us);
+		assert_int_equal(br_ice_transform("day", &ts, &f->part[1], &err), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		f->lo[i] = (uint8_t)((uint64_t)lo >> (8 * i));
+		f->hi[i] = (uint8_t)((uint64_t)hi >> (8 * i));
+	}
+	for (int i = 0; i < 4; i++) {
+		f->nlo[i] = (uint8_t)((uint32_t)lo >> (8 * i));
+		f->nhi[i] = (uint8_t)((uint32_t)hi >> (8 * i));
+	}
+	f->cols[0] = (br_ice_colstat){ .field_id = 1, .column_size = 10, .value_count = hi - lo + 1, .null_count = 0,
+				       .nan_count = -1, .lower = f->lo, .lower_len = 8, .upper = f->hi, .upper_len = 8 };
+	f->cols[1] = (br_ice_colstat){ .field_id = 4, .column_size = -1, .value_count = hi - lo + 1, .null_count = 0,
+				       .nan_count = -1, .lower = f->nlo, .lower_len = 4, .upper = f->nhi, .upper_len = 4 };
+	f->df.cols = f->cols;
+	f->df.ncols = 2;
+}
+
+static br_lake *open_lake(void)
+{
+	br_lake *l;
+	br_err err = { 0 };
+	int rc = br_lake_open(tmpdir, &l, &err);
+	if (rc)
+		fail_msg("%s", err.msg);
+	return l;
+}
+
+static br_schema *test_schema(void)
+{
+	br_schema *s;
+	br_err err = { 0 };
+	assert_int_equal(br_schema_parse(schema_json, strlen(schema_json), &s, &err), 0);
+	return s;
+}
+
+static size_t plan_count(br_ice_table *t, int64_t snap, const br_ice_pred *p, size_t np, size_t *pruned)
+{
+	br_ice_plan plan;
+	br_err err = { 0 };
+	br_ice_scan_opts o = { .snapshot_id = snap, .preds = p, .npreds = np };
+	int rc = br_ice_plan_scan(t, &o, &plan, &err);
+	if (rc)
+		fail_msg("%s", err.msg);
+	size_t n = plan.nfiles;
+	if (pruned)
+		*pruned = plan.pruned;
+	br_ice_plan_free(&plan);
+	return n;
+}
+
+static void test_table_lifecycle(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	br_schema *s = test_schema();
+	const char *pk[] = { "owner" }, *pv[] = { "tests" };
+	br_ice_kv props = { 1, pk, pv };
+	assert_int_equal(br_ice_create(l, "db", "events", s, "bucket[4](id), day(ts)", &props, &err), 0);
+	assert_int_equal(br_ice_create(l, "db", "events", s, NULL, NULL, &err), BR_EEXIST);
+	assert_int_equal(br_ice_create(l, "db", "bad", s, "bucket[4](nosuch)", NULL, &err), BR_EINVAL);
+	assert_non_null(strstr(err.msg, "nosuch"));
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "db", "events", &t, &err), 0);
+	assert_int_equal(br_ice_table_version(t), 1);
+	assert_null(br_ice_table_current(t));
+	assert_string_equal(br_ice_table_partition(t), "bucket[4](id), day(ts)");
+	assert_string_equal(br_ice_table_property(t, "owner"), "tests");
+	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 0);
+
+	/* two appends; the second carries a summary property */
+	int64_t day1 = 1700000000000000LL, day2 = day1 + 86400000000LL;
+	fake f1, f2, f3;
+	make_fake(&f1, t, "f1", 1, 100, day1, true);
+	make_fake(&f2, t, "f2", 101, 200, day2, true);
+	assert_int_equal(br_ice_append(t, &f1.df, 1, NULL, &err), 0);
+	int64_t snap1 = br_ice_table_current(t)->id;
+	const char *sk[] = { "braid.frontier" }, *sv[] = { "{\"0\":42}" };
+	br_ice_kv sum = { 1, sk, sv };
+	assert_int_equal(br_ice_append(t, &f2.df, 1, &sum, &err), 0);
+	const br_ice_snapshot *cur = br_ice_table_current(t);
+	int64_t snap2 = cur->id;
+	assert_int_equal(br_ice_table_version(t), 3);
+	assert_string_equal(br_ice_snapshot_prop(cur, "braid.frontier"), "{\"0\":42}");
+	assert_string_equal(br_ice_snapshot_prop(cur, "total-records"), "200");
+	assert_string_equal(cur->operation, "append");
+	assert_int_equal(cur->parent_id, snap1);
+	assert_int_equal(cur->seq, 2);
+	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 2);
+	assert_int_equal(plan_count(t, snap1, NULL, 0, NULL), 1);
+
+	/* sequence numbers are inherited from the manifest list */
+	br_ice_plan plan;
+	assert_int_equal(br_ice_plan_scan(t, NULL, &plan, &err), 0);
+	assert_int_equal(plan.nfiles, 2);
+	for (size_t i = 0; i < plan.nfiles; i++) {
+		bool first = !strcmp(plan.files[i].df.path, f1.path);
+		assert_int_equal(plan.files[i].seq, first ? 1 : 2);
+		assert_int_equal(plan.files[i].df.part[0].v.i32, first ? f1.part[0].v.i32 : f2.part[0].v.i32);
+		assert_int_equal(plan.files[i].df.ncols, 2);
+	}
+	assert_int_equal(plan.total_records, 200);
+	br_ice_plan_free(&plan);
+
+	/* pruning: bounds on id, partition on day, bucket on id equality */
+	br_ice_pred p = { "id", BR_ICE_EQ, br_value_i64(BR_T_LONG, 101) }; /* f2's bucket and bounds */
+	size_t pruned;
+	assert_int_equal(plan_count(t, 0, &p, 1, &pruned), 1);
+	assert_int_equal(pruned, 1);
+	p = (br_ice_pred){ "id", BR_ICE_GT, br_value_i64(BR_T_LONG, 500) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 0);
+	p = (br_ice_pred){ "n", BR_ICE_LE, br_value_i32(BR_T_INT, 100) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 1);
+	p = (br_ice_pred){ "ts", BR_ICE_GE, br_value_i64(BR_T_TIMESTAMP, day2) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 1);
+	p = (br_ice_pred){ "ts", BR_ICE_LT, br_value_i64(BR_T_TIMESTAMP, day1) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 1); /* same day as f1: may match */
+	p = (br_ice_pred){ "ts", BR_ICE_LT, br_value_i64(BR_T_TIMESTAMP, day1 - 2 * 86400000000LL) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 0);
+	p = (br_ice_pred){ "id", BR_ICE_IS_NULL, br_value_null(BR_T_LONG) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 0);
+
+	/* delete f1, then overwrite f2 with f3 */
+	const char *del[] = { f1.path };
+	assert_int_equal(br_ice_delete_files(t, del, 1, NULL, &err), 0);
+	assert_string_equal(br_ice_table_current(t)->operation, "delete");
+	assert_string_equal(br_ice_snapshot_prop(br_ice_table_current(t), "total-records"), "100");
+	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 1);
+	assert_int_equal(br_ice_delete_files(t, del, 1, NULL, &err), BR_ENOTFOUND);
+	make_fake(&f3, t, "f3", 201, 250, day2, true);
+	const char *del2[] = { f2.path };
+	assert_int_equal(br_ice_overwrite(t, del2, 1, &f3.df, 1, "overwrite", NULL, &err), 0);
+	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 1);
+	assert_int_equal(plan_count(t, snap2, NULL, 0, NULL), 2); /* time travel by id */
+
+	/* time travel by timestamp */
+	const br_ice_snapshot *s1 = br_ice_table_snapshot(t, snap1);
+	br_ice_scan_opts o = { .as_of_ms = s1->timestamp_ms };
+	assert_int_equal(br_ice_plan_scan(t, &o, &plan, &err), 0);
+	assert_int_equal(plan.snapshot_id, snap1);
+	br_ice_plan_free(&plan);
+	o.as_of_ms = s1->timestamp_ms - 1;
+	assert_int_equal(br_ice_plan_scan(t, &o, &plan, &err), BR_ENOTFOUND);
+	br_ice_plan_free(&plan);
+	o = (br_ice_scan_opts){ .snapshot_id = 12345 };
+	assert_int_equal(br_ice_plan_scan(t, &o, &plan, &err), BR_ENOTFOUND);
+	br_ice_plan_free(&plan);
+
+	/* every manifest and manifest list reads back with the Avro reader */
+	const br_ice_snapshot *snaps;
+	size_t ns;
+	br_ice_table_snapshots(t, &snaps, &ns);
+	assert_int_equal(ns, 4);
+
+	/* reload from the catalog: same state; version hint matches */
+	br_ice_table *t2;
+	assert_int_equal(br_ice_load(l, "db", "events", &t2, &err), 0);
+	assert_int_equal(br_ice_table_version(t2), br_ice_table_version(t));
+	char *hint_path = br_xasprintf("%s/metadata/version-hint.text", br_ice_table_dir(t)), *hint;
+	assert_int_equal(br_read_file(hint_path, &hint, NULL, &err), 0);
+	assert_int_equal(atoi(hint), br_ice_table_version(t));
+	free(hint);
+	free(hint_path);
+	br_ice_table_free(t2);
+
+	/* expire everything but the current snapshot: f1 and f2 go, f3 stays */
+	size_t expired, deleted;
+	assert_int_equal(br_ice_expire_snapshots(t, br_now_ms() + 1000, 1, &expired, &deleted, &err), 0);
+	assert_int_equal(expired, 3);
+	assert_true(deleted >= 2);
+	char *p1 = br_xasprintf("%s/data/f1.parquet", br_ice_table_dir(t));
+	char *p3 = br_xasprintf("%s/data/f3.parquet", br_ice_table_dir(t));
+	assert_false(br_path_exists(p1));
+	assert_true(br_path_exists(p3));
+	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 1);
+	assert_null(br_ice_table_snapshot(t, snap2));
+
+	/* orphans: an unreferenced file goes, referenced ones stay */
+	char *orphan = br_xasprintf("%s/data/orphan.parquet", br_ice_table_dir(t));
+	FILE *fp = fopen(orphan, "w");
+	fclose(fp);
+	size_t removed;
+	assert_int_equal(br_ice_remove_orphans(t, br_now_ms() - 3600 * 1000, &removed, &err), 0);
+	assert_int_equal(removed, 0); /* too young */
+	assert_int_equal(br_ice_remove_orphans(t, br_now_ms() + 5000, &removed, &err), 0);
+	assert_int_equal(removed, 1);
+	assert_false(br_path_exists(orphan));
+	assert_true(br_path_exists(p3));
+	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 1);
+	free(orphan);
+	free(p1);
+	free(p3);
+	br_ice_table_free(t);
+	br_schema_free(s);
+	br_lake_close(l);
+}
+
+static void test_schema_evolution(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	br_schema *s = test_schema();
+	assert_int_equal(br_ice_create(l, "db", "evo", s, "", NULL, &err), 0);
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "db", "evo", &t, &err), 0);
+	fake f1;
+	make_fake(&f1, t, "e1", 1, 10, 0, false);
+	assert_int_equal(br_ice_append(t, &f1.df, 1, NULL, &err), 0);
+	br_type *lt = br_type_new(BR_T_LONG), *st = br_type_new(BR_T_STRING), *dt = br_type_new(BR_T_DOUBLE);
+	br_ice_schema_change ch[] = {
+		{ .kind = BR_ICE_ADD_COLUMN, .name = "extra", .type = st, .doc = "added later" },
+		{ .kind = BR_ICE_RENAME_COLUMN, .name = "name", .new_name = "label" },
+		{ .kind = BR_ICE_WIDEN_COLUMN, .name = "n", .type = lt },
+		{ .kind = BR_ICE_MAKE_OPTIONAL, .name = "id" },
+		{ .kind = BR_ICE_DROP_COLUMN, .name = "ts" },
+	};
+	assert_int_equal(br_ice_update_schema(t, ch, BR_ARRAY_LEN(ch), &err), 0);
+	const br_schema *ns = br_ice_table_schema(t);
+	assert_int_equal(ns->schema_id, 1);
+	assert_int_equal(br_schema_find_name(ns, "extra")->id, 5);
+	assert_false(br_schema_find_name(ns, "extra")->required);
+	assert_int_equal(br_schema_find_name(ns, "label")->id, 2);
+	assert_null(br_schema_find_name(ns, "name"));
+	assert_null(br_schema_find_name(ns, "ts"));
+	assert_int_equal(br_schema_find_name(ns, "n")->type->id, BR_T_LONG);
+	assert_false(br_schema_find_name(ns, "id")->required);
+	assert_non_null(br_ice_table_schema_by_id(t, 0));
+	/* an old int bound still prunes the widened long column */
+	br_ice_pred p = { "n", BR_ICE_GT, br_value_i64(BR_T_LONG, 50) };
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 0);
+	p.lit = br_value_i64(BR_T_LONG, 5);
+	assert_int_equal(plan_count(t, 0, &p, 1, NULL), 1);
+	/* refused changes leave the table as it was */
+	int v = br_ice_table_version(t);
+	br_ice_schema_change bad[] = {
+		{ .kind = BR_ICE_WIDEN_COLUMN, .name = "n", .type = dt },
+	};
+	assert_int_equal(br_ice_update_schema(t, bad, 1, &err), BR_EINVAL);
+	assert_non_null(strstr(err.msg, "cannot become"));
+	br_ice_schema_change bad2[] = { { .kind = BR_ICE_ADD_COLUMN, .name = "label", .type = st } };
+	assert_int_equal(br_ice_update_schema(t, bad2, 1, &err), BR_EEXIST);
+	br_ice_schema_change bad3[] = { { .kind = BR_ICE_DROP_COLUMN, .name = "nosuch" } };
+	assert_int_equal(br_ice_update_schema(t, bad3, 1, &err), BR_ENOTFOUND);
+	assert_int_equal(br_ice_table_version(t), v);
+	br_type_free(lt);
+	br_type_free(st);
+	br_type_free(dt);
+	br_ice_table_free(t);
+	br_schema_free(s);
+	br_lake_close(l);
+}
+
+static void test_concurrent_commits(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	br_schema *s = test_schema();
+	assert_int_equal(br_ice_create(l, "db", "conc", s, NULL, NULL, &err), 0);
+	br_ice_table *a, *b;
+	assert_int_equal(br_ice_load(l, "db", "conc", &a, &err), 0);
+	assert_int_equal(br_ice_load(l, "db", "conc", &b, &err), 0);
+	fake fa, fb;
+	make_fake(&fa, a, "a", 1, 5, 0, false);
+	make_fake(&fb, b, "b", 6, 9, 0, false);
+	assert_int_equal(br_ice_append(a, &fa.df, 1, NULL, &err), 0);
+	/* b still holds v1: its commit is rebuilt on v2 and keeps a's file */
+	assert_int_equal(br_ice_append(b, &fb.df, 1, NULL, &err), 0);
+	assert_int_equal(br_ice_table_version(b), 3);
+	assert_int_equal(plan_count(b, 0, NULL, 0, NULL), 2);
+	assert_int_equal(br_ice_table_current(b)->seq, 2);
+	/* an interrupted commit's leftover v4 does not block the next one */
+	char *stale = br_xasprintf("%s/metadata/v4.metadata.json", br_ice_table_dir(b));
+	FILE *fp = fopen(stale, "w");
+	fputs("{ half a file", fp);
+	fclose(fp);
+	assert_int_equal(br_ice_refresh(a, &err), 0);
+	assert_int_equal(br_ice_delete_files(a, (const char *[]){ fa.path }, 1, NULL, &err), 0);
+	assert_int_equal(br_ice_table_version(a), 4);
+	assert_int_equal(plan_count(a, 0, NULL, 0, NULL), 1);
+	free(stale);
+	br_ice_table_free(a);
+	br_ice_table_free(b);
+
+	/* the catalog is Iceberg's JDBC layout */
+	char *db = br_xasprintf("%s/lake/catalog.db", tmpdir);
+	sqlite3 *sq;
+	assert_int_equal(sqlite3_open(db, &sq), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(sq,
+					    "SELECT catalog_name, table_namespace, table_name, metadata_location, "
+					    "previous_metadata_location FROM iceberg_tables WHERE table_name = 'conc'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "braid");
+	assert_non_null(strstr((const char *)sqlite3_column_text(st, 3), "/db/conc/metadata/v4.metadata.json"));
+	assert_non_null(strstr((const char *)sqlite3_column_text(st, 4), "v3.metadata.json"));
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(sq, "SELECT property_value FROM iceberg_namespace_properties WHERE namespace='db'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	sqlite3_finalize(st);
+	sqlite3_close(sq);
+	free(db);
+	char **names;
+	size_t n;
+	assert_int_equal(br_ice_list(l, "db", &names, &n, &err), 0);
+	assert_true(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	assert_int_equal(br_ice_drop(l, "db", "conc", &err), 0);
+	assert_int_equal(br_ice_load(l, "db", "conc", &a, &err), BR_ENOTFOUND);
+	br_schema_free(s);
+	br_lake_close(l);
+}
+
+static void test_bad_metadata(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_ice_meta m;
+	const char *bad = "{\"format-version\":2,\"table-uuid\":\"x\",\"location\":\"file:///x\"}";
+	assert_int_equal(br_ice_meta_parse(bad, strlen(bad), "v9.metadata.json", &m, &err), BR_ECORRUPT);
+	assert_non_null(strstr(err.msg, "v9.metadata.json"));
+	assert_non_null(strstr(err.msg, "last-sequence-number"));
+	assert_int_equal(br_ice_meta_parse("{", 1, "v1.metadata.json", &m, &err), BR_ECORRUPT);
+	const char *v1 = "{\"format-version\":1}";
+	assert_int_equal(br_ice_meta_parse(v1, strlen(v1), "f", &m, &err), BR_EUNSUPPORTED);
+	/* a table whose current metadata file is truncated fails to load with its name */
+	br_lake *l = open_lake();
+	br_schema *s = test_schema();
+	assert_int_equal(br_ice_create(l, "db", "trunc", s, NULL, NULL, &err), 0);
+	char *p = br_xasprintf("%s/lake/db/trunc/metadata/v1.metadata.json", tmpdir);
+	assert_int_equal(truncate(p, 100), 0);
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "db", "trunc", &t, &err), BR_ECORRUPT);
+	assert_non_null(strstr(err.msg, "v1.metadata.json"));
+	free(p);
+	br_schema_free(s);
+	br_lake_close(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_murmur3_spec_vectors),
+		cmocka_unit_test(test_transforms),
+		cmocka_unit_test(test_single_value),
+		cmocka_unit_test_setup_teardown(test_table_lifecycle, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_schema_evolution, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_concurrent_commits, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_bad_metadata, setup_dir, teardown_dir),
+	};
+	br_log_level = BR_LOG_ERROR;
+	return cmocka_run_group_tests_name("iceberg", tests, NULL, NULL);
+}
