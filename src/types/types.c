@@ -849,6 +849,45 @@ void br_col_append_value(br_col *c, const br_value *v)
 	}
 }
 
+void br_col_append_from(br_col *dst, const br_col *src, int64_t i)
+{
+	if (!br_col_valid(src, i)) {
+		br_col_append_null(dst);
+		return;
+	}
+	switch (src->type->id) {
+	case BR_T_BOOLEAN: br_col_append_bool(dst, br_col_bool(src, i)); return;
+	case BR_T_STRUCT:
+		for (int k = 0; k < src->nchildren; k++)
+			br_col_append_from(&dst->children[k], &src->children[k], i);
+		br_col_append_struct(dst);
+		return;
+	case BR_T_LIST: case BR_T_MAP: {
+		int64_t s, e;
+		br_col_range(src, i, &s, &e);
+		for (int64_t j = s; j < e; j++)
+			for (int k = 0; k < src->nchildren; k++)
+				br_col_append_from(&dst->children[k], &src->children[k], j);
+		br_col_close_list(dst);
+		return;
+	}
+	case BR_T_STRING: case BR_T_BINARY: {
+		size_t n;
+		const uint8_t *p = br_col_bytes(src, i, &n);
+		br_col_append_bytes(dst, p, n);
+		return;
+	}
+	default: {
+		/* fixed width: copy the slot's bytes */
+		size_t w = (size_t)br_type_width(src->type);
+		mark_valid(dst, true);
+		br_buf_put(&dst->values, src->values.p + w * (size_t)i, w);
+		dst->len++;
+		return;
+	}
+	}
+}
+
 const uint8_t *br_col_bytes(const br_col *c, int64_t i, size_t *len)
 {
 	if (c->type->id == BR_T_STRING || c->type->id == BR_T_BINARY) {
