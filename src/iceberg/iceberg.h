@@ -18,6 +18,7 @@
 #include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "parquet/parquet.h"
 #include "types/types.h"
 
 typedef struct br_lake br_lake;
@@ -223,6 +224,37 @@ void br_ice_plan_free(br_ice_plan *p);
  * Exposed for readers that prune row groups the same way. */
 bool br_ice_file_may_match(const br_ice_table *t, const br_ice_datafile *df, const br_ice_pred *preds,
 			   size_t npreds);
+
+/* ------------------------------------------------------------ data files */
+
+/* Writes the rows of b (its type must equal the current schema's root) as
+ * Parquet files under data/, one per partition of the default spec, fsynced,
+ * and describes them in *files (memory from a) with their column metrics.
+ * opt NULL: defaults (zstd). Nothing is committed: pass them to br_ice_append
+ * or br_ice_overwrite. */
+int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *opt, br_arena *a,
+		       br_ice_datafile **files, size_t *n, br_err *err);
+/* br_ice_write_files + br_ice_append in one call. */
+int br_ice_append_batch(br_ice_table *t, const br_batch *b, const br_ice_kv *summary, br_err *err);
+
+/* A scan: the rows of a snapshot as batches in the table's current schema
+ * (columns matched by field id; columns missing from old files are null,
+ * narrower ones are widened). Predicates prune files and Parquet row groups
+ * only: rows of a kept row group are all returned, the caller filters rows. */
+typedef struct br_ice_scan br_ice_scan;
+int br_ice_scan_open(br_ice_table *t, const br_ice_scan_opts *o, br_ice_scan **out, br_err *err);
+/* out: zeroed before the first call; refilled by each call (1 rows, 0 end,
+ * <0 error); the caller br_batch_free's it after the last call. The batch's
+ * type is the table's current schema root (valid while t is unchanged). */
+int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err);
+const br_ice_plan *br_ice_scan_plan(const br_ice_scan *s);
+void br_ice_scan_close(br_ice_scan *s);
+
+/* Rewrites the data files smaller than small_file_bytes of the current
+ * snapshot into one file per partition ("replace" snapshot that keeps the
+ * parent's extra summary properties). No commit when fewer than 2 files are
+ * small. Counts are optional outputs. */
+int br_ice_compact(br_ice_table *t, int64_t small_file_bytes, size_t *rewritten, size_t *written, br_err *err);
 
 /* ---------------------------------------------------------- transforms etc. */
 

@@ -1,0 +1,504 @@
+/* data.c — the rows of a table: writing br_batches as Parquet data files (one
+ * file per partition, with the Iceberg column metrics of each file), reading
+ * a scan back as batches in the table's current schema (columns matched by
+ * field id, so renamed, added, dropped and widened columns read correctly),
+ * and compaction of small files.
+ *
+ * Reading old files under a new schema: a column whose id the file lacks
+ * (added later) reads as nulls; a column the file stores narrower (int for a
+ * long, float for a double, decimal with a smaller precision) is converted;
+ * names in the file do not matter. Delete files are not applied (braid never
+ * writes them; br_ice_scan_open refuses a snapshot that has some). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/map.h"
+#include "base/util.h"
+#include "iceberg/ice_int.h"
+
+/* ------------------------------------------------------------- row copy */
+
+static void copy_slot(br_col *dst, const br_col *src, int64_t i)
+{
+	if (!br_col_valid(src, i)) {
+		br_col_append_null(dst);
+		return;
+	}
+	switch (src->type->id) {
+	case BR_T_STRUCT:
+		for (int k = 0; k < src->nchildren; k++)
+			copy_slot(&dst->children[k], &src->children[k], i);
+		br_col_append_struct(dst);
+		return;
+	case BR_T_LIST:
+	case BR_T_MAP: {
+		int64_t s, e;
+		br_col_range(src, i, &s, &e);
+		for (int64_t r = s; r < e; r++)
+			for (int k = 0; k < src->nchildren; k++)
+				copy_slot(&dst->children[k], &src->children[k], r);
+		br_col_close_list(dst);
+		return;
+	}
+	default: {
+		br_value v = br_col_value(src, i);
+		br_col_append_value(dst, &v);
+		return;
+	}
+	}
+}
+
+/* -------------------------------------------------------------- writing */
+
+static const uint8_t *bound_bytes(br_arena *a, br_value v, bool upper, size_t *len)
+{
+	/* Long strings: a prefix is still a valid lower bound; an upper bound
+	 * would have to be incremented, so it is left out instead. */
+	if ((v.type == BR_T_STRING || v.type == BR_T_BINARY) && v.v.bytes.len > 64) {
+		if (upper)
+			return NULL;
+		size_t cut = 64;
+		while (v.type == BR_T_STRING && cut > 0 && (v.v.bytes.p[cut] & 0xc0) == 0x80)
+			cut--;
+		v.v.bytes.len = cut;
+	}
+	br_buf b = { 0 };
+	br_ice_value_bytes(&v, &b);
+	uint8_t *p = br_arena_alloc(a, b.len ? b.len : 1);
+	if (b.len)
+		memcpy(p, b.p, b.len);
+	*len = b.len;
+	br_buf_free(&b);
+	return p;
+}
+
+/* Writes one batch as one Parquet file at data/<part path>/<uuid>.parquet and
+ * describes it in *df. */
+static int write_one(br_ice_table *t, const br_batch *b, const br_value *part, const br_pq_options *opt, br_arena *a,
+		     br_map *dirs, br_ice_datafile *df, br_err *err)
+{
+	const br_ice_meta *m = br_ice_table_meta(t);
+	br_buf rel = { 0 };
+	br_ice_partition_path(t, part, &rel);
+	br_buf_u8(&rel, 0);
+	const char *pp = (const char *)rel.p;
+	char *dir = *pp ? br_xasprintf("%s/data/%s", br_ice_table_dir(t), pp) : br_xasprintf("%s/data", br_ice_table_dir(t));
+	char uuid[37];
+	br_ice_uuid(uuid);
+	char *path = br_xasprintf("%s/%s.parquet", dir, uuid);
+	int rc = br_mkdirs(dir, err);
+	br_pq_writer *w = NULL;
+	if (!rc)
+		rc = br_pq_writer_open(path, m->schema, opt, &w, err);
+	if (!rc) {
+		rc = br_pq_writer_write(w, b, err);
+		if (rc)
+			br_pq_writer_abort(w);
+	}
+	br_pq_metrics met = { 0 };
+	if (!rc)
+		rc = br_pq_writer_close(w, &met, err);
+	if (!rc) {
+		br_map_put(dirs, dir, strlen(dir), (void *)1);
+		memset(df, 0, sizeof *df);
+		char *uri = br_xasprintf("file://%s", path);
+		df->path = br_arena_strndup(a, uri, strlen(uri));
+		free(uri);
+		df->format = "PARQUET";
+		df->spec_id = m->spec->spec_id;
+		df->npart = m->spec->n;
+		df->part = br_arena_alloc(a, (size_t)(df->npart ? df->npart : 1) * sizeof *df->part);
+		for (int i = 0; i < df->npart; i++) {
+			df->part[i] = part[i];
+			if (!part[i].is_null && (part[i].type == BR_T_STRING || part[i].type == BR_T_BINARY ||
+						 part[i].type == BR_T_FIXED || part[i].type == BR_T_UUID)) {
+				df->part[i].v.bytes.p = (const uint8_t *)br_arena_strndup(
+					a, (const char *)part[i].v.bytes.p, part[i].v.bytes.len);
+			}
+		}
+		df->record_count = met.nrows;
+		df->file_size = met.file_bytes;
+		df->sort_order_id = 0;
+		df->ncols = met.ncols;
+		df->cols = br_arena_alloc(a, (size_t)(met.ncols ? met.ncols : 1) * sizeof *df->cols);
+		for (int i = 0; i < met.ncols; i++) {
+			const br_pq_col_metrics *cm = &met.cols[i];
+			br_ice_colstat *cs = &df->cols[i];
+			cs->field_id = cm->field_id;
+			cs->column_size = cm->compressed_bytes;
+			cs->value_count = cm->value_count;
+			cs->null_count = cm->null_count;
+			bool fp = cm->field && (cm->field->type->id == BR_T_FLOAT || cm->field->type->id == BR_T_DOUBLE);
+			cs->nan_count = fp ? cm->nan_count : -1;
+			if (cm->has_bounds) {
+				cs->lower = bound_bytes(a, cm->min, false, &cs->lower_len);
+				cs->upper = bound_bytes(a, cm->max, true, &cs->upper_len);
+			}
+		}
+		br_pq_metrics_free(&met);
+	}
+	free(path);
+	free(dir);
+	br_buf_free(&rel);
+	return rc;
+}
+
+typedef struct group {
+	br_batch b;
+	br_value *part;
+} group;
+
+int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *opt, br_arena *a,
+		       br_ice_datafile **files, size_t *n, br_err *err)
+{
+	const br_ice_meta *m = br_ice_table_meta(t);
+	*files = NULL;
+	*n = 0;
+	if (!br_type_equal(b->type, m->schema->root))
+		return br_errf(err, BR_EINVAL, "table %s: the batch's columns do not match the current schema",
+			       br_ice_table_location(t));
+	int rc = br_batch_validate(b, err);
+	if (rc || b->nrows == 0)
+		return rc;
+	br_pq_options def;
+	if (!opt) {
+		br_pq_options_default(&def);
+		opt = &def;
+	}
+	br_map dirs = { 0 };
+	int np = m->spec->n;
+	if (np == 0) {
+		*files = br_arena_alloc(a, sizeof **files);
+		rc = write_one(t, b, NULL, opt, a, &dirs, *files, err);
+		if (!rc)
+			*n = 1;
+	} else {
+		/* Split the rows by partition tuple; O(rows) with one hash lookup each. */
+		br_map groups = { 0 };
+		group **order = NULL;
+		size_t ng = 0, cap = 0;
+		br_value *pv = br_xcalloc((size_t)np, sizeof *pv);
+		br_buf key = { 0 };
+		for (int64_t r = 0; r < b->nrows && !rc; r++) {
+			rc = br_ice_partition_of(t, b, r, pv, err);
+			if (rc)
+				break;
+			br_buf_reset(&key);
+			for (int i = 0; i < np; i++) {
+				br_buf_u8(&key, pv[i].is_null ? 0 : 1);
+				size_t mark = key.len;
+				br_buf_be32(&key, 0);
+				br_ice_value_bytes(&pv[i], &key);
+				br_wr_be32(key.p + mark, (uint32_t)(key.len - mark - 4));
+			}
+			group *g = br_map_get(&groups, key.p, key.len);
+			if (!g) {
+				g = br_arena_alloc(a, sizeof *g);
+				br_batch_init(&g->b, b->type, false);
+				g->part = br_arena_alloc(a, (size_t)np * sizeof *g->part);
+				for (int i = 0; i < np; i++) {
+					g->part[i] = pv[i];
+					if (!pv[i].is_null && (pv[i].type == BR_T_STRING || pv[i].type == BR_T_BINARY ||
+							       pv[i].type == BR_T_FIXED || pv[i].type == BR_T_UUID))
+						g->part[i].v.bytes.p = (const uint8_t *)br_arena_strndup(
+							a, (const char *)pv[i].v.bytes.p, pv[i].v.bytes.len);
+				}
+				br_map_put(&groups, key.p, key.len, g);
+				if (ng == cap) {
+					cap = cap ? 2 * cap : 8;
+					order = br_xrealloc(order, cap * sizeof *order);
+				}
+				order[ng++] = g;
+			}
+			for (int c = 0; c < b->ncols; c++)
+				copy_slot(&g->b.cols[c], &b->cols[c], r);
+			br_batch_row_done(&g->b, 1);
+		}
+		if (!rc) {
+			*files = br_arena_alloc(a, (ng ? ng : 1) * sizeof **files);
+			for (size_t i = 0; i < ng && !rc; i++) {
+				rc = write_one(t, &order[i]->b, order[i]->part, opt, a, &dirs, &(*files)[i], err);
+				if (!rc)
+					(*n)++;
+			}
+		}
+		for (size_t i = 0; i < ng; i++)
+			br_batch_free(&order[i]->b);
+		free(order);
+		free(pv);
+		br_buf_free(&key);
+		br_map_free(&groups);
+	}
+	/* The new files' directory entries must be durable before a commit refers to them. */
+	br_map_slot *slot;
+	for (size_t i = 0; !rc && br_map_next(&dirs, &i, &slot);)
+		rc = br_fsync_dir(slot->key, err);
+	br_map_free(&dirs);
+	return rc;
+}
+
+int br_ice_append_batch(br_ice_table *t, const br_batch *b, const br_ice_kv *summary, br_err *err)
+{
+	br_arena a;
+	br_arena_init(&a, 16384);
+	br_ice_datafile *files;
+	size_t n;
+	int rc = br_ice_write_files(t, b, NULL, &a, &files, &n, err);
+	if (!rc)
+		rc = br_ice_append(t, files, n, summary, err);
+	br_arena_free(&a);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- scans */
+
+struct br_ice_scan {
+	br_ice_plan plan;
+	const br_schema *schema;  /* the table's current schema (borrowed from t) */
+	size_t next_file;
+	br_pq_reader *r;
+	const char *file;         /* the open file's path */
+	int *src;                 /* per output column: index among projected columns, -1 = absent */
+	br_batch rb;              /* the reader's batch */
+	br_ice_pred *preds;
+	size_t npreds;
+};
+
+static int open_next(br_ice_scan *s, br_err *err)
+{
+	while (s->next_file < s->plan.nfiles) {
+		const br_ice_entry *e = &s->plan.files[s->next_file++];
+		const char *path = br_ice_uri_path(&s->plan.arena, e->df.path);
+		int rc = br_pq_reader_open(path, &s->r, err);
+		if (rc)
+			return rc;
+		s->file = path;
+		const br_schema *fs = br_pq_reader_schema(s->r);
+		const br_type *root = s->schema->root;
+		int *ids = br_xcalloc((size_t)(root->nchildren ? root->nchildren : 1), sizeof *ids);
+		int nids = 0;
+		for (int i = 0; i < root->nchildren; i++) {
+			const br_field *f = &root->children[i];
+			const br_field *ff = br_schema_find_id(fs, f->id);
+			bool top = ff && !br_schema_parent(fs, f->id);
+			s->src[i] = top ? nids : -1;
+			if (top)
+				ids[nids++] = f->id;
+		}
+		rc = br_pq_reader_project(s->r, ids, nids, err);
+		free(ids);
+		for (size_t k = 0; !rc && k < s->npreds; k++) {
+			const br_field *f = br_schema_find_name(s->schema, s->preds[k].column);
+			const br_field *ff = f ? br_schema_find_id(fs, f->id) : NULL;
+			if (!ff || br_type_is_nested(ff->type) || ff->type->id != s->preds[k].lit.type ||
+			    s->preds[k].op > BR_ICE_GE)
+				continue;
+			rc = br_pq_reader_filter(s->r, ff->id, (br_pq_op)s->preds[k].op, &s->preds[k].lit, err);
+		}
+		if (rc) {
+			br_pq_reader_close(s->r);
+			s->r = NULL;
+			return rc;
+		}
+		memset(&s->rb, 0, sizeof s->rb);
+		return 1;
+	}
+	return 0;
+}
+
+int br_ice_scan_open(br_ice_table *t, const br_ice_scan_opts *o, br_ice_scan **out, br_err *err)
+{
+	br_ice_scan *s = br_xcalloc(1, sizeof *s);
+	int rc = br_ice_plan_scan(t, o, &s->plan, err);
+	if (!rc && s->plan.ndeletes)
+		rc = br_errf(err, BR_EUNSUPPORTED, "table %s: snapshot %lld has delete files (not supported by braid's reader)",
+			     br_ice_table_location(t), (long long)s->plan.snapshot_id);
+	if (rc) {
+		br_ice_plan_free(&s->plan);
+		free(s);
+		return rc;
+	}
+	s->schema = br_ice_table_schema(t);
+	s->src = br_xcalloc((size_t)(s->schema->root->nchildren + 1), sizeof *s->src);
+	if (o && o->npreds) {
+		s->npreds = o->npreds;
+		s->preds = br_arena_alloc(&s->plan.arena, o->npreds * sizeof *s->preds);
+		memcpy(s->preds, o->preds, o->npreds * sizeof *s->preds);
+	}
+	*out = s;
+	return 0;
+}
+
+const br_ice_plan *br_ice_scan_plan(const br_ice_scan *s) { return &s->plan; }
+
+static void repoint(br_col *c, const br_type *t)
+{
+	c->type = t;
+	for (int i = 0; i < c->nchildren && i < t->nchildren; i++)
+		repoint(&c->children[i], t->children[i].type);
+}
+
+/* Moves or converts column j of the reader's batch into out column i. */
+static void take_column(br_ice_scan *s, br_batch *out, int i, int j)
+{
+	br_col *src = &s->rb.cols[j];
+	br_col *dst = &out->cols[i];
+	const br_type *want = out->type->children[i].type;
+	if (src->type->id == want->id && (want->id != BR_T_DECIMAL || src->type->precision == want->precision)) {
+		/* Same physical layout: steal the buffers, leave the reader an empty column. */
+		const br_type *rt = src->type;
+		br_col_free(dst);
+		*dst = *src;
+		repoint(dst, want);
+		br_col_init(src, rt);
+		return;
+	}
+	/* Widened since the file was written. */
+	for (int64_t r = 0; r < src->len; r++) {
+		br_value v = br_col_value(src, r);
+		if (v.is_null) {
+			br_col_append_null(dst);
+			continue;
+		}
+		if (want->id == BR_T_LONG && v.type == BR_T_INT)
+			br_col_append_i64(dst, v.v.i32);
+		else if (want->id == BR_T_DOUBLE && v.type == BR_T_FLOAT)
+			br_col_append_f64(dst, v.v.f32);
+		else if (want->id == BR_T_DECIMAL && v.type == BR_T_DECIMAL)
+			br_col_append_dec(dst, v.v.dec);
+		else
+			br_col_append_null(dst);
+	}
+}
+
+int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err)
+{
+	for (;;) {
+		if (!s->r) {
+			int rc = open_next(s, err);
+			if (rc <= 0)
+				return rc;
+		}
+		int rc = br_pq_reader_next(s->r, &s->rb, err);
+		if (rc < 0)
+			return br_errctx(err, "scan"), rc;
+		if (rc == 0) {
+			br_batch_free(&s->rb);
+			br_pq_reader_close(s->r);
+			s->r = NULL;
+			continue;
+		}
+		if (out->cols)
+			br_batch_free(out);
+		br_batch_init(out, s->schema->root, false);
+		for (int i = 0; i < out->ncols; i++) {
+			if (s->src[i] >= 0) {
+				take_column(s, out, i, s->src[i]);
+			} else {
+				for (int64_t r = 0; r < s->rb.nrows; r++)
+					br_col_append_null(&out->cols[i]);
+			}
+		}
+		out->nrows = s->rb.nrows;
+		return 1;
+	}
+}
+
+void br_ice_scan_close(br_ice_scan *s)
+{
+	if (!s)
+		return;
+	if (s->r) {
+		br_batch_free(&s->rb);
+		br_pq_reader_close(s->r);
+	}
+	free(s->src);
+	br_ice_plan_free(&s->plan);
+	free(s);
+}
+
+/* ----------------------------------------------------------- compaction */
+
+int br_ice_compact(br_ice_table *t, int64_t small_file_bytes, size_t *rewritten, size_t *written, br_err *err)
+{
+	if (rewritten)
+		*rewritten = 0;
+	if (written)
+		*written = 0;
+	br_ice_plan plan;
+	int rc = br_ice_plan_scan(t, NULL, &plan, err);
+	if (rc)
+		return rc;
+	const br_ice_meta *m = br_ice_table_meta(t);
+	/* Small files of the current spec, grouped by partition: all rows of a
+	 * partition's small files are read through one scan and rewritten. */
+	size_t nsmall = 0;
+	const char **del = br_arena_alloc(&plan.arena, (plan.nfiles + 1) * sizeof *del);
+	for (size_t i = 0; i < plan.nfiles; i++)
+		if (plan.files[i].df.file_size < small_file_bytes && plan.files[i].df.spec_id == m->spec->spec_id &&
+		    plan.files[i].df.content == 0)
+			del[nsmall++] = plan.files[i].df.path;
+	if (nsmall < 2 || plan.ndeletes) {
+		br_ice_plan_free(&plan);
+		return 0; /* nothing worth a rewrite */
+	}
+	br_batch all;
+	br_batch_init(&all, m->schema->root, false);
+	br_ice_scan *sc = br_xcalloc(1, sizeof *sc);
+	sc->schema = m->schema;
+	sc->src = br_xcalloc((size_t)(m->schema->root->nchildren + 1), sizeof *sc->src);
+	/* Reuse the scan machinery over exactly the small files. */
+	br_arena_init(&sc->plan.arena, 4096);
+	sc->plan.files = br_arena_alloc(&sc->plan.arena, nsmall * sizeof *sc->plan.files);
+	for (size_t i = 0, k = 0; i < plan.nfiles; i++)
+		if (k < nsmall && plan.files[i].df.path == del[k])
+			sc->plan.files[k++] = plan.files[i];
+	sc->plan.nfiles = nsmall;
+	br_batch b = { 0 };
+	while ((rc = br_ice_scan_next(sc, &b, err)) == 1) {
+		for (int64_t r = 0; r < b.nrows; r++) {
+			for (int c = 0; c < b.ncols; c++)
+				copy_slot(&all.cols[c], &b.cols[c], r);
+			br_batch_row_done(&all, 1);
+		}
+	}
+	if (b.cols)
+		br_batch_free(&b);
+	br_ice_scan_close(sc);
+	br_arena a;
+	br_arena_init(&a, 16384);
+	br_ice_datafile *files = NULL;
+	size_t n = 0;
+	if (!rc)
+		rc = br_ice_write_files(t, &all, NULL, &a, &files, &n, err);
+	br_batch_free(&all);
+	if (!rc) {
+		/* A rewrite keeps the rows, so it keeps the parent's extra summary
+		 * properties too (the tiering frontier must survive compaction). */
+		const br_ice_snapshot *cur = br_ice_table_current(t);
+		size_t nk = 0;
+		const char **keys = br_arena_alloc(&a, (cur->nsummary + 1) * sizeof *keys);
+		const char **vals = br_arena_alloc(&a, (cur->nsummary + 1) * sizeof *vals);
+		for (size_t i = 0; i < cur->nsummary; i++) {
+			const char *k = cur->summary_keys[i];
+			if (!strcmp(k, "operation") || !strncmp(k, "added-", 6) || !strncmp(k, "deleted-", 8) ||
+			    !strncmp(k, "total-", 6) || !strncmp(k, "removed-", 8) || !strcmp(k, "changed-partition-count"))
+				continue;
+			keys[nk] = br_arena_strndup(&a, k, strlen(k));
+			vals[nk] = br_arena_strndup(&a, cur->summary_vals[i], strlen(cur->summary_vals[i]));
+			nk++;
+		}
+		br_ice_kv sum = { nk, keys, vals };
+		rc = br_ice_overwrite(t, del, nsmall, files, n, "replace", &sum, err);
+	}
+	if (!rc) {
+		if (rewritten)
+			*rewritten = nsmall;
+		if (written)
+			*written = n;
+	}
+	br_arena_free(&a);
+	br_ice_plan_free(&plan);
+	return rc;
+}
