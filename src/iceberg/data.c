@@ -163,7 +163,16 @@ int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *
 		return rc;
 	br_pq_options def;
 	if (!opt) {
+		/* Iceberg's table property names the codec; zstd when absent. */
 		br_pq_options_default(&def);
+		const char *codec = br_ice_table_property(t, "write.parquet.compression-codec");
+		if (codec) {
+			int c = br_pq_codec_parse(codec);
+			if (c < 0)
+				return br_errf(err, BR_EINVAL, "table %s: unknown write.parquet.compression-codec \"%s\"",
+					       br_ice_table_location(t), codec);
+			def.codec = c;
+		}
 		opt = &def;
 	}
 	br_map dirs = { 0 };

@@ -53,10 +53,12 @@ void br_ice_uuid(char out[37])
 
 int64_t br_ice_new_snapshot_id(void)
 {
+	/* 53 bits: JSON readers in JavaScript parse ids as doubles, and 2^53
+	 * values keep collisions out of reach all the same. */
 	uint64_t x = 0;
 	while (x == 0) {
 		random_bytes(&x, sizeof x);
-		x &= INT64_MAX;
+		x &= (1ULL << 53) - 1;
 	}
 	return (int64_t)x;
 }

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -546,6 +548,97 @@ static void test_concurrent_commits(void **state)
 	br_lake_close(l);
 }
 
+/* kill -9 at random moments of a stream of commits: the table always loads,
+ * every file its snapshots reference exists, and commits go on afterwards. */
+static void test_crash_during_commit(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	br_schema *s = test_schema();
+	assert_int_equal(br_ice_create(l, "db", "crash", s, "bucket[4](id), day(ts)", NULL, &err), 0);
+	br_schema_free(s);
+	br_lake_close(l);
+	int killed_commits = 0, last_version = 1;
+	for (int round = 0; round < 6; round++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			br_lake *cl;
+			br_ice_table *ct;
+			if (br_lake_open(tmpdir, &cl, NULL) || br_ice_load(cl, "db", "crash", &ct, NULL))
+				_exit(2);
+			for (int i = 0;; i++) {
+				char name[64];
+				snprintf(name, sizeof name, "r%d-%d", round, i);
+				fake f;
+				make_fake(&f, ct, name, i * 10 + 1, i * 10 + 10, 1700000000000000LL, true);
+				if (i % 3 == 2) {
+					br_ice_plan plan;
+					if (br_ice_plan_scan(ct, NULL, &plan, NULL) == 0 && plan.nfiles > 0) {
+						const char *del[] = { plan.files[0].df.path };
+						br_ice_overwrite(ct, del, 1, &f.df, 1, "overwrite", NULL, NULL);
+					}
+					br_ice_plan_free(&plan);
+				} else {
+					br_ice_append(ct, &f.df, 1, NULL, NULL);
+				}
+			}
+		}
+		/* Let the child commit at least twice (slow under ASan), then kill it
+		 * at a moment that varies from round to round. */
+		char *hint_path = br_xasprintf("%s/lake/db/crash/metadata/version-hint.text", tmpdir);
+		for (int waited = 0; waited < 1000; waited++) {
+			char *hint = NULL;
+			int v = br_read_file(hint_path, &hint, NULL, NULL) == 0 ? atoi(hint) : 0;
+			free(hint);
+			if (v >= last_version + 2)
+				break;
+			usleep(10000);
+		}
+		free(hint_path);
+		usleep((useconds_t)((round * 37 % 7) * 3000));
+		kill(pid, SIGKILL);
+		int status;
+		waitpid(pid, &status, 0);
+		assert_true(WIFSIGNALED(status));
+
+		l = open_lake();
+		br_ice_table *t;
+		if (br_ice_load(l, "db", "crash", &t, &err))
+			fail_msg("round %d: %s", round, err.msg);
+		killed_commits += br_ice_table_version(t) - last_version;
+		/* every snapshot's files are there */
+		const br_ice_snapshot *snaps;
+		size_t ns;
+		br_ice_table_snapshots(t, &snaps, &ns);
+		for (size_t i = 0; i < ns; i++) {
+			br_ice_plan plan;
+			br_ice_scan_opts o = { .snapshot_id = snaps[i].id };
+			if (br_ice_plan_scan(t, &o, &plan, &err))
+				fail_msg("round %d snapshot %zu: %s", round, i, err.msg);
+			br_arena a;
+			br_arena_init(&a, 1024);
+			for (size_t k = 0; k < plan.nfiles; k++)
+				assert_true(br_path_exists(br_ice_uri_path(&a, plan.files[k].df.path)));
+			br_arena_free(&a);
+			br_ice_plan_free(&plan);
+		}
+		/* and the next commit succeeds */
+		fake f;
+		char name[64];
+		snprintf(name, sizeof name, "after%d", round);
+		make_fake(&f, t, name, 1, 2, 1700000000000000LL, true);
+		if (br_ice_append(t, &f.df, 1, NULL, &err))
+			fail_msg("round %d: commit after crash: %s", round, err.msg);
+		last_version = br_ice_table_version(t);
+		br_ice_table_free(t);
+		br_lake_close(l);
+	}
+	/* the children did commit before they were killed */
+	assert_true(killed_commits >= 6);
+}
+
 static void test_bad_metadata(void **state)
 {
 	(void)state;
@@ -788,6 +881,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_schema_evolution, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_concurrent_commits, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_metadata, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_crash_during_commit, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_data_scenario, setup_dir, teardown_dir),
 	};
 	br_log_level = BR_LOG_ERROR;
