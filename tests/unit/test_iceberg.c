@@ -473,6 +473,32 @@ static void test_schema_evolution(void **state)
 	br_ice_schema_change bad3[] = { { .kind = BR_ICE_DROP_COLUMN, .name = "nosuch" } };
 	assert_int_equal(br_ice_update_schema(t, bad3, 1, &err), BR_ENOTFOUND);
 	assert_int_equal(br_ice_table_version(t), v);
+	/* decimal precision widening; nested struct columns get fresh ids */
+	br_type *d9 = br_type_decimal(9, 2), *d18 = br_type_decimal(18, 2), *d18s3 = br_type_decimal(18, 3);
+	br_type *loc = br_type_struct();
+	br_type_struct_add(loc, 100, "lat", false, br_type_new(BR_T_DOUBLE), NULL);
+	br_ice_schema_change more[] = {
+		{ .kind = BR_ICE_ADD_COLUMN, .name = "amount", .type = d9 },
+		{ .kind = BR_ICE_ADD_COLUMN, .name = "loc", .type = loc },
+		{ .kind = BR_ICE_ADD_COLUMN, .name = "loc.lon", .type = dt },
+		{ .kind = BR_ICE_WIDEN_COLUMN, .name = "amount", .type = d18 },
+	};
+	assert_int_equal(br_ice_update_schema(t, more, BR_ARRAY_LEN(more), &err), 0);
+	ns = br_ice_table_schema(t);
+	assert_int_equal(br_schema_find_name(ns, "amount")->type->precision, 18);
+	int lat = br_schema_find_name(ns, "loc.lat")->id, lon = br_schema_find_name(ns, "loc.lon")->id;
+	assert_true(lat > 5 && lon > lat && lat != 100);
+	br_ice_schema_change bad4[] = { { .kind = BR_ICE_WIDEN_COLUMN, .name = "amount", .type = d18s3 } };
+	assert_int_equal(br_ice_update_schema(t, bad4, 1, &err), BR_EINVAL);
+	/* the metadata records every schema; last-column-id covers nested ids */
+	const char *md = br_ice_table_metadata_json(t);
+	char want[64];
+	snprintf(want, sizeof want, "\"last-column-id\": %d", lon);
+	assert_non_null(strstr(md, want));
+	br_type_free(d9);
+	br_type_free(d18);
+	br_type_free(d18s3);
+	br_type_free(loc);
 	br_type_free(lt);
 	br_type_free(st);
 	br_type_free(dt);
@@ -661,6 +687,22 @@ static void test_bad_metadata(void **state)
 	assert_int_equal(br_ice_load(l, "db", "trunc", &t, &err), BR_ECORRUPT);
 	assert_non_null(strstr(err.msg, "v1.metadata.json"));
 	free(p);
+	/* a truncated manifest list fails planning with its name */
+	assert_int_equal(br_ice_create(l, "db", "trunc2", s, NULL, NULL, &err), 0);
+	assert_int_equal(br_ice_load(l, "db", "trunc2", &t, &err), 0);
+	fake f;
+	make_fake(&f, t, "x", 1, 3, 0, false);
+	assert_int_equal(br_ice_append(t, &f.df, 1, NULL, &err), 0);
+	br_arena scratch;
+	br_arena_init(&scratch, 1024);
+	const char *ml = br_ice_uri_path(&scratch, br_ice_table_current(t)->manifest_list);
+	assert_int_equal(truncate(ml, 200), 0);
+	br_ice_plan plan;
+	assert_int_equal(br_ice_plan_scan(t, NULL, &plan, &err), BR_ECORRUPT);
+	assert_non_null(strstr(err.msg, "snap-"));
+	br_ice_plan_free(&plan);
+	br_arena_free(&scratch);
+	br_ice_table_free(t);
 	br_schema_free(s);
 	br_lake_close(l);
 }
