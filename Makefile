@@ -88,3 +88,15 @@ clean:
 	rm -rf build
 
 -include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d) build/obj/src/cli/main.d
+
+# The server under ASan+UBSan, for running integration tests against it by hand:
+#   make build/braid-asan && BRAID_BIN=$PWD/build/braid-asan tests/run.sh --integration-only
+build/braid-asan: src/cli/main.c build/libbraid-asan.a
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) -o $@ $< build/libbraid-asan.a $(PKG_LIBS)
+
+# sqllogictest runner over ../shared/slt (or SLT="a.test b.test")
+SLT ?= $(wildcard ../shared/slt/*.test)
+build/slt: tests/slt/runner.c build/libbraid.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< build/libbraid.a $(PKG_LIBS)
+slt: build/slt
+	@build/slt $(SLT)

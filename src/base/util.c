@@ -29,7 +29,7 @@ int64_t br_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void br_log(int level, const char *fmt, ...)
+void br_logf(int level, const char *fmt, ...)
 {
 	if (level < br_log_level)
 		return;

@@ -18,10 +18,10 @@ int64_t br_mono_ns(void);       /* monotonic clock, ns */
 
 enum { BR_LOG_DEBUG, BR_LOG_INFO, BR_LOG_WARN, BR_LOG_ERROR };
 extern int br_log_level;
-void br_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define br_info(...) br_log(BR_LOG_INFO, __VA_ARGS__)
-#define br_warn(...) br_log(BR_LOG_WARN, __VA_ARGS__)
-#define br_debug(...) br_log(BR_LOG_DEBUG, __VA_ARGS__)
+void br_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define br_info(...) br_logf(BR_LOG_INFO, __VA_ARGS__)
+#define br_warn(...) br_logf(BR_LOG_WARN, __VA_ARGS__)
+#define br_debug(...) br_logf(BR_LOG_DEBUG, __VA_ARGS__)
 
 /* Allocation that cannot fail: out-of-memory ends the process with a message. */
 void *br_xmalloc(size_t n);

@@ -54,13 +54,14 @@ typedef struct br_kreq {
 	bool flex;         /* request uses the flexible header/body encoding */
 	br_cur body;       /* the request body, after the header */
 	br_kconn *conn;
+	br_kslot *slot;    /* the response's place in the connection's order (server-owned) */
 	int64_t now_ms;
 } br_kreq;
 
 /* A handler writes the response body (after the header, which the server writes)
  * into out and returns 0; or returns BR_KDEFER after br_kreq_defer to answer later;
  * or returns BR_KCLOSE to close the connection (a malformed request). */
-enum { BR_KDEFER = 1, BR_KCLOSE = 2 };
+enum { BR_KDEFER = 1, BR_KCLOSE = 2, BR_KNORESP = 3 /* acks=0: no response at all */ };
 typedef int (*br_khandler)(br_broker *b, br_kreq *req, br_buf *out);
 
 /* Reserves this request's place in its connection's response order. */
@@ -75,6 +76,18 @@ br_log *br_broker_log(br_broker *b);
 br_groups *br_broker_groups(br_broker *b);
 const br_broker_opts *br_broker_options(const br_broker *b);
 const char *br_broker_advertised_host(const br_broker *b);
+/* Decodes one request frame (without its 4-byte size) and runs its handler
+ * against this broker without a network connection; appends the response frames
+ * that are ready to out. Returns 0, or BR_KCLOSE when the server would close the
+ * connection. For fuzzing and tests. */
+int br_broker_handle_frame(br_broker *b, const uint8_t *frame, size_t len, br_buf *out);
+/* Produce: answers this request once the log's write sequence seq is durable. */
+int br_broker_defer_until_durable(br_broker *b, br_kreq *r, uint64_t seq, const br_buf *body);
+/* Fetch: parks the request until new data is durable or deadline_ms passes; the
+ * handler is then run again on the same request bytes with r->now_ms updated
+ * (final=true at the deadline, when it must answer whatever it has). */
+typedef int (*br_kretry)(br_broker *b, br_kreq *r, br_buf *out, bool final);
+int br_broker_park(br_broker *b, br_kreq *r, int64_t deadline_ms, br_kretry fn);
 /* Creates the topic if auto-creation is on; returns it or NULL. */
 br_topic *br_broker_topic_auto(br_broker *b, br_kstr name, bool create);
 

@@ -109,11 +109,12 @@ int32_t br_partition_id(const br_partition *p);
 br_topic *br_partition_topic(const br_partition *p);
 
 /* Reads whole batches starting with the one holding `offset`, up to the high
- * watermark (or LEO when uncommitted=true), stopping before max_bytes unless that
- * would return nothing (the first batch is always returned whole, as KIP-74 says).
+ * watermark (or LEO with BR_READ_UNCOMMITTED), stopping before max_bytes; with
+ * BR_READ_AT_LEAST_ONE the first batch is returned even when larger (KIP-74).
  * Appends the bytes to out. Returns 0, or BR_ENOTFOUND when offset is outside
  * [start, LEO] (OFFSET_OUT_OF_RANGE), or BR_EIO. */
-int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, bool uncommitted,
+enum { BR_READ_UNCOMMITTED = 1, BR_READ_AT_LEAST_ONE = 2 };
+int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, int flags,
                       br_buf *out, br_err *err);
 /* Bytes available from offset to the high watermark (an estimate from the index,
  * used for Fetch min_bytes). */
@@ -123,6 +124,9 @@ int64_t br_partition_bytes_after(const br_partition *p, int64_t offset);
  * record's timestamp; offset -1 when there is none. */
 int br_partition_offset_for_time(br_partition *p, int64_t ts, int64_t *offset, int64_t *found_ts,
                                  br_err *err);
+/* ListOffsets -3: the first record carrying the largest timestamp (offset -1 when
+ * the partition is empty). */
+int br_partition_max_timestamp(br_partition *p, int64_t *offset, int64_t *ts, br_err *err);
 /* Broker append time of the batch holding offset (-1 if unknown / out of range). */
 int64_t br_partition_append_time(br_partition *p, int64_t offset);
 
@@ -138,6 +142,10 @@ uint64_t br_log_write_seq(const br_log *log);
 uint64_t br_log_durable_seq(const br_log *log);
 br_flush *br_log_flush_begin(br_log *log); /* NULL when nothing is dirty */
 void br_log_flush_run(br_flush *f);
+/* The run phase split in parts that may run in parallel (fsync of independent
+ * files): part i of n syncs every n-th file. */
+void br_log_flush_run_part(br_flush *f, size_t i, size_t n);
+size_t br_log_flush_files(const br_flush *f);
 /* Returns 0, or BR_EIO when an fsync failed (the broker must stop: the data
  * acknowledged so far stays durable, but nothing after can be promised). */
 int br_log_flush_end(br_log *log, br_flush *f, br_err *err);

@@ -1,0 +1,230 @@
+/* main.c — the braid command line: `braid serve` and friends. Each subcommand
+ * parses its flags here and calls the module that does the work. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "kafka/broker.h"
+
+#define BRAID_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "braid %s — a Kafka-compatible log whose topics become Iceberg tables, with incremental SQL views\n"
+	        "\n"
+	        "usage: braid <command> [flags]\n"
+	        "\n"
+	        "commands:\n"
+	        "  serve      run the server (Kafka protocol on 127.0.0.1:9092 by default)\n"
+	        "  version    print the version\n"
+	        "  help       this text; `braid <command> --help` describes a command's flags\n",
+	        BRAID_VERSION);
+}
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: braid serve [flags]\n"
+	        "\n"
+	        "Runs braid in the foreground until Ctrl-C or SIGTERM, which shut it down cleanly\n"
+	        "(pending produces are flushed and fsynced, files closed).\n"
+	        "\n"
+	        "  --data DIR               data directory (default ./braid-data)\n"
+	        "  --kafka HOST:PORT        Kafka listener (default 127.0.0.1:9092; port 0 = any free port)\n"
+	        "  --advertised-host HOST   host name Metadata gives clients (default: the --kafka host)\n"
+	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433) — not served yet\n"
+	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
+	        "\n"
+	        "durability (a produce with acks=1/all is answered only once durable):\n"
+	        "  --flush-ms N             group commit: at most one fsync every N ms; writes arriving\n"
+	        "                           meanwhile share the next one (default 2)\n"
+	        "  --fsync-each-request     fsync before answering each request (same as --flush-ms 0)\n"
+	        "\n"
+	        "topics (broker-wide defaults; topic configs override them):\n"
+	        "  --no-auto-create         refuse Metadata/Produce for unknown topics (default: create them)\n"
+	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
+	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
+	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
+	        "  --retention-ms DURATION  delete segments older than DURATION (default 7d; -1 = forever)\n"
+	        "  --retention-bytes SIZE   per partition size limit (default -1 = none)\n"
+	        "  --retention-check-ms N   how often retention runs (default 60000)\n"
+	        "  --max-message-bytes N    largest record batch accepted (default 1048588)\n"
+	        "\n"
+	        "limits and logging:\n"
+	        "  --max-request-bytes SIZE larger request frames close the connection (default 100M)\n"
+	        "  --log-level LEVEL        debug, info (default), warn or error\n"
+	        "  -h, --help               this text\n");
+}
+
+static int parse_hostport(const char *s, const char **host, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon)
+		return -1;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < 0 || p > 65535 || end == colon + 1)
+		return -1;
+	static char hosts[4][256];
+	static int next;
+	char *h = hosts[next++ & 3];
+	size_t n = (size_t)(colon - s);
+	if (n >= 256)
+		return -1;
+	memcpy(h, s, n);
+	h[n] = 0;
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') { /* [::1]:9092 */
+		memmove(h, h + 1, n - 2);
+		h[n - 2] = 0;
+	}
+	*host = h[0] ? h : "0.0.0.0";
+	*port = (int)p;
+	return 0;
+}
+
+static int bad_value(const char *flag, const char *v)
+{
+	fprintf(stderr, "braid serve: invalid value for %s: \"%s\" (see braid serve --help)\n", flag, v);
+	return 2;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	br_broker_opts o;
+	br_broker_opts_default(&o);
+	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
+	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL };
+	static const struct option opts[] = {
+		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
+		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
+		{ "http", required_argument, 0, O_HTTP }, { "flush-ms", required_argument, 0, O_FLUSH },
+		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
+		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
+		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
+		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
+		{ "max-message-bytes", required_argument, 0, O_MAXMSG }, { "max-request-bytes", required_argument, 0, O_MAXREQ },
+		{ "log-level", required_argument, 0, O_LOGLEVEL }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c;
+	int64_t v;
+	const char *pg = "127.0.0.1:5433", *http = "127.0.0.1:8080";
+	bool pg_set = false, http_set = false;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h': serve_usage(stdout); return 0;
+		case O_DATA: o.data_dir = optarg; break;
+		case O_KAFKA:
+			if (parse_hostport(optarg, &o.host, &o.port))
+				return bad_value("--kafka", optarg);
+			break;
+		case O_ADV: o.advertised_host = optarg; break;
+		case O_PG: pg = optarg; pg_set = true; break;
+		case O_HTTP: http = optarg; http_set = true; break;
+		case O_FLUSH:
+			if ((v = br_parse_duration_ms(optarg)) < 0)
+				return bad_value("--flush-ms", optarg);
+			o.flush_ms = v;
+			break;
+		case O_FSYNC: o.flush_ms = 0; break;
+		case O_NOAUTO: o.auto_create_topics = false; break;
+		case O_PARTS:
+			if ((v = atoll(optarg)) < 1 || v > 100000)
+				return bad_value("--default-partitions", optarg);
+			o.log.default_partitions = v;
+			break;
+		case O_SEGB:
+			if ((v = br_parse_size(optarg)) < 1024 || v > (1LL << 31))
+				return bad_value("--segment-bytes", optarg);
+			o.log.segment_bytes = v;
+			break;
+		case O_SEGMS:
+			if ((v = br_parse_duration_ms(optarg)) < 1)
+				return bad_value("--segment-ms", optarg);
+			o.log.segment_ms = v;
+			break;
+		case O_RETMS:
+			v = strcmp(optarg, "-1") ? br_parse_duration_ms(optarg) : -1;
+			if (v < 0 && strcmp(optarg, "-1"))
+				return bad_value("--retention-ms", optarg);
+			o.log.retention_ms = v;
+			break;
+		case O_RETB:
+			v = strcmp(optarg, "-1") ? br_parse_size(optarg) : -1;
+			if (v < 0 && strcmp(optarg, "-1"))
+				return bad_value("--retention-bytes", optarg);
+			o.log.retention_bytes = v;
+			break;
+		case O_RETCHK:
+			if ((v = br_parse_duration_ms(optarg)) < 1)
+				return bad_value("--retention-check-ms", optarg);
+			o.retention_check_ms = v;
+			break;
+		case O_MAXMSG:
+			if ((v = br_parse_size(optarg)) < 1 || v > (1LL << 30))
+				return bad_value("--max-message-bytes", optarg);
+			o.log.max_message_bytes = v;
+			break;
+		case O_MAXREQ:
+			if ((v = br_parse_size(optarg)) < 1024 || v > (1LL << 30))
+				return bad_value("--max-request-bytes", optarg);
+			o.max_request_bytes = v;
+			break;
+		case O_LOGLEVEL:
+			if (!strcmp(optarg, "debug")) br_log_level = BR_LOG_DEBUG;
+			else if (!strcmp(optarg, "info")) br_log_level = BR_LOG_INFO;
+			else if (!strcmp(optarg, "warn")) br_log_level = BR_LOG_WARN;
+			else if (!strcmp(optarg, "error")) br_log_level = BR_LOG_ERROR;
+			else return bad_value("--log-level", optarg);
+			break;
+		default: serve_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "braid serve: unexpected argument \"%s\" (see braid serve --help)\n", argv[optind]);
+		return 2;
+	}
+	const char *h;
+	int port;
+	if (parse_hostport(pg, &h, &port))
+		return bad_value("--pg", pg);
+	if (parse_hostport(http, &h, &port))
+		return bad_value("--http", http);
+	if (pg_set || http_set)
+		br_warn("the PostgreSQL and HTTP surfaces are not served yet; --pg/--http are accepted and ignored");
+	signal(SIGPIPE, SIG_IGN);
+	br_err err = { 0 };
+	br_broker *b;
+	if (br_broker_open(&b, &o, &err)) {
+		fprintf(stderr, "braid serve: %s\n", err.msg);
+		return 1;
+	}
+	br_info("braid %s serving Kafka on %s:%d, data in %s (group commit %s)", BRAID_VERSION, o.host, br_broker_port(b),
+	        o.data_dir, o.flush_ms ? "on" : "off: fsync per request");
+	int rc = br_broker_run(b, true);
+	br_broker_close(b);
+	br_info("stopped");
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("braid %s\n", BRAID_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	fprintf(stderr, "braid: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}
