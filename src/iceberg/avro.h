@@ -149,6 +149,7 @@ typedef struct br_avro_reader {
 	int64_t record_no;
 } br_avro_reader;
 
+/* Call br_avro_reader_free afterwards even when open fails. */
 int br_avro_reader_open(br_avro_reader *r, const uint8_t *p, size_t len, const char *name, br_err *err);
 /* Header metadata value by key (NUL-terminated copy), or NULL. */
 const char *br_avro_reader_meta(const br_avro_reader *r, const char *key);

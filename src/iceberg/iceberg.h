@@ -7,7 +7,16 @@
  * Ownership: a br_lake owns its catalog connection; a br_ice_table owns its
  * loaded metadata and everything returned by its accessors (valid until the
  * next commit/refresh on that table or br_ice_table_free). A br_ice_plan owns
- * its arena; every pointer in it dies with br_ice_plan_free. */
+ * its arena; every pointer in it dies with br_ice_plan_free.
+ *
+ * A typical caller (the CLI, tiering):
+ *   br_lake_open(data_dir, &lake)        once per process
+ *   br_ice_create(lake, ns, name, schema, "day(ts)", NULL)
+ *   br_ice_load(lake, ns, name, &t)
+ *   br_ice_append_batch(t, &batch, &summary_props)   rows in the current schema
+ *   br_ice_scan_open(t, &opts, &scan); while (br_ice_scan_next(scan, &b) == 1) ...
+ *   br_ice_table_snapshots(t, ...)       history; br_ice_table_metadata_json(t) inspect
+ *   br_ice_expire_snapshots / br_ice_remove_orphans / br_ice_compact   maintenance */
 #ifndef BR_ICEBERG_H
 #define BR_ICEBERG_H
 

@@ -141,9 +141,12 @@ static int spec_field(char *item, const br_schema *s, br_arena *a, br_ice_pfield
 int br_ice_spec_parse_text(const char *text, const br_schema *s, br_arena *a, br_ice_spec *out, br_err *err)
 {
 	memset(out, 0, sizeof *out);
-	if (!text || !*trim(strcpy(br_arena_alloc(a, strlen(text ? text : "") + 1), text ? text : "")))
+	if (!text)
 		return 0;
 	char *copy = br_arena_strndup(a, text, strlen(text));
+	if (!*trim(copy))
+		return 0; /* unpartitioned */
+	copy = br_arena_strndup(a, text, strlen(text));
 	/* Split at commas outside parentheses. */
 	size_t cap = 4;
 	out->f = br_arena_alloc(a, cap * sizeof *out->f);
