@@ -264,7 +264,7 @@ int br_ice_append_batch(br_ice_table *t, const br_batch *b, const br_ice_kv *sum
 
 struct br_ice_scan {
 	br_ice_plan plan;
-	const br_schema *schema;  /* the table's current schema (borrowed from t) */
+	br_schema *schema;        /* a copy of the table's current schema: commits during a scan do not disturb it */
 	size_t next_file;
 	br_pq_reader *r;
 	const char *file;         /* the open file's path */
@@ -328,7 +328,7 @@ int br_ice_scan_open(br_ice_table *t, const br_ice_scan_opts *o, br_ice_scan **o
 		free(s);
 		return rc;
 	}
-	s->schema = br_ice_table_schema(t);
+	s->schema = br_schema_clone(br_ice_table_schema(t));
 	s->src = br_xcalloc((size_t)(s->schema->root->nchildren + 1), sizeof *s->src);
 	if (o && o->npreds) {
 		s->npreds = o->npreds;
@@ -423,6 +423,8 @@ void br_ice_scan_close(br_ice_scan *s)
 		br_pq_reader_close(s->r);
 	}
 	free(s->src);
+	if (s->schema)
+		br_schema_free(s->schema);
 	br_ice_plan_free(&s->plan);
 	free(s);
 }
@@ -455,7 +457,7 @@ int br_ice_compact(br_ice_table *t, int64_t small_file_bytes, size_t *rewritten,
 	br_batch all;
 	br_batch_init(&all, m->schema->root, false);
 	br_ice_scan *sc = br_xcalloc(1, sizeof *sc);
-	sc->schema = m->schema;
+	sc->schema = br_schema_clone(m->schema);
 	sc->src = br_xcalloc((size_t)(m->schema->root->nchildren + 1), sizeof *sc->src);
 	/* Reuse the scan machinery over exactly the small files. */
 	br_arena_init(&sc->plan.arena, 4096);

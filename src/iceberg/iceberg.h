@@ -188,6 +188,9 @@ int br_ice_expire_snapshots(br_ice_table *t, int64_t older_than_ms, int retain_l
  * files and version-hint.text are always kept. */
 int br_ice_remove_orphans(br_ice_table *t, int64_t older_than_ms, size_t *removed, br_err *err);
 
+/* Sets (or, with a NULL value, removes) table properties in one commit. */
+int br_ice_set_properties(br_ice_table *t, const br_ice_kv *props, br_err *err);
+
 /* ----------------------------------------------------------- scan planning */
 
 typedef enum br_ice_op {
@@ -254,7 +257,7 @@ typedef struct br_ice_scan br_ice_scan;
 int br_ice_scan_open(br_ice_table *t, const br_ice_scan_opts *o, br_ice_scan **out, br_err *err);
 /* out: zeroed before the first call; refilled by each call (1 rows, 0 end,
  * <0 error); the caller br_batch_free's it after the last call. The batch's
- * type is the table's current schema root (valid while t is unchanged). */
+ * type is the scan's copy of the current schema root (valid until close). */
 int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err);
 const br_ice_plan *br_ice_scan_plan(const br_ice_scan *s);
 void br_ice_scan_close(br_ice_scan *s);

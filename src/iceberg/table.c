@@ -890,6 +890,31 @@ int br_ice_update_schema(br_ice_table *t, const br_ice_schema_change *ch, size_t
 	return commit(t, build_schema, &c, err);
 }
 
+/* ------------------------------------------------------------ properties */
+
+static int build_props(br_ice_table *t, void *vctx, json_t *doc, br_arena *a, br_err *err)
+{
+	const br_ice_kv *kv = vctx;
+	json_t *props = json_object_get(doc, "properties");
+	if (!json_is_object(props)) {
+		props = json_object();
+		json_object_set_new(doc, "properties", props);
+	}
+	for (size_t i = 0; i < kv->n; i++) {
+		if (kv->vals[i])
+			json_object_set_new(props, kv->keys[i], json_string(kv->vals[i]));
+		else
+			json_object_del(props, kv->keys[i]);
+	}
+	(void)t, (void)a, (void)err;
+	return 0;
+}
+
+int br_ice_set_properties(br_ice_table *t, const br_ice_kv *props, br_err *err)
+{
+	return commit(t, build_props, (void *)props, err);
+}
+
 /* ------------------------------------------------------------- pruning */
 
 /* Literal coerced to the column type (int -> long etc.); false if impossible. */

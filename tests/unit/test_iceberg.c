@@ -296,6 +296,12 @@ static void test_table_lifecycle(void **state)
 	assert_null(br_ice_table_current(t));
 	assert_string_equal(br_ice_table_partition(t), "bucket[4](id), day(ts)");
 	assert_string_equal(br_ice_table_property(t, "owner"), "tests");
+	const char *sk0[] = { "owner", "write.parquet.compression-codec" }, *sv0[] = { NULL, "snappy" };
+	br_ice_kv setp = { 2, sk0, sv0 };
+	assert_int_equal(br_ice_set_properties(t, &setp, &err), 0);
+	assert_null(br_ice_table_property(t, "owner"));
+	assert_string_equal(br_ice_table_property(t, "write.parquet.compression-codec"), "snappy");
+	assert_int_equal(br_ice_table_version(t), 2);
 	assert_int_equal(plan_count(t, 0, NULL, 0, NULL), 0);
 
 	/* two appends; the second carries a summary property */
@@ -310,7 +316,7 @@ static void test_table_lifecycle(void **state)
 	assert_int_equal(br_ice_append(t, &f2.df, 1, &sum, &err), 0);
 	const br_ice_snapshot *cur = br_ice_table_current(t);
 	int64_t snap2 = cur->id;
-	assert_int_equal(br_ice_table_version(t), 3);
+	assert_int_equal(br_ice_table_version(t), 4);
 	assert_string_equal(br_ice_snapshot_prop(cur, "braid.frontier"), "{\"0\":42}");
 	assert_string_equal(br_ice_snapshot_prop(cur, "total-records"), "200");
 	assert_string_equal(cur->operation, "append");
