@@ -39,7 +39,7 @@ static int gzip_compress(const void *in, size_t n, br_buf *out, int level, br_er
 	return 0;
 }
 
-int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err)
+int br_pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err)
 {
 	if (n > INT_MAX)
 		return br_errf(err, BR_ELIMIT, "page of %zu bytes is too large", n);
@@ -86,7 +86,7 @@ int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_
 	}
 }
 
-int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err)
+int br_pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err)
 {
 	size_t start = out->len;
 	uint8_t *dst;

@@ -55,7 +55,7 @@ static void enc_stats(br_tw *w, int16_t id, const pq_stats *s)
 	br_tw_struct_end(w);
 }
 
-void pq_encode_file_meta(const pq_file_meta *m, br_buf *out)
+void br_pq_encode_file_meta(const pq_file_meta *m, br_buf *out)
 {
 	br_tw w;
 	br_tw_init(&w, out);
@@ -154,7 +154,7 @@ void pq_encode_file_meta(const pq_file_meta *m, br_buf *out)
 	br_tw_stop(&w);
 }
 
-void pq_encode_page_header(const pq_page_header *h, br_buf *out)
+void br_pq_encode_page_header(const pq_page_header *h, br_buf *out)
 {
 	br_tw w;
 	br_tw_init(&w, out);
@@ -375,7 +375,7 @@ static void dec_row_group(br_tr *r, br_arena *a, pq_row_group *g)
 	}
 }
 
-int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m, br_err *err)
+int br_pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m, br_err *err)
 {
 	memset(m, 0, sizeof *m);
 	br_tr r = { br_cur_make(p, n), 0 };
@@ -443,7 +443,7 @@ int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m
 	return 0;
 }
 
-int pq_decode_page_header(const uint8_t *p, size_t n, pq_page_header *h, size_t *used, br_err *err)
+int br_pq_decode_page_header(const uint8_t *p, size_t n, pq_page_header *h, size_t *used, br_err *err)
 {
 	memset(h, 0, sizeof *h);
 	h->type = -1;

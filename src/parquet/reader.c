@@ -487,7 +487,7 @@ static int open_common(br_pq_reader *r, br_err *err)
 		goto out;
 	uint32_t flen = (uint32_t)b.p[0] | (uint32_t)b.p[1] << 8 | (uint32_t)b.p[2] << 16 | (uint32_t)b.p[3] << 24;
 	if (memcmp(b.p + 4, "PAR1", 4) != 0) {
-		rc = br_errf(err, BR_ECORRUPT, "%s: no PAR1 magic at the end (encrypted footers are not supported)",
+		rc = br_errf(err, BR_ECORRUPT, "%s: no PAR1 magic at the end: truncated, not Parquet, or an encrypted footer",
 			     r->name);
 		goto out;
 	}
@@ -506,7 +506,7 @@ static int open_common(br_pq_reader *r, br_err *err)
 		goto out;
 	r->footer = b.p;
 	b = (br_buf){ 0 };
-	if ((rc = pq_decode_file_meta(r->footer, flen, &r->arena, &r->fm, err))) {
+	if ((rc = br_pq_decode_file_meta(r->footer, flen, &r->arena, &r->fm, err))) {
 		br_errctx(err, "%s: footer at offset %" PRId64, r->name, r->size - 8 - (int64_t)flen);
 		goto out;
 	}
@@ -849,7 +849,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 			return corrupt(r, s, err, "dictionary indices missing");
 		s->tmp.len = 0;
 		uint32_t *ix = (uint32_t *)br_buf_grow(&s->tmp, (size_t)nvals * 4);
-		if ((rc = pq_rle_decode(p + 1, len - 1, p[0], ix, (size_t)nvals, err)))
+		if ((rc = br_pq_rle_decode(p + 1, len - 1, p[0], ix, (size_t)nvals, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 		for (int64_t i = 0; i < nvals; i++) {
 			if (ix[i] >= (uint64_t)s->dict.len)
@@ -868,7 +868,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 			return corrupt(r, s, err, "RLE boolean length exceeds the page");
 		s->tmp.len = 0;
 		uint32_t *v = (uint32_t *)br_buf_grow(&s->tmp, (size_t)nvals * 4 + 4);
-		if ((rc = pq_rle_decode(p + 4, n, 1, v, (size_t)nvals, err)))
+		if ((rc = br_pq_rle_decode(p + 4, n, 1, v, (size_t)nvals, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 		for (int64_t i = 0; i < nvals; i++)
 			br_col_append_bool(c, v[i] & 1);
@@ -880,7 +880,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		s->tmp.len = 0;
 		int64_t *v = (int64_t *)br_buf_grow(&s->tmp, (size_t)nvals * 8 + 8);
 		size_t got, used;
-		if ((rc = pq_delta_decode(p, len, v, (size_t)nvals, &got, &used, err)))
+		if ((rc = br_pq_delta_decode(p, len, v, (size_t)nvals, &got, &used, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 		if ((int64_t)got != nvals)
 			return corrupt(r, s, err, "DELTA_BINARY_PACKED value count differs from the levels");
@@ -906,7 +906,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		int64_t *pre = NULL;
 		if (enc == PQ_ENC_DELTA_BYTE_ARRAY) {
 			pre = (int64_t *)br_buf_grow(&s->tmp, (size_t)nvals * 8 + 8);
-			if ((rc = pq_delta_decode(p, len, pre, (size_t)nvals, &got, &used, err)))
+			if ((rc = br_pq_delta_decode(p, len, pre, (size_t)nvals, &got, &used, err)))
 				return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (prefix lengths)", r->name,
 						 L->name, s->page_off);
 			if ((int64_t)got != nvals)
@@ -915,7 +915,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		}
 		s->tmp2.len = 0;
 		int64_t *lens = (int64_t *)br_buf_grow(&s->tmp2, (size_t)nvals * 8 + 8);
-		if ((rc = pq_delta_decode(p + off, len - off, lens, (size_t)nvals, &got, &used, err)))
+		if ((rc = br_pq_delta_decode(p + off, len - off, lens, (size_t)nvals, &got, &used, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (lengths)", r->name, L->name,
 					 s->page_off);
 		if ((int64_t)got != nvals)
@@ -986,7 +986,7 @@ static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t l
 {
 	out->len = 0;
 	uint32_t *v = (uint32_t *)br_buf_grow(out, (size_t)n * 4 + 4);
-	int rc = pq_rle_decode(p, len, pq_bit_width((uint64_t)max), v, (size_t)n, err);
+	int rc = br_pq_rle_decode(p, len, pq_bit_width((uint64_t)max), v, (size_t)n, err);
 	if (rc)
 		return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (levels)", r->name, s->lf->name,
 				 s->page_off);
@@ -1015,7 +1015,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			if ((rc = src_read(r, s->pos, want, &s->raw, err)))
 				return rc;
 			br_err e2 = { 0 };
-			rc = pq_decode_page_header(s->raw.p, s->raw.len, &h, &used, &e2);
+			rc = br_pq_decode_page_header(s->raw.p, s->raw.len, &h, &used, &e2);
 			if (rc == 0)
 				break;
 			if ((int64_t)want >= s->end - s->pos || want >= (16u << 20))
@@ -1035,7 +1035,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			if ((rc = src_read(r, body_off, (size_t)h.compressed_size, &s->raw, err)))
 				return rc;
 			s->page.len = 0;
-			if ((rc = pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
+			if ((rc = br_pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
 						err)))
 				return br_errctx(err, "%s: column %s, dictionary page at offset %" PRId64, r->name, L->name,
 						 s->page_off);
@@ -1061,7 +1061,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		size_t vlen;
 		s->page.len = 0;
 		if (h.type == PQ_PAGE_DATA) {
-			if ((rc = pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
+			if ((rc = br_pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
 						err)))
 				return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 			br_cur c = br_cur_make(s->page.p, s->page.len);
@@ -1102,7 +1102,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
 			size_t clen = s->raw.len - lv, ulen = (size_t)h.uncompressed_size - lv;
 			if (h.is_compressed && s->meta->codec != PQ_CODEC_UNCOMPRESSED) {
-				if ((rc = pq_decompress(s->meta->codec, p + lv, clen, ulen, &s->page, err)))
+				if ((rc = br_pq_decompress(s->meta->codec, p + lv, clen, ulen, &s->page, err)))
 					return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name,
 							 s->page_off);
 			} else {

@@ -473,7 +473,7 @@ static int write_all(br_pq_writer *w, const void *p, size_t n)
 static void put_levels(br_buf *body, br_buf *tmp, const br_buf *levels, int max)
 {
 	tmp->len = 0;
-	pq_rle_encode((const uint32_t *)levels->p, levels->len / 4, pq_bit_width((uint64_t)max), tmp);
+	br_pq_rle_encode((const uint32_t *)levels->p, levels->len / 4, pq_bit_width((uint64_t)max), tmp);
 	uint8_t len[4];
 	uint32_t l = (uint32_t)tmp->len;
 	memcpy(len, &l, 4); /* little-endian hosts only (see the Makefile's targets) */
@@ -485,13 +485,13 @@ static void put_levels(br_buf *body, br_buf *tmp, const br_buf *levels, int max)
 static int emit_page(br_pq_writer *w, pq_page_header *h, br_buf *dst)
 {
 	w->tmp.len = 0;
-	int rc = pq_compress(w->opt.codec, w->opt.level, w->body.p, w->body.len, &w->tmp, w->err);
+	int rc = br_pq_compress(w->opt.codec, w->opt.level, w->body.p, w->body.len, &w->tmp, w->err);
 	if (rc)
 		return br_errctx(w->err, "%s", w->path);
 	h->uncompressed_size = (int32_t)w->body.len;
 	h->compressed_size = (int32_t)w->tmp.len;
 	w->hdr.len = 0;
-	pq_encode_page_header(h, &w->hdr);
+	br_pq_encode_page_header(h, &w->hdr);
 	br_buf_put(dst, w->hdr.p, w->hdr.len);
 	br_buf_put(dst, w->tmp.p, w->tmp.len);
 	return (int)(w->hdr.len + w->body.len); /* uncompressed bytes, for the chunk total */
@@ -514,12 +514,12 @@ static int flush_page(br_pq_writer *w, leaf *L)
 	if (L->dict_on) {
 		int bw = BR_MAX(1, pq_bit_width(L->d.n ? L->d.n - 1 : 0));
 		br_buf_u8(body, (uint8_t)bw);
-		pq_rle_encode((const uint32_t *)L->idx.p, L->idx.len / 4, bw, body);
+		br_pq_rle_encode((const uint32_t *)L->idx.p, L->idx.len / 4, bw, body);
 		h.encoding = PQ_ENC_RLE_DICTIONARY;
 		L->used_dict = true;
 	} else {
 		if (L->phys == PQ_BOOLEAN)
-			pq_bitpack((const uint32_t *)L->plain.p, L->plain.len / 4, 1, body);
+			br_pq_bitpack((const uint32_t *)L->plain.p, L->plain.len / 4, 1, body);
 		else
 			br_buf_put(body, L->plain.p, L->plain.len);
 		h.encoding = PQ_ENC_PLAIN;
@@ -920,7 +920,7 @@ int br_pq_writer_close(br_pq_writer *w, br_pq_metrics *metrics, br_err *err)
 	fm.created_by = "braid version 0.1 (build parquet)";
 	fm.ncolumn_orders = w->nleaves;
 	br_buf foot = { 0 };
-	pq_encode_file_meta(&fm, &foot);
+	br_pq_encode_file_meta(&fm, &foot);
 	free(iceberg);
 	uint32_t flen = (uint32_t)foot.len;
 	uint8_t tail[8];

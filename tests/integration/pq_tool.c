@@ -45,7 +45,8 @@ static const char *gen_schema =
 
 static int die(const char *what, const br_err *err)
 {
-	fprintf(stderr, "pq_tool: %s: %s\n", what, err->msg);
+	(void)what; /* braid's messages already name the file */
+	fprintf(stderr, "pq_tool: %s\n", err->msg);
 	return 1;
 }
 
@@ -129,7 +130,7 @@ static int cmd_gen(const char *out, const char *codec, int64_t rows)
 	o.codec = br_pq_codec_parse(codec);
 	o.fsync = false;
 	o.page_bytes = 64 << 10; /* several pages per chunk */
-	o.row_group_bytes = 4 << 20;
+	o.row_group_bytes = 256 << 10; /* several row groups */
 	br_pq_writer *w;
 	if (br_pq_writer_open(out, s, &o, &w, &err))
 		return die(out, &err);
