@@ -521,6 +521,67 @@ static void put_count(json_t *sum, const char *key, int64_t v)
 	json_object_set_new(sum, key, json_string(b));
 }
 
+/* Every append adds a manifest; planning reads them all, so once a table has
+ * more than commit.manifest.min-count-to-merge (Iceberg's property, default
+ * 100) data manifests of the default spec, the older ones are rewritten into
+ * one (entries become EXISTING with explicit sequence numbers). O(entries)
+ * once per merge; the old manifests stay referenced by older snapshots until
+ * they expire. The manifest added by this commit (list[0] when it adds files)
+ * is never merged: its entries inherit the new sequence number. */
+static int merge_manifests(br_ice_table *t, br_ice_manifest *list, size_t *nlist, int64_t sid, br_arena *a,
+			   br_err *err)
+{
+	const br_ice_meta *m = &t->m;
+	const char *prop = br_ice_table_property(t, "commit.manifest.min-count-to-merge");
+	long threshold = prop ? atol(prop) : 100;
+	if (threshold < 2)
+		threshold = 2;
+	size_t cand = 0;
+	for (size_t i = 0; i < *nlist; i++)
+		if (list[i].content == 0 && list[i].spec_id == m->spec->spec_id && list[i].seq >= 0)
+			cand++;
+	if (cand <= (size_t)threshold)
+		return 0;
+	br_ice_entry *all = NULL;
+	size_t n = 0, cap = 0;
+	size_t keep = 0;
+	for (size_t i = 0; i < *nlist; i++) {
+		br_ice_manifest *mf = &list[i];
+		if (!(mf->content == 0 && mf->spec_id == m->spec->spec_id && mf->seq >= 0)) {
+			list[keep++] = *mf;
+			continue;
+		}
+		br_ice_entry *e;
+		size_t ne;
+		int rc = br_ice_manifest_read(br_ice_uri_path(a, mf->path), mf, m, a, &e, &ne, err);
+		if (rc)
+			return rc;
+		for (size_t k = 0; k < ne; k++) {
+			if (e[k].status == BR_ICE_DELETED)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 256;
+				br_ice_entry *na = br_arena_alloc(a, cap * sizeof *na);
+				if (n)
+					memcpy(na, all, n * sizeof *na);
+				all = na;
+			}
+			all[n] = e[k];
+			all[n].status = BR_ICE_EXISTING;
+			n++;
+		}
+	}
+	char uuid[37];
+	br_ice_uuid(uuid);
+	char *uri = br_xasprintf("%s/metadata/%s-m0.avro", t->location, uuid);
+	int rc = br_ice_manifest_write(br_ice_uri_path(a, uri), uri, m, m->spec, 0, all, n, sid, a, &list[keep], err);
+	free(uri);
+	if (rc)
+		return rc;
+	*nlist = keep + 1;
+	return 0;
+}
+
 static int build_change(br_ice_table *t, void *vctx, json_t *doc, br_arena *a, br_err *err)
 {
 	change *c = vctx;
@@ -618,6 +679,9 @@ static int build_change(br_ice_table *t, void *vctx, json_t *doc, br_arena *a, b
 		if (!found[d])
 			return br_errf(err, BR_ENOTFOUND, "table %s.%s: %s is not a live file of the current snapshot",
 				       t->ns, t->name, c->del[d]);
+	rc = merge_manifests(t, list, &nlist, sid, a, err);
+	if (rc)
+		return rc;
 	int64_t total_files = 0, total_rows = 0;
 	for (size_t i = 0; i < nlist; i++) {
 		total_files += list[i].added_files + list[i].existing_files;

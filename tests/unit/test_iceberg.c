@@ -671,6 +671,48 @@ static void test_crash_during_commit(void **state)
 	assert_true(killed_commits >= 6);
 }
 
+/* Many small appends: manifests are merged past the table's threshold and
+ * planning still sees every file with its original sequence number. */
+static void test_manifest_merge(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	br_schema *s = test_schema();
+	const char *pk[] = { "commit.manifest.min-count-to-merge" }, *pv[] = { "4" };
+	br_ice_kv props = { 1, pk, pv };
+	assert_int_equal(br_ice_create(l, "db", "merge", s, NULL, &props, &err), 0);
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "db", "merge", &t, &err), 0);
+	for (int i = 0; i < 12; i++) {
+		fake f;
+		char name[32];
+		snprintf(name, sizeof name, "m%d", i);
+		make_fake(&f, t, name, i * 10, i * 10 + 9, 0, false);
+		assert_int_equal(br_ice_append(t, &f.df, 1, NULL, &err), 0);
+	}
+	br_arena a;
+	br_arena_init(&a, 4096);
+	br_ice_manifest *mfs;
+	size_t nmf;
+	assert_int_equal(br_ice_manifest_list_read(br_ice_uri_path(&a, br_ice_table_current(t)->manifest_list), &a, &mfs,
+						   &nmf, &err),
+			 0);
+	assert_true(nmf <= 5);
+	br_ice_plan plan;
+	assert_int_equal(br_ice_plan_scan(t, NULL, &plan, &err), 0);
+	assert_int_equal(plan.nfiles, 12);
+	for (size_t i = 0; i < plan.nfiles; i++) {
+		int k = atoi(strrchr(plan.files[i].df.path, 'm') + 1);
+		assert_int_equal(plan.files[i].seq, k + 1);
+	}
+	br_ice_plan_free(&plan);
+	br_arena_free(&a);
+	br_ice_table_free(t);
+	br_schema_free(s);
+	br_lake_close(l);
+}
+
 static void test_bad_metadata(void **state)
 {
 	(void)state;
@@ -930,6 +972,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_concurrent_commits, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_metadata, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_crash_during_commit, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_manifest_merge, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_data_scenario, setup_dir, teardown_dir),
 	};
 	br_log_level = BR_LOG_ERROR;
