@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -279,8 +280,112 @@ static void test_huge_counts(void **state)
 	br_arena_free(&a);
 }
 
-int main(void)
+
+/* ------------------------------------------------------- --dump FILE
+ * Prints every record of an Avro file as one JSON line (bytes and fixed as
+ * hex strings, enums as their symbol), for test_avro_python.py to compare
+ * with what python3-avro wrote. */
+static void dump_str(const br_avro_val *v, br_buf *o)
 {
+	br_buf_u8(o, '"');
+	for (size_t i = 0; i < v->len; i++) {
+		uint8_t c = v->p[i];
+		if (c == '"' || c == '\\')
+			br_buf_printf(o, "\\%c", c);
+		else if (c < 0x20)
+			br_buf_printf(o, "\\u%04x", c);
+		else
+			br_buf_u8(o, c);
+	}
+	br_buf_u8(o, '"');
+}
+
+static void dump_val(const br_avro_schema *s, const br_avro_val *v, br_buf *o)
+{
+	if (s->kind == BR_AVRO_UNION)
+		s = s->branches[v->branch >= 0 ? v->branch : 0];
+	switch (s->kind) {
+	case BR_AVRO_NULL: br_buf_printf(o, "null"); return;
+	case BR_AVRO_BOOLEAN: br_buf_printf(o, v->i ? "true" : "false"); return;
+	case BR_AVRO_INT:
+	case BR_AVRO_LONG: br_buf_printf(o, "%lld", (long long)v->i); return;
+	case BR_AVRO_FLOAT:
+	case BR_AVRO_DOUBLE: br_buf_printf(o, "%.17g", v->d); return;
+	case BR_AVRO_ENUM: br_buf_printf(o, "\"%s\"", s->symbols[v->i]); return;
+	case BR_AVRO_STRING: dump_str(v, o); return;
+	case BR_AVRO_BYTES:
+	case BR_AVRO_FIXED:
+		br_buf_u8(o, '"');
+		for (size_t i = 0; i < v->len; i++)
+			br_buf_printf(o, "%02x", v->p[i]);
+		br_buf_u8(o, '"');
+		return;
+	case BR_AVRO_RECORD:
+		br_buf_u8(o, '{');
+		for (size_t i = 0; i < s->n; i++) {
+			br_buf_printf(o, "%s\"%s\":", i ? "," : "", s->fields[i].name);
+			dump_val(s->fields[i].type, &v->items[i], o);
+		}
+		br_buf_u8(o, '}');
+		return;
+	case BR_AVRO_ARRAY:
+		br_buf_u8(o, '[');
+		for (size_t i = 0; i < v->n; i++) {
+			if (i)
+				br_buf_u8(o, ',');
+			dump_val(s->items, &v->items[i], o);
+		}
+		br_buf_u8(o, ']');
+		return;
+	case BR_AVRO_MAP:
+		br_buf_u8(o, '{');
+		for (size_t i = 0; i < v->n; i++) {
+			if (i)
+				br_buf_u8(o, ',');
+			dump_str(&v->keys[i], o);
+			br_buf_u8(o, ':');
+			dump_val(s->items, &v->items[i], o);
+		}
+		br_buf_u8(o, '}');
+		return;
+	case BR_AVRO_UNION: return;
+	}
+}
+
+static int dump_file(const char *path)
+{
+	char *data;
+	size_t len;
+	br_err err = { 0 };
+	if (br_read_file(path, &data, &len, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	br_avro_reader r;
+	int rc = br_avro_reader_open(&r, (const uint8_t *)data, len, path, &err);
+	br_buf o = { 0 };
+	while (rc == 0) {
+		br_avro_val v;
+		rc = br_avro_reader_next(&r, NULL, &v, &err);
+		if (rc != 1)
+			break;
+		rc = 0;
+		o.len = 0;
+		dump_val(r.schema, &v, &o);
+		printf("%.*s\n", (int)o.len, (const char *)o.p);
+	}
+	if (rc < 0)
+		fprintf(stderr, "%s\n", err.msg);
+	br_buf_free(&o);
+	br_avro_reader_free(&r);
+	free(data);
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--dump"))
+		return dump_file(argv[2]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_codecs),      cmocka_unit_test(test_field_ids_and_recursion),
 		cmocka_unit_test(test_encode_type_errors),    cmocka_unit_test(test_truncated_and_corrupt),
