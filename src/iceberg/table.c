@@ -459,6 +459,13 @@ static int commit(br_ice_table *t, build_fn fn, void *ctx, br_err *err)
 		rc = fn(t, ctx, doc, &a, err);
 		if (!rc) {
 			br_ice_meta_log_previous(doc, t->meta_loc, t->m.last_updated_ms);
+			/* Iceberg's write.metadata.previous-versions-max (default 100)
+			 * bounds the log; older metadata files stay on disk. */
+			const char *pmax = br_ice_table_property(t, "write.metadata.previous-versions-max");
+			long keep = pmax ? atol(pmax) : 100;
+			json_t *mlog = json_object_get(doc, "metadata-log");
+			while (keep >= 0 && json_array_size(mlog) > (size_t)keep)
+				json_array_remove(mlog, 0);
 			if (json_integer_value(json_object_get(doc, "last-updated-ms")) < now)
 				json_object_set_new(doc, "last-updated-ms", json_integer(now));
 			char *text = br_ice_meta_dump(doc);

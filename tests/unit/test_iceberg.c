@@ -679,8 +679,9 @@ static void test_manifest_merge(void **state)
 	br_err err = { 0 };
 	br_lake *l = open_lake();
 	br_schema *s = test_schema();
-	const char *pk[] = { "commit.manifest.min-count-to-merge" }, *pv[] = { "4" };
-	br_ice_kv props = { 1, pk, pv };
+	const char *pk[] = { "commit.manifest.min-count-to-merge", "write.metadata.previous-versions-max" },
+		   *pv[] = { "4", "5" };
+	br_ice_kv props = { 2, pk, pv };
 	assert_int_equal(br_ice_create(l, "db", "merge", s, NULL, &props, &err), 0);
 	br_ice_table *t;
 	assert_int_equal(br_ice_load(l, "db", "merge", &t, &err), 0);
@@ -699,6 +700,9 @@ static void test_manifest_merge(void **state)
 						   &nmf, &err),
 			 0);
 	assert_true(nmf <= 5);
+	json_t *doc = json_loads(br_ice_table_metadata_json(t), 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(doc, "metadata-log")), 5);
+	json_decref(doc);
 	br_ice_plan plan;
 	assert_int_equal(br_ice_plan_scan(t, NULL, &plan, &err), 0);
 	assert_int_equal(plan.nfiles, 12);
