@@ -429,6 +429,169 @@ void br_ice_scan_close(br_ice_scan *s)
 	free(s);
 }
 
+/* The current snapshot's summary properties other than Iceberg's own
+ * (operation, added-*, deleted-*, removed-*, total-*): maintenance commits
+ * (compaction, row deletes) carry them forward, so a property such as the
+ * tiering frontier stays on the newest snapshot. Memory from a. */
+static void parent_extras(br_ice_table *t, br_arena *a, br_ice_kv *out)
+{
+	const br_ice_snapshot *cur = br_ice_table_current(t);
+	size_t n = cur ? cur->nsummary : 0, nk = 0;
+	const char **keys = br_arena_alloc(a, (n + 1) * sizeof *keys);
+	const char **vals = br_arena_alloc(a, (n + 1) * sizeof *vals);
+	for (size_t i = 0; i < n; i++) {
+		const char *k = cur->summary_keys[i];
+		if (!strcmp(k, "operation") || !strncmp(k, "added-", 6) || !strncmp(k, "deleted-", 8) ||
+		    !strncmp(k, "total-", 6) || !strncmp(k, "removed-", 8) || !strcmp(k, "changed-partition-count"))
+			continue;
+		keys[nk] = br_arena_strndup(a, k, strlen(k));
+		vals[nk] = br_arena_strndup(a, cur->summary_vals[i], strlen(cur->summary_vals[i]));
+		nk++;
+	}
+	*out = (br_ice_kv){ nk, keys, vals };
+}
+
+/* A scan over exactly these entries (copied), read in schema s. */
+static br_ice_scan *scan_files(const br_schema *s, const br_ice_entry *files, size_t n)
+{
+	br_ice_scan *sc = br_xcalloc(1, sizeof *sc);
+	sc->schema = br_schema_clone(s);
+	sc->src = br_xcalloc((size_t)(s->root->nchildren + 1), sizeof *sc->src);
+	br_arena_init(&sc->plan.arena, 4096);
+	sc->plan.files = br_arena_alloc(&sc->plan.arena, (n ? n : 1) * sizeof *sc->plan.files);
+	memcpy(sc->plan.files, files, n * sizeof *files);
+	sc->plan.nfiles = n;
+	return sc;
+}
+
+/* ----------------------------------------------------------- row deletes */
+
+/* Exact value of one predicate on one row (SQL semantics: a comparison with a
+ * null is not true). cols[k] is the column of preds[k], -1 when the column is
+ * missing (then only IS NULL holds). */
+static bool row_matches(const br_batch *b, int64_t r, const br_ice_pred *preds, const int *cols, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		const br_ice_pred *p = &preds[k];
+		br_value v = cols[k] >= 0 ? br_col_value(&b->cols[cols[k]], r) : br_value_null(p->lit.type);
+		if (p->op == BR_ICE_IS_NULL) {
+			if (!v.is_null)
+				return false;
+			continue;
+		}
+		if (p->op == BR_ICE_NOT_NULL) {
+			if (v.is_null)
+				return false;
+			continue;
+		}
+		if (v.is_null || p->lit.is_null)
+			return false;
+		br_value lit = p->lit;
+		/* literals of a narrower type compare as the column's type */
+		if (v.type == BR_T_LONG && lit.type == BR_T_INT)
+			lit = br_value_i64(BR_T_LONG, lit.v.i32);
+		else if (v.type == BR_T_DOUBLE && lit.type == BR_T_FLOAT)
+			lit = br_value_f64(lit.v.f32);
+		else if (v.type == BR_T_TIMESTAMPTZ && lit.type == BR_T_TIMESTAMP)
+			lit.type = BR_T_TIMESTAMPTZ;
+		else if (v.type == BR_T_TIMESTAMP && lit.type == BR_T_TIMESTAMPTZ)
+			lit.type = BR_T_TIMESTAMP;
+		if (lit.type != v.type)
+			return false;
+		int c = br_value_cmp(&v, &lit);
+		bool ok = p->op == BR_ICE_EQ ? c == 0 : p->op == BR_ICE_LT ? c < 0 : p->op == BR_ICE_LE ? c <= 0
+			: p->op == BR_ICE_GT ? c > 0 : c >= 0;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+int br_ice_delete_rows(br_ice_table *t, const br_ice_pred *preds, size_t npreds, int64_t *deleted, br_err *err)
+{
+	if (deleted)
+		*deleted = 0;
+	const br_schema *s = br_ice_table_schema(t);
+	int *cols = br_xcalloc(npreds + 1, sizeof *cols);
+	for (size_t k = 0; k < npreds; k++) {
+		const br_field *f = br_schema_find_name(s, preds[k].column);
+		cols[k] = -1;
+		for (int c = 0; f && c < s->root->nchildren; c++)
+			if (s->root->children[c].id == f->id)
+				cols[k] = c;
+		if (cols[k] < 0 || br_type_is_nested(f->type)) {
+			free(cols);
+			return br_errf(err, f ? BR_EUNSUPPORTED : BR_ENOTFOUND,
+				       "delete rows: %s is not a top-level primitive column", preds[k].column);
+		}
+	}
+	br_ice_scan_opts o = { .preds = preds, .npreds = npreds };
+	br_ice_plan plan;
+	int rc = br_ice_plan_scan(t, &o, &plan, err);
+	br_arena a;
+	br_arena_init(&a, 16384);
+	const char **del = br_arena_alloc(&a, (plan.nfiles + 1) * sizeof *del);
+	size_t ndel = 0;
+	br_ice_datafile *add = NULL;
+	size_t nadd = 0, capadd = 0;
+	int64_t total = 0;
+	/* Copy-on-write, file by file: a file with a matching row is replaced by
+	 * a file of its other rows (or just removed when none remain). */
+	for (size_t i = 0; !rc && i < plan.nfiles; i++) {
+		br_ice_scan *sc = scan_files(s, &plan.files[i], 1);
+		br_batch keep, b = { 0 };
+		br_batch_init(&keep, sc->schema->root, false);
+		int64_t hits = 0;
+		while ((rc = br_ice_scan_next(sc, &b, err)) == 1) {
+			for (int64_t r = 0; r < b.nrows; r++) {
+				if (row_matches(&b, r, preds, cols, npreds)) {
+					hits++;
+					continue;
+				}
+				for (int c = 0; c < b.ncols; c++)
+					copy_slot(&keep.cols[c], &b.cols[c], r);
+				br_batch_row_done(&keep, 1);
+			}
+		}
+		if (b.cols)
+			br_batch_free(&b);
+		if (!rc && hits) {
+			del[ndel++] = plan.files[i].df.path;
+			total += hits;
+			if (keep.nrows) {
+				/* keep's type is the scan's schema copy: equal to the table's */
+				keep.type = s->root;
+				br_ice_datafile *files;
+				size_t n;
+				rc = br_ice_write_files(t, &keep, NULL, &a, &files, &n, err);
+				for (size_t k = 0; !rc && k < n; k++) {
+					if (nadd == capadd) {
+						capadd = capadd ? 2 * capadd : 8;
+						br_ice_datafile *na = br_arena_alloc(&a, capadd * sizeof *na);
+						if (nadd)
+							memcpy(na, add, nadd * sizeof *na);
+						add = na;
+					}
+					add[nadd++] = files[k];
+				}
+			}
+		}
+		br_batch_free(&keep);
+		br_ice_scan_close(sc);
+	}
+	if (!rc && ndel) {
+		br_ice_kv sum;
+		parent_extras(t, &a, &sum);
+		rc = br_ice_overwrite(t, del, ndel, add, nadd, nadd ? "overwrite" : "delete", &sum, err);
+	}
+	if (!rc && deleted)
+		*deleted = total;
+	br_arena_free(&a);
+	br_ice_plan_free(&plan);
+	free(cols);
+	return rc;
+}
+
 /* ----------------------------------------------------------- compaction */
 
 int br_ice_compact(br_ice_table *t, int64_t small_file_bytes, size_t *rewritten, size_t *written, br_err *err)
@@ -456,16 +619,11 @@ int br_ice_compact(br_ice_table *t, int64_t small_file_bytes, size_t *rewritten,
 	}
 	br_batch all;
 	br_batch_init(&all, m->schema->root, false);
-	br_ice_scan *sc = br_xcalloc(1, sizeof *sc);
-	sc->schema = br_schema_clone(m->schema);
-	sc->src = br_xcalloc((size_t)(m->schema->root->nchildren + 1), sizeof *sc->src);
-	/* Reuse the scan machinery over exactly the small files. */
-	br_arena_init(&sc->plan.arena, 4096);
-	sc->plan.files = br_arena_alloc(&sc->plan.arena, nsmall * sizeof *sc->plan.files);
+	br_ice_entry *small = br_arena_alloc(&plan.arena, nsmall * sizeof *small);
 	for (size_t i = 0, k = 0; i < plan.nfiles; i++)
 		if (k < nsmall && plan.files[i].df.path == del[k])
-			sc->plan.files[k++] = plan.files[i];
-	sc->plan.nfiles = nsmall;
+			small[k++] = plan.files[i];
+	br_ice_scan *sc = scan_files(m->schema, small, nsmall);
 	br_batch b = { 0 };
 	while ((rc = br_ice_scan_next(sc, &b, err)) == 1) {
 		for (int64_t r = 0; r < b.nrows; r++) {
@@ -485,22 +643,8 @@ int br_ice_compact(br_ice_table *t, int64_t small_file_bytes, size_t *rewritten,
 		rc = br_ice_write_files(t, &all, NULL, &a, &files, &n, err);
 	br_batch_free(&all);
 	if (!rc) {
-		/* A rewrite keeps the rows, so it keeps the parent's extra summary
-		 * properties too (the tiering frontier must survive compaction). */
-		const br_ice_snapshot *cur = br_ice_table_current(t);
-		size_t nk = 0;
-		const char **keys = br_arena_alloc(&a, (cur->nsummary + 1) * sizeof *keys);
-		const char **vals = br_arena_alloc(&a, (cur->nsummary + 1) * sizeof *vals);
-		for (size_t i = 0; i < cur->nsummary; i++) {
-			const char *k = cur->summary_keys[i];
-			if (!strcmp(k, "operation") || !strncmp(k, "added-", 6) || !strncmp(k, "deleted-", 8) ||
-			    !strncmp(k, "total-", 6) || !strncmp(k, "removed-", 8) || !strcmp(k, "changed-partition-count"))
-				continue;
-			keys[nk] = br_arena_strndup(&a, k, strlen(k));
-			vals[nk] = br_arena_strndup(&a, cur->summary_vals[i], strlen(cur->summary_vals[i]));
-			nk++;
-		}
-		br_ice_kv sum = { nk, keys, vals };
+		br_ice_kv sum;
+		parent_extras(t, &a, &sum);
 		rc = br_ice_overwrite(t, del, nsmall, files, n, "replace", &sum, err);
 	}
 	if (!rc) {

@@ -262,6 +262,13 @@ int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err);
 const br_ice_plan *br_ice_scan_plan(const br_ice_scan *s);
 void br_ice_scan_close(br_ice_scan *s);
 
+/* Deletes the rows matching every predicate (top-level primitive columns;
+ * SQL semantics, a comparison with null is false) by copy-on-write: files
+ * with matching rows are replaced by files of their other rows, in one
+ * "overwrite" (or "delete") snapshot that keeps the parent's extra summary
+ * properties. *deleted: rows removed (optional). */
+int br_ice_delete_rows(br_ice_table *t, const br_ice_pred *preds, size_t npreds, int64_t *deleted, br_err *err);
+
 /* Rewrites the data files smaller than small_file_bytes of the current
  * snapshot into one file per partition ("replace" snapshot that keeps the
  * parent's extra summary properties). No commit when fewer than 2 files are

@@ -4,7 +4,9 @@ reads every manifest list and manifest braid writes, and finds in them what the
 Iceberg spec requires: field ids on every field, v2 header metadata, sequence
 numbers (explicit or inherited), and data files that exist with the row counts
 braid reports. braid builds the table through `build/tests/test_iceberg
---scenario DIR` (appends, a delete, schema evolution, compaction)."""
+--scenario DIR` (appends, a file delete, schema evolution, a row delete,
+compaction). It also checks the reverse direction: braid reads every Avro type
+that python3-avro writes, and refuses truncated files by name."""
 import glob
 import json
 import os

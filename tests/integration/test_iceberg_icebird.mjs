@@ -1,8 +1,9 @@
 // test_iceberg_icebird.mjs — icebird (an independent Iceberg reader in
 // JavaScript, on hyparquet) reads the tables braid writes: every metadata
 // version of a table that went through appends, a file delete, schema
-// evolution (rename, widen int->long, add, drop) and compaction, with the rows
-// braid's own scan returns for the same snapshot. braid builds the table with
+// evolution (rename, widen int->long, add, drop), a copy-on-write row delete
+// and compaction, with the rows braid's own scan returns for the same
+// snapshot. braid builds the table with
 // `build/tests/test_iceberg --scenario DIR`, which prints braid's rows as JSON.
 // icebird reads through fetch; file:// URLs (GET, HEAD and Range requests)
 // are served from disk by a wrapper installed here.
