@@ -348,13 +348,72 @@ static void repoint(br_col *c, const br_type *t)
 		repoint(&c->children[i], t->children[i].type);
 }
 
+/* Copies slot i of src into dst where the two types differ by schema
+ * evolution: struct fields matched by id (missing ones null), primitives
+ * widened. O(values) — only for files written under an older schema. */
+static void copy_slot_by_id(br_col *dst, const br_col *src, int64_t i)
+{
+	if (!br_col_valid(src, i)) {
+		br_col_append_null(dst);
+		return;
+	}
+	const br_type *dt = dst->type, *st = src->type;
+	switch (dt->id) {
+	case BR_T_STRUCT:
+		if (st->id != BR_T_STRUCT)
+			break;
+		for (int k = 0; k < dt->nchildren; k++) {
+			int j = -1;
+			for (int q = 0; q < st->nchildren && q < src->nchildren; q++)
+				if (st->children[q].id == dt->children[k].id)
+					j = q;
+			if (j >= 0)
+				copy_slot_by_id(&dst->children[k], &src->children[j], i);
+			else
+				br_col_append_null(&dst->children[k]);
+		}
+		br_col_append_struct(dst);
+		return;
+	case BR_T_LIST:
+	case BR_T_MAP: {
+		if (st->id != dt->id)
+			break;
+		int64_t a, b;
+		br_col_range(src, i, &a, &b);
+		for (int64_t r = a; r < b; r++)
+			for (int k = 0; k < dst->nchildren && k < src->nchildren; k++)
+				copy_slot_by_id(&dst->children[k], &src->children[k], r);
+		br_col_close_list(dst);
+		return;
+	}
+	default: {
+		br_value v = br_col_value(src, i);
+		if (dt->id == BR_T_LONG && v.type == BR_T_INT)
+			br_col_append_i64(dst, v.v.i32);
+		else if (dt->id == BR_T_DOUBLE && v.type == BR_T_FLOAT)
+			br_col_append_f64(dst, v.v.f32);
+		else if (dt->id == BR_T_DECIMAL && v.type == BR_T_DECIMAL)
+			br_col_append_dec(dst, v.v.dec);
+		else if (dt->id == v.type && !br_type_is_nested(dt))
+			br_col_append_value(dst, &v);
+		else
+			break;
+		return;
+	}
+	}
+	br_col_append_null(dst); /* an incompatible file type: nothing sensible to show */
+}
+
 /* Moves or converts column j of the reader's batch into out column i. */
 static void take_column(br_ice_scan *s, br_batch *out, int i, int j)
 {
 	br_col *src = &s->rb.cols[j];
 	br_col *dst = &out->cols[i];
 	const br_type *want = out->type->children[i].type;
-	if (src->type->id == want->id && (want->id != BR_T_DECIMAL || src->type->precision == want->precision)) {
+	bool same = br_type_is_nested(want) ? br_type_equal(src->type, want)
+					    : src->type->id == want->id &&
+						      (want->id != BR_T_DECIMAL || src->type->precision == want->precision);
+	if (same) {
 		/* Same physical layout: steal the buffers, leave the reader an empty column. */
 		const br_type *rt = src->type;
 		br_col_free(dst);
@@ -363,22 +422,9 @@ static void take_column(br_ice_scan *s, br_batch *out, int i, int j)
 		br_col_init(src, rt);
 		return;
 	}
-	/* Widened since the file was written. */
-	for (int64_t r = 0; r < src->len; r++) {
-		br_value v = br_col_value(src, r);
-		if (v.is_null) {
-			br_col_append_null(dst);
-			continue;
-		}
-		if (want->id == BR_T_LONG && v.type == BR_T_INT)
-			br_col_append_i64(dst, v.v.i32);
-		else if (want->id == BR_T_DOUBLE && v.type == BR_T_FLOAT)
-			br_col_append_f64(dst, v.v.f32);
-		else if (want->id == BR_T_DECIMAL && v.type == BR_T_DECIMAL)
-			br_col_append_dec(dst, v.v.dec);
-		else
-			br_col_append_null(dst);
-	}
+	/* Evolved since the file was written (widened, fields added or renamed). */
+	for (int64_t r = 0; r < src->len; r++)
+		copy_slot_by_id(dst, src, r);
 }
 
 int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err)

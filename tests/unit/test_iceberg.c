@@ -717,6 +717,83 @@ static void test_manifest_merge(void **state)
 	br_lake_close(l);
 }
 
+/* Nested evolution on real files: a field added to a struct reads as null
+ * in old files, a renamed nested field keeps its values (matched by id). */
+static void test_nested_evolution(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	const char *js = "{\"type\":\"struct\",\"schema-id\":0,\"fields\":["
+			 "{\"id\":1,\"name\":\"id\",\"required\":true,\"type\":\"int\"},"
+			 "{\"id\":2,\"name\":\"loc\",\"required\":false,\"type\":{\"type\":\"struct\",\"fields\":["
+			 "{\"id\":3,\"name\":\"lat\",\"required\":false,\"type\":\"float\"}]}}]}";
+	br_schema *s;
+	assert_int_equal(br_schema_parse(js, strlen(js), &s, &err), 0);
+	assert_int_equal(br_ice_create(l, "db", "nested", s, NULL, NULL, &err), 0);
+	br_schema_free(s);
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "db", "nested", &t, &err), 0);
+	br_batch b;
+	br_batch_init(&b, br_ice_table_schema(t)->root, false);
+	for (int i = 0; i < 3; i++) {
+		br_col_append_i32(&b.cols[0], i);
+		br_col_append_f32(&b.cols[1].children[0], (float)i + 0.5f);
+		br_col_append_struct(&b.cols[1]);
+		br_batch_row_done(&b, 1);
+	}
+	assert_int_equal(br_ice_append_batch(t, &b, NULL, &err), 0);
+	br_batch_free(&b);
+	br_type *lt = br_type_new(BR_T_LONG), *dt = br_type_new(BR_T_DOUBLE), *st = br_type_new(BR_T_STRING);
+	br_ice_schema_change ch[] = {
+		{ .kind = BR_ICE_WIDEN_COLUMN, .name = "id", .type = lt },
+		{ .kind = BR_ICE_WIDEN_COLUMN, .name = "loc.lat", .type = dt },
+		{ .kind = BR_ICE_RENAME_COLUMN, .name = "loc.lat", .new_name = "latitude" },
+		{ .kind = BR_ICE_ADD_COLUMN, .name = "loc.city", .type = st },
+	};
+	if (br_ice_update_schema(t, ch, BR_ARRAY_LEN(ch), &err))
+		fail_msg("%s", err.msg);
+	br_batch_init(&b, br_ice_table_schema(t)->root, false);
+	br_col_append_i64(&b.cols[0], 100);
+	br_col_append_f64(&b.cols[1].children[0], 9.25);
+	br_col_append_bytes(&b.cols[1].children[1], "Oslo", 4);
+	br_col_append_struct(&b.cols[1]);
+	br_batch_row_done(&b, 1);
+	assert_int_equal(br_ice_append_batch(t, &b, NULL, &err), 0);
+	br_batch_free(&b);
+	br_ice_scan *sc;
+	assert_int_equal(br_ice_scan_open(t, NULL, &sc, &err), 0);
+	br_batch r = { 0 };
+	int rc, rows = 0;
+	double latsum = 0;
+	int cities = 0;
+	while ((rc = br_ice_scan_next(sc, &r, &err)) == 1) {
+		assert_int_equal(br_batch_validate(&r, &err), 0);
+		for (int64_t i = 0; i < r.nrows; i++, rows++) {
+			assert_int_equal(r.cols[0].type->id, BR_T_LONG);
+			int64_t id = br_col_i64(&r.cols[0], i);
+			const br_col *lat = &r.cols[1].children[0], *city = &r.cols[1].children[1];
+			assert_true(br_col_valid(lat, i));
+			latsum += br_col_f64(lat, i);
+			if (br_col_valid(city, i)) {
+				cities++;
+				assert_int_equal(id, 100);
+			}
+		}
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(rows, 4);
+	assert_int_equal(cities, 1);
+	assert_true(latsum == 0.5 + 1.5 + 2.5 + 9.25);
+	br_batch_free(&r);
+	br_ice_scan_close(sc);
+	br_type_free(lt);
+	br_type_free(dt);
+	br_type_free(st);
+	br_ice_table_free(t);
+	br_lake_close(l);
+}
+
 static void test_bad_metadata(void **state)
 {
 	(void)state;
@@ -984,6 +1061,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_bad_metadata, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_crash_during_commit, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_manifest_merge, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_nested_evolution, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_data_scenario, setup_dir, teardown_dir),
 	};
 	br_log_level = BR_LOG_ERROR;
