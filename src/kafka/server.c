@@ -53,7 +53,8 @@ struct br_kconn {
 	size_t writing;    /* bytes handed to uv_write, not yet completed */
 	bool closing, paused;
 	br_buf *capture;   /* br_broker_handle_frame: collect responses here */
-	char peer[64];
+	char peer[64];     /* ip:port, for log lines */
+	char host[48];     /* "/ip", for DescribeGroups */
 };
 
 typedef struct durable_waiter {
@@ -188,6 +189,7 @@ static void slot_complete(br_kslot *s)
 }
 
 br_kslot *br_kreq_defer(br_kreq *req) { return req->slot; }
+const char *br_kconn_peer(const br_kconn *c) { return c->host; }
 bool br_kslot_alive(const br_kslot *s) { return s->conn != NULL && !s->conn->closing; }
 
 void br_kslot_finish(br_kslot *s, const br_buf *body)
@@ -403,6 +405,7 @@ static void on_connection(uv_stream_t *server, int status)
 		char ip[32];
 		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
 		snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		snprintf(c->host, sizeof c->host, "/%s", ip);
 	}
 	c->next = b->conns;
 	if (b->conns)
