@@ -48,7 +48,10 @@
 #include "base/util.h"
 #include "iceberg/ice_int.h"
 
-#define COMMIT_ATTEMPTS 10
+/* Optimistic commits retry on conflict. Without a pause the last winner,
+ * which never has to reload, keeps winning; jittered exponential backoff
+ * (1 ms doubling to 256 ms) over 40 attempts lets every writer through. */
+#define COMMIT_ATTEMPTS 40
 
 struct br_lake {
 	char *root;
@@ -492,7 +495,9 @@ static int commit(br_ice_table *t, build_fn fn, void *ctx, br_err *err)
 		br_arena_free(&a);
 		if (rc <= 0)
 			return rc;
-		br_info("iceberg: %s.%s: concurrent commit, retrying (attempt %d)", t->ns, t->name, attempt + 2);
+		br_debug("iceberg: %s.%s: concurrent commit, retrying (attempt %d)", t->ns, t->name, attempt + 2);
+		int64_t cap_us = 1000LL << BR_MIN(attempt, 8);
+		usleep((useconds_t)(cap_us / 2 + br_ice_new_snapshot_id() % (cap_us / 2 + 1)));
 	}
 	return br_errf(err, BR_ELIMIT, "table %s.%s: gave up after %d conflicting commits", t->ns, t->name,
 		       COMMIT_ATTEMPTS);
