@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -853,6 +854,69 @@ static void test_concurrent_processes(void **state)
 	br_lake_close(l);
 }
 
+/* Column statistics of a batch: counts, NaN excluded from bounds, long
+ * strings get a truncated lower bound and no upper bound. */
+static void test_batch_stats(void **state)
+{
+	(void)state;
+	br_err err = { 0 };
+	br_lake *l = open_lake();
+	const char *js = "{\"type\":\"struct\",\"schema-id\":0,\"fields\":["
+			 "{\"id\":1,\"name\":\"x\",\"required\":false,\"type\":\"double\"},"
+			 "{\"id\":2,\"name\":\"s\",\"required\":false,\"type\":\"string\"}]}";
+	br_schema *s;
+	assert_int_equal(br_schema_parse(js, strlen(js), &s, &err), 0);
+	assert_int_equal(br_ice_create(l, "db", "stats", s, "truncate[2](s)", NULL, &err), 0);
+	br_schema_free(s);
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "db", "stats", &t, &err), 0);
+	br_batch b;
+	br_batch_init(&b, br_ice_table_schema(t)->root, false);
+	double xs[] = { 3.5, -1.0, NAN, 7.25 };
+	char big[100];
+	memset(big, 'z', sizeof big);
+	for (int i = 0; i < 4; i++) {
+		br_col_append_f64(&b.cols[0], xs[i]);
+		if (i == 1)
+			br_col_append_null(&b.cols[1]);
+		else if (i == 3)
+			br_col_append_bytes(&b.cols[1], big, sizeof big);
+		else
+			br_col_append_bytes(&b.cols[1], i ? "bb" : "ab", 2);
+		br_batch_row_done(&b, 1);
+	}
+	br_arena a;
+	br_arena_init(&a, 1024);
+	br_ice_colstat *cs;
+	int n;
+	br_ice_batch_stats(t, &b, &a, &cs, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(cs[0].value_count, 4);
+	assert_int_equal(cs[0].nan_count, 1);
+	assert_int_equal(cs[0].null_count, 0);
+	double lo, hi;
+	memcpy(&lo, cs[0].lower, 8);
+	memcpy(&hi, cs[0].upper, 8);
+	assert_true(lo == -1.0 && hi == 7.25);
+	assert_int_equal(cs[1].null_count, 1);
+	assert_int_equal(cs[1].lower_len, 2);
+	assert_memory_equal(cs[1].lower, "ab", 2);
+	assert_null(cs[1].upper); /* the max is 100 bytes long */
+	/* partition tuple and path of a row */
+	br_value part[1];
+	assert_int_equal(br_ice_partition_of(t, &b, 3, part, &err), 0);
+	assert_int_equal(part[0].v.bytes.len, 2);
+	br_buf path = { 0 };
+	br_ice_partition_path(t, part, &path);
+	assert_int_equal(path.len, strlen("s_trunc=zz"));
+	assert_memory_equal(path.p, "s_trunc=zz", path.len);
+	br_buf_free(&path);
+	br_arena_free(&a);
+	br_batch_free(&b);
+	br_ice_table_free(t);
+	br_lake_close(l);
+}
+
 static void test_bad_metadata(void **state)
 {
 	(void)state;
@@ -1122,6 +1186,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_manifest_merge, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_concurrent_processes, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_nested_evolution, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_batch_stats, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_data_scenario, setup_dir, teardown_dir),
 	};
 	br_log_level = BR_LOG_ERROR;
