@@ -82,10 +82,11 @@ typedef enum br_pq_op { BR_PQ_EQ, BR_PQ_LT, BR_PQ_LE, BR_PQ_GT, BR_PQ_GE } br_pq
 
 int br_pq_reader_open(const char *path, br_pq_reader **out, br_err *err);
 void br_pq_reader_close(br_pq_reader *r);
-/* The file's schema. Field ids come from the file; a file without them (or
- * with duplicates) gets ids 1..n in schema order. When the file carries an
- * "iceberg.schema" key, its types (e.g. time vs long) are preferred. Owned by
- * the reader. */
+/* The file's schema, mapped back from Parquet logical/converted types (the
+ * writer's mapping reversed; int8/int16 read as int, uint32 as long, INT96 and
+ * millisecond/nanosecond times as microseconds). Field ids come from the file;
+ * a file without them (or with duplicates) gets ids 1..n in pre-order. Owned
+ * by the reader. */
 const br_schema *br_pq_reader_schema(const br_pq_reader *r);
 int64_t br_pq_reader_num_rows(const br_pq_reader *r);
 int br_pq_reader_num_row_groups(const br_pq_reader *r);

@@ -51,6 +51,7 @@ void br_tw_stop(br_tw *w);
 typedef struct br_tr {
 	br_cur c;
 	int depth;
+	size_t budget;   /* bytes the decoded structures may still take (meta.c) */
 } br_tr;
 
 /* Next field of the current struct: returns 1 and sets type and id, 0 at STOP,
@@ -198,6 +199,16 @@ void br_pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 int br_pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n_out, size_t *used,
 		    br_err *err);
 void br_pq_delta_encode(const int64_t *v, size_t n, br_buf *out);
+
+/* Appends n bytes the caller will overwrite at once (no zero fill, unlike
+ * br_buf_grow: page-sized buffers are filled by a decoder or a read). */
+static inline uint8_t *br_pq_take(br_buf *b, size_t n)
+{
+	br_buf_reserve(b, n);
+	uint8_t *p = b->p + b->len;
+	b->len += n;
+	return p;
+}
 
 /* ---------------------------------------------------------------- codecs */
 

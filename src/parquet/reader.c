@@ -6,8 +6,17 @@
  * BYTE_STREAM_SPLIT; every codec braid links) and reassembly of nested values
  * from repetition/definition levels into Arrow-layout br_batches.
  *
+ * Assembly: a value of a schema node is read by peeking the (rep, def) of the
+ * next entry of the node's first leaf. def below the node's level: a null, and
+ * one entry is consumed from every leaf below it. A list/map whose repeated
+ * group is undefined is empty (again one entry per leaf); otherwise elements
+ * are read while the next entry's rep reaches the list's element level.
+ * Top-level primitive columns skip all this (read_flat). Repeated fields
+ * outside a LIST/MAP group (legacy writers) are refused as unsupported.
+ *
  * Trust: nothing in the file is believed before it is checked. The footer
- * length must fit the file, the Thrift decoder is bounded, every column chunk
+ * must fit the file (and 256 MiB), its decoded structures may take at most 32
+ * times its size, the Thrift decoder is bounded, every column chunk
  * must lie inside the data area, page sizes must fit their chunk, level and
  * value decoders stop at their page, dictionary indices are checked against
  * the dictionary. A page may claim at most 2^24 entries, so a tiny hostile
@@ -71,6 +80,11 @@ typedef struct lstream {
 	int64_t n, i;           /* entries in the page, cursor */
 	br_col vals;            /* dense non-null values of the page */
 	int64_t vi;
+	bool by_index;          /* dictionary page: values are dict[ix[vi]] */
+	bool flat;              /* a top-level primitive column (read_flat) */
+	const uint8_t *rawp;    /* flat raw PLAIN page: values read in place */
+	br_buf ix;              /* uint32 dictionary indices of the page */
+	int64_t nvals;          /* values in the page (either form) */
 	int64_t page_off;       /* file offset of the current page (for messages) */
 	br_buf tmp, tmp2;
 } lstream;
@@ -121,7 +135,7 @@ static int src_read(br_pq_reader *r, int64_t off, size_t n, br_buf *dst, br_err 
 	if (off < 0 || off > r->size || (int64_t)n > r->size - off)
 		return br_errf(err, BR_ECORRUPT, "%s: read of %zu bytes at offset %" PRId64 " is past the end (%" PRId64 " bytes)",
 			       r->name, n, off, r->size);
-	uint8_t *p = br_buf_grow(dst, n);
+	uint8_t *p = br_pq_take(dst, n);
 	if (r->mem) {
 		memcpy(p, r->mem + off, n);
 		return 0;
@@ -491,6 +505,10 @@ static int open_common(br_pq_reader *r, br_err *err)
 			     r->name);
 		goto out;
 	}
+	if (flen > (256u << 20)) {
+		rc = br_errf(err, BR_ELIMIT, "%s: footer of %u bytes is over the 256 MiB limit", r->name, flen);
+		goto out;
+	}
 	if ((int64_t)flen > r->size - 12) {
 		rc = br_errf(err, BR_ECORRUPT, "%s: footer length %u exceeds the file (%" PRId64 " bytes)", r->name, flen,
 			     r->size);
@@ -601,6 +619,7 @@ static void stream_free(lstream *s)
 	br_buf_free(&s->reps);
 	br_buf_free(&s->tmp);
 	br_buf_free(&s->tmp2);
+	br_buf_free(&s->ix);
 	if (s->dict.type)
 		br_col_free(&s->dict);
 	if (s->vals.type)
@@ -651,6 +670,11 @@ int br_pq_reader_project(br_pq_reader *r, const int *field_ids, int n, br_err *e
 			free(proj);
 			return br_errf(err, BR_ENOTFOUND, "%s: no top-level column with field id %d", r->name, field_ids[i]);
 		}
+		for (int j = 0; j < i; j++)
+			if (proj[j] == k) {
+				free(proj);
+				return br_errf(err, BR_EINVAL, "%s: field id %d projected twice", r->name, field_ids[i]);
+			}
 		proj[i] = k;
 	}
 	free(r->proj);
@@ -677,6 +701,8 @@ static const br_type *make_proj_type(br_pq_reader *r)
 		const rnode *n = &r->root.kids[r->proj[i]];
 		for (int k = 0; k < n->nleaves; k++)
 			r->leaf_on[n->first_leaf + k] = true;
+		if (n->kind == K_LEAF && r->leaves[n->first_leaf].max_rep == 0)
+			r->streams[n->first_leaf].flat = true;
 	}
 	r->proj_type = st;
 	return st;
@@ -780,6 +806,19 @@ static size_t phys_width(const rleaf *L)
 	}
 }
 
+/* True when the PLAIN bytes of the leaf are its Arrow values (no conversion). */
+static bool is_raw(const rleaf *L)
+{
+	switch (L->t->id) {
+	case BR_T_INT: case BR_T_DATE: return L->phys == PQ_INT32;
+	case BR_T_FLOAT: return L->phys == PQ_FLOAT;
+	case BR_T_DOUBLE: return L->phys == PQ_DOUBLE;
+	case BR_T_LONG: case BR_T_TIME: case BR_T_TIMESTAMP: case BR_T_TIMESTAMPTZ:
+		return L->phys == PQ_INT64 && L->scale_mul == 0;
+	default: return false;
+	}
+}
+
 /* Decodes nvals PLAIN values from p[0..len) into c. */
 static int decode_plain(br_pq_reader *r, lstream *s, const uint8_t *p, size_t len, int64_t nvals, br_col *c,
 			br_err *err)
@@ -812,6 +851,13 @@ static int decode_plain(br_pq_reader *r, lstream *s, const uint8_t *p, size_t le
 	size_t w = phys_width(L);
 	if ((uint64_t)nvals * w > len)
 		goto short_;
+	if (is_raw(L)) {
+		if (c == &s->vals && s->flat)
+			s->rawp = p; /* read_flat copies straight from the page */
+		else
+			br_col_append_raw(c, p, nvals);
+		return 0;
+	}
 	for (int64_t i = 0; i < nvals; i++)
 		if (append_phys(L, c, p + (size_t)i * w, w))
 			goto bad;
@@ -841,21 +887,25 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		return decode_plain(r, s, p, len, nvals, c, err);
 	case PQ_ENC_PLAIN_DICTIONARY:
 	case PQ_ENC_RLE_DICTIONARY: {
+		/* kept as indices: values are copied once, from the dictionary
+		 * straight into the batch */
 		if (!s->has_dict)
 			return corrupt(r, s, err, "dictionary-encoded page without a dictionary page");
-		if (nvals == 0)
+		s->ix.len = 0;
+		if (nvals == 0) {
+			s->by_index = true;
 			return 0;
+		}
 		if (len < 1)
 			return corrupt(r, s, err, "dictionary indices missing");
-		s->tmp.len = 0;
-		uint32_t *ix = (uint32_t *)br_buf_grow(&s->tmp, (size_t)nvals * 4);
+		uint32_t *ix = (uint32_t *)br_pq_take(&s->ix, (size_t)nvals * 4);
 		if ((rc = br_pq_rle_decode(p + 1, len - 1, p[0], ix, (size_t)nvals, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
-		for (int64_t i = 0; i < nvals; i++) {
-			if (ix[i] >= (uint64_t)s->dict.len)
+		uint32_t dn = (uint32_t)s->dict.len;
+		for (int64_t i = 0; i < nvals; i++)
+			if (ix[i] >= dn)
 				return corrupt(r, s, err, "dictionary index out of range");
-			br_col_append_from(c, &s->dict, ix[i]);
-		}
+		s->by_index = true;
 		return 0;
 	}
 	case PQ_ENC_RLE: {
@@ -867,7 +917,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		if (n > len - 4)
 			return corrupt(r, s, err, "RLE boolean length exceeds the page");
 		s->tmp.len = 0;
-		uint32_t *v = (uint32_t *)br_buf_grow(&s->tmp, (size_t)nvals * 4 + 4);
+		uint32_t *v = (uint32_t *)br_pq_take(&s->tmp, (size_t)nvals * 4 + 4);
 		if ((rc = br_pq_rle_decode(p + 4, n, 1, v, (size_t)nvals, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 		for (int64_t i = 0; i < nvals; i++)
@@ -878,7 +928,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		if (L->phys != PQ_INT32 && L->phys != PQ_INT64)
 			return corrupt(r, s, err, "DELTA_BINARY_PACKED on a non-integer column");
 		s->tmp.len = 0;
-		int64_t *v = (int64_t *)br_buf_grow(&s->tmp, (size_t)nvals * 8 + 8);
+		int64_t *v = (int64_t *)br_pq_take(&s->tmp, (size_t)nvals * 8 + 8);
 		size_t got, used;
 		if ((rc = br_pq_delta_decode(p, len, v, (size_t)nvals, &got, &used, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
@@ -905,7 +955,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		s->tmp.len = 0;
 		int64_t *pre = NULL;
 		if (enc == PQ_ENC_DELTA_BYTE_ARRAY) {
-			pre = (int64_t *)br_buf_grow(&s->tmp, (size_t)nvals * 8 + 8);
+			pre = (int64_t *)br_pq_take(&s->tmp, (size_t)nvals * 8 + 8);
 			if ((rc = br_pq_delta_decode(p, len, pre, (size_t)nvals, &got, &used, err)))
 				return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (prefix lengths)", r->name,
 						 L->name, s->page_off);
@@ -914,7 +964,7 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 			off = used;
 		}
 		s->tmp2.len = 0;
-		int64_t *lens = (int64_t *)br_buf_grow(&s->tmp2, (size_t)nvals * 8 + 8);
+		int64_t *lens = (int64_t *)br_pq_take(&s->tmp2, (size_t)nvals * 8 + 8);
 		if ((rc = br_pq_delta_decode(p + off, len - off, lens, (size_t)nvals, &got, &used, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (lengths)", r->name, L->name,
 					 s->page_off);
@@ -985,7 +1035,7 @@ static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t l
 			 int64_t n, br_err *err)
 {
 	out->len = 0;
-	uint32_t *v = (uint32_t *)br_buf_grow(out, (size_t)n * 4 + 4);
+	uint32_t *v = (uint32_t *)br_pq_take(out, (size_t)n * 4 + 4);
 	int rc = br_pq_rle_decode(p, len, pq_bit_width((uint64_t)max), v, (size_t)n, err);
 	if (rc)
 		return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (levels)", r->name, s->lf->name,
@@ -1120,10 +1170,13 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		}
 		br_col_reset(&s->vals);
 		s->vi = 0;
+		s->by_index = false;
+		s->rawp = NULL;
 		if ((rc = decode_values(r, s, h.encoding, vp ? vp : (const uint8_t *)"", vlen, nvals, err)))
 			return rc;
-		if (s->vals.len != nvals)
+		if (!s->by_index && !s->rawp && s->vals.len != nvals)
 			return corrupt(r, s, err, "value count differs from the definition levels");
+		s->nvals = nvals;
 		s->n = n;
 		s->i = 0;
 		if (n > 0)
@@ -1186,11 +1239,14 @@ static void ran_out(br_pq_reader *r, const lstream *s)
 
 static void copy_value(br_pq_reader *r, lstream *s, br_col *out)
 {
-	if (s->vi >= s->vals.len) {
+	if (s->vi >= s->nvals) {
 		ran_out(r, s);
 		return;
 	}
-	br_col_append_from(out, &s->vals, s->vi++);
+	if (s->by_index)
+		br_col_append_from(out, &s->dict, ((const uint32_t *)s->ix.p)[s->vi++]);
+	else
+		br_col_append_from(out, &s->vals, s->vi++);
 }
 
 /* Consumes one entry from every leaf under n (a null or an empty list). */
@@ -1259,10 +1315,13 @@ static void read_value(br_pq_reader *r, const rnode *n, br_col *out, int depth)
 	}
 }
 
-/* Top-level primitive columns: one entry per row, no recursion. */
+/* Top-level primitive columns: one entry per row, no recursion; runs of
+ * non-null fixed-width values are copied whole. */
 static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 {
 	int max = s->lf->max_def;
+	int w = br_type_width(out->type);
+	bool bulk = w > 0;
 	while (rows > 0 && !r->rc) {
 		if (!peek(r, s)) {
 			ran_out(r, s);
@@ -1270,15 +1329,49 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 		}
 		int64_t take = BR_MIN(rows, s->n - s->i);
 		const uint32_t *d = max ? (const uint32_t *)s->defs.p + s->i : NULL;
-		for (int64_t k = 0; k < take; k++) {
-			if (d && d[k] != (uint32_t)max)
+		const uint32_t *ix = s->by_index ? (const uint32_t *)s->ix.p : NULL;
+		const br_col *src = s->by_index ? &s->dict : &s->vals;
+		int64_t k = 0;
+		while (k < take) {
+			if (d && d[k] != (uint32_t)max) {
 				br_col_append_null(out);
-			else if (s->vi < s->vals.len)
-				br_col_append_from(out, &s->vals, s->vi++);
-			else {
+				k++;
+				continue;
+			}
+			/* a run of values */
+			int64_t e = k + 1;
+			if (d)
+				while (e < take && d[e] == (uint32_t)max)
+					e++;
+			else
+				e = take;
+			int64_t cnt = e - k;
+			if (s->vi + cnt > s->nvals) {
 				ran_out(r, s);
 				return;
 			}
+			if (bulk && !ix) {
+				const uint8_t *base = s->rawp ? s->rawp : s->vals.values.p;
+				br_col_append_raw(out, base + (size_t)w * (size_t)s->vi, cnt);
+			} else if (bulk && (w == 4 || w == 8)) {
+				s->tmp2.len = 0;
+				uint8_t *g = br_pq_take(&s->tmp2, (size_t)w * (size_t)cnt);
+				const uint8_t *dv = src->values.p;
+				if (w == 8)
+					for (int64_t q = 0; q < cnt; q++)
+						memcpy(g + 8 * q, dv + 8 * (size_t)ix[s->vi + q], 8);
+				else
+					for (int64_t q = 0; q < cnt; q++)
+						memcpy(g + 4 * q, dv + 4 * (size_t)ix[s->vi + q], 4);
+				br_col_append_raw(out, g, cnt);
+			} else if (out->type->id == BR_T_STRING || out->type->id == BR_T_BINARY) {
+				br_col_append_strings(out, src, ix ? ix + s->vi : NULL, s->vi, cnt);
+			} else {
+				for (int64_t q = 0; q < cnt; q++)
+					br_col_append_from(out, src, ix ? ix[s->vi + q] : s->vi + q);
+			}
+			s->vi += cnt;
+			k = e;
 		}
 		s->i += take;
 		rows -= take;
@@ -1408,8 +1501,7 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 	}
 	if (r->rc)
 		return r->rc;
-	for (int64_t i = 0; i < n; i++)
-		br_batch_row_done(b, 1);
+	b->nrows = n; /* reader batches carry no weights */
 	r->rows_left -= n;
 	return 1;
 }

@@ -19,11 +19,20 @@
  * definition and one repetition level (its repeated group). A leaf entry is
  * (rep, def, value-if-def==max_def). Data pages start at row boundaries.
  *
+ * Dictionary: every column but booleans starts dictionary-encoded. When the
+ * first 16384 values of a chunk hold more than half distinct values, the
+ * dictionary cannot pay and the chunk is PLAIN from its start; when the
+ * dictionary outgrows dict_bytes later, the current page is closed and the
+ * rest of the chunk is PLAIN (readers switch per page).
+ *
  * Memory: one row group of compressed pages per column is held until the row
  * group is full (row_group_bytes), because the dictionary page, known only
- * when the chunk ends, must precede the data pages. Past dict_bytes the
- * current page is closed and the rest of the chunk is PLAIN (readers switch
- * per page). */
+ * when the chunk ends, must precede the data pages.
+ *
+ * Crash story: the file is written in place, footer last. A file cut short by
+ * a crash has no footer and every reader refuses it (no trailing "PAR1");
+ * Iceberg commits name a file only after br_pq_writer_close returned, and
+ * br_pq_writer_abort removes it. */
 #include "parquet.h"
 
 #include <errno.h>
@@ -49,7 +58,7 @@ typedef struct dict {
 	br_buf plain;          /* entries, PLAIN encoded (the dictionary page body) */
 	br_buf ents;           /* uint32 offset, uint32 length of each entry's value bytes */
 	uint32_t n;
-	uint32_t *slots;       /* entry index + 1, 0 = empty */
+	uint64_t *slots;       /* hash high 32 bits << 32 | entry index + 1; 0 = empty */
 	uint32_t cap;
 } dict;
 
@@ -74,6 +83,7 @@ typedef struct leaf {
 	int64_t page_entries;
 	/* current chunk */
 	bool dict_on, used_dict, used_plain;
+	int64_t dict_vals;     /* values looked up in the dictionary this chunk */
 	dict d;
 	br_buf chunk;
 	int64_t chunk_entries, chunk_uncompressed;
@@ -410,15 +420,15 @@ static const uint8_t *dict_entry(const dict *d, uint32_t i, uint32_t *len)
 static void dict_grow(dict *d)
 {
 	uint32_t cap = d->cap ? d->cap * 2 : 1024;
-	uint32_t *slots = br_xcalloc(cap, sizeof *slots);
-	for (uint32_t i = 0; i < d->n; i++) {
-		uint32_t len;
-		const uint8_t *p = dict_entry(d, i, &len);
-		uint64_t h = XXH3_64bits(p, len);
-		uint32_t s = (uint32_t)h & (cap - 1);
+	uint64_t *slots = br_xcalloc(cap, sizeof *slots);
+	for (uint32_t k = 0; k < d->cap; k++) {
+		uint64_t e = d->slots[k];
+		if (!e)
+			continue;
+		uint32_t s = (uint32_t)(e >> 32) & (cap - 1);
 		while (slots[s])
 			s = (s + 1) & (cap - 1);
-		slots[s] = i + 1;
+		slots[s] = e;
 	}
 	free(d->slots);
 	d->slots = slots;
@@ -426,18 +436,24 @@ static void dict_grow(dict *d)
 }
 
 /* Returns the index of value p[0..n) in the dictionary, adding it if new.
- * Open addressing at <= 50% load: O(1) expected per value. */
+ * Open addressing at <= 50% load: O(1) expected per value. Each slot keeps
+ * 32 bits of the hash beside the index, so a probe touches the entry bytes
+ * only on a likely match (the table outgrows the caches on big chunks). */
 static uint32_t dict_index(dict *d, int phys, const uint8_t *p, size_t n)
 {
 	if (2 * (d->n + 1) > d->cap)
 		dict_grow(d);
 	uint64_t h = XXH3_64bits(p, n);
-	uint32_t s = (uint32_t)h & (d->cap - 1);
-	while (d->slots[s]) {
-		uint32_t len;
-		const uint8_t *q = dict_entry(d, d->slots[s] - 1, &len);
-		if (len == n && memcmp(q, p, n) == 0)
-			return d->slots[s] - 1;
+	uint64_t tag = h >> 32;
+	uint32_t s = (uint32_t)tag & (d->cap - 1);
+	uint64_t e;
+	while ((e = d->slots[s])) {
+		if (e >> 32 == tag) {
+			uint32_t len;
+			const uint8_t *q = dict_entry(d, (uint32_t)e - 1, &len);
+			if (len == n && memcmp(q, p, n) == 0)
+				return (uint32_t)e - 1;
+		}
 		s = (s + 1) & (d->cap - 1);
 	}
 	if (phys == PQ_BYTE_ARRAY) {
@@ -447,7 +463,7 @@ static uint32_t dict_index(dict *d, int phys, const uint8_t *p, size_t n)
 	uint32_t oe[2] = { (uint32_t)d->plain.len, (uint32_t)n };
 	br_buf_put(&d->plain, p, n);
 	br_buf_put(&d->ents, oe, 8);
-	d->slots[s] = d->n + 1;
+	d->slots[s] = tag << 32 | (d->n + 1);
 	return d->n++;
 }
 
@@ -535,6 +551,26 @@ static int flush_page(br_pq_writer *w, leaf *L)
 	return 0;
 }
 
+static int dict_abandon(br_pq_writer *w, leaf *L)
+{
+	if (L->used_dict) {
+		int rc = flush_page(w, L);
+		L->dict_on = false;
+		return rc;
+	}
+	const uint32_t *ix = (const uint32_t *)L->idx.p;
+	size_t n = L->idx.len / 4;
+	L->dict_on = false;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len;
+		const uint8_t *p = dict_entry(&L->d, ix[i], &len);
+		put_plain(L, p, len);
+	}
+	L->idx.len = 0;
+	dict_clear(&L->d);
+	return 0;
+}
+
 static int64_t page_estimate(const leaf *L)
 {
 	return (int64_t)(L->plain.len + L->idx.len / 2 + (L->defs.len + L->reps.len) / 16);
@@ -572,10 +608,109 @@ static void leaf_entry(br_pq_writer *w, leaf *L, uint32_t rep, uint32_t def, con
 	if (L->dict_on) {
 		uint32_t ix = dict_index(&L->d, L->phys, p, n);
 		br_buf_put(&L->idx, &ix, 4);
+		L->dict_vals++;
 	} else {
 		put_plain(L, p, n);
 	}
 }
+
+static int cmp_mem(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	int c = memcmp(a, b, BR_MIN(an, bn));
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* Top-level primitive columns, rows [a, z): the same entries leaf_entry would
+ * make, but a column at a time, with statistics folded per slice and the
+ * values of types whose Arrow layout is their PLAIN encoding copied whole. */
+static void add_flat(br_pq_writer *w, leaf *L, const br_col *c, int64_t a, int64_t z)
+{
+	int64_t n = z - a;
+	bool nulls = c->validity.len != 0;
+	br_type_id t = L->t->id;
+	bool raw8 = t == BR_T_LONG || t == BR_T_TIME || t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ;
+	bool raw4 = t == BR_T_INT || t == BR_T_DATE;
+	bool str = t == BR_T_STRING || t == BR_T_BINARY;
+	if (!raw8 && !raw4 && !str) {
+		for (int64_t i = a; i < z; i++)
+			leaf_entry(w, L, 0, (uint32_t)(L->max_def && br_col_valid(c, i)), c, i);
+		return;
+	}
+	if (L->max_def) {
+		uint32_t *d = (uint32_t *)br_buf_grow(&L->defs, (size_t)n * 4);
+		for (int64_t i = 0; i < n; i++)
+			d[i] = br_col_valid(c, a + i);
+	}
+	L->page_entries += n;
+	L->cs.values += n;
+	int64_t valid = 0;
+	if (raw8 || raw4) {
+		size_t wd = raw8 ? 8 : 4;
+		int64_t mn = INT64_MAX, mx = INT64_MIN;
+		for (int64_t i = a; i < z; i++) {
+			if (nulls && !br_col_valid(c, i))
+				continue;
+			valid++;
+			int64_t v = raw8 ? br_col_i64(c, i) : br_col_i32(c, i);
+			mn = v < mn ? v : mn;
+			mx = v > mx ? v : mx;
+			if (L->dict_on) {
+				uint32_t ix = dict_index(&L->d, L->phys, c->values.p + wd * (size_t)i, wd);
+				br_buf_put(&L->idx, &ix, 4);
+			} else if (nulls) {
+				br_buf_put(&L->plain, c->values.p + wd * (size_t)i, wd);
+			}
+		}
+		if (!L->dict_on && !nulls)
+			br_buf_put(&L->plain, c->values.p + wd * (size_t)a, wd * (size_t)n);
+		if (valid) {
+			br_value vmin = raw8 ? br_value_i64(t, mn) : br_value_i32(t, (int32_t)mn);
+			br_value vmax = raw8 ? br_value_i64(t, mx) : br_value_i32(t, (int32_t)mx);
+			stats_add(&L->cs, &vmin);
+			stats_add(&L->cs, &vmax);
+		}
+	} else {
+		const uint8_t *pmin = NULL, *pmax = NULL;
+		size_t lmin = 0, lmax = 0;
+		for (int64_t i = a; i < z; i++) {
+			if (nulls && !br_col_valid(c, i))
+				continue;
+			valid++;
+			int32_t s0 = br_col_off(c, i), s1 = br_col_off(c, i + 1);
+			const uint8_t *p = c->values.p + s0;
+			size_t len = (size_t)(s1 - s0);
+			if (!pmin || cmp_mem(p, len, pmin, lmin) < 0) {
+				pmin = p;
+				lmin = len;
+			}
+			if (!pmax || cmp_mem(p, len, pmax, lmax) > 0) {
+				pmax = p;
+				lmax = len;
+			}
+			if (L->dict_on) {
+				uint32_t ix = dict_index(&L->d, L->phys, p, len);
+				br_buf_put(&L->idx, &ix, 4);
+			} else {
+				uint32_t l32 = (uint32_t)len;
+				br_buf_put(&L->plain, &l32, 4);
+				br_buf_put(&L->plain, p, len);
+			}
+		}
+		if (valid) {
+			br_value vmin = br_value_bytes(t, pmin, lmin), vmax = br_value_bytes(t, pmax, lmax);
+			stats_add(&L->cs, &vmin);
+			stats_add(&L->cs, &vmax);
+		}
+	}
+	if (L->dict_on)
+		L->dict_vals += valid;
+	L->cs.nulls += n - valid;
+}
+
+/* Leaves the dictionary for the rest of the chunk. If no dictionary-encoded
+ * page was written yet, the current page's indices turn back into PLAIN
+ * values and the chunk gets no dictionary page at all. */
+static int dict_abandon(br_pq_writer *w, leaf *L);
 
 static void empty_entries(br_pq_writer *w, const wnode *n, uint32_t rep, uint32_t def)
 {
@@ -692,7 +827,13 @@ static int flush_row_group(br_pq_writer *w)
 		col->nenc = nenc;
 		col->stats.has_null_count = true;
 		col->stats.null_count = L->cs.nulls;
-		if (L->cs.has) {
+		/* Bounds of huge values would bloat the footer (kept in memory by
+		 * every reader) for little pruning: past 4 KiB they are left out. */
+		br_type_id tid = L->t->id;
+		bool bytes = tid == BR_T_STRING || tid == BR_T_BINARY || tid == BR_T_FIXED || tid == BR_T_UUID;
+		bool small = !L->cs.has || !bytes ||
+			     (L->cs.min.v.bytes.len <= 4096 && L->cs.max.v.bytes.len <= 4096);
+		if (L->cs.has && small) {
 			enc_stat_bytes(L, &L->cs.min, &w->arena, &col->stats.min, &col->stats.min_len);
 			enc_stat_bytes(L, &L->cs.max, &w->arena, &col->stats.max, &col->stats.max_len);
 			col->stats.has_min = col->stats.has_max = true;
@@ -704,6 +845,7 @@ static int flush_row_group(br_pq_writer *w)
 		L->chunk.len = 0;
 		L->chunk_entries = L->chunk_uncompressed = 0;
 		L->used_dict = L->used_plain = false;
+		L->dict_vals = 0;
 		L->dict_on = w->opt.dictionary && L->phys != PQ_BOOLEAN;
 		dict_clear(&L->d);
 	}
@@ -786,26 +928,43 @@ int br_pq_writer_write(br_pq_writer *w, const br_batch *b, br_err *err)
 	int rc = check_batch(w, b, err);
 	if (rc)
 		return rc;
-	for (int64_t i = 0; i < b->nrows; i++) {
-		for (int k = 0; k < w->root.nkids; k++)
-			shred(w, &w->root.kids[k], &b->cols[k], i, 0, 0);
-		w->rg_rows++;
-		for (int k = 0; k < w->nleaves; k++) {
-			leaf *L = &w->leaves[k];
-			if (L->dict_on && (int64_t)L->d.plain.len > w->opt.dict_bytes) {
-				/* Too many distinct values for a dictionary to pay: close
-				 * the page with what it has, PLAIN from here on. */
-				if ((rc = flush_page(w, L)))
-					return rc;
-				L->dict_on = false;
-			} else if (page_estimate(L) >= w->opt.page_bytes) {
-				if ((rc = flush_page(w, L)))
-					return rc;
+	/* Slices of 1024 rows: pages and row groups are closed at slice
+	 * boundaries, which are row boundaries. */
+	for (int64_t a = 0; a < b->nrows; a += 1024) {
+		int64_t z = BR_MIN(a + 1024, b->nrows);
+		for (int k = 0; k < w->root.nkids; k++) {
+			const wnode *n = &w->root.kids[k];
+			if (!br_type_is_nested(n->f->type)) {
+				add_flat(w, &w->leaves[n->first_leaf], &b->cols[k], a, z);
+			} else {
+				/* nested rows can be long: pages are closed per row, so a
+				 * page never grows far past page_bytes (readers bound the
+				 * entries of a page) */
+				for (int64_t i = a; i < z; i++) {
+					shred(w, n, &b->cols[k], i, 0, 0);
+					for (int q = 0; q < n->nleaves; q++) {
+						leaf *L = &w->leaves[n->first_leaf + q];
+						if (page_estimate(L) >= w->opt.page_bytes && (rc = flush_page(w, L)))
+							return rc;
+					}
+				}
 			}
 		}
-		if ((w->rg_rows & 1023) == 0 && rowgroup_estimate(w) >= w->opt.row_group_bytes)
-			if ((rc = flush_row_group(w)))
+		w->rg_rows += z - a;
+		for (int k = 0; k < w->nleaves; k++) {
+			leaf *L = &w->leaves[k];
+			if (L->dict_on && ((int64_t)L->d.plain.len > w->opt.dict_bytes ||
+					   (L->dict_vals >= 16384 && (int64_t)L->d.n * 2 > L->dict_vals))) {
+				/* Too many distinct values for a dictionary to pay: PLAIN
+				 * from here on (or for the whole chunk, if it is early). */
+				if ((rc = dict_abandon(w, L)))
+					return rc;
+			}
+			if (page_estimate(L) >= w->opt.page_bytes && (rc = flush_page(w, L)))
 				return rc;
+		}
+		if (rowgroup_estimate(w) >= w->opt.row_group_bytes && (rc = flush_row_group(w)))
+			return rc;
 	}
 	return 0;
 }

@@ -849,6 +849,49 @@ void br_col_append_value(br_col *c, const br_value *v)
 	}
 }
 
+void br_col_append_raw(br_col *c, const void *p, int64_t n)
+{
+	if (n <= 0)
+		return;
+	if (c->validity.len) {
+		for (int64_t i = 0; i < n; i++)
+			bit_put(&c->validity, c->len + i, true);
+	}
+	br_buf_put(&c->values, p, (size_t)n * (size_t)br_type_width(c->type));
+	c->len += n;
+}
+
+void br_col_append_strings(br_col *dst, const br_col *src, const uint32_t *idx, int64_t start, int64_t n)
+{
+	if (n <= 0)
+		return;
+	const int32_t *so = (const int32_t *)(const void *)src->offsets.p;
+	size_t total = 0;
+	for (int64_t k = 0; k < n; k++) {
+		int64_t i = idx ? idx[k] : start + k;
+		total += (size_t)(so[i + 1] - so[i]);
+	}
+	br_buf_reserve(&dst->values, total);
+	br_buf_reserve(&dst->offsets, 4 * (size_t)n);
+	uint8_t *vp = dst->values.p + dst->values.len;
+	int32_t *op = (int32_t *)(void *)(dst->offsets.p + dst->offsets.len);
+	int32_t end = (int32_t)dst->values.len;
+	for (int64_t k = 0; k < n; k++) {
+		int64_t i = idx ? idx[k] : start + k;
+		int32_t len = so[i + 1] - so[i];
+		memcpy(vp, src->values.p + so[i], (size_t)len);
+		vp += len;
+		end += len;
+		op[k] = end;
+	}
+	dst->values.len += total;
+	dst->offsets.len += 4 * (size_t)n;
+	if (dst->validity.len)
+		for (int64_t k = 0; k < n; k++)
+			bit_put(&dst->validity, dst->len + k, true);
+	dst->len += n;
+}
+
 void br_col_append_from(br_col *dst, const br_col *src, int64_t i)
 {
 	if (!br_col_valid(src, i)) {

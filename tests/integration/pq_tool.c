@@ -1,14 +1,17 @@
 /* pq_tool.c — test driver for braid's Parquet code, used by
  * test_parquet_duckdb.mjs (built there with cc against build/libbraid.a):
- *   pq_tool gen OUT CODEC ROWS       write every Iceberg type from formulas
+ *   pq_tool gen OUT CODEC ROWS [DICT_BYTES]  write every Iceberg type from formulas
  *   pq_tool copy IN OUT CODEC        read IN with braid, write it back with braid
  *   pq_tool count IN FIELD_ID OP V   rows and row groups read under a filter (long column)
- *   pq_tool schema IN                the Iceberg JSON schema braid derives */
+ *   pq_tool schema IN                the Iceberg JSON schema braid derives
+ *   pq_tool pages IN                 column chunks holding both dictionary and PLAIN data pages */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "parquet/parquet.h"
+#include "parquet/pq_internal.h"
 
 static const char *gen_schema =
 	"{\"type\":\"struct\",\"schema-id\":0,\"fields\":["
@@ -119,7 +122,7 @@ static void gen_row(br_batch *b, int64_t i)
 	br_batch_row_done(b, 1);
 }
 
-static int cmd_gen(const char *out, const char *codec, int64_t rows)
+static int cmd_gen(const char *out, const char *codec, int64_t rows, int64_t dict_bytes)
 {
 	br_err err = { 0 };
 	br_schema *s;
@@ -131,6 +134,12 @@ static int cmd_gen(const char *out, const char *codec, int64_t rows)
 	o.fsync = false;
 	o.page_bytes = 64 << 10; /* several pages per chunk */
 	o.row_group_bytes = 256 << 10; /* several row groups */
+	if (dict_bytes > 0) {
+		/* small pages and dictionary: chunks switch from dictionary to PLAIN pages */
+		o.dict_bytes = dict_bytes;
+		o.page_bytes = 1024;
+		o.row_group_bytes = 8 << 20;
+	}
 	br_pq_writer *w;
 	if (br_pq_writer_open(out, s, &o, &w, &err))
 		return die(out, &err);
@@ -239,10 +248,51 @@ static int cmd_schema(const char *in)
 	return 0;
 }
 
+/* Walks every page header of every chunk (a test may use the internal header). */
+static int cmd_pages(const char *in)
+{
+	char *img;
+	size_t n;
+	br_err err = { 0 };
+	if (br_read_file(in, &img, &n, &err))
+		return die(in, &err);
+	uint32_t flen;
+	memcpy(&flen, img + n - 8, 4);
+	br_arena a;
+	br_arena_init(&a, 4096);
+	pq_file_meta m;
+	if (br_pq_decode_file_meta((uint8_t *)img + n - 8 - flen, flen, &a, &m, &err))
+		return die(in, &err);
+	int mixed = 0, chunks = 0;
+	for (int g = 0; g < m.nrow_groups; g++)
+		for (int c = 0; c < m.row_groups[g].ncols; c++, chunks++) {
+			pq_column *col = &m.row_groups[g].cols[c];
+			int64_t pos = col->dictionary_page_offset >= 0 ? col->dictionary_page_offset : col->data_page_offset;
+			int64_t end = pos + col->total_compressed;
+			int dict = 0, plain = 0;
+			while (pos < end) {
+				pq_page_header h;
+				size_t used;
+				if (br_pq_decode_page_header((uint8_t *)img + pos, (size_t)(end - pos), &h, &used, &err))
+					return die(in, &err);
+				if (h.type == PQ_PAGE_DATA)
+					*(h.encoding == PQ_ENC_RLE_DICTIONARY ? &dict : &plain) += 1;
+				pos += (int64_t)used + h.compressed_size;
+			}
+			mixed += dict && plain;
+		}
+	printf("{\"chunks\":%d,\"mixed_chunks\":%d}\n", chunks, mixed);
+	br_arena_free(&a);
+	free(img);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "pages"))
+		return cmd_pages(argv[2]);
 	if (argc >= 5 && !strcmp(argv[1], "gen"))
-		return cmd_gen(argv[2], argv[3], atoll(argv[4]));
+		return cmd_gen(argv[2], argv[3], atoll(argv[4]), argc >= 6 ? atoll(argv[5]) : 0);
 	if (argc >= 5 && !strcmp(argv[1], "copy"))
 		return cmd_copy(argv[2], argv[3], argv[4]);
 	if (argc >= 6 && !strcmp(argv[1], "count"))

@@ -99,10 +99,17 @@ try {
     mp: "CASE WHEN id%6=0 THEN NULL ELSE MAP(['k' || (id%3), 'z'], [id::DOUBLE, NULL::DOUBLE]) END",
     ls: "CASE WHEN id%5=1 THEN [] ELSE [{'x': id, 'y': [id::INTEGER, id::INTEGER]}] END",
   };
-  for (const codec of ['zstd', 'snappy', 'gzip', 'none', 'lz4_raw']) {
+  for (const codec of ['zstd', 'snappy', 'gzip', 'none', 'lz4_raw', 'zstd+fallback']) {
+    // zstd+fallback: 1 KiB pages and a 10000-byte dictionary limit, so chunks
+    // start with dictionary pages and continue with PLAIN ones
     const f = join(dir, `braid_${codec}.parquet`);
-    const g = run('gen', f, codec, String(N));
+    const g = codec === 'zstd+fallback' ? run('gen', f, 'zstd', String(N), '10000') : run('gen', f, codec, String(N));
     if (g.status !== 0) { ok(false, `braid writes all types with ${codec}`, g.stderr); continue; }
+    if (codec === 'zstd+fallback') {
+      const p = run('pages', f);
+      const pr = p.status === 0 ? JSON.parse(p.stdout) : {};
+      ok(pr.mixed_chunks > 0, `dictionary fallback: ${pr.mixed_chunks} of ${pr.chunks} column chunks switch from dictionary to PLAIN pages`, p.stderr);
+    }
     const bad = [];
     for (const [col, expr] of Object.entries(expected)) {
       const nested = ['li', 'st', 'mp', 'ls'].includes(col);
