@@ -198,6 +198,9 @@ static int write_hint(const br_ice_table *t, br_err *err)
 	return rc;
 }
 
+static int commit_lock(const br_ice_table *t, br_err *err);
+static void commit_unlock(int lfd);
+
 /* Loads the metadata file the catalog names into t (replacing what t held). */
 static int load_current(br_ice_table *t, br_err *err)
 {
@@ -268,11 +271,20 @@ int br_ice_load(br_lake *l, const char *ns, const char *name, br_ice_table **out
 		br_ice_table_free(t);
 		return rc;
 	}
-	/* Repair a hint a crash left behind (step 5 of the commit). */
+	/* Repair a hint a crash left behind (step 5 of the commit), under the
+	 * commit lock and only if the catalog still names what we loaded. */
 	char *hint_path = br_xasprintf("%s/metadata/version-hint.text", t->dir);
 	char *hint = NULL;
-	if (t->version > 0 && (br_read_file(hint_path, &hint, NULL, NULL) || atoi(hint) != t->version))
-		write_hint(t, NULL);
+	if (t->version > 0 && (br_read_file(hint_path, &hint, NULL, NULL) || atoi(hint) != t->version)) {
+		int lfd = commit_lock(t, NULL);
+		char *cur = NULL;
+		if (lfd >= 0) {
+			if (br_ice_catalog_get(l->cat, ns, name, &cur, NULL) == 0 && !strcmp(cur, t->meta_loc))
+				write_hint(t, NULL);
+			commit_unlock(lfd);
+		}
+		free(cur);
+	}
 	free(hint);
 	free(hint_path);
 	*out = t;
@@ -382,8 +394,10 @@ static int fsync_table_dirs(const br_ice_table *t, br_err *err)
 	return rc;
 }
 
-/* Steps 3-5 of the commit story. Returns 0 published, 1 lost the race, <0 error. */
-static int publish(br_ice_table *t, const char *text, br_err *err)
+/* The table's commit lock (an flock the kernel drops with the process):
+ * returns the locked descriptor or <0. Also serialises writers of
+ * version-hint.text, whose temporary file name is fixed. */
+static int commit_lock(const br_ice_table *t, br_err *err)
 {
 	char *lock_path = br_xasprintf("%s/metadata/.commit.lock", t->dir);
 	int lfd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -396,6 +410,21 @@ static int publish(br_ice_table *t, const char *text, br_err *err)
 			return br_errno(err, BR_EIO, "lock %s.%s for commit", t->ns, t->name);
 		}
 	}
+	return lfd;
+}
+
+static void commit_unlock(int lfd)
+{
+	flock(lfd, LOCK_UN);
+	close(lfd);
+}
+
+/* Steps 3-5 of the commit story. Returns 0 published, 1 lost the race, <0 error. */
+static int publish(br_ice_table *t, const char *text, br_err *err)
+{
+	int lfd = commit_lock(t, err);
+	if (lfd < 0)
+		return lfd;
 	int rc;
 	char *cur = NULL, *uri = NULL, *path = NULL, *tmp = NULL;
 	rc = br_ice_catalog_get(t->lake->cat, t->ns, t->name, &cur, err);
@@ -440,8 +469,7 @@ static int publish(br_ice_table *t, const char *text, br_err *err)
 		br_warn("iceberg: %s.%s: version-hint.text not updated: %s", t->ns, t->name, err ? err->msg : "");
 	rc = 0;
 out:
-	flock(lfd, LOCK_UN);
-	close(lfd);
+	commit_unlock(lfd);
 	free(cur);
 	free(uri);
 	free(path);
