@@ -11,8 +11,9 @@
  * one entry is consumed from every leaf below it. A list/map whose repeated
  * group is undefined is empty (again one entry per leaf); otherwise elements
  * are read while the next entry's rep reaches the list's element level.
- * Top-level primitive columns skip all this (read_flat). Repeated fields
- * outside a LIST/MAP group (legacy writers) are refused as unsupported.
+ * Top-level primitive columns skip all this (read_flat). A repeated field
+ * outside a LIST/MAP group (legacy writers) reads as a required list of
+ * required elements.
  *
  * Trust: nothing in the file is believed before it is checked. The footer
  * must fit the file (and 256 MiB), its decoded structures may take at most 32
@@ -207,8 +208,17 @@ static int build_rnode(sctx *s, rnode *n, int parent_def, int parent_rep, int de
 		goto out;
 	}
 	if (e->repetition == PQ_REPEATED) {
-		rc = br_errf(s->err, BR_EUNSUPPORTED, "%s: repeated field \"%s\" outside a LIST or MAP group",
-			     r->name, name);
+		/* A bare repeated field (legacy writers, LogicalTypes.md): a
+		 * required list whose required elements are the field itself. */
+		n->kind = K_LIST;
+		n->def = parent_def;
+		n->rdef = parent_def + 1;
+		n->rrep = parent_rep + 1;
+		r->fm.schema[s->idx - 1].repetition = PQ_REQUIRED;
+		s->idx--;
+		n->nkids = 1;
+		n->kids = br_xcalloc(1, sizeof *n->kids);
+		rc = build_rnode(s, &n->kids[0], n->rdef, n->rrep, depth + 1, prefix);
 		goto out;
 	}
 	n->optional = e->repetition == PQ_OPTIONAL;

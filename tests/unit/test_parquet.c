@@ -816,6 +816,47 @@ static void test_crafted_encodings(void **state)
 	br_batch_free(&out);
 	br_pq_reader_close(r);
 
+	/* a bare repeated field (legacy): rows [1, 2], [], [3] */
+	body.len = 0;
+	br_buf lv = { 0 };
+	uint32_t reps[] = { 0, 1, 0, 0 }, defs[] = { 1, 1, 0, 1 };
+	br_pq_rle_encode(reps, 4, 1, &lv);
+	uint32_t ln = (uint32_t)lv.len;
+	br_buf_put(&body, &ln, 4);
+	br_buf_put(&body, lv.p, lv.len);
+	lv.len = 0;
+	br_pq_rle_encode(defs, 4, 1, &lv);
+	ln = (uint32_t)lv.len;
+	br_buf_put(&body, &ln, 4);
+	br_buf_put(&body, lv.p, lv.len);
+	int32_t iv[] = { 1, 2, 3 };
+	br_buf_put(&body, iv, sizeof iv);
+	br_buf_free(&lv);
+	pq_schema_el elr = { .type = PQ_INT32, .repetition = PQ_REPEATED, .name = "r", .converted = -1, .field_id = 5 };
+	f.len = 0;
+	craft(&f, &elr, PQ_ENC_PLAIN, &body, 4);
+	/* the footer says 4 rows (craft uses the entry count); 3 are complete */
+	assert_int_equal(br_pq_reader_open_mem(f.p, f.len, "crafted.parquet", &r, &err), 0);
+	const br_type *lt = br_pq_reader_schema(r)->root->children[0].type;
+	assert_int_equal(lt->id, BR_T_LIST);
+	assert_true(lt->children[0].required);
+	br_pq_reader_set_batch_rows(r, 3);
+	assert_int_equal(br_pq_reader_next(r, &out, &err), 1);
+	int64_t st, en;
+	br_col_range(&out.cols[0], 0, &st, &en);
+	assert_int_equal(en - st, 2);
+	assert_int_equal(br_col_i32(&out.cols[0].children[0], st + 1), 2);
+	br_col_range(&out.cols[0], 1, &st, &en);
+	assert_int_equal(en - st, 0);
+	br_col_range(&out.cols[0], 2, &st, &en);
+	assert_int_equal(en - st, 1);
+	assert_int_equal(br_col_i32(&out.cols[0].children[0], st), 3);
+	/* the claimed fourth row has no entries left: a clear error */
+	assert_int_equal(br_pq_reader_next(r, &out, &err), BR_ECORRUPT);
+	assert_non_null(strstr(err.msg, "ends before"));
+	br_batch_free(&out);
+	br_pq_reader_close(r);
+
 	/* INT96: nanoseconds of the day, then the Julian day */
 	body.len = 0;
 	int64_t nanos = 1500000000LL;     /* 00:00:01.5 */
