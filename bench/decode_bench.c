@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "kafka/records.h"
+#include "log/records.h"
 
 static double now_s(void)
 {
@@ -29,11 +29,11 @@ int main(int argc, char **argv)
 	}
 	char *val = malloc((size_t)size);
 	for (int c = BR_CODEC_NONE; c <= BR_CODEC_ZSTD; c++) {
-		br_batch_opts o;
-		br_batch_opts_default(&o);
+		br_rb_opts o;
+		br_rb_opts_default(&o);
 		o.codec = (enum br_codec)c;
-		br_batch_builder b;
-		br_batch_builder_init(&b, &o);
+		br_rb_builder b;
+		br_rb_builder_init(&b, &o);
 		br_buf out = { 0 };
 		br_err err;
 		double t0 = now_s();
@@ -42,9 +42,9 @@ int main(int argc, char **argv)
 			int k = snprintf(val, (size_t)size, "{\"id\":%ld,\"user\":\"u%ld\",\"v\":\"", i, i % 977);
 			for (int j = k; j < size; j++)
 				val[j] = "abcdefghij"[(i + j) % 10];
-			br_batch_add(&b, 1700000000000 + i, NULL, -1, val, size, NULL, 0);
+			br_rb_add(&b, 1700000000000 + i, NULL, -1, val, size, NULL, 0);
 			if ((i + 1) % per == 0 || i == n - 1)
-				if (br_batch_finish(&b, &out, &err)) {
+				if (br_rb_finish(&b, &out, &err)) {
 					fprintf(stderr, "%s\n", err.msg);
 					return 1;
 				}
@@ -56,17 +56,17 @@ int main(int argc, char **argv)
 		double dec = 1e30;
 		for (int r = 0; r < reps; r++) {
 			t0 = now_s();
-			br_batch_iter it;
-			br_batch_iter_init(&it, out.p, out.len, 64 << 20, 0);
+			br_rb_iter it;
+			br_rb_iter_init(&it, out.p, out.len, 64 << 20, 0);
 			br_record rec;
 			int rc;
-			while ((rc = br_batch_iter_next(&it, &rec, &err)) == 1)
+			while ((rc = br_rb_iter_next(&it, &rec, &err)) == 1)
 				seen++;
 			if (rc) {
 				fprintf(stderr, "%s\n", err.msg);
 				return 1;
 			}
-			br_batch_iter_free(&it);
+			br_rb_iter_free(&it);
 			if (now_s() - t0 < dec)
 				dec = now_s() - t0;
 		}
@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		       (double)n * size / dec / 1e6);
 		if (seen != n * reps)
 			return 1;
-		br_batch_builder_free(&b);
+		br_rb_builder_free(&b);
 		br_buf_free(&out);
 	}
 	free(val);

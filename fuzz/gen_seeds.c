@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "base/compress.h"
-#include "kafka/records.h"
+#include "log/records.h"
 #include "kafka/wire.h"
 
 static const char *root;
@@ -26,26 +26,26 @@ static void put(const char *harness, const char *name, const br_buf *b)
 
 static void batch(br_buf *out, enum br_codec codec, int n, bool append_time)
 {
-	br_batch_opts o;
-	br_batch_opts_default(&o);
+	br_rb_opts o;
+	br_rb_opts_default(&o);
 	o.codec = codec;
 	o.log_append_time = append_time;
-	br_batch_builder b;
-	br_batch_builder_init(&b, &o);
+	br_rb_builder b;
+	br_rb_builder_init(&b, &o);
 	br_rec_header h = { (const uint8_t *)"h", 1, (const uint8_t *)"v", 1 };
 	for (int i = 0; i < n; i++) {
 		char k[16], v[64];
 		snprintf(k, sizeof k, "k%d", i);
 		int vl = snprintf(v, sizeof v, "{\"id\":%d,\"name\":\"braid\"}", i);
-		br_batch_add(&b, 1700000000000 + i, i == 1 ? NULL : k, (int32_t)strlen(k), i == 2 ? NULL : v, vl, &h,
+		br_rb_add(&b, 1700000000000 + i, i == 1 ? NULL : k, (int32_t)strlen(k), i == 2 ? NULL : v, vl, &h,
 		             i % 2);
 	}
 	br_err err;
-	if (br_batch_finish(&b, out, &err)) {
+	if (br_rb_finish(&b, out, &err)) {
 		fprintf(stderr, "%s\n", err.msg);
 		exit(1);
 	}
-	br_batch_builder_free(&b);
+	br_rb_builder_free(&b);
 }
 
 static void hdr(br_buf *b, int16_t key, int16_t ver, bool flex)

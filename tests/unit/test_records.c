@@ -11,7 +11,7 @@
 
 #include "base/crc32c.h"
 #include "base/util.h"
-#include "kafka/records.h"
+#include "log/records.h"
 
 #define MAXU (16u << 20)
 
@@ -41,23 +41,23 @@ static void test_known_bytes(void **state)
 	br_wr_be32(want + 8, sizeof want - 12);
 	br_wr_be32(want + 17, br_crc32c(0, want + 21, sizeof want - 21));
 
-	br_batch_opts o;
-	br_batch_opts_default(&o);
+	br_rb_opts o;
+	br_rb_opts_default(&o);
 	o.base_offset = 5;
-	br_batch_builder b;
-	br_batch_builder_init(&b, &o);
+	br_rb_builder b;
+	br_rb_builder_init(&b, &o);
 	br_rec_header h = { (const uint8_t *)"h", 1, (const uint8_t *)"x", 1 };
-	br_batch_add(&b, 1000, "k", 1, "v", 1, &h, 1);
+	br_rb_add(&b, 1000, "k", 1, "v", 1, &h, 1);
 	br_buf out = { 0 };
 	br_err err = { 0 };
-	assert_int_equal(br_batch_finish(&b, &out, &err), 0);
+	assert_int_equal(br_rb_finish(&b, &out, &err), 0);
 	assert_int_equal(out.len, sizeof want);
 	assert_memory_equal(out.p, want, sizeof want);
 
-	br_batch_iter it;
-	br_batch_iter_init(&it, want, sizeof want, MAXU, 0);
+	br_rb_iter it;
+	br_rb_iter_init(&it, want, sizeof want, MAXU, 0);
 	br_record r;
-	assert_int_equal(br_batch_iter_next(&it, &r, &err), 1);
+	assert_int_equal(br_rb_iter_next(&it, &r, &err), 1);
 	assert_int_equal(r.offset, 5);
 	assert_int_equal(r.timestamp, 1000);
 	assert_int_equal(r.key_len, 1);
@@ -71,24 +71,24 @@ static void test_known_bytes(void **state)
 	assert_memory_equal(got.value, "x", 1);
 	assert_false(br_record_header_next(&r, &pos, &got));
 	assert_int_equal(it.hdr.producer_id, -1);
-	assert_int_equal(br_batch_iter_next(&it, &r, &err), 0);
-	br_batch_iter_free(&it);
-	br_batch_builder_free(&b);
+	assert_int_equal(br_rb_iter_next(&it, &r, &err), 0);
+	br_rb_iter_free(&it);
+	br_rb_builder_free(&b);
 	br_buf_free(&out);
 }
 
 /* Builds `nbatches` batches of `per` records each with the codec into out. */
 static void build(br_buf *out, enum br_codec codec, int nbatches, int per, int64_t base)
 {
-	br_batch_opts o;
-	br_batch_opts_default(&o);
+	br_rb_opts o;
+	br_rb_opts_default(&o);
 	o.codec = codec;
 	o.base_offset = base;
 	o.producer_id = 42;
 	o.producer_epoch = 1;
 	o.base_sequence = 0;
-	br_batch_builder b;
-	br_batch_builder_init(&b, &o);
+	br_rb_builder b;
+	br_rb_builder_init(&b, &o);
 	br_err err = { 0 };
 	char key[32], val[200];
 	for (int i = 0; i < nbatches * per; i++) {
@@ -98,28 +98,28 @@ static void build(br_buf *out, enum br_codec codec, int nbatches, int per, int64
 			                { (const uint8_t *)"nil", 3, NULL, -1 } };
 		/* timestamps go backwards now and then: deltas may be negative */
 		int64_t ts = 1700000000000 + (i % 7 == 3 ? -50 : i);
-		br_batch_add(&b, ts, i % 5 == 0 ? NULL : key, (int32_t)strlen(key), i % 11 == 0 ? NULL : val, vlen,
+		br_rb_add(&b, ts, i % 5 == 0 ? NULL : key, (int32_t)strlen(key), i % 11 == 0 ? NULL : val, vlen,
 		             hs, i % 3);
 		if ((i + 1) % per == 0)
-			assert_int_equal(br_batch_finish(&b, out, &err), 0);
+			assert_int_equal(br_rb_finish(&b, out, &err), 0);
 	}
-	br_batch_builder_free(&b);
+	br_rb_builder_free(&b);
 }
 
 static void check_all(const br_buf *in, enum br_codec codec, int n, int64_t base)
 {
-	br_batch_iter it;
-	br_batch_iter_init(&it, in->p, in->len, MAXU, 0);
+	br_rb_iter it;
+	br_rb_iter_init(&it, in->p, in->len, MAXU, 0);
 	br_record r;
 	br_err err = { 0 };
 	char key[32], val[200];
 	int i = 0, rc;
-	while ((rc = br_batch_iter_next(&it, &r, &err)) == 1) {
+	while ((rc = br_rb_iter_next(&it, &r, &err)) == 1) {
 		snprintf(key, sizeof key, "key-%d", i);
 		int vlen = snprintf(val, sizeof val, "{\"n\":%d,\"pad\":\"%0*d\"}", i, i % 100, 0);
 		assert_int_equal(r.offset, base + i);
 		assert_int_equal(r.timestamp, 1700000000000 + (i % 7 == 3 ? -50 : i));
-		assert_int_equal(br_batch_codec(r.batch), codec);
+		assert_int_equal(br_rb_codec(r.batch), codec);
 		if (i % 5 == 0) {
 			assert_null(r.key);
 			assert_int_equal(r.key_len, -1);
@@ -154,7 +154,7 @@ static void check_all(const br_buf *in, enum br_codec codec, int n, int64_t base
 	if (rc)
 		fail_msg("%s: %s", br_codec_name(codec), err.msg);
 	assert_int_equal(i, n);
-	br_batch_iter_free(&it);
+	br_rb_iter_free(&it);
 }
 
 static void test_roundtrip_codecs(void **state)
@@ -166,13 +166,13 @@ static void test_roundtrip_codecs(void **state)
 		check_all(&b, (enum br_codec)c, 7 * 300, 1000);
 		int64_t nr, nb;
 		br_err err = { 0 };
-		assert_int_equal(br_batches_validate(b.p, b.len, MAXU, 0, &nr, &nb, &err), 0);
+		assert_int_equal(br_rb_validate(b.p, b.len, MAXU, 0, &nr, &nb, &err), 0);
 		assert_int_equal(nr, 2100);
 		assert_int_equal(nb, 7);
 		/* sequences advance per batch */
-		br_batch_hdr h;
+		br_rb_hdr h;
 		size_t first = br_rd_be32(b.p + 8) + 12;
-		assert_int_equal(br_batch_parse_header(b.p + first, b.len - first, first, &h, &err), 0);
+		assert_int_equal(br_rb_parse_header(b.p + first, b.len - first, first, &h, &err), 0);
 		assert_int_equal(h.base_sequence, 300);
 		assert_int_equal(h.base_offset, 1300);
 		assert_int_equal(h.last_offset_delta, 299);
@@ -185,38 +185,38 @@ static void test_log_append_time(void **state)
 	(void)state;
 	br_buf b = { 0 };
 	build(&b, BR_CODEC_LZ4, 1, 10, 0);
-	br_batch_set_base_offset(b.p, 77);
-	br_batch_set_log_append_time(b.p, b.len, 1234);
-	br_batch_iter it;
-	br_batch_iter_init(&it, b.p, b.len, MAXU, 0);
+	br_rb_set_base_offset(b.p, 77);
+	br_rb_set_log_append_time(b.p, b.len, 1234);
+	br_rb_iter it;
+	br_rb_iter_init(&it, b.p, b.len, MAXU, 0);
 	br_record r;
 	br_err err = { 0 };
 	int n = 0, rc;
-	while ((rc = br_batch_iter_next(&it, &r, &err)) == 1) {
+	while ((rc = br_rb_iter_next(&it, &r, &err)) == 1) {
 		assert_int_equal(r.timestamp, 1234);
 		assert_int_equal(r.offset, 77 + n);
-		assert_true(br_batch_log_append_time(r.batch));
+		assert_true(br_rb_log_append_time(r.batch));
 		n++;
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(n, 10);
-	br_batch_iter_free(&it);
+	br_rb_iter_free(&it);
 	br_buf_free(&b);
 }
 
 static int decode_all(const uint8_t *p, size_t n, int flags, int64_t *count, br_err *err)
 {
-	br_batch_iter it;
-	br_batch_iter_init(&it, p, n, MAXU, flags);
+	br_rb_iter it;
+	br_rb_iter_init(&it, p, n, MAXU, flags);
 	br_record r;
 	int rc;
 	*count = 0;
-	while ((rc = br_batch_iter_next(&it, &r, err)) == 1)
+	while ((rc = br_rb_iter_next(&it, &r, err)) == 1)
 		++*count;
 	/* a dead iterator stays dead */
 	if (rc < 0)
-		assert_int_equal(br_batch_iter_next(&it, &r, NULL), rc);
-	br_batch_iter_free(&it);
+		assert_int_equal(br_rb_iter_next(&it, &r, NULL), rc);
+	br_rb_iter_free(&it);
 	return rc;
 }
 
@@ -237,7 +237,7 @@ static void test_bad_crc_and_magic(void **state)
 	snprintf(where, sizeof where, "byte %zu", second);
 	assert_non_null(strstr(err.msg, where));
 	/* skipping the CRC check decodes it */
-	assert_int_equal(decode_all(b.p, b.len, BR_ITER_SKIP_CRC, &n, &err), 0);
+	assert_int_equal(decode_all(b.p, b.len, BR_RB_SKIP_CRC, &n, &err), 0);
 	assert_int_equal(n, 10);
 	b.p[second + 17] ^= 1;
 	/* a value byte flipped: the CRC catches it */
@@ -270,7 +270,7 @@ static void test_truncation(void **state)
 			else
 				assert_true(rc < 0);
 			/* with PARTIAL_TAIL, a cut ends the iteration after the complete batches */
-			assert_int_equal(decode_all(b.p, cut, BR_ITER_PARTIAL_TAIL, &n, &err), 0);
+			assert_int_equal(decode_all(b.p, cut, BR_RB_PARTIAL_TAIL, &n, &err), 0);
 			assert_int_equal(n, cut < first ? 0 : cut < second ? 20 : 40);
 		}
 		br_buf_free(&b);
@@ -278,7 +278,7 @@ static void test_truncation(void **state)
 }
 
 /* Re-seals a batch after an edit so the test reaches the record decoder. */
-static void reseal(uint8_t *p) { br_wr_be32(p + 17, br_batch_compute_crc(p, br_rd_be32(p + 8) + 12)); }
+static void reseal(uint8_t *p) { br_wr_be32(p + 17, br_rb_compute_crc(p, br_rd_be32(p + 8) + 12)); }
 
 static void test_lying_fields(void **state)
 {
@@ -326,14 +326,14 @@ static void test_lying_fields(void **state)
 	br_buf_free(&b);
 
 	/* a record whose offsetDelta repeats: two records both with delta 0 */
-	br_batch_opts o;
-	br_batch_opts_default(&o);
-	br_batch_builder bb;
-	br_batch_builder_init(&bb, &o);
+	br_rb_opts o;
+	br_rb_opts_default(&o);
+	br_rb_builder bb;
+	br_rb_builder_init(&bb, &o);
 	br_buf one = { 0 };
-	br_batch_add(&bb, 1, "a", 1, "b", 1, NULL, 0);
-	br_batch_add(&bb, 1, "a", 1, "b", 1, NULL, 0);
-	assert_int_equal(br_batch_finish(&bb, &one, &err), 0);
+	br_rb_add(&bb, 1, "a", 1, "b", 1, NULL, 0);
+	br_rb_add(&bb, 1, "a", 1, "b", 1, NULL, 0);
+	assert_int_equal(br_rb_finish(&bb, &one, &err), 0);
 	/* record 0 is [len][attr][ts][off=0]...: record 1's offsetDelta byte is at
 	 * 61 + (1 + rec0 len) + 3 */
 	size_t r1 = 61 + 1 + (size_t)(one.p[61] >> 1);
@@ -349,7 +349,7 @@ static void test_lying_fields(void **state)
 	assert_int_equal(decode_all(one.p, one.len, 0, &n, &err), BR_ECORRUPT);
 	assert_non_null(strstr(err.msg, "record 0"));
 	br_buf_free(&one);
-	br_batch_builder_free(&bb);
+	br_rb_builder_free(&bb);
 }
 
 static void test_bomb(void **state)
@@ -391,7 +391,7 @@ static void test_flip_every_byte(void **state)
 				uint8_t save = b.p[i];
 				b.p[i] = vals[v];
 				int64_t n;
-				int rc = decode_all(b.p, b.len, BR_ITER_SKIP_CRC, &n, &err);
+				int rc = decode_all(b.p, b.len, BR_RB_SKIP_CRC, &n, &err);
 				assert_true(rc <= 0);
 				assert_true(n <= 12);
 				b.p[i] = save;

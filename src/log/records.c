@@ -44,7 +44,7 @@
  * Timestamps: a record's time is baseTimestamp + timestampDelta (CreateTime), or
  * maxTimestamp for every record when the batch says LogAppendTime (the broker
  * stamps it there without rewriting the records). */
-#include "kafka/records.h"
+#include "log/records.h"
 
 #include <inttypes.h>
 #include <limits.h>
@@ -71,12 +71,12 @@ static int batch_err(br_err *err, int code, int64_t base, size_t pos, const char
 	return br_errf(err, code, "record batch at offset %" PRId64 " (byte %zu): %s", base, pos, what);
 }
 
-int br_batch_parse_header(const uint8_t *p, size_t len, size_t pos, br_batch_hdr *h, br_err *err)
+int br_rb_parse_header(const uint8_t *p, size_t len, size_t pos, br_rb_hdr *h, br_err *err)
 {
 	memset(h, 0, sizeof *h);
 	if (len < 17)
 		return batch_err(err, BR_ECORRUPT, len >= 8 ? (int64_t)br_rd_be64(p) : -1, pos,
-		                 "truncated: %zu bytes, a batch header needs %d", len, BR_BATCH_HEADER_SIZE);
+		                 "truncated: %zu bytes, a batch header needs %d", len, BR_RB_HEADER_SIZE);
 	h->base_offset = (int64_t)br_rd_be64(p);
 	h->batch_length = (int32_t)br_rd_be32(p + 8);
 	h->partition_leader_epoch = (int32_t)br_rd_be32(p + 12);
@@ -84,12 +84,12 @@ int br_batch_parse_header(const uint8_t *p, size_t len, size_t pos, br_batch_hdr
 	if (h->magic != 2)
 		return BATCH_ERR(err, h->magic == 0 || h->magic == 1 ? BR_EUNSUPPORTED : BR_ECORRUPT, h, pos,
 		                 "magic %d (only record batch v2, magic 2, is supported)", h->magic);
-	if (h->batch_length < BR_BATCH_HEADER_SIZE - BR_BATCH_LOG_OVERHEAD)
+	if (h->batch_length < BR_RB_HEADER_SIZE - BR_RB_LOG_OVERHEAD)
 		return BATCH_ERR(err, BR_ECORRUPT, h, pos, "batchLength %" PRId32 " is shorter than a batch header",
 		                 h->batch_length);
-	if ((size_t)h->batch_length > len - BR_BATCH_LOG_OVERHEAD)
+	if ((size_t)h->batch_length > len - BR_RB_LOG_OVERHEAD)
 		return BATCH_ERR(err, BR_ECORRUPT, h, pos, "batchLength %" PRId32 " but only %zu bytes remain",
-		                 h->batch_length, len - BR_BATCH_LOG_OVERHEAD);
+		                 h->batch_length, len - BR_RB_LOG_OVERHEAD);
 	h->crc = br_rd_be32(p + 17);
 	h->attributes = (int16_t)br_rd_be16(p + 21);
 	h->last_offset_delta = (int32_t)br_rd_be32(p + 23);
@@ -99,8 +99,8 @@ int br_batch_parse_header(const uint8_t *p, size_t len, size_t pos, br_batch_hdr
 	h->producer_epoch = (int16_t)br_rd_be16(p + 51);
 	h->base_sequence = (int32_t)br_rd_be32(p + 53);
 	h->record_count = (int32_t)br_rd_be32(p + 57);
-	if (br_batch_codec(h) > BR_CODEC_ZSTD)
-		return BATCH_ERR(err, BR_EUNSUPPORTED, h, pos, "unknown compression codec %d", br_batch_codec(h));
+	if (br_rb_codec(h) > BR_CODEC_ZSTD)
+		return BATCH_ERR(err, BR_EUNSUPPORTED, h, pos, "unknown compression codec %d", br_rb_codec(h));
 	if (h->base_offset < 0)
 		return BATCH_ERR(err, BR_ECORRUPT, h, pos, "negative baseOffset");
 	if (h->last_offset_delta < 0 || h->base_offset > INT64_MAX - h->last_offset_delta)
@@ -115,33 +115,33 @@ int br_batch_parse_header(const uint8_t *p, size_t len, size_t pos, br_batch_hdr
 	return 0;
 }
 
-uint32_t br_batch_compute_crc(const uint8_t *p, size_t size)
+uint32_t br_rb_compute_crc(const uint8_t *p, size_t size)
 {
-	return br_crc32c(0, p + BR_BATCH_ATTR_OFFSET, size - BR_BATCH_ATTR_OFFSET);
+	return br_crc32c(0, p + BR_RB_ATTR_OFFSET, size - BR_RB_ATTR_OFFSET);
 }
 
-int br_batch_check_crc(const uint8_t *p, const br_batch_hdr *h, size_t pos, br_err *err)
+int br_rb_check_crc(const uint8_t *p, const br_rb_hdr *h, size_t pos, br_err *err)
 {
-	uint32_t want = br_batch_compute_crc(p, br_batch_size(h));
+	uint32_t want = br_rb_compute_crc(p, br_rb_size(h));
 	if (want != h->crc)
 		return BATCH_ERR(err, BR_ECORRUPT, h, pos, "CRC 0x%08" PRIx32 " but the bytes give 0x%08" PRIx32,
 		                 h->crc, want);
 	return 0;
 }
 
-void br_batch_set_base_offset(uint8_t *p, int64_t base_offset) { br_wr_be64(p, (uint64_t)base_offset); }
+void br_rb_set_base_offset(uint8_t *p, int64_t base_offset) { br_wr_be64(p, (uint64_t)base_offset); }
 
-void br_batch_set_log_append_time(uint8_t *p, size_t size, int64_t append_time_ms)
+void br_rb_set_log_append_time(uint8_t *p, size_t size, int64_t append_time_ms)
 {
-	uint16_t attr = br_rd_be16(p + BR_BATCH_ATTR_OFFSET) | BR_ATTR_LOG_APPEND_TIME;
-	br_wr_be16(p + BR_BATCH_ATTR_OFFSET, attr);
+	uint16_t attr = br_rd_be16(p + BR_RB_ATTR_OFFSET) | BR_ATTR_LOG_APPEND_TIME;
+	br_wr_be16(p + BR_RB_ATTR_OFFSET, attr);
 	br_wr_be64(p + 35, (uint64_t)append_time_ms);
-	br_wr_be32(p + BR_BATCH_CRC_OFFSET, br_batch_compute_crc(p, size));
+	br_wr_be32(p + BR_RB_CRC_OFFSET, br_rb_compute_crc(p, size));
 }
 
 /* ---- decoding ---- */
 
-void br_batch_iter_init(br_batch_iter *it, const void *p, size_t len, size_t max_uncompressed, int flags)
+void br_rb_iter_init(br_rb_iter *it, const void *p, size_t len, size_t max_uncompressed, int flags)
 {
 	memset(it, 0, sizeof *it);
 	it->in = br_cur_make(p, len);
@@ -149,16 +149,16 @@ void br_batch_iter_init(br_batch_iter *it, const void *p, size_t len, size_t max
 	it->flags = flags;
 }
 
-void br_batch_iter_free(br_batch_iter *it) { br_buf_free(&it->dec); }
+void br_rb_iter_free(br_rb_iter *it) { br_buf_free(&it->dec); }
 
-static int iter_fail(br_batch_iter *it, int code)
+static int iter_fail(br_rb_iter *it, int code)
 {
 	it->failed = code;
 	it->in_batch = false;
 	return code;
 }
 
-int br_batch_iter_next_batch(br_batch_iter *it, br_err *err)
+int br_rb_iter_next_batch(br_rb_iter *it, br_err *err)
 {
 	if (it->failed)
 		return br_errf(err, it->failed, "record batch iterator used after an error");
@@ -167,25 +167,25 @@ int br_batch_iter_next_batch(br_batch_iter *it, br_err *err)
 	if (!left)
 		return 0;
 	const uint8_t *p = it->in.p + pos;
-	if (it->flags & BR_ITER_PARTIAL_TAIL) {
+	if (it->flags & BR_RB_PARTIAL_TAIL) {
 		/* A Fetch response cuts the last batch at max_bytes: stop at a cut batch,
 		 * but only when what is there is plausibly its start. */
-		if (left < BR_BATCH_HEADER_SIZE ||
-		    (int64_t)(int32_t)br_rd_be32(p + 8) > (int64_t)(left - BR_BATCH_LOG_OVERHEAD)) {
+		if (left < BR_RB_HEADER_SIZE ||
+		    (int64_t)(int32_t)br_rd_be32(p + 8) > (int64_t)(left - BR_RB_LOG_OVERHEAD)) {
 			it->in.pos = it->in.len;
 			return 0;
 		}
 	}
-	br_batch_hdr *h = &it->hdr;
-	int rc = br_batch_parse_header(p, left, pos, h, err);
+	br_rb_hdr *h = &it->hdr;
+	int rc = br_rb_parse_header(p, left, pos, h, err);
 	if (rc)
 		return iter_fail(it, rc);
-	size_t size = br_batch_size(h);
-	if (!(it->flags & BR_ITER_SKIP_CRC) && (rc = br_batch_check_crc(p, h, pos, err)))
+	size_t size = br_rb_size(h);
+	if (!(it->flags & BR_RB_SKIP_CRC) && (rc = br_rb_check_crc(p, h, pos, err)))
 		return iter_fail(it, rc);
-	const uint8_t *sect = p + BR_BATCH_HEADER_SIZE;
-	size_t sect_len = size - BR_BATCH_HEADER_SIZE;
-	enum br_codec codec = br_batch_codec(h);
+	const uint8_t *sect = p + BR_RB_HEADER_SIZE;
+	size_t sect_len = size - BR_RB_HEADER_SIZE;
+	enum br_codec codec = br_rb_codec(h);
 	if (codec == BR_CODEC_NONE) {
 		if (sect_len > it->max_uncompressed)
 			return iter_fail(it, BATCH_ERR(err, BR_ELIMIT, h, pos, "%zu bytes of records exceed the limit of %zu",
@@ -225,9 +225,9 @@ static bool read_bytes(br_cur *c, bool nullable, const uint8_t **p, int32_t *len
 	return *p != NULL;
 }
 
-static int decode_record(br_batch_iter *it, br_record *rec, br_err *err)
+static int decode_record(br_rb_iter *it, br_record *rec, br_err *err)
 {
-	const br_batch_hdr *h = &it->hdr;
+	const br_rb_hdr *h = &it->hdr;
 	int32_t idx = h->record_count - it->left;
 	size_t rpos = it->recs.pos;
 #define REC_ERR(fmt, ...)                                                                          \
@@ -278,7 +278,7 @@ static int decode_record(br_batch_iter *it, br_record *rec, br_err *err)
 	rec->headers = r.p + hstart;
 	rec->headers_len = r.pos - hstart;
 	rec->offset = h->base_offset + off_delta;
-	rec->timestamp = br_batch_log_append_time(h) ? h->max_timestamp
+	rec->timestamp = br_rb_log_append_time(h) ? h->max_timestamp
 	                                             : (int64_t)((uint64_t)h->base_timestamp + (uint64_t)ts_delta);
 	it->prev_delta = off_delta;
 	if (--it->left == 0 && br_cur_left(&it->recs))
@@ -289,12 +289,12 @@ static int decode_record(br_batch_iter *it, br_record *rec, br_err *err)
 #undef REC_ERR
 }
 
-int br_batch_iter_next(br_batch_iter *it, br_record *rec, br_err *err)
+int br_rb_iter_next(br_rb_iter *it, br_record *rec, br_err *err)
 {
 	if (it->failed)
 		return br_errf(err, it->failed, "record batch iterator used after an error");
 	while (!it->in_batch || it->left == 0) {
-		int rc = br_batch_iter_next_batch(it, err);
+		int rc = br_rb_iter_next_batch(it, err);
 		if (rc <= 0)
 			return rc;
 	}
@@ -313,14 +313,14 @@ bool br_record_header_next(const br_record *r, size_t *pos, br_rec_header *h)
 	return true;
 }
 
-int br_batches_validate(const void *p, size_t len, size_t max_uncompressed, int flags,
+int br_rb_validate(const void *p, size_t len, size_t max_uncompressed, int flags,
                         int64_t *records, int64_t *batches, br_err *err)
 {
-	br_batch_iter it;
-	br_batch_iter_init(&it, p, len, max_uncompressed, flags & ~BR_ITER_PARTIAL_TAIL);
+	br_rb_iter it;
+	br_rb_iter_init(&it, p, len, max_uncompressed, flags & ~BR_RB_PARTIAL_TAIL);
 	int64_t nr = 0, nb = 0;
 	int rc;
-	while ((rc = br_batch_iter_next_batch(&it, err)) == 1) {
+	while ((rc = br_rb_iter_next_batch(&it, err)) == 1) {
 		nb++;
 		br_record rec;
 		while (it.left > 0 && (rc = decode_record(&it, &rec, err)) == 1)
@@ -328,7 +328,7 @@ int br_batches_validate(const void *p, size_t len, size_t max_uncompressed, int 
 		if (rc < 0)
 			break;
 	}
-	br_batch_iter_free(&it);
+	br_rb_iter_free(&it);
 	if (records)
 		*records = nr;
 	if (batches)
@@ -338,7 +338,7 @@ int br_batches_validate(const void *p, size_t len, size_t max_uncompressed, int 
 
 /* ---- encoding ---- */
 
-void br_batch_opts_default(br_batch_opts *o)
+void br_rb_opts_default(br_rb_opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->partition_leader_epoch = -1;
@@ -347,16 +347,16 @@ void br_batch_opts_default(br_batch_opts *o)
 	o->base_sequence = -1;
 }
 
-void br_batch_builder_init(br_batch_builder *b, const br_batch_opts *o)
+void br_rb_builder_init(br_rb_builder *b, const br_rb_opts *o)
 {
 	memset(b, 0, sizeof *b);
 	if (o)
 		b->opts = *o;
 	else
-		br_batch_opts_default(&b->opts);
+		br_rb_opts_default(&b->opts);
 }
 
-void br_batch_builder_free(br_batch_builder *b) { br_buf_free(&b->recs); }
+void br_rb_builder_free(br_rb_builder *b) { br_buf_free(&b->recs); }
 
 static size_t varint_len(int64_t v)
 {
@@ -378,7 +378,7 @@ static void put_bytes(br_buf *b, const void *p, int32_t len)
 		br_buf_put(b, p, (size_t)len);
 }
 
-void br_batch_add(br_batch_builder *b, int64_t timestamp, const void *key, int32_t key_len,
+void br_rb_add(br_rb_builder *b, int64_t timestamp, const void *key, int32_t key_len,
                   const void *value, int32_t value_len, const br_rec_header *headers, int32_t header_count)
 {
 	if (!key)
@@ -409,13 +409,13 @@ void br_batch_add(br_batch_builder *b, int64_t timestamp, const void *key, int32
 	b->count++;
 }
 
-int br_batch_finish(br_batch_builder *b, br_buf *out, br_err *err)
+int br_rb_finish(br_rb_builder *b, br_buf *out, br_err *err)
 {
 	if (!b->count)
 		return 0;
-	const br_batch_opts *o = &b->opts;
+	const br_rb_opts *o = &b->opts;
 	size_t start = out->len;
-	br_buf_grow(out, BR_BATCH_HEADER_SIZE);
+	br_buf_grow(out, BR_RB_HEADER_SIZE);
 	if (o->codec == BR_CODEC_NONE) {
 		br_buf_put(out, b->recs.p, b->recs.len);
 	} else {
@@ -426,7 +426,7 @@ int br_batch_finish(br_batch_builder *b, br_buf *out, br_err *err)
 		}
 	}
 	size_t size = out->len - start;
-	if (size - BR_BATCH_LOG_OVERHEAD > INT32_MAX) {
+	if (size - BR_RB_LOG_OVERHEAD > INT32_MAX) {
 		out->len = start;
 		return br_errf(err, BR_ELIMIT, "record batch of %zu bytes is too large", size);
 	}
@@ -434,7 +434,7 @@ int br_batch_finish(br_batch_builder *b, br_buf *out, br_err *err)
 	uint16_t attr = (uint16_t)o->codec | (o->log_append_time ? BR_ATTR_LOG_APPEND_TIME : 0) |
 	                (o->transactional ? BR_ATTR_TRANSACTIONAL : 0) | (o->control ? BR_ATTR_CONTROL : 0);
 	br_wr_be64(p, (uint64_t)o->base_offset);
-	br_wr_be32(p + 8, (uint32_t)(size - BR_BATCH_LOG_OVERHEAD));
+	br_wr_be32(p + 8, (uint32_t)(size - BR_RB_LOG_OVERHEAD));
 	br_wr_be32(p + 12, (uint32_t)o->partition_leader_epoch);
 	p[16] = 2;
 	br_wr_be16(p + 21, attr);
@@ -445,7 +445,7 @@ int br_batch_finish(br_batch_builder *b, br_buf *out, br_err *err)
 	br_wr_be16(p + 51, (uint16_t)o->producer_epoch);
 	br_wr_be32(p + 53, (uint32_t)o->base_sequence);
 	br_wr_be32(p + 57, (uint32_t)b->count);
-	br_wr_be32(p + BR_BATCH_CRC_OFFSET, br_batch_compute_crc(p, size));
+	br_wr_be32(p + BR_RB_CRC_OFFSET, br_rb_compute_crc(p, size));
 	b->opts.base_offset = (int64_t)((uint64_t)b->opts.base_offset + (uint64_t)b->count); /* no UB at INT64_MAX */
 	if (b->opts.base_sequence >= 0) /* sequences wrap to 0 after INT32_MAX, as in Kafka */
 		b->opts.base_sequence = (int32_t)(((int64_t)b->opts.base_sequence + b->count) % ((int64_t)INT32_MAX + 1));
