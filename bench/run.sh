@@ -65,6 +65,10 @@ done
 rm -f "$BENCH_DIR"/dd*.bin
 DD=$(printf '%s\n' "${dd_mbps[@]}" | median)
 echo "dd sequential write (${DD_MB} MiB, conv=fdatasync): ${dd_mbps[*]} MB/s -> median $DD MB/s"
+# the floor under acks=all latency: one fdatasync of a small append on this disk
+cc -std=c11 -O2 -Wall -Werror -o "$OUT/fsync_latency" bench/fsync_latency.c
+FSYNC=$("$OUT/fsync_latency" "$BENCH_DIR/fsync.bin" 2000 8192)
+echo "$FSYNC"
 
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
@@ -114,6 +118,7 @@ printf '%-44s %12s %10.1f\n' "dd sequential write, fdatasync" "" "$DD"
 echo "1 KiB produce / dd = ${RATIO}%   (target >= 70%)"
 echo "100 B produce = ${S_RPS} records/s   (target >= 1000000)"
 echo "latency at ${LAT_RATE}/s: p50 ${P50} ms, p99 ${P99} ms   (target p99 < 5 ms)"
+echo "disk floor: $FSYNC"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these $(nproc) cores skews every figure)"
 
 # Issue 3: braid's Parquet writer/reader beside DuckDB on the same 10M Nexmark bids
