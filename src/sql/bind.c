@@ -364,6 +364,30 @@ static int binop(bctx *b, const char *op, br_expr *l, br_expr *r, int loc, br_ex
 	return perr(b, loc, BR_EUNSUPPORTED, "unsupported: operator %s", op);
 }
 
+/* libpg_query's JSON output omits an integer constant's value when it is not
+ * positive (zero, and negatives the grammar folded from "- 98"), so such a
+ * value is read back from the statement text at the constant's location: signs,
+ * blanks and parentheses, then the digits. */
+static int64_t ival_from_text(bctx *b, int loc)
+{
+	const char *sql = b->env->sql;
+	if (!sql || loc < 0 || (size_t)loc >= strlen(sql))
+		return 0;
+	const char *p = sql + loc;
+	bool neg = false;
+	for (;; p++) {
+		if (*p == '-')
+			neg = !neg;
+		else if (*p != '+' && *p != '(' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			break;
+	}
+	int64_t x = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if (__builtin_mul_overflow(x, 10, &x) || __builtin_add_overflow(x, *p - '0', &x))
+			return 0; /* cannot happen: such literals arrive as fval */
+	return neg ? -x : x;
+}
+
 static int bind_const(bctx *b, json_t *in, br_expr **out)
 {
 	int loc = jloc(in);
@@ -374,7 +398,7 @@ static int bind_const(bctx *b, json_t *in, br_expr **out)
 		e->depth = UNKNOWN_LIT;
 	} else if ((v = jget(in, "ival"))) {
 		json_t *i = jget(v, "ival");
-		e->k = br_value_i64(BR_T_LONG, json_is_integer(i) ? json_integer_value(i) : 0);
+		e->k = br_value_i64(BR_T_LONG, json_is_integer(i) ? json_integer_value(i) : ival_from_text(b, loc));
 	} else if ((v = jget(in, "fval"))) {
 		const char *s = jstr(v, "fval");
 		char *end;
@@ -1592,7 +1616,8 @@ static int bind_query(bind_env *env, json_t *sel, scope *parent, plan **out, boo
 			return rc;
 		if (is_unknown(targets[nt]) && (rc = coerce(&b, targets[nt], BR_T_STRING, &targets[nt], "SELECT")))
 			return rc;
-		names[nt++] = target_name(env, rt);
+		const char *tn = target_name(env, rt); /* points into the parse tree: copy */
+		names[nt++] = br_arena_strndup(env->arena, tn, strlen(tn));
 	}
 	if (!nt && !json_array_size(tl))
 		return perr(&b, -1, BR_EUNSUPPORTED, "unsupported: SELECT with an empty select list");
