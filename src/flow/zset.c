@@ -180,7 +180,7 @@ static br_zent *probe(const br_zent *slots, size_t cap, uint64_t h, const void *
 	size_t i = h & (cap - 1);
 	for (;;) {
 		const br_zent *e = &slots[i];
-		if (!e->key || (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
+		if (!e->key || (e->hash == h && e->klen == klen && (!klen || memcmp(e->key, key, klen) == 0)))
 			return (br_zent *)e;
 		i = (i + 1) & (cap - 1);
 	}
@@ -190,6 +190,8 @@ br_zent *br_ztab_find(const br_ztab *t, const void *key, size_t klen)
 {
 	if (!t->cap)
 		return NULL;
+	if (!key)
+		key = "";
 	br_zent *e = probe(t->slots, t->cap, br_hash(key, klen), key, klen);
 	return e->key ? e : NULL;
 }
@@ -212,12 +214,15 @@ br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen)
 {
 	if ((t->count + 1) * 2 > t->cap)
 		grow(t);
+	if (!key)
+		key = "";
 	uint64_t h = br_hash(key, klen);
 	br_zent *e = probe(t->slots, t->cap, h, key, klen);
 	if (!e->key) {
 		/* A zero-length key still needs a non-NULL pointer to mark the slot used. */
 		uint8_t *k = br_arena_alloc(t->arena, klen ? klen : 1);
-		memcpy(k, key, klen);
+		if (klen)
+			memcpy(k, key, klen);
 		e->key = k;
 		e->klen = (uint32_t)klen;
 		e->hash = h;

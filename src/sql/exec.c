@@ -202,7 +202,10 @@ static int collect(const br_op *integ, int ncols, br_arena *arena, br_value ***r
 		if (!e->w)
 			continue;
 		br_value *vals = br_arena_alloc(arena, sizeof *vals * (size_t)(ncols ? ncols : 1));
-		int rc = br_row_decode(e->key, e->klen, vals, ncols, err);
+		/* Strings must outlive the circuit: decode from a copy in the caller's arena. */
+		uint8_t *key = br_arena_alloc(arena, e->klen ? e->klen : 1);
+		memcpy(key, e->key, e->klen);
+		int rc = br_row_decode(key, e->klen, vals, ncols, err);
 		if (rc)
 			return rc;
 		for (int64_t w = 0; w < e->w; w++)

@@ -204,7 +204,7 @@ static const char *run_query(br_sql *s, const char *sql, const char *types, cons
 		free(rows[i]);
 	}
 	free(rows);
-	if (!strcmp(sortmode, "valuesort"))
+	if (!strcmp(sortmode, "valuesort") && got.n > 1)
 		qsort(got.v, (size_t)got.n, sizeof *got.v, cmp_str);
 	const char *res = NULL;
 	int en;
