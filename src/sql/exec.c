@@ -806,8 +806,8 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 	json_error_t je;
 	json_t *root = json_loads(pr.parse_tree, 0, &je);
 	pg_query_free_parse_result(pr);
-	if (!root)
-		return br_errf(err, BR_EINVAL, "parse tree: %s", je.text);
+	if (!root) /* jansson refuses trees deeper than 2048 levels */
+		return br_errf(err, BR_EUNSUPPORTED, "unsupported: statement nested too deeply (%s)", je.text);
 	int rc = 0;
 	size_t i;
 	json_t *st;
