@@ -28,6 +28,15 @@ typedef struct scope {
 	bool correlated; /* something below referenced a column above this scope */
 } scope;
 
+/* A WITH entry. Visible entries form a stack (next = defined earlier or in an
+ * enclosing query); a reference binds the body again, which is the same as
+ * inlining it (non-recursive CTEs over deterministic queries). */
+typedef struct cte {
+	const char *name;
+	json_t *query, *colnames;
+	const struct cte *next;
+} cte;
+
 typedef struct aggctx {
 	int n, cap;
 	br_agg_spec *specs;
@@ -1102,6 +1111,33 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 		const char *name = jstr(in, "relname");
 		if (!name)
 			return perr(b, loc, BR_EINVAL, "bad table name");
+		const cte *c = b->env->ctes;
+		while (c && (jstr(in, "schemaname") || strcmp(c->name, name)))
+			c = c->next;
+		if (c) {
+			const void *saved = b->env->ctes;
+			bool corr = false;
+			plan *sub;
+			b->env->ctes = c->next; /* a CTE sees only the ones before it */
+			rc = bind_query(b->env, jget(c->query, "SelectStmt"), NULL, &sub, &corr, b->err);
+			b->env->ctes = saved;
+			if (rc)
+				return rc;
+			if (sub->nsort || sub->limit >= 0 || sub->offset)
+				return perr(b, loc, BR_EUNSUPPORTED, "unsupported: ORDER BY/LIMIT in a WITH query");
+			for (int i = 0; i < sub->ncols; i++) { /* names: copy, then apply the column list */
+				json_t *cn = json_array_get(c->colnames, (size_t)i), *cin;
+				ntype(cn, &cin);
+				const char *nm = cn && jstr(cin, "sval") ? jstr(cin, "sval") : sub->names[i];
+				sub->names[i] = br_arena_strndup(b->env->arena, nm, strlen(nm));
+			}
+			if (sub->nvisible != sub->ncols)
+				return perr(b, loc, BR_EUNSUPPORTED, "unsupported: WITH query with hidden sort columns");
+			const char *alias = jstr(jget(in, "alias"), "aliasname");
+			it.p = sub;
+			it.qual = br_arena_strndup(b->env->arena, alias ? alias : name, strlen(alias ? alias : name));
+			goto add;
+		}
 		const br_sql_table *tab = b->env->cat->vt->find(b->env->cat, name);
 		const plan *view = tab ? NULL : b->env->find_view(b->env->session, name);
 		if (!tab && !view)
@@ -1175,6 +1211,7 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 	} else {
 		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: FROM item %s", t);
 	}
+add:
 	for (int i = 0; i < acc->n; i++)
 		if (it.qual && acc->items[i].qual && !strcmp(it.qual, acc->items[i].qual))
 			return perr(b, loc, BR_EINVAL, "table name \"%s\" specified more than once", it.qual);
@@ -1488,17 +1525,50 @@ static const char *target_name(bind_env *env, json_t *rt)
 	return "?column?";
 }
 
+static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out, bool *correlated, br_err *err);
+
 static int bind_query(bind_env *env, json_t *sel, scope *parent, plan **out, bool *correlated, br_err *err)
 {
 	if (!sel)
 		return br_errf(err, BR_EINVAL, "malformed query");
+	json_t *with = jget(sel, "withClause");
+	if (!with)
+		return bind_query_body(env, sel, parent, out, correlated, err);
+	if (json_is_true(jget(with, "recursive")))
+		return br_errf(err, BR_EUNSUPPORTED, "unsupported: WITH RECURSIVE");
+	const void *saved = env->ctes;
+	size_t i;
+	json_t *item;
+	json_array_foreach(jget(with, "ctes"), i, item) {
+		json_t *in;
+		if (strcmp(ntype(item, &in), "CommonTableExpr") || !jstr(in, "ctename") || !jget(in, "ctequery"))
+			return env->ctes = saved, br_errf(err, BR_EINVAL, "malformed WITH");
+		json_t *q;
+		if (strcmp(ntype(jget(in, "ctequery"), &q), "SelectStmt"))
+			return env->ctes = saved, br_errf(err, BR_EUNSUPPORTED, "unsupported: data-modifying WITH");
+		for (const cte *c = env->ctes; c != saved; c = c->next)
+			if (!strcmp(c->name, jstr(in, "ctename")))
+				return env->ctes = saved,
+				       br_errf(err, BR_EINVAL, "WITH query name \"%s\" specified more than once", c->name);
+		cte *c = br_arena_alloc(env->arena, sizeof *c);
+		c->name = br_arena_strndup(env->arena, jstr(in, "ctename"), strlen(jstr(in, "ctename")));
+		c->query = jget(in, "ctequery");
+		c->colnames = jget(in, "aliascolnames");
+		c->next = env->ctes;
+		env->ctes = c;
+	}
+	int rc = bind_query_body(env, sel, parent, out, correlated, err);
+	env->ctes = saved;
+	return rc;
+}
+
+static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out, bool *correlated, br_err *err)
+{
 	const char *op = jstr(sel, "op");
 	if (op && strcmp(op, "SETOP_NONE"))
 		return bind_setop(env, sel, parent, out, correlated, err);
 	bctx b = { .env = env, .err = err };
 	int rc;
-	if (jget(sel, "withClause"))
-		return perr(&b, -1, BR_EUNSUPPORTED, "unsupported: WITH (common table expressions)");
 	if (jget(sel, "valuesLists"))
 		return perr(&b, -1, BR_EUNSUPPORTED, "unsupported: VALUES as a query");
 	if (jget(sel, "intoClause"))

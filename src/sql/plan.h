@@ -61,6 +61,7 @@ typedef struct bind_env {
 	br_arena *arena;
 	const char *sql;     /* for error positions */
 	bool for_view;       /* subqueries are not incremental yet: reject them */
+	const void *ctes;    /* WITH names visible where the binder is (bind.c) */
 } bind_env;
 
 int br_bind_select(bind_env *env, json_t *select, plan **out, br_err *err);

@@ -201,6 +201,8 @@ static void test_semantics(void **state)
 	EXPECT(s, "SELECT 'abc' LIKE 'a%', 'ABC' ILIKE 'a_c', 'abc' NOT LIKE '%b'", "1|1|1");
 	EXPECT(s, "SELECT 1 IS DISTINCT FROM NULL, NULL IS NOT DISTINCT FROM NULL", "1|1");
 	EXPECT(s, "SELECT CAST('42' AS INTEGER) + 1, CAST(2.5 AS INTEGER), CAST(7 AS TEXT)", "43|3|'7'");
+	EXPECT(s, "WITH c(x, n) AS (SELECT a, count(*) FROM t GROUP BY a), d AS (SELECT * FROM c WHERE n > 1) "
+		  "SELECT d.x, c.n FROM d, c WHERE d.x = c.x", "2|2");
 	exec_ok(s, "UPDATE t SET b = b + 1 WHERE a = 2; DELETE FROM t WHERE s IS NULL");
 	EXPECT(s, "SELECT sum(b), count(*) FROM t", "31|3");
 	br_sql_close(s);
@@ -224,7 +226,7 @@ static void test_errors(void **state)
 		{ "SELECT (SELECT a FROM t UNION ALL SELECT 1)", "" },
 		{ "INSERT INTO t VALUES ('abc', 'x')", "invalid input syntax for type bigint: \"abc\"" },
 		{ "SELECT a FROM t LEFT JOIN t AS u ON t.a = u.a", "unsupported: JOIN_LEFT" },
-		{ "WITH c AS (SELECT 1) SELECT * FROM c", "unsupported: WITH" },
+		{ "WITH RECURSIVE c AS (SELECT 1) SELECT * FROM c", "unsupported: WITH RECURSIVE" },
 		{ "SELECT row_number() OVER () FROM t", "unsupported: window function row_number" },
 		{ "CREATE TABLE t(a INTEGER)", "relation \"t\" already exists" },
 		{ "SELECT sum(s) FROM t", "function sum(text) does not exist" },
