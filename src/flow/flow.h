@@ -174,6 +174,10 @@ br_op *br_op_union(br_circuit *c, br_op *a, br_op *b, bool negate_b);
 /* Equi-join on key columns (nkeys may be 0: cross product). Output = a's
  * columns then b's. NULL keys never match (SQL). */
 br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys);
+/* Outer variants: BR_JOIN_LEFT keeps every row of a (b's columns NULL when no
+ * b row has its key), BR_JOIN_RIGHT every row of b, BR_JOIN_FULL both. */
+enum br_join_kind { BR_JOIN_INNER, BR_JOIN_LEFT, BR_JOIN_RIGHT, BR_JOIN_FULL };
+br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys, int kind);
 /* Output = group columns, then one column per aggregate. ngroup 0 is a global
  * aggregate: exactly one output row at all times. */
 br_op *br_op_aggregate(br_circuit *c, br_op *in, int ngroup, const int *gcols, int naggs,

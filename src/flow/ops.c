@@ -234,7 +234,16 @@ br_op *br_op_union(br_circuit *c, br_op *a, br_op *b, bool negate_b)
  * inserts and deletes of one row merge into one weight instead of growing the
  * list. A step computes ΔA⋈B + (A+ΔA)⋈ΔB, which equals ΔA⋈B + A⋈ΔB + ΔA⋈ΔB.
  * Nodes whose weight returned to 0 stay in their list (skipped): the cost of
- * arena allocation, paid back when the operator is freed. */
+ * arena allocation, paid back when the operator is freed.
+ *
+ * Outer joins add padded rows (the preserved side's row, NULLs for the other)
+ * for keys the other side lacks. Each `idx` entry's weight is the side's total
+ * weight for that key, so "no match" is other.count(k) == 0. With z(k) that
+ * indicator, the padded rows change by
+ *   Σk A'(k)·(z'(k) − z(k)) + ΔA(k)·z(k)
+ * (A' = A + ΔA, z' after the step): rows of keys whose indicator flipped, plus
+ * the delta's rows under the old indicator. Rows with a NULL key never match,
+ * so their padded rows are just the delta's (no state). */
 
 typedef struct jnode {
 	const uint8_t *row;
@@ -254,6 +263,7 @@ typedef struct {
 typedef struct {
 	jside side[2];
 	br_buf kbuf, rbuf;
+	int kind; /* br_join_kind */
 } join_st;
 
 static bool key_of(const jside *s, const br_value *row, br_value *kv)
@@ -326,19 +336,114 @@ static void join_update(br_op *op, br_circuit *c, int s)
 		}
 		n->w += br_batch_weight(in, i);
 		re->w = n->w;
+		br_ztab_find(&me->idx, st->kbuf.p, klen)->w += br_batch_weight(in, i);
 	}
+}
+
+/* Emits row (of side s) padded with NULLs for the other side. */
+static void emit_padded(br_op *op, br_circuit *c, int s, const br_value *row, int64_t w)
+{
+	join_st *st = op->st;
+	int na = st->side[0].ncols, nb = st->side[1].ncols;
+	br_value *out = row_buf(c, na + nb);
+	for (int i = 0; i < na + nb; i++)
+		out[i] = br_value_null(col_type(op, i));
+	memcpy(out + (s == 0 ? 0 : na), row, sizeof *row * (size_t)(s == 0 ? na : nb));
+	br_batch_append_row(&op->out, out, w);
+}
+
+typedef struct { int64_t old[2]; } kcounts;
+
+/* Before the step's updates: old per-key counts of both sides for every key
+ * either delta touches. */
+static void outer_snapshot(br_op *op, br_circuit *c, br_ztab *touched, br_arena *ta)
+{
+	join_st *st = op->st;
+	for (int s = 0; s < 2; s++) {
+		const br_batch *in = &op->in[s]->out;
+		br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->side[s].nkeys);
+		for (int64_t i = 0; i < in->nrows; i++) {
+			br_batch_get_row(in, i, row);
+			if (!key_of(&st->side[s], row, kv))
+				continue;
+			br_buf_reset(&st->kbuf);
+			br_row_encode(&st->kbuf, kv, st->side[s].nkeys);
+			br_zent *e = br_ztab_upsert(touched, st->kbuf.p, st->kbuf.len);
+			if (!e->aux) {
+				kcounts *k = br_arena_alloc(ta, sizeof *k);
+				for (int t = 0; t < 2; t++) {
+					br_zent *ie = br_ztab_find(&st->side[t].idx, st->kbuf.p, st->kbuf.len);
+					k->old[t] = ie ? ie->w : 0;
+				}
+				e->aux = k;
+			}
+		}
+	}
+}
+
+/* After the updates: padded rows of preserved side s (see the formula above). */
+static int outer_emit(br_op *op, br_circuit *c, int s, const br_ztab *touched, br_err *err)
+{
+	join_st *st = op->st;
+	jside *me = &st->side[s], *other = &st->side[1 - s];
+	const br_batch *in = &op->in[s]->out;
+	br_value *row = row_buf(c, me->ncols), *kv = row_buf(c, me->nkeys);
+	/* the delta's rows under the old indicator */
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		int64_t w = br_batch_weight(in, i);
+		if (!key_of(me, row, kv)) {
+			emit_padded(op, c, s, row, w);
+			continue;
+		}
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, me->nkeys);
+		const kcounts *k = br_ztab_find(touched, st->kbuf.p, st->kbuf.len)->aux;
+		if (k->old[1 - s] == 0)
+			emit_padded(op, c, s, row, w);
+	}
+	/* keys whose indicator flipped: every current row of the key */
+	br_zent *e;
+	for (size_t i = 0; (e = br_ztab_next(touched, &i));) {
+		const kcounts *k = e->aux;
+		br_zent *oe = br_ztab_find(&other->idx, e->key, e->klen);
+		int64_t now = oe ? oe->w : 0;
+		int64_t dz = (int64_t)(now == 0) - (int64_t)(k->old[1 - s] == 0);
+		if (!dz)
+			continue;
+		br_zent *me_e = br_ztab_find(&me->idx, e->key, e->klen);
+		for (jnode *n = me_e ? me_e->aux : NULL; n; n = n->next) {
+			if (!n->w)
+				continue;
+			int rc = br_row_decode(n->row, n->len, row, me->ncols, err);
+			if (rc)
+				return rc;
+			emit_padded(op, c, s, row, n->w * dz);
+		}
+	}
+	return 0;
 }
 
 static int join_step(br_op *op, br_circuit *c, br_err *err)
 {
+	join_st *st = op->st;
+	br_ztab touched;
+	br_ztab_init(&touched, &c->scratch);
+	if (st->kind != BR_JOIN_INNER)
+		outer_snapshot(op, c, &touched, &c->scratch);
 	int rc = join_probe(op, c, 0, err);
-	if (rc)
-		return rc;
-	join_update(op, c, 0);
-	if ((rc = join_probe(op, c, 1, err)))
-		return rc;
-	join_update(op, c, 1);
-	return 0;
+	if (!rc) {
+		join_update(op, c, 0);
+		rc = join_probe(op, c, 1, err);
+	}
+	if (!rc)
+		join_update(op, c, 1);
+	if (!rc && (st->kind == BR_JOIN_LEFT || st->kind == BR_JOIN_FULL))
+		rc = outer_emit(op, c, 0, &touched, err);
+	if (!rc && (st->kind == BR_JOIN_RIGHT || st->kind == BR_JOIN_FULL))
+		rc = outer_emit(op, c, 1, &touched, err);
+	br_ztab_free(&touched);
+	return rc;
 }
 
 static void join_free(br_op *op)
@@ -358,11 +463,17 @@ static void join_free(br_op *op)
 static void join_explain(const br_op *op, br_buf *out)
 {
 	const join_st *st = op->st;
-	br_buf_printf(out, "join keys=%d", st->side[0].nkeys);
+	static const char *kinds[] = { "", " left", " right", " full" };
+	br_buf_printf(out, "join%s keys=%d", kinds[st->kind], st->side[0].nkeys);
 }
 static const br_op_vt join_vt = { "join", join_step, NULL, NULL, NULL, join_free, join_explain };
 
 br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys)
+{
+	return br_op_join_outer(c, a, b, nkeys, akeys, bkeys, BR_JOIN_INNER);
+}
+
+br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys, int kind)
 {
 	int na = ncols_of(a), nb = ncols_of(b);
 	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
@@ -373,6 +484,7 @@ br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys
 	br_op *op = op_new(c, &join_vt, na + nb, t);
 	free(t);
 	join_st *st = br_xcalloc(1, sizeof *st);
+	st->kind = kind;
 	for (int s = 0; s < 2; s++) {
 		jside *js = &st->side[s];
 		br_arena_init(&js->arena, 64 * 1024);

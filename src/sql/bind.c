@@ -1092,6 +1092,7 @@ static void add_conjuncts(bctx *b, br_expr *e, br_expr ***list, int *n, int *cap
 typedef struct from_item {
 	plan *p;
 	const char *qual;
+	const char **colquals; /* per column, for an outer join's columns (else NULL) */
 } from_item;
 
 typedef struct from_acc {
@@ -1100,6 +1101,96 @@ typedef struct from_acc {
 	json_t **quals; /* ON conditions of inner joins, bound once the scope is complete */
 	int nquals, capquals;
 } from_acc;
+
+static int build_joins(bctx *b, from_acc *acc, br_expr **conj, int nconj, plan **out);
+static int bind_from_item(bctx *b, json_t *node, from_acc *acc);
+
+/* Builds one side of an outer join: its items joined, its inner ON conditions
+ * applied; returns the plan and the side's columns. */
+static int flatten_acc(bctx *b, from_acc *acc, plan **p, scol **cols, int *ncols)
+{
+	scope *ts = br_arena_alloc(b->env->arena, sizeof *ts);
+	ts->parent = b->sc ? b->sc->parent : NULL;
+	int width = 0;
+	for (int i = 0; i < acc->n; i++)
+		width += acc->items[i].p->ncols;
+	ts->cols = br_arena_alloc(b->env->arena, sizeof(scol) * (size_t)(width ? width : 1));
+	for (int i = 0; i < acc->n; i++)
+		for (int c = 0; c < acc->items[i].p->ncols; c++)
+			ts->cols[ts->n++] = (scol){ acc->items[i].colquals ? acc->items[i].colquals[c] : acc->items[i].qual,
+						    acc->items[i].p->names[c], acc->items[i].p->types[c] };
+	bctx tb = { .env = b->env, .sc = ts, .err = b->err };
+	br_expr **conj = NULL;
+	int nconj = 0, cap = 0, rc;
+	for (int i = 0; i < acc->nquals; i++) {
+		br_expr *e;
+		if ((rc = bind_expr(&tb, acc->quals[i], &e)) || (rc = need_bool(&tb, e, &e, "JOIN/ON")))
+			return rc;
+		add_conjuncts(&tb, e, &conj, &nconj, &cap);
+	}
+	*cols = ts->cols;
+	*ncols = ts->n;
+	return build_joins(&tb, acc, conj, nconj, p);
+}
+
+static int bind_outer_join(bctx *b, json_t *in, int kind, from_item *it)
+{
+	int loc = jloc(in), rc;
+	from_acc la = { 0 }, ra = { 0 };
+	plan *lp, *rp;
+	scol *lc, *rcols;
+	int ln, rn;
+	if ((rc = bind_from_item(b, jget(in, "larg"), &la)) || (rc = bind_from_item(b, jget(in, "rarg"), &ra)) ||
+	    (rc = flatten_acc(b, &la, &lp, &lc, &ln)) || (rc = flatten_acc(b, &ra, &rp, &rcols, &rn)))
+		return rc;
+	scope *os = br_arena_alloc(b->env->arena, sizeof *os);
+	os->parent = b->sc ? b->sc->parent : NULL;
+	os->n = ln + rn;
+	os->cols = br_arena_alloc(b->env->arena, sizeof(scol) * (size_t)(ln + rn + 1));
+	memcpy(os->cols, lc, sizeof(scol) * (size_t)ln);
+	memcpy(os->cols + ln, rcols, sizeof(scol) * (size_t)rn);
+	bctx ob = { .env = b->env, .sc = os, .err = b->err };
+	br_expr *on, **conj = NULL;
+	int nconj = 0, cap = 0;
+	if (!jget(in, "quals"))
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: outer join without ON");
+	if ((rc = bind_expr(&ob, jget(in, "quals"), &on)) || (rc = need_bool(&ob, on, &on, "JOIN/ON")))
+		return rc;
+	add_conjuncts(&ob, on, &conj, &nconj, &cap);
+	plan *j = pnew(b->env, P_JOIN, ln + rn);
+	j->joinkind = kind;
+	j->lkeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(nconj + 1));
+	j->rkeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(nconj + 1));
+	for (int i = 0; i < nconj; i++) {
+		br_expr *e = conj[i];
+		int x = e->nargs == 2 && e->args[0]->kind == BR_X_COL ? e->args[0]->col : -1;
+		int y = e->nargs == 2 && e->args[1]->kind == BR_X_COL ? e->args[1]->col : -1;
+		if (x > y) {
+			int t = x;
+			x = y;
+			y = t;
+		}
+		/* Outer joins take only column = column conditions for now: a residual
+		 * condition changes which rows are padded, not just which are kept. */
+		if (e->kind != BR_X_EQ || x < 0 || x >= ln || y < ln || e->args[0]->type != e->args[1]->type)
+			return perr(b, e->pos, BR_EUNSUPPORTED,
+				    "unsupported: outer join ON condition other than left column = right column of one type");
+		j->lkeys[j->nkeys] = x;
+		j->rkeys[j->nkeys++] = y - ln;
+	}
+	for (int i = 0; i < ln + rn; i++) {
+		j->types[i] = os->cols[i].type;
+		j->names[i] = (char *)os->cols[i].name;
+	}
+	j->in[0] = lp;
+	j->in[1] = rp;
+	j->has_subq = lp->has_subq || rp->has_subq;
+	it->p = j;
+	it->colquals = br_arena_alloc(b->env->arena, sizeof(char *) * (size_t)(ln + rn + 1));
+	for (int i = 0; i < ln + rn; i++)
+		it->colquals[i] = os->cols[i].qual;
+	return 0;
+}
 
 static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 {
@@ -1189,12 +1280,19 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 		}
 	} else if (!strcmp(t, "JoinExpr")) {
 		const char *jt = jstr(in, "jointype");
-		if (!jt || strcmp(jt, "JOIN_INNER"))
-			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s (only inner and cross joins)", jt ? jt : "join");
 		if (json_is_true(jget(in, "isNatural")) || jget(in, "usingClause"))
 			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: NATURAL or USING joins");
 		if (jget(in, "alias"))
 			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: alias on a join");
+		int kind = !jt ? -1 : !strcmp(jt, "JOIN_INNER") ? BR_JOIN_INNER : !strcmp(jt, "JOIN_LEFT") ? BR_JOIN_LEFT
+			: !strcmp(jt, "JOIN_RIGHT") ? BR_JOIN_RIGHT : !strcmp(jt, "JOIN_FULL") ? BR_JOIN_FULL : -1;
+		if (kind < 0)
+			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s", jt ? jt : "join");
+		if (kind != BR_JOIN_INNER) {
+			if ((rc = bind_outer_join(b, in, kind, &it)))
+				return rc;
+			goto add;
+		}
 		if ((rc = bind_from_item(b, jget(in, "larg"), acc)) || (rc = bind_from_item(b, jget(in, "rarg"), acc)))
 			return rc;
 		if (jget(in, "quals")) {
@@ -1600,7 +1698,8 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 	sc->cols = br_arena_alloc(env->arena, sizeof(scol) * (size_t)(width ? width : 1));
 	for (int i = 0; i < acc.n; i++)
 		for (int c = 0; c < acc.items[i].p->ncols; c++)
-			sc->cols[sc->n++] = (scol){ acc.items[i].qual, acc.items[i].p->names[c], acc.items[i].p->types[c] };
+			sc->cols[sc->n++] = (scol){ acc.items[i].colquals ? acc.items[i].colquals[c] : acc.items[i].qual,
+						    acc.items[i].p->names[c], acc.items[i].p->types[c] };
 	if (!acc.n) {
 		acc.items = br_arena_alloc(env->arena, sizeof *acc.items);
 		acc.items[0].p = pnew(env, P_VALUES, 0);

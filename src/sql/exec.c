@@ -115,7 +115,7 @@ static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
 	}
 	case P_FILTER: *out = br_op_filter(lc->c, a, p->pred); return 0;
 	case P_MAP: *out = br_op_map(lc->c, a, p->nexprs, p->exprs); return 0;
-	case P_JOIN: *out = br_op_join(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys); return 0;
+	case P_JOIN: *out = br_op_join_outer(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys, p->joinkind); return 0;
 	case P_AGG: *out = br_op_aggregate(lc->c, a, p->ngroup, p->gcols, p->naggs, p->aggs); return 0;
 	case P_DISTINCT: *out = br_op_distinct(lc->c, a); return 0;
 	case P_UNION: *out = br_op_union(lc->c, a, b, p->negate); return 0;

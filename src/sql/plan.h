@@ -33,7 +33,8 @@ struct plan {
 	br_expr *pred;       /* FILTER */
 	int nexprs;          /* MAP */
 	br_expr **exprs;
-	int nkeys;           /* JOIN */
+	int joinkind;        /* JOIN: br_join_kind */
+	int nkeys;
 	int *lkeys, *rkeys;
 	int ngroup;          /* AGG */
 	int *gcols;

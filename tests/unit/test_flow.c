@@ -303,6 +303,38 @@ static void test_join_retractions(void **state)
 	br_circuit_free(&c);
 }
 
+static void test_outer_join_flips(void **state)
+{
+	(void)state;
+	br_circuit c;
+	br_circuit_init(&c);
+	br_type_id t2[2] = { BR_T_LONG, BR_T_STRING };
+	br_op *a = br_op_input(&c, 2, t2), *b = br_op_input(&c, 2, t2);
+	int k[1] = { 0 };
+	br_op *left = br_op_integrate(&c, br_op_join_outer(&c, a, b, 1, k, k, BR_JOIN_LEFT));
+	br_op *full = br_op_integrate(&c, br_op_join_outer(&c, a, b, 1, k, k, BR_JOIN_FULL));
+	br_value ra[] = { L(1), S("a1"), N(), S("an") };
+	int64_t w2[] = { 1, 1 }, w1[] = { 1 }, wd[] = { -1 };
+	feed(&c, a, 2, 2, ra, w2);
+	step_expect(&c, left, 4, "1,'a1',NULL,NULL*1;NULL,'an',NULL,NULL*1");
+	/* a b row with key 1 arrives: the padded row of a1 is retracted */
+	br_value rb[] = { L(1), S("b1") };
+	feed(&c, b, 2, 1, rb, w1);
+	step_expect(&c, left, 4, "1,'a1',1,'b1'*1;NULL,'an',NULL,NULL*1");
+	/* a second a row with key 1 and a b row with key 2, same step */
+	br_value ra2[] = { L(1), S("a1b") }, rb2[] = { L(2), S("b2") };
+	feed(&c, a, 2, 1, ra2, w1);
+	feed(&c, b, 2, 1, rb2, w1);
+	step_expect(&c, full, 4, "1,'a1',1,'b1'*1;1,'a1b',1,'b1'*1;NULL,'an',NULL,NULL*1;NULL,NULL,2,'b2'*1");
+	/* the only b row of key 1 leaves: both a rows are padded again */
+	feed(&c, b, 2, 1, rb, wd);
+	step_expect(&c, left, 4, "1,'a1',NULL,NULL*1;1,'a1b',NULL,NULL*1;NULL,'an',NULL,NULL*1");
+	char *s = contents(full, 4);
+	assert_string_equal(s, "1,'a1',NULL,NULL*1;1,'a1b',NULL,NULL*1;NULL,'an',NULL,NULL*1;NULL,NULL,2,'b2'*1");
+	free(s);
+	br_circuit_free(&c);
+}
+
 static void test_cross_join(void **state)
 {
 	(void)state;
@@ -418,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_filter_map_union),
 		cmocka_unit_test(test_join_retractions),
 		cmocka_unit_test(test_cross_join),
+		cmocka_unit_test(test_outer_join_flips),
 		cmocka_unit_test(test_aggregate_retractions),
 		cmocka_unit_test(test_global_aggregate_empty),
 		cmocka_unit_test(test_distinct_and_setops),
