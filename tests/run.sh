@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 pass=0 fail=0 failed_names=()
 mode=${1:-all}
-export BRAID_BIN=$PWD/build/braid
+export BRAID_BIN=${BRAID_BIN:-$PWD/build/braid}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

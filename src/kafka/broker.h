@@ -69,6 +69,8 @@ br_kslot *br_kreq_defer(br_kreq *req);
 /* Delivers a deferred response body (copied). Safe after the connection closed:
  * the slot is then just freed. The slot is invalid after this call. */
 void br_kslot_finish(br_kslot *s, const br_buf *body);
+/* The client's address ("/127.0.0.1" form, as Kafka's ClientHost shows it). */
+const char *br_kconn_peer(const br_kconn *c);
 /* Whether the connection of a deferred slot is still open. */
 bool br_kslot_alive(const br_kslot *s);
 

@@ -53,7 +53,8 @@ struct br_kconn {
 	size_t writing;    /* bytes handed to uv_write, not yet completed */
 	bool closing, paused;
 	br_buf *capture;   /* br_broker_handle_frame: collect responses here */
-	char peer[64];
+	char peer[64];     /* ip:port, for log lines */
+	char host[48];     /* "/ip", for DescribeGroups */
 };
 
 typedef struct durable_waiter {
@@ -78,9 +79,11 @@ struct br_broker {
 	uv_timer_t flush_timer, tick_timer, retention_timer;
 	uv_async_t stop_async;
 	uv_signal_t sigint, sigterm;
-	uv_work_t flush_work;
+	uv_work_t flush_work[4];
+	size_t flush_parts, flush_left;
 	br_flush *flush;
 	bool flush_wanted;
+	int64_t last_flush_ns;
 	int port;
 	br_log *log;
 	br_groups *groups;
@@ -186,6 +189,7 @@ static void slot_complete(br_kslot *s)
 }
 
 br_kslot *br_kreq_defer(br_kreq *req) { return req->slot; }
+const char *br_kconn_peer(const br_kconn *c) { return c->host; }
 bool br_kslot_alive(const br_kslot *s) { return s->conn != NULL && !s->conn->closing; }
 
 void br_kslot_finish(br_kslot *s, const br_buf *body)
@@ -370,7 +374,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		uv_read_stop(st);
 		c->paused = true;
 	}
-	if (!c->closing && c->b->o.flush_ms == 0 && br_log_write_seq(c->b->log) != br_log_durable_seq(c->b->log))
+	if (!c->closing && br_log_write_seq(c->b->log) != br_log_durable_seq(c->b->log))
 		flush_start(c->b);
 }
 
@@ -401,6 +405,7 @@ static void on_connection(uv_stream_t *server, int status)
 		char ip[32];
 		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
 		snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		snprintf(c->host, sizeof c->host, "/%s", ip);
 	}
 	c->next = b->conns;
 	if (b->conns)
@@ -490,10 +495,16 @@ static void retry_parked(br_broker *b, bool data_arrived)
 
 /* ---- group commit ---- */
 
+/* Group commit. A flush starts as soon as something is written and no flush is in
+ * flight, but not sooner than flush_ms after the previous one started: under light
+ * load a produce waits for one fsync only; under heavy load the appends of a whole
+ * interval share one. The files of a flush are fsynced in parallel on libuv's
+ * thread pool (the data and index of one segment, and different partitions, are
+ * independent), so a flush costs about one fsync, not one per file. */
 static void flush_work(uv_work_t *w)
 {
 	br_broker *b = w->data;
-	br_log_flush_run(b->flush);
+	br_log_flush_run_part(b->flush, (size_t)(w - b->flush_work), b->flush_parts);
 }
 
 static void flush_done(uv_work_t *w, int status)
@@ -501,6 +512,8 @@ static void flush_done(uv_work_t *w, int status)
 	br_broker *b = w->data;
 	br_err err = { 0 };
 	(void)status;
+	if (--b->flush_left)
+		return;
 	if (br_log_flush_end(b->log, b->flush, &err)) {
 		/* After a failed fsync nothing later can be promised (the kernel may have
 		 * dropped the dirty pages): stop accepting work, as PostgreSQL does. */
@@ -511,8 +524,13 @@ static void flush_done(uv_work_t *w, int status)
 	b->flush = NULL;
 	release_waiters(b);
 	retry_parked(b, true);
-	if (b->flush_wanted || (b->o.flush_ms == 0 && br_log_write_seq(b->log) != br_log_durable_seq(b->log)))
+	if (b->flush_wanted || br_log_write_seq(b->log) != br_log_durable_seq(b->log))
 		flush_start(b);
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+	flush_start(t->data);
 }
 
 static void flush_start(br_broker *b)
@@ -524,18 +542,23 @@ static void flush_start(br_broker *b)
 	b->flush_wanted = false;
 	if (b->fatal)
 		return;
+	int64_t now = br_mono_ns(), wait_ms = (b->last_flush_ns + b->o.flush_ms * 1000000 - now + 999999) / 1000000;
+	if (b->o.flush_ms > 0 && wait_ms > 0) {
+		if (!uv_is_active((uv_handle_t *)&b->flush_timer))
+			uv_timer_start(&b->flush_timer, on_flush_timer, (uint64_t)wait_ms, 0);
+		return;
+	}
 	b->flush = br_log_flush_begin(b->log);
 	if (!b->flush)
 		return;
-	b->flush_work.data = b;
-	uv_queue_work(&b->loop, &b->flush_work, flush_work, flush_done);
-}
-
-static void on_flush_timer(uv_timer_t *t)
-{
-	br_broker *b = t->data;
-	if (br_log_write_seq(b->log) != br_log_durable_seq(b->log))
-		flush_start(b);
+	b->last_flush_ns = now;
+	size_t files = br_log_flush_files(b->flush);
+	b->flush_parts = files < BR_ARRAY_LEN(b->flush_work) ? (files ? files : 1) : BR_ARRAY_LEN(b->flush_work);
+	b->flush_left = b->flush_parts;
+	for (size_t i = 0; i < b->flush_parts; i++) {
+		b->flush_work[i].data = b;
+		uv_queue_work(&b->loop, &b->flush_work[i], flush_work, flush_done);
+	}
 }
 
 static void on_tick(uv_timer_t *t)
@@ -660,8 +683,6 @@ int br_broker_run(br_broker *b, bool handle_signals)
 		uv_signal_start(&b->sigint, on_signal, SIGINT);
 		uv_signal_start(&b->sigterm, on_signal, SIGTERM);
 	}
-	if (b->o.flush_ms > 0)
-		uv_timer_start(&b->flush_timer, on_flush_timer, (uint64_t)b->o.flush_ms, (uint64_t)b->o.flush_ms);
 	uv_timer_start(&b->tick_timer, on_tick, 100, 100);
 	uv_timer_start(&b->retention_timer, on_retention, (uint64_t)b->o.retention_check_ms, (uint64_t)b->o.retention_check_ms);
 	b->running = true;

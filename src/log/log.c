@@ -588,7 +588,7 @@ struct br_flush {
 	size_t nfds;
 	struct mark { uint8_t topic_id[16]; char *topic; int32_t part; int64_t leo; } *marks;
 	size_t nmarks;
-	int failed_errno;
+	int *errnos; /* per fd, so parallel parts never share a word */
 };
 
 void br_log_add_sealed_fd(br_log *log, int fd)
@@ -649,24 +649,32 @@ br_flush *br_log_flush_begin(br_log *log)
 			m->leo = p->leo;
 		}
 	}
+	f->errnos = br_xcalloc(f->nfds, sizeof *f->errnos);
 	log->flushing = true;
 	return f;
 }
 
-void br_log_flush_run(br_flush *f)
+size_t br_log_flush_files(const br_flush *f) { return f->nfds; }
+
+void br_log_flush_run_part(br_flush *f, size_t i, size_t n)
 {
-	for (size_t i = 0; i < f->nfds; i++)
-		if (fdatasync(f->fds[i]) && !f->failed_errno)
-			f->failed_errno = errno;
+	for (size_t k = i; k < f->nfds; k += n)
+		if (fdatasync(f->fds[k]))
+			f->errnos[k] = errno;
 }
+
+void br_log_flush_run(br_flush *f) { br_log_flush_run_part(f, 0, 1); }
 
 int br_log_flush_end(br_log *log, br_flush *f, br_err *err)
 {
-	int rc = 0;
-	for (size_t i = 0; i < f->nfds; i++)
+	int rc = 0, failed = 0;
+	for (size_t i = 0; i < f->nfds; i++) {
 		close(f->fds[i]);
-	if (f->failed_errno) {
-		errno = f->failed_errno;
+		if (f->errnos[i] && !failed)
+			failed = f->errnos[i];
+	}
+	if (failed) {
+		errno = failed;
 		rc = br_errno(err, BR_EIO, "fsync of the log failed");
 	} else {
 		for (size_t i = 0; i < f->nmarks; i++) {
@@ -684,6 +692,7 @@ int br_log_flush_end(br_log *log, br_flush *f, br_err *err)
 		free(f->marks[i].topic);
 	free(f->marks);
 	free(f->fds);
+	free(f->errnos);
 	free(f);
 	log->flushing = false;
 	return rc;

@@ -142,6 +142,10 @@ uint64_t br_log_write_seq(const br_log *log);
 uint64_t br_log_durable_seq(const br_log *log);
 br_flush *br_log_flush_begin(br_log *log); /* NULL when nothing is dirty */
 void br_log_flush_run(br_flush *f);
+/* The run phase split in parts that may run in parallel (fsync of independent
+ * files): part i of n syncs every n-th file. */
+void br_log_flush_run_part(br_flush *f, size_t i, size_t n);
+size_t br_log_flush_files(const br_flush *f);
 /* Returns 0, or BR_EIO when an fsync failed (the broker must stop: the data
  * acknowledged so far stays durable, but nothing after can be promised). */
 int br_log_flush_end(br_log *log, br_flush *f, br_err *err);
