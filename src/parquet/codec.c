@@ -23,7 +23,7 @@ static int gzip_compress(const void *in, size_t n, br_buf *out, int level, br_er
 	if (deflateInit2(&z, level ? level : 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return br_errf(err, BR_ENOMEM, "gzip: deflateInit2 failed");
 	size_t bound = deflateBound(&z, (uLong)n) + 32;
-	uint8_t *dst = br_buf_grow(out, bound);
+	uint8_t *dst = br_pq_take(out, bound);
 	z.next_in = (Bytef *)in;
 	z.avail_in = (uInt)n;
 	z.next_out = dst;
@@ -39,7 +39,7 @@ static int gzip_compress(const void *in, size_t n, br_buf *out, int level, br_er
 	return 0;
 }
 
-int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err)
+int br_pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err)
 {
 	if (n > INT_MAX)
 		return br_errf(err, BR_ELIMIT, "page of %zu bytes is too large", n);
@@ -49,7 +49,7 @@ int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_
 		return 0;
 	case PQ_CODEC_ZSTD: {
 		size_t bound = ZSTD_compressBound(n);
-		uint8_t *dst = br_buf_grow(out, bound);
+		uint8_t *dst = br_pq_take(out, bound);
 		size_t r = ZSTD_compress(dst, bound, in, n, level ? level : 3);
 		if (ZSTD_isError(r)) {
 			out->len -= bound;
@@ -60,7 +60,7 @@ int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_
 	}
 	case PQ_CODEC_SNAPPY: {
 		size_t bound = snappy_max_compressed_length(n), clen = bound;
-		uint8_t *dst = br_buf_grow(out, bound);
+		uint8_t *dst = br_pq_take(out, bound);
 		if (snappy_compress(in, n, (char *)dst, &clen) != SNAPPY_OK) {
 			out->len -= bound;
 			return br_errf(err, BR_EIO, "snappy: compression failed");
@@ -72,7 +72,7 @@ int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_
 		return gzip_compress(in, n, out, level, err);
 	case PQ_CODEC_LZ4_RAW: {
 		int bound = LZ4_compressBound((int)n);
-		uint8_t *dst = br_buf_grow(out, (size_t)bound);
+		uint8_t *dst = br_pq_take(out, (size_t)bound);
 		int r = LZ4_compress_default(in, (char *)dst, (int)n, bound);
 		if (r <= 0) {
 			out->len -= (size_t)bound;
@@ -86,7 +86,7 @@ int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_
 	}
 }
 
-int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err)
+int br_pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err)
 {
 	size_t start = out->len;
 	uint8_t *dst;
@@ -97,7 +97,7 @@ int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *o
 		br_buf_put(out, in, n);
 		return 0;
 	case PQ_CODEC_ZSTD: {
-		dst = br_buf_grow(out, out_len);
+		dst = br_pq_take(out, out_len);
 		size_t r = ZSTD_decompress(dst, out_len, in, n);
 		if (ZSTD_isError(r) || r != out_len) {
 			out->len = start;
@@ -110,7 +110,7 @@ int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *o
 		size_t ulen;
 		if (snappy_uncompressed_length(in, n, &ulen) != SNAPPY_OK || ulen != out_len)
 			return br_errf(err, BR_ECORRUPT, "snappy page: bad header or size (expected %zu bytes)", out_len);
-		dst = br_buf_grow(out, out_len);
+		dst = br_pq_take(out, out_len);
 		if (snappy_uncompress(in, n, (char *)dst, &ulen) != SNAPPY_OK || ulen != out_len) {
 			out->len = start;
 			return br_errf(err, BR_ECORRUPT, "snappy page: corrupt data");
@@ -121,7 +121,7 @@ int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *o
 		z_stream z = { 0 };
 		if (inflateInit2(&z, 15 + 32) != Z_OK)
 			return br_errf(err, BR_ENOMEM, "gzip: inflateInit2 failed");
-		dst = br_buf_grow(out, out_len);
+		dst = br_pq_take(out, out_len);
 		z.next_in = (Bytef *)in;
 		z.avail_in = (uInt)n;
 		z.next_out = dst;
@@ -139,7 +139,7 @@ int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *o
 	case PQ_CODEC_LZ4_RAW: {
 		if (n > INT_MAX || out_len > INT_MAX)
 			return br_errf(err, BR_ELIMIT, "lz4 page too large");
-		dst = br_buf_grow(out, out_len);
+		dst = br_pq_take(out, out_len);
 		int r = LZ4_decompress_safe(in, (char *)dst, (int)n, (int)out_len);
 		if (r < 0 || (size_t)r != out_len) {
 			out->len = start;

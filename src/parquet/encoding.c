@@ -20,7 +20,7 @@
 
 /* ------------------------------------------------------------- packing */
 
-void pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out)
+void br_pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out)
 {
 	size_t groups = (n + 7) / 8;
 	size_t bytes = groups * (size_t)bit_width;
@@ -93,7 +93,7 @@ static size_t run_at(const uint32_t *v, size_t n, size_t i)
 	return j - i;
 }
 
-void pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out)
+void br_pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out)
 {
 	size_t vbytes = (size_t)(bit_width + 7) / 8;
 	size_t i = 0;
@@ -117,11 +117,11 @@ void pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out)
 				break;
 		}
 		br_buf_uvarint(out, (uint64_t)groups << 1 | 1);
-		pq_bitpack(v + start, i - start, bit_width, out);
+		br_pq_bitpack(v + start, i - start, bit_width, out);
 	}
 }
 
-int pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, br_err *err)
+int br_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, br_err *err)
 {
 	if (bit_width < 0 || bit_width > 32)
 		return br_errf(err, BR_ECORRUPT, "RLE bit width %d out of range", bit_width);
@@ -171,7 +171,7 @@ int pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, si
 static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 
-int pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n_out, size_t *used,
+int br_pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n_out, size_t *used,
 		    br_err *err)
 {
 	br_cur c = br_cur_make(p, len);
@@ -223,7 +223,7 @@ int pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size
 	return 0;
 }
 
-void pq_delta_encode(const int64_t *v, size_t n, br_buf *out)
+void br_pq_delta_encode(const int64_t *v, size_t n, br_buf *out)
 {
 	const size_t block = 128, minis = 4, per = 32;
 	br_buf_uvarint(out, block);

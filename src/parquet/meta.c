@@ -55,7 +55,7 @@ static void enc_stats(br_tw *w, int16_t id, const pq_stats *s)
 	br_tw_struct_end(w);
 }
 
-void pq_encode_file_meta(const pq_file_meta *m, br_buf *out)
+void br_pq_encode_file_meta(const pq_file_meta *m, br_buf *out)
 {
 	br_tw w;
 	br_tw_init(&w, out);
@@ -154,7 +154,7 @@ void pq_encode_file_meta(const pq_file_meta *m, br_buf *out)
 	br_tw_stop(&w);
 }
 
-void pq_encode_page_header(const pq_page_header *h, br_buf *out)
+void br_pq_encode_page_header(const pq_page_header *h, br_buf *out)
 {
 	br_tw w;
 	br_tw_init(&w, out);
@@ -183,6 +183,22 @@ void pq_encode_page_header(const pq_page_header *h, br_buf *out)
  * body must consume or br_tr_skip every field. */
 #define EACH_FIELD(r) for (int16_t last_ = 0, id = 0, more_ = 1; more_; more_ = 0) \
 	for (int ft = 0; br_tr_field((r), &last_, &ft, &id);)
+
+/* Room for a decoded list of *n elements. A hostile footer of empty structs
+ * would otherwise turn each byte into a hundred-byte struct: the decoder may
+ * allocate at most 32 times the footer size (real footers need ~3 times).
+ * On refusal the input is marked bad and *n becomes 0. */
+static void *list_alloc(br_tr *r, br_arena *a, uint32_t *n, size_t size)
+{
+	size_t need = (size_t)(*n ? *n : 1) * size;
+	if (need > r->budget) {
+		r->c.bad = true;
+		*n = 0;
+		return br_arena_alloc(a, size);
+	}
+	r->budget -= need;
+	return br_arena_alloc(a, need);
+}
 
 static const char *dup_str(br_arena *a, const uint8_t *p, size_t n)
 {
@@ -308,8 +324,8 @@ static void dec_column_meta(br_tr *r, br_arena *a, pq_column *c)
 				r->c.bad = true;
 				continue;
 			}
+			c->encodings = list_alloc(r, a, &n, sizeof(int));
 			c->nenc = (int)n;
-			c->encodings = br_arena_alloc(a, (n ? n : 1) * sizeof(int));
 			for (uint32_t i = 0; i < n; i++)
 				c->encodings[i] = br_tr_i32(r);
 			continue;
@@ -321,8 +337,8 @@ static void dec_column_meta(br_tr *r, br_arena *a, pq_column *c)
 				r->c.bad = true;
 				continue;
 			}
+			c->path = list_alloc(r, a, &n, sizeof(char *));
 			c->npath = (int)n;
-			c->path = br_arena_alloc(a, (n ? n : 1) * sizeof(char *));
 			for (uint32_t i = 0; i < n; i++) {
 				size_t len;
 				const uint8_t *p = br_tr_bin(r, &len);
@@ -352,8 +368,8 @@ static void dec_row_group(br_tr *r, br_arena *a, pq_row_group *g)
 				r->c.bad = true;
 				continue;
 			}
+			g->cols = list_alloc(r, a, &n, sizeof *g->cols);
 			g->ncols = (int)n;
-			g->cols = br_arena_alloc(a, (n ? n : 1) * sizeof *g->cols);
 			for (uint32_t i = 0; i < n && !r->c.bad; i++) {
 				pq_column *c = &g->cols[i];
 				c->dictionary_page_offset = -1;
@@ -375,10 +391,10 @@ static void dec_row_group(br_tr *r, br_arena *a, pq_row_group *g)
 	}
 }
 
-int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m, br_err *err)
+int br_pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m, br_err *err)
 {
 	memset(m, 0, sizeof *m);
-	br_tr r = { br_cur_make(p, n), 0 };
+	br_tr r = { .c = br_cur_make(p, n), .budget = 32 * n + (1 << 20) };
 	bool seen_schema = false, seen_rows = false, seen_groups = false;
 	EACH_FIELD(&r) {
 		int et;
@@ -389,8 +405,8 @@ int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m
 			br_tr_list(&r, &et, &cnt);
 			if (et != BR_TC_STRUCT)
 				r.c.bad = true;
+			m->schema = list_alloc(&r, a, &cnt, sizeof *m->schema);
 			m->nschema = (int)cnt;
-			m->schema = br_arena_alloc(a, (cnt ? cnt : 1) * sizeof *m->schema);
 			for (uint32_t i = 0; i < cnt && !r.c.bad; i++)
 				dec_schema_el(&r, a, &m->schema[i]);
 			seen_schema = true;
@@ -401,8 +417,8 @@ int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m
 			br_tr_list(&r, &et, &cnt);
 			if (et != BR_TC_STRUCT)
 				r.c.bad = true;
+			m->row_groups = list_alloc(&r, a, &cnt, sizeof *m->row_groups);
 			m->nrow_groups = (int)cnt;
-			m->row_groups = br_arena_alloc(a, (cnt ? cnt : 1) * sizeof *m->row_groups);
 			for (uint32_t i = 0; i < cnt && !r.c.bad; i++)
 				dec_row_group(&r, a, &m->row_groups[i]);
 			seen_groups = true;
@@ -410,8 +426,8 @@ int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m
 			br_tr_list(&r, &et, &cnt);
 			if (et != BR_TC_STRUCT)
 				r.c.bad = true;
+			m->kv = list_alloc(&r, a, &cnt, sizeof *m->kv);
 			m->nkv = (int)cnt;
-			m->kv = br_arena_alloc(a, (cnt ? cnt : 1) * sizeof *m->kv);
 			for (uint32_t i = 0; i < cnt && !r.c.bad; i++) {
 				m->kv[i].key = m->kv[i].value = "";
 				EACH_FIELD(&r) {
@@ -443,12 +459,12 @@ int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m
 	return 0;
 }
 
-int pq_decode_page_header(const uint8_t *p, size_t n, pq_page_header *h, size_t *used, br_err *err)
+int br_pq_decode_page_header(const uint8_t *p, size_t n, pq_page_header *h, size_t *used, br_err *err)
 {
 	memset(h, 0, sizeof *h);
 	h->type = -1;
 	h->is_compressed = true;
-	br_tr r = { br_cur_make(p, n), 0 };
+	br_tr r = { .c = br_cur_make(p, n) };
 	bool seen_sizes = false;
 	EACH_FIELD(&r) {
 		if (id == 1 && ft == BR_TC_I32) {

@@ -82,10 +82,11 @@ typedef enum br_pq_op { BR_PQ_EQ, BR_PQ_LT, BR_PQ_LE, BR_PQ_GT, BR_PQ_GE } br_pq
 
 int br_pq_reader_open(const char *path, br_pq_reader **out, br_err *err);
 void br_pq_reader_close(br_pq_reader *r);
-/* The file's schema. Field ids come from the file; a file without them (or
- * with duplicates) gets ids 1..n in schema order. When the file carries an
- * "iceberg.schema" key, its types (e.g. time vs long) are preferred. Owned by
- * the reader. */
+/* The file's schema, mapped back from Parquet logical/converted types (the
+ * writer's mapping reversed; int8/int16 read as int, uint32 as long, INT96 and
+ * millisecond/nanosecond times as microseconds). Field ids come from the file;
+ * a file without them (or with duplicates) gets ids 1..n in pre-order. Owned
+ * by the reader. */
 const br_schema *br_pq_reader_schema(const br_pq_reader *r);
 int64_t br_pq_reader_num_rows(const br_pq_reader *r);
 int br_pq_reader_num_row_groups(const br_pq_reader *r);
@@ -97,7 +98,8 @@ int br_pq_reader_filter(br_pq_reader *r, int field_id, br_pq_op op, const br_val
 void br_pq_reader_set_batch_rows(br_pq_reader *r, int64_t rows);
 /* The type of the batches (a struct of the projected fields), owned by r. */
 const br_type *br_pq_reader_type(const br_pq_reader *r);
-/* Fills b (initialised by the reader on first use, reset on each call; free it
+/* Fills b (zero it before the first call; the reader initialises it, then
+ * resets it on each call; free it
  * with br_batch_free after the last call, before br_pq_reader_close).
  * Returns 1 with rows, 0 at the end, negative on error. */
 int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err);

@@ -51,6 +51,7 @@ void br_tw_stop(br_tw *w);
 typedef struct br_tr {
 	br_cur c;
 	int depth;
+	size_t budget;   /* bytes the decoded structures may still take (meta.c) */
 } br_tr;
 
 /* Next field of the current struct: returns 1 and sets type and id, 0 at STOP,
@@ -165,13 +166,13 @@ typedef struct pq_page_header {
 	bool has_data, has_dict, has_v2;
 } pq_page_header;
 
-void pq_encode_file_meta(const pq_file_meta *m, br_buf *out);
+void br_pq_encode_file_meta(const pq_file_meta *m, br_buf *out);
 /* Decodes into structures allocated from a (strings borrow from p, so p must
  * outlive the result). Every count is checked against the bytes left. */
-int pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m, br_err *err);
-void pq_encode_page_header(const pq_page_header *h, br_buf *out);
+int br_pq_decode_file_meta(const uint8_t *p, size_t n, br_arena *a, pq_file_meta *m, br_err *err);
+void br_pq_encode_page_header(const pq_page_header *h, br_buf *out);
 /* *used = header bytes consumed. */
-int pq_decode_page_header(const uint8_t *p, size_t n, pq_page_header *h, size_t *used, br_err *err);
+int br_pq_decode_page_header(const uint8_t *p, size_t n, pq_page_header *h, size_t *used, br_err *err);
 
 /* ------------------------------------------------------------ encodings */
 
@@ -187,25 +188,35 @@ static inline int pq_bit_width(uint64_t max)
 }
 
 /* RLE / bit-packed hybrid (levels, dictionary indices, booleans). */
-void pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out);
+void br_pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 /* Decodes exactly n values; BR_ECORRUPT (with err) if the input ends first or
  * a value exceeds bit_width. */
-int pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, br_err *err);
+int br_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, br_err *err);
 /* Little-endian bit packing of 8-value groups. */
-void pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out);
+void br_pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 
 /* DELTA_BINARY_PACKED: decodes up to max values; *n_out values, *used bytes. */
-int pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n_out, size_t *used,
+int br_pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, size_t max, size_t *n_out, size_t *used,
 		    br_err *err);
-void pq_delta_encode(const int64_t *v, size_t n, br_buf *out);
+void br_pq_delta_encode(const int64_t *v, size_t n, br_buf *out);
+
+/* Appends n bytes the caller will overwrite at once (no zero fill, unlike
+ * br_buf_grow: page-sized buffers are filled by a decoder or a read). */
+static inline uint8_t *br_pq_take(br_buf *b, size_t n)
+{
+	br_buf_reserve(b, n);
+	uint8_t *p = b->p + b->len;
+	b->len += n;
+	return p;
+}
 
 /* ---------------------------------------------------------------- codecs */
 
 enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_CODEC_LZO = 3,
        PQ_CODEC_BROTLI = 4, PQ_CODEC_LZ4 = 5, PQ_CODEC_ZSTD = 6, PQ_CODEC_LZ4_RAW = 7 };
 
-int pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err);
+int br_pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err);
 /* Output must be exactly out_len bytes (from the page header). */
-int pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err);
+int br_pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err);
 
 #endif

@@ -49,7 +49,7 @@ typedef struct dict {
 	br_buf plain;          /* entries, PLAIN encoded (the dictionary page body) */
 	br_buf ents;           /* uint32 offset, uint32 length of each entry's value bytes */
 	uint32_t n;
-	uint32_t *slots;       /* entry index + 1, 0 = empty */
+	uint64_t *slots;       /* hash high 32 bits << 32 | entry index + 1; 0 = empty */
 	uint32_t cap;
 } dict;
 
@@ -74,6 +74,7 @@ typedef struct leaf {
 	int64_t page_entries;
 	/* current chunk */
 	bool dict_on, used_dict, used_plain;
+	int64_t dict_vals;     /* values looked up in the dictionary this chunk */
 	dict d;
 	br_buf chunk;
 	int64_t chunk_entries, chunk_uncompressed;
@@ -410,15 +411,15 @@ static const uint8_t *dict_entry(const dict *d, uint32_t i, uint32_t *len)
 static void dict_grow(dict *d)
 {
 	uint32_t cap = d->cap ? d->cap * 2 : 1024;
-	uint32_t *slots = br_xcalloc(cap, sizeof *slots);
-	for (uint32_t i = 0; i < d->n; i++) {
-		uint32_t len;
-		const uint8_t *p = dict_entry(d, i, &len);
-		uint64_t h = XXH3_64bits(p, len);
-		uint32_t s = (uint32_t)h & (cap - 1);
+	uint64_t *slots = br_xcalloc(cap, sizeof *slots);
+	for (uint32_t k = 0; k < d->cap; k++) {
+		uint64_t e = d->slots[k];
+		if (!e)
+			continue;
+		uint32_t s = (uint32_t)(e >> 32) & (cap - 1);
 		while (slots[s])
 			s = (s + 1) & (cap - 1);
-		slots[s] = i + 1;
+		slots[s] = e;
 	}
 	free(d->slots);
 	d->slots = slots;
@@ -426,18 +427,24 @@ static void dict_grow(dict *d)
 }
 
 /* Returns the index of value p[0..n) in the dictionary, adding it if new.
- * Open addressing at <= 50% load: O(1) expected per value. */
+ * Open addressing at <= 50% load: O(1) expected per value. Each slot keeps
+ * 32 bits of the hash beside the index, so a probe touches the entry bytes
+ * only on a likely match (the table outgrows the caches on big chunks). */
 static uint32_t dict_index(dict *d, int phys, const uint8_t *p, size_t n)
 {
 	if (2 * (d->n + 1) > d->cap)
 		dict_grow(d);
 	uint64_t h = XXH3_64bits(p, n);
-	uint32_t s = (uint32_t)h & (d->cap - 1);
-	while (d->slots[s]) {
-		uint32_t len;
-		const uint8_t *q = dict_entry(d, d->slots[s] - 1, &len);
-		if (len == n && memcmp(q, p, n) == 0)
-			return d->slots[s] - 1;
+	uint64_t tag = h >> 32;
+	uint32_t s = (uint32_t)tag & (d->cap - 1);
+	uint64_t e;
+	while ((e = d->slots[s])) {
+		if (e >> 32 == tag) {
+			uint32_t len;
+			const uint8_t *q = dict_entry(d, (uint32_t)e - 1, &len);
+			if (len == n && memcmp(q, p, n) == 0)
+				return (uint32_t)e - 1;
+		}
 		s = (s + 1) & (d->cap - 1);
 	}
 	if (phys == PQ_BYTE_ARRAY) {
@@ -447,7 +454,7 @@ static uint32_t dict_index(dict *d, int phys, const uint8_t *p, size_t n)
 	uint32_t oe[2] = { (uint32_t)d->plain.len, (uint32_t)n };
 	br_buf_put(&d->plain, p, n);
 	br_buf_put(&d->ents, oe, 8);
-	d->slots[s] = d->n + 1;
+	d->slots[s] = tag << 32 | (d->n + 1);
 	return d->n++;
 }
 
@@ -473,7 +480,7 @@ static int write_all(br_pq_writer *w, const void *p, size_t n)
 static void put_levels(br_buf *body, br_buf *tmp, const br_buf *levels, int max)
 {
 	tmp->len = 0;
-	pq_rle_encode((const uint32_t *)levels->p, levels->len / 4, pq_bit_width((uint64_t)max), tmp);
+	br_pq_rle_encode((const uint32_t *)levels->p, levels->len / 4, pq_bit_width((uint64_t)max), tmp);
 	uint8_t len[4];
 	uint32_t l = (uint32_t)tmp->len;
 	memcpy(len, &l, 4); /* little-endian hosts only (see the Makefile's targets) */
@@ -485,13 +492,13 @@ static void put_levels(br_buf *body, br_buf *tmp, const br_buf *levels, int max)
 static int emit_page(br_pq_writer *w, pq_page_header *h, br_buf *dst)
 {
 	w->tmp.len = 0;
-	int rc = pq_compress(w->opt.codec, w->opt.level, w->body.p, w->body.len, &w->tmp, w->err);
+	int rc = br_pq_compress(w->opt.codec, w->opt.level, w->body.p, w->body.len, &w->tmp, w->err);
 	if (rc)
 		return br_errctx(w->err, "%s", w->path);
 	h->uncompressed_size = (int32_t)w->body.len;
 	h->compressed_size = (int32_t)w->tmp.len;
 	w->hdr.len = 0;
-	pq_encode_page_header(h, &w->hdr);
+	br_pq_encode_page_header(h, &w->hdr);
 	br_buf_put(dst, w->hdr.p, w->hdr.len);
 	br_buf_put(dst, w->tmp.p, w->tmp.len);
 	return (int)(w->hdr.len + w->body.len); /* uncompressed bytes, for the chunk total */
@@ -514,12 +521,12 @@ static int flush_page(br_pq_writer *w, leaf *L)
 	if (L->dict_on) {
 		int bw = BR_MAX(1, pq_bit_width(L->d.n ? L->d.n - 1 : 0));
 		br_buf_u8(body, (uint8_t)bw);
-		pq_rle_encode((const uint32_t *)L->idx.p, L->idx.len / 4, bw, body);
+		br_pq_rle_encode((const uint32_t *)L->idx.p, L->idx.len / 4, bw, body);
 		h.encoding = PQ_ENC_RLE_DICTIONARY;
 		L->used_dict = true;
 	} else {
 		if (L->phys == PQ_BOOLEAN)
-			pq_bitpack((const uint32_t *)L->plain.p, L->plain.len / 4, 1, body);
+			br_pq_bitpack((const uint32_t *)L->plain.p, L->plain.len / 4, 1, body);
 		else
 			br_buf_put(body, L->plain.p, L->plain.len);
 		h.encoding = PQ_ENC_PLAIN;
@@ -532,6 +539,26 @@ static int flush_page(br_pq_writer *w, leaf *L)
 	L->chunk_entries += L->page_entries;
 	L->page_entries = 0;
 	L->reps.len = L->defs.len = L->plain.len = L->idx.len = 0;
+	return 0;
+}
+
+static int dict_abandon(br_pq_writer *w, leaf *L)
+{
+	if (L->used_dict) {
+		int rc = flush_page(w, L);
+		L->dict_on = false;
+		return rc;
+	}
+	const uint32_t *ix = (const uint32_t *)L->idx.p;
+	size_t n = L->idx.len / 4;
+	L->dict_on = false;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len;
+		const uint8_t *p = dict_entry(&L->d, ix[i], &len);
+		put_plain(L, p, len);
+	}
+	L->idx.len = 0;
+	dict_clear(&L->d);
 	return 0;
 }
 
@@ -572,10 +599,109 @@ static void leaf_entry(br_pq_writer *w, leaf *L, uint32_t rep, uint32_t def, con
 	if (L->dict_on) {
 		uint32_t ix = dict_index(&L->d, L->phys, p, n);
 		br_buf_put(&L->idx, &ix, 4);
+		L->dict_vals++;
 	} else {
 		put_plain(L, p, n);
 	}
 }
+
+static int cmp_mem(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+	int c = memcmp(a, b, BR_MIN(an, bn));
+	return c ? c : (an > bn) - (an < bn);
+}
+
+/* Top-level primitive columns, rows [a, z): the same entries leaf_entry would
+ * make, but a column at a time, with statistics folded per slice and the
+ * values of types whose Arrow layout is their PLAIN encoding copied whole. */
+static void add_flat(br_pq_writer *w, leaf *L, const br_col *c, int64_t a, int64_t z)
+{
+	int64_t n = z - a;
+	bool nulls = c->validity.len != 0;
+	br_type_id t = L->t->id;
+	bool raw8 = t == BR_T_LONG || t == BR_T_TIME || t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ;
+	bool raw4 = t == BR_T_INT || t == BR_T_DATE;
+	bool str = t == BR_T_STRING || t == BR_T_BINARY;
+	if (!raw8 && !raw4 && !str) {
+		for (int64_t i = a; i < z; i++)
+			leaf_entry(w, L, 0, (uint32_t)(L->max_def && br_col_valid(c, i)), c, i);
+		return;
+	}
+	if (L->max_def) {
+		uint32_t *d = (uint32_t *)br_buf_grow(&L->defs, (size_t)n * 4);
+		for (int64_t i = 0; i < n; i++)
+			d[i] = br_col_valid(c, a + i);
+	}
+	L->page_entries += n;
+	L->cs.values += n;
+	int64_t valid = 0;
+	if (raw8 || raw4) {
+		size_t wd = raw8 ? 8 : 4;
+		int64_t mn = INT64_MAX, mx = INT64_MIN;
+		for (int64_t i = a; i < z; i++) {
+			if (nulls && !br_col_valid(c, i))
+				continue;
+			valid++;
+			int64_t v = raw8 ? br_col_i64(c, i) : br_col_i32(c, i);
+			mn = v < mn ? v : mn;
+			mx = v > mx ? v : mx;
+			if (L->dict_on) {
+				uint32_t ix = dict_index(&L->d, L->phys, c->values.p + wd * (size_t)i, wd);
+				br_buf_put(&L->idx, &ix, 4);
+			} else if (nulls) {
+				br_buf_put(&L->plain, c->values.p + wd * (size_t)i, wd);
+			}
+		}
+		if (!L->dict_on && !nulls)
+			br_buf_put(&L->plain, c->values.p + wd * (size_t)a, wd * (size_t)n);
+		if (valid) {
+			br_value vmin = raw8 ? br_value_i64(t, mn) : br_value_i32(t, (int32_t)mn);
+			br_value vmax = raw8 ? br_value_i64(t, mx) : br_value_i32(t, (int32_t)mx);
+			stats_add(&L->cs, &vmin);
+			stats_add(&L->cs, &vmax);
+		}
+	} else {
+		const uint8_t *pmin = NULL, *pmax = NULL;
+		size_t lmin = 0, lmax = 0;
+		for (int64_t i = a; i < z; i++) {
+			if (nulls && !br_col_valid(c, i))
+				continue;
+			valid++;
+			int32_t s0 = br_col_off(c, i), s1 = br_col_off(c, i + 1);
+			const uint8_t *p = c->values.p + s0;
+			size_t len = (size_t)(s1 - s0);
+			if (!pmin || cmp_mem(p, len, pmin, lmin) < 0) {
+				pmin = p;
+				lmin = len;
+			}
+			if (!pmax || cmp_mem(p, len, pmax, lmax) > 0) {
+				pmax = p;
+				lmax = len;
+			}
+			if (L->dict_on) {
+				uint32_t ix = dict_index(&L->d, L->phys, p, len);
+				br_buf_put(&L->idx, &ix, 4);
+			} else {
+				uint32_t l32 = (uint32_t)len;
+				br_buf_put(&L->plain, &l32, 4);
+				br_buf_put(&L->plain, p, len);
+			}
+		}
+		if (valid) {
+			br_value vmin = br_value_bytes(t, pmin, lmin), vmax = br_value_bytes(t, pmax, lmax);
+			stats_add(&L->cs, &vmin);
+			stats_add(&L->cs, &vmax);
+		}
+	}
+	if (L->dict_on)
+		L->dict_vals += valid;
+	L->cs.nulls += n - valid;
+}
+
+/* Leaves the dictionary for the rest of the chunk. If no dictionary-encoded
+ * page was written yet, the current page's indices turn back into PLAIN
+ * values and the chunk gets no dictionary page at all. */
+static int dict_abandon(br_pq_writer *w, leaf *L);
 
 static void empty_entries(br_pq_writer *w, const wnode *n, uint32_t rep, uint32_t def)
 {
@@ -704,6 +830,7 @@ static int flush_row_group(br_pq_writer *w)
 		L->chunk.len = 0;
 		L->chunk_entries = L->chunk_uncompressed = 0;
 		L->used_dict = L->used_plain = false;
+		L->dict_vals = 0;
 		L->dict_on = w->opt.dictionary && L->phys != PQ_BOOLEAN;
 		dict_clear(&L->d);
 	}
@@ -786,26 +913,43 @@ int br_pq_writer_write(br_pq_writer *w, const br_batch *b, br_err *err)
 	int rc = check_batch(w, b, err);
 	if (rc)
 		return rc;
-	for (int64_t i = 0; i < b->nrows; i++) {
-		for (int k = 0; k < w->root.nkids; k++)
-			shred(w, &w->root.kids[k], &b->cols[k], i, 0, 0);
-		w->rg_rows++;
-		for (int k = 0; k < w->nleaves; k++) {
-			leaf *L = &w->leaves[k];
-			if (L->dict_on && (int64_t)L->d.plain.len > w->opt.dict_bytes) {
-				/* Too many distinct values for a dictionary to pay: close
-				 * the page with what it has, PLAIN from here on. */
-				if ((rc = flush_page(w, L)))
-					return rc;
-				L->dict_on = false;
-			} else if (page_estimate(L) >= w->opt.page_bytes) {
-				if ((rc = flush_page(w, L)))
-					return rc;
+	/* Slices of 1024 rows: pages and row groups are closed at slice
+	 * boundaries, which are row boundaries. */
+	for (int64_t a = 0; a < b->nrows; a += 1024) {
+		int64_t z = BR_MIN(a + 1024, b->nrows);
+		for (int k = 0; k < w->root.nkids; k++) {
+			const wnode *n = &w->root.kids[k];
+			if (!br_type_is_nested(n->f->type)) {
+				add_flat(w, &w->leaves[n->first_leaf], &b->cols[k], a, z);
+			} else {
+				/* nested rows can be long: pages are closed per row, so a
+				 * page never grows far past page_bytes (readers bound the
+				 * entries of a page) */
+				for (int64_t i = a; i < z; i++) {
+					shred(w, n, &b->cols[k], i, 0, 0);
+					for (int q = 0; q < n->nleaves; q++) {
+						leaf *L = &w->leaves[n->first_leaf + q];
+						if (page_estimate(L) >= w->opt.page_bytes && (rc = flush_page(w, L)))
+							return rc;
+					}
+				}
 			}
 		}
-		if ((w->rg_rows & 1023) == 0 && rowgroup_estimate(w) >= w->opt.row_group_bytes)
-			if ((rc = flush_row_group(w)))
+		w->rg_rows += z - a;
+		for (int k = 0; k < w->nleaves; k++) {
+			leaf *L = &w->leaves[k];
+			if (L->dict_on && ((int64_t)L->d.plain.len > w->opt.dict_bytes ||
+					   (L->dict_vals >= 16384 && (int64_t)L->d.n * 2 > L->dict_vals))) {
+				/* Too many distinct values for a dictionary to pay: PLAIN
+				 * from here on (or for the whole chunk, if it is early). */
+				if ((rc = dict_abandon(w, L)))
+					return rc;
+			}
+			if (page_estimate(L) >= w->opt.page_bytes && (rc = flush_page(w, L)))
 				return rc;
+		}
+		if (rowgroup_estimate(w) >= w->opt.row_group_bytes && (rc = flush_row_group(w)))
+			return rc;
 	}
 	return 0;
 }
@@ -920,7 +1064,7 @@ int br_pq_writer_close(br_pq_writer *w, br_pq_metrics *metrics, br_err *err)
 	fm.created_by = "braid version 0.1 (build parquet)";
 	fm.ncolumn_orders = w->nleaves;
 	br_buf foot = { 0 };
-	pq_encode_file_meta(&fm, &foot);
+	br_pq_encode_file_meta(&fm, &foot);
 	free(iceberg);
 	uint32_t flen = (uint32_t)foot.len;
 	uint8_t tail[8];

@@ -849,6 +849,88 @@ void br_col_append_value(br_col *c, const br_value *v)
 	}
 }
 
+void br_col_append_raw(br_col *c, const void *p, int64_t n)
+{
+	if (n <= 0)
+		return;
+	if (c->validity.len) {
+		for (int64_t i = 0; i < n; i++)
+			bit_put(&c->validity, c->len + i, true);
+	}
+	br_buf_put(&c->values, p, (size_t)n * (size_t)br_type_width(c->type));
+	c->len += n;
+}
+
+void br_col_append_strings(br_col *dst, const br_col *src, const uint32_t *idx, int64_t start, int64_t n)
+{
+	if (n <= 0)
+		return;
+	const int32_t *so = (const int32_t *)(const void *)src->offsets.p;
+	size_t total = 0;
+	for (int64_t k = 0; k < n; k++) {
+		int64_t i = idx ? idx[k] : start + k;
+		total += (size_t)(so[i + 1] - so[i]);
+	}
+	br_buf_reserve(&dst->values, total);
+	br_buf_reserve(&dst->offsets, 4 * (size_t)n);
+	uint8_t *vp = dst->values.p + dst->values.len;
+	int32_t *op = (int32_t *)(void *)(dst->offsets.p + dst->offsets.len);
+	int32_t end = (int32_t)dst->values.len;
+	for (int64_t k = 0; k < n; k++) {
+		int64_t i = idx ? idx[k] : start + k;
+		int32_t len = so[i + 1] - so[i];
+		memcpy(vp, src->values.p + so[i], (size_t)len);
+		vp += len;
+		end += len;
+		op[k] = end;
+	}
+	dst->values.len += total;
+	dst->offsets.len += 4 * (size_t)n;
+	if (dst->validity.len)
+		for (int64_t k = 0; k < n; k++)
+			bit_put(&dst->validity, dst->len + k, true);
+	dst->len += n;
+}
+
+void br_col_append_from(br_col *dst, const br_col *src, int64_t i)
+{
+	if (!br_col_valid(src, i)) {
+		br_col_append_null(dst);
+		return;
+	}
+	switch (src->type->id) {
+	case BR_T_BOOLEAN: br_col_append_bool(dst, br_col_bool(src, i)); return;
+	case BR_T_STRUCT:
+		for (int k = 0; k < src->nchildren; k++)
+			br_col_append_from(&dst->children[k], &src->children[k], i);
+		br_col_append_struct(dst);
+		return;
+	case BR_T_LIST: case BR_T_MAP: {
+		int64_t s, e;
+		br_col_range(src, i, &s, &e);
+		for (int64_t j = s; j < e; j++)
+			for (int k = 0; k < src->nchildren; k++)
+				br_col_append_from(&dst->children[k], &src->children[k], j);
+		br_col_close_list(dst);
+		return;
+	}
+	case BR_T_STRING: case BR_T_BINARY: {
+		size_t n;
+		const uint8_t *p = br_col_bytes(src, i, &n);
+		br_col_append_bytes(dst, p, n);
+		return;
+	}
+	default: {
+		/* fixed width: copy the slot's bytes */
+		size_t w = (size_t)br_type_width(src->type);
+		mark_valid(dst, true);
+		br_buf_put(&dst->values, src->values.p + w * (size_t)i, w);
+		dst->len++;
+		return;
+	}
+	}
+}
+
 const uint8_t *br_col_bytes(const br_col *c, int64_t i, size_t *len)
 {
 	if (c->type->id == BR_T_STRING || c->type->id == BR_T_BINARY) {

@@ -251,6 +251,13 @@ void br_col_append_struct(br_col *c);
 void br_col_close_list(br_col *c);              /* list and map */
 /* Appends a br_value of c's primitive type (null allowed). */
 void br_col_append_value(br_col *c, const br_value *v);
+/* Appends n non-null fixed-width values (br_type_width bytes each) at once. */
+void br_col_append_raw(br_col *c, const void *p, int64_t n);
+/* Appends n non-null strings/binaries of src: slots idx[k] (idx non-NULL) or
+ * start + k. src and dst are string or binary columns. */
+void br_col_append_strings(br_col *dst, const br_col *src, const uint32_t *idx, int64_t start, int64_t n);
+/* Appends slot i of src (same type as dst, any depth) to dst. */
+void br_col_append_from(br_col *dst, const br_col *src, int64_t i);
 
 /* Reading slot i (no bounds checks: i < c->len is the caller's contract). */
 static inline bool br_col_valid(const br_col *c, int64_t i)
