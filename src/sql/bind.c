@@ -1103,6 +1103,34 @@ typedef struct from_acc {
 } from_acc;
 
 static int build_joins(bctx *b, from_acc *acc, br_expr **conj, int nconj, plan **out);
+static int max_col(const br_expr *e);
+static bool has_kind(const br_expr *e, br_xkind k);
+static bool has_subq(const br_expr *e);
+
+/* Smallest COL index used by e (INT32_MAX if none). */
+static int min_col(const br_expr *e)
+{
+	int m = e->kind == BR_X_COL ? e->col : INT32_MAX;
+	for (int i = 0; i < e->nargs; i++)
+		m = BR_MIN(m, min_col(e->args[i]));
+	return m;
+}
+
+/* A copy of e with every COL index moved by delta. */
+static br_expr *shift_cols(bctx *b, const br_expr *e, int delta)
+{
+	br_expr *c = br_arena_alloc(b->env->arena, sizeof *c);
+	*c = *e;
+	if (c->kind == BR_X_COL)
+		c->col += delta;
+	if (e->nargs) {
+		c->args = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)e->nargs);
+		for (int i = 0; i < e->nargs; i++)
+			c->args[i] = shift_cols(b, e->args[i], delta);
+	}
+	return c;
+}
+
 static int bind_from_item(bctx *b, json_t *node, from_acc *acc);
 
 /* Builds one side of an outer join: its items joined, its inner ON conditions
@@ -1170,13 +1198,32 @@ static int bind_outer_join(bctx *b, json_t *in, int kind, from_item *it)
 			x = y;
 			y = t;
 		}
-		/* Outer joins take only column = column conditions for now: a residual
-		 * condition changes which rows are padded, not just which are kept. */
-		if (e->kind != BR_X_EQ || x < 0 || x >= ln || y < ln || e->args[0]->type != e->args[1]->type)
-			return perr(b, e->pos, BR_EUNSUPPORTED,
-				    "unsupported: outer join ON condition other than left column = right column of one type");
-		j->lkeys[j->nkeys] = x;
-		j->rkeys[j->nkeys++] = y - ln;
+		if (e->kind == BR_X_EQ && x >= 0 && x < ln && y >= ln && e->args[0]->type == e->args[1]->type) {
+			j->lkeys[j->nkeys] = x;
+			j->rkeys[j->nkeys++] = y - ln;
+			continue;
+		}
+		/* A residual condition changes which rows are padded, not just which are
+		 * kept, so it cannot filter the join's output. One that reads only the
+		 * side whose rows may be padded away (the right of a LEFT join, the left
+		 * of a RIGHT join) filters that side's input instead: same answer. */
+		int lo = min_col(e), hi = max_col(e);
+		bool pure = !has_kind(e, BR_X_PARAM) && !has_subq(e);
+		if (pure && kind == BR_JOIN_LEFT && (hi < 0 || lo >= ln)) {
+			plan *f = pcopy_shape(b->env, P_FILTER, rp);
+			f->pred = shift_cols(b, e, -ln);
+			rp = f;
+			continue;
+		}
+		if (pure && kind == BR_JOIN_RIGHT && hi < ln) {
+			plan *f = pcopy_shape(b->env, P_FILTER, lp);
+			f->pred = e;
+			lp = f;
+			continue;
+		}
+		return perr(b, e->pos, BR_EUNSUPPORTED,
+			    "unsupported: outer join ON condition that is neither left column = right column nor about the "
+			    "non-preserved side only");
 	}
 	for (int i = 0; i < ln + rn; i++) {
 		j->types[i] = os->cols[i].type;

@@ -457,8 +457,14 @@ static char *gen_query(bool incremental, bool *ordered)
 		break;
 	case 8: { /* outer joins, with a WHERE over the padded rows */
 		static const char *kinds[] = { "LEFT", "RIGHT", "FULL" };
-		br_buf_printf(&b, "SELECT t1.a, t1.b, t2.c, t2.a FROM t1 %s JOIN t2 ON t1.%c = t2.%c%s WHERE ", kinds[rnd(3)],
+		uint32_t k = rnd(3);
+		br_buf_printf(&b, "SELECT t1.a, t1.b, t2.c, t2.a FROM t1 %s JOIN t2 ON t1.%c = t2.%c%s", kinds[k],
 			      "abc"[rnd(3)], "abc"[rnd(3)], rnd(2) ? " AND t2.a = t1.c" : "");
+		if (k < 2 && rnd(2)) { /* a condition on the side that may be padded away */
+			br_buf_printf(&b, " AND ");
+			gen_pred(&b, k == 0 ? &g2 : &g1, 2);
+		}
+		br_buf_printf(&b, " WHERE ");
 		gen_pred(&b, &g12, 2);
 		break;
 	}
@@ -598,7 +604,7 @@ static void test_incremental_equals_batch(void **state)
 		"SELECT t1.b, count(*), sum(t2.c) FROM t1, t2 WHERE t1.a = t2.b GROUP BY t1.b HAVING count(*) > 1",
 		"SELECT count(*), sum(t1.a), avg(t1.a), max(t1.b) FROM t1",
 		"SELECT t1.c FROM t1 INTERSECT SELECT t3.y FROM t3",
-		"SELECT t1.a, t1.b, t2.c FROM t1 LEFT JOIN t2 ON t1.a = t2.b",
+		"SELECT t1.a, t1.b, t2.c FROM t1 LEFT JOIN t2 ON t1.a = t2.b AND t2.c > 0",
 		"SELECT t2.a, t3.y FROM t3 FULL JOIN t2 ON t2.c = t3.x AND t3.y = t2.b",
 		"SELECT t2.a, count(*), count(t1.b), sum(t1.c) FROM t1 RIGHT JOIN t2 ON t1.a = t2.a GROUP BY t2.a",
 	};
