@@ -262,7 +262,7 @@ typedef struct {
 
 typedef struct {
 	jside side[2];
-	br_buf kbuf, rbuf;
+	br_buf kbuf;
 	int kind; /* br_join_kind */
 } join_st;
 
@@ -456,7 +456,6 @@ static void join_free(br_op *op)
 		free(st->side[s].keys);
 	}
 	br_buf_free(&st->kbuf);
-	br_buf_free(&st->rbuf);
 	free(st);
 }
 

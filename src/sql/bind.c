@@ -43,9 +43,18 @@ typedef struct aggctx {
 	br_expr **args;
 } aggctx;
 
+/* A view's uncorrelated subqueries, each planned as a one-row relation that
+ * the query cross-joins; the subquery's value is then a column. */
+typedef struct liftctx {
+	plan **plans;
+	int n, cap;
+	int width;        /* columns added so far */
+} liftctx;
+
 typedef struct bctx {
 	bind_env *env;
 	scope *sc;
+	liftctx *lift;   /* non-NULL where a view may lift subqueries */
 	aggctx *agg;     /* non-NULL where aggregates are allowed */
 	br_err *err;
 } bctx;
@@ -583,12 +592,85 @@ static int bind_func(bctx *b, json_t *in, br_expr **out)
 
 static int subq_eval(void *sq, br_eval *ev, const br_value *row, br_value *out, br_err *err);
 
+static plan *pnew(bind_env *env, plan_kind k, int ncols);
+
+static bool exactly_one_row(const plan *p)
+{
+	if (p->limit >= 0 || p->offset)
+		return false;
+	if (p->kind == P_MAP || p->kind == P_DISTINCT)
+		return exactly_one_row(p->in[0]);
+	return p->kind == P_VALUES || (p->kind == P_AGG && p->ngroup == 0);
+}
+
+/* In a view, an uncorrelated scalar subquery that always yields one row (an
+ * aggregate without GROUP BY) or an uncorrelated EXISTS becomes a one-row
+ * relation cross-joined with the query, so it is maintained incrementally
+ * like everything else. Correlated subqueries need decorrelation: refused. */
+static int lift_sublink(bctx *b, json_t *in, br_expr **out)
+{
+	int loc = jloc(in), rc;
+	const char *t = jstr(in, "subLinkType");
+	if (!b->lift)
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: a subquery here in a materialized view");
+	if (!t || (strcmp(t, "EXISTS_SUBLINK") && strcmp(t, "EXPR_SUBLINK")))
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s subqueries in a materialized view",
+			    t && !strcmp(t, "ANY_SUBLINK") ? "IN" : t ? t : "these");
+	bool corr = false;
+	plan *p;
+	if ((rc = bind_query(b->env, jget(jget(in, "subselect"), "SelectStmt"), b->sc, &p, &corr, b->err)))
+		return rc;
+	if (corr)
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: correlated subqueries in a materialized view");
+	if (!strcmp(t, "EXISTS_SUBLINK")) {
+		/* EXISTS (q)  ==  (SELECT count(*) > 0 FROM q) */
+		plan *a = pnew(b->env, P_AGG, 1);
+		a->in[0] = p;
+		a->naggs = 1;
+		a->aggs = br_arena_alloc(b->env->arena, sizeof *a->aggs);
+		a->aggs[0] = (br_agg_spec){ BR_AGG_COUNT_STAR, -1, false, BR_T_LONG };
+		a->types[0] = BR_T_LONG;
+		a->names[0] = "count";
+		plan *m = pnew(b->env, P_MAP, 1);
+		m->in[0] = a;
+		m->nexprs = 1;
+		m->exprs = br_arena_alloc(b->env->arena, sizeof *m->exprs);
+		br_expr *zero = mk(b, BR_X_CONST, BR_T_LONG, 0, loc);
+		zero->k = br_value_i64(BR_T_LONG, 0);
+		m->exprs[0] = mk2(b, BR_X_GT, BR_T_BOOLEAN, mk_col(b, 0, BR_T_LONG), zero, loc);
+		m->types[0] = BR_T_BOOLEAN;
+		m->names[0] = "exists";
+		p = m;
+	} else {
+		if (p->nvisible != 1)
+			return perr(b, loc, BR_EINVAL, "subquery must return only one column");
+		if (!exactly_one_row(p))
+			return perr(b, loc, BR_EUNSUPPORTED,
+				    "unsupported: a scalar subquery in a materialized view must be an aggregate without "
+				    "GROUP BY (exactly one row)");
+	}
+	liftctx *l = b->lift;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		plan **np = br_arena_alloc(b->env->arena, sizeof *np * (size_t)l->cap);
+		if (l->n)
+			memcpy(np, l->plans, sizeof *np * (size_t)l->n);
+		l->plans = np;
+	}
+	l->plans[l->n++] = p;
+	br_expr *e = mk_col(b, b->sc->n + l->width, p->types[0]);
+	e->pos = loc;
+	l->width += p->ncols;
+	*out = e;
+	return 0;
+}
+
 static int bind_sublink(bctx *b, json_t *in, br_expr **out)
 {
 	int loc = jloc(in);
 	const char *t = jstr(in, "subLinkType");
 	if (b->env->for_view)
-		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: subqueries in a materialized view");
+		return lift_sublink(b, in, out);
 	subq *s = br_arena_alloc(b->env->arena, sizeof *s);
 	s->env = *b->env;
 	int rc;
@@ -1044,6 +1126,9 @@ static int agg_rewrite(bctx *b, br_expr *e, br_expr **groups, int ng, br_expr **
 		*out = mk_col(b, ng + e->col, e->type);
 		return 0;
 	}
+	if (e->kind == BR_X_COL && e->col >= b->sc->n)
+		return perr(b, e->pos, BR_EUNSUPPORTED,
+			    "unsupported: a subquery outside aggregates in an aggregate materialized view");
 	if (e->kind == BR_X_COL)
 		return perr(b, e->pos, BR_EINVAL,
 			    "column \"%s\" must appear in the GROUP BY clause or be used in an aggregate function",
@@ -1753,6 +1838,9 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 		acc.n = 1;
 	}
 
+	liftctx lift = { 0 };
+	if (env->for_view)
+		b.lift = &lift;
 	/* WHERE and ON conditions, split into conjuncts for the join builder. */
 	br_expr **conj = NULL;
 	int nconj = 0, capconj = 0;
@@ -1768,10 +1856,6 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 			return rc;
 		add_conjuncts(&b, e, &conj, &nconj, &capconj);
 	}
-	plan *p;
-	if ((rc = build_joins(&b, &acc, conj, nconj, &p)))
-		return rc;
-
 	/* Select list (aggregates allowed; they become AGGREF placeholders). */
 	aggctx agg = { 0 };
 	b.agg = &agg;
@@ -1889,6 +1973,21 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 		if ((rc = bind_expr(&b, jget(sel, "havingClause"), &having)) || (rc = need_bool(&b, having, &having, "HAVING")))
 			return rc;
 	}
+	/* Uncorrelated subqueries lifted out of a view's expressions join the FROM
+	 * items (one row each), after the columns the scope names. */
+	for (int k = 0; k < lift.n; k++) {
+		if (acc.n == acc.cap) {
+			acc.cap = acc.cap * 2 + 2;
+			from_item *ni = br_arena_alloc(env->arena, sizeof *ni * (size_t)acc.cap);
+			memcpy(ni, acc.items, sizeof *ni * (size_t)acc.n);
+			acc.items = ni;
+		}
+		acc.items[acc.n++] = (from_item){ lift.plans[k], NULL, NULL };
+	}
+	b.lift = NULL; /* from here on (ORDER BY) a view's subquery is refused */
+	plan *p;
+	if ((rc = build_joins(&b, &acc, conj, nconj, &p)))
+		return rc;
 	bool agg_mode = ng > 0 || agg.n > 0 || having;
 	hidden_ctx hctx = { groups, ng, agg_mode };
 	if (agg_mode) {

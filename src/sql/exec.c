@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "sql/plan.h"
 
+typedef struct br_sql_view br_sql_view;
 struct br_sql_view {
 	char *name;
 	br_arena arena;     /* the plan and its expressions */
@@ -398,8 +399,6 @@ static int exec_create_table(stmt_ctx *x, json_t *in)
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: %s in CREATE TABLE", t);
 		const char *cn = jstr(cd, "colname");
 		json_t *tn = jget(cd, "typeName");
-		br_expr *dummy;
-		(void)dummy;
 		/* Reuse the binder's type names through a cast of NULL. */
 		json_t *castnode = json_pack("{s:{s:{s:{s:b}},s:O}}", "TypeCast", "arg", "A_Const", "isnull", 1, "typeName", tn);
 		br_expr *e;

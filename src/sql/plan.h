@@ -51,8 +51,6 @@ struct plan {
 	int64_t offset;
 };
 
-typedef struct br_sql_view br_sql_view;
-
 /* What the binder needs from the session. */
 typedef struct bind_env {
 	br_sql *session;
