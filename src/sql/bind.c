@@ -47,6 +47,7 @@ typedef struct aggctx {
  * the query cross-joins; the subquery's value is then a column. */
 typedef struct liftctx {
 	plan **plans;
+	int *kinds;       /* br_join_kind of each (LEFT for anti-joins) */
 	int n, cap;
 	int width;        /* columns added so far */
 } liftctx;
@@ -594,6 +595,29 @@ static int subq_eval(void *sq, br_eval *ev, const br_value *row, br_value *out, 
 
 static plan *pnew(bind_env *env, plan_kind k, int ncols);
 
+/* Adds a relation to join with the query's FROM items; returns the position
+ * of its first column in the FROM row. */
+static int lift_add(bctx *b, plan *p, int kind)
+{
+	liftctx *l = b->lift;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		plan **np = br_arena_alloc(b->env->arena, sizeof *np * (size_t)l->cap);
+		int *nk = br_arena_alloc(b->env->arena, sizeof *nk * (size_t)l->cap);
+		if (l->n) {
+			memcpy(np, l->plans, sizeof *np * (size_t)l->n);
+			memcpy(nk, l->kinds, sizeof *nk * (size_t)l->n);
+		}
+		l->plans = np;
+		l->kinds = nk;
+	}
+	l->plans[l->n] = p;
+	l->kinds[l->n++] = kind;
+	int base = b->sc->n + l->width;
+	l->width += p->ncols;
+	return base;
+}
+
 static bool exactly_one_row(const plan *p)
 {
 	if (p->limit >= 0 || p->offset)
@@ -649,18 +673,9 @@ static int lift_sublink(bctx *b, json_t *in, br_expr **out)
 				    "unsupported: a scalar subquery in a materialized view must be an aggregate without "
 				    "GROUP BY (exactly one row)");
 	}
-	liftctx *l = b->lift;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 4;
-		plan **np = br_arena_alloc(b->env->arena, sizeof *np * (size_t)l->cap);
-		if (l->n)
-			memcpy(np, l->plans, sizeof *np * (size_t)l->n);
-		l->plans = np;
-	}
-	l->plans[l->n++] = p;
-	br_expr *e = mk_col(b, b->sc->n + l->width, p->types[0]);
+	int base = lift_add(b, p, BR_JOIN_INNER);
+	br_expr *e = mk_col(b, base, p->types[0]);
 	e->pos = loc;
-	l->width += p->ncols;
 	*out = e;
 	return 0;
 }
@@ -1178,6 +1193,7 @@ typedef struct from_item {
 	plan *p;
 	const char *qual;
 	const char **colquals; /* per column, for an outer join's columns (else NULL) */
+	int joinkind;          /* how build_joins joins it to the items before it */
 } from_item;
 
 typedef struct from_acc {
@@ -1491,6 +1507,7 @@ static int build_joins(bctx *b, from_acc *acc, br_expr **conj, int nconj, plan *
 				}
 			}
 			plan *j = pnew(b->env, P_JOIN, width + item->ncols);
+			j->joinkind = acc->items[k].joinkind;
 			memcpy(j->types, cur->types, sizeof(br_type_id) * (size_t)width);
 			memcpy(j->types + width, item->types, sizeof(br_type_id) * (size_t)item->ncols);
 			memcpy(j->names, cur->names, sizeof(char *) * (size_t)width);
@@ -1792,6 +1809,164 @@ static int bind_query(bind_env *env, json_t *sel, scope *parent, plan **out, boo
 	return rc;
 }
 
+static void fill_scope(bind_env *env, scope *sc, const from_acc *acc)
+{
+	int width = 0;
+	for (int i = 0; i < acc->n; i++)
+		width += acc->items[i].p->ncols;
+	sc->cols = br_arena_alloc(env->arena, sizeof(scol) * (size_t)(width ? width : 1));
+	for (int i = 0; i < acc->n; i++)
+		for (int c = 0; c < acc->items[i].p->ncols; c++)
+			sc->cols[sc->n++] = (scol){ acc->items[i].colquals ? acc->items[i].colquals[c] : acc->items[i].qual,
+						    acc->items[i].p->names[c], acc->items[i].p->types[c] };
+}
+
+static void json_conjuncts(json_t *node, json_t ***list, int *n, int *cap, br_arena *a)
+{
+	json_t *in;
+	if (!strcmp(ntype(node, &in), "BoolExpr") && jstr(in, "boolop") && !strcmp(jstr(in, "boolop"), "AND_EXPR")) {
+		size_t i;
+		json_t *arg;
+		json_array_foreach(jget(in, "args"), i, arg) json_conjuncts(arg, list, n, cap, a);
+		return;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		json_t **nl = br_arena_alloc(a, sizeof *nl * (size_t)*cap);
+		if (*n)
+			memcpy(nl, *list, sizeof *nl * (size_t)*n);
+		*list = nl;
+	}
+	(*list)[(*n)++] = node;
+}
+
+/* Decorrelation for views: a WHERE conjunct [NOT] EXISTS (SELECT .. FROM ..
+ * WHERE inner = outer AND ...) or outer IN (SELECT inner FROM .. WHERE ..),
+ * where every correlated condition is "inner expression = outer column",
+ * becomes a join with R = DISTINCT(inner keys, true) on those keys: an inner
+ * join for EXISTS and IN (a semi-join, R being distinct), a left join keeping
+ * the rows whose marker is NULL for NOT EXISTS (an anti-join). Returns 1 when
+ * the conjunct does not have that shape (the caller binds it as usual), 0 when
+ * it was turned into a join, or an error. */
+static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *cap)
+{
+	json_t *in;
+	bool neg = false;
+	const char *t = ntype(cj, &in);
+	if (!strcmp(t, "BoolExpr") && jstr(in, "boolop") && !strcmp(jstr(in, "boolop"), "NOT_EXPR") &&
+	    json_array_size(jget(in, "args")) == 1) {
+		neg = true;
+		t = ntype(json_array_get(jget(in, "args"), 0), &in);
+	}
+	if (strcmp(t, "SubLink") || !b->lift)
+		return 1;
+	const char *lt = jstr(in, "subLinkType");
+	bool is_in = lt && !strcmp(lt, "ANY_SUBLINK");
+	if (!lt || (strcmp(lt, "EXISTS_SUBLINK") && !is_in) || (is_in && neg))
+		return 1;
+	if (is_in && last_name(jget(in, "operName")) && strcmp(last_name(jget(in, "operName")), "="))
+		return 1;
+	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
+	const char *op = jstr(sel, "op");
+	if (!sel || (op && strcmp(op, "SETOP_NONE")) || jget(sel, "groupClause") || jget(sel, "havingClause") ||
+	    jget(sel, "distinctClause") || jget(sel, "limitCount") || jget(sel, "limitOffset") || jget(sel, "withClause") ||
+	    jget(sel, "valuesLists") || !jget(sel, "fromClause"))
+		return 1;
+	json_t *tl = jget(sel, "targetList");
+	if (is_in && json_array_size(tl) != 1)
+		return 1;
+	/* the inner query's FROM, in a scope whose parent is the outer query's */
+	from_acc acc = { 0 };
+	scope *isc = br_arena_alloc(b->env->arena, sizeof *isc);
+	isc->parent = b->sc;
+	bctx ib = { .env = b->env, .sc = isc, .err = b->err };
+	int rc;
+	size_t i;
+	json_t *item;
+	json_array_foreach(jget(sel, "fromClause"), i, item) {
+		if ((rc = bind_from_item(&ib, item, &acc)))
+			return rc;
+	}
+	fill_scope(b->env, isc, &acc);
+	json_t **jc = NULL;
+	int njc = 0, capjc = 0;
+	for (int q = 0; q < acc.nquals; q++)
+		json_conjuncts(acc.quals[q], &jc, &njc, &capjc, b->env->arena);
+	if (jget(sel, "whereClause"))
+		json_conjuncts(jget(sel, "whereClause"), &jc, &njc, &capjc, b->env->arena);
+	int nk = 0;
+	br_expr **ikeys = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 2));
+	int *okeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(njc + 2));
+	br_expr **iconj = NULL;
+	int niconj = 0, capi = 0;
+	for (int q = 0; q < njc; q++) {
+		br_expr *e;
+		if ((rc = bind_expr(&ib, jc[q], &e)) || (rc = need_bool(&ib, e, &e, "WHERE")))
+			return rc;
+		if (has_subq(e))
+			return 1;
+		if (!has_kind(e, BR_X_PARAM)) {
+			add_conjuncts(&ib, e, &iconj, &niconj, &capi);
+			continue;
+		}
+		/* correlated: must be inner expression = outer column (depth 1) */
+		if (e->kind != BR_X_EQ)
+			return 1;
+		br_expr *o = e->args[1], *x = e->args[0];
+		if (o->kind != BR_X_PARAM) {
+			o = e->args[0];
+			x = e->args[1];
+		}
+		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM) || o->type != x->type)
+			return 1;
+		ikeys[nk] = x;
+		okeys[nk++] = o->col;
+	}
+	if (is_in) {
+		json_t *rt;
+		ntype(json_array_get(tl, 0), &rt);
+		br_expr *y, *xo;
+		if ((rc = bind_expr(&ib, jget(rt, "val"), &y)) || (rc = bind_expr(b, jget(in, "testexpr"), &xo)))
+			return rc;
+		if (has_kind(y, BR_X_PARAM) || has_subq(y) || has_kind(y, BR_X_AGGREF) || xo->kind != BR_X_COL ||
+		    xo->type != y->type)
+			return 1;
+		ikeys[nk] = y;
+		okeys[nk++] = xo->col;
+	}
+	if (!nk)
+		return 1; /* uncorrelated: the lifting path handles EXISTS */
+	plan *p;
+	if ((rc = build_joins(&ib, &acc, iconj, niconj, &p)))
+		return rc;
+	plan *m = pnew(b->env, P_MAP, nk + 1);
+	m->in[0] = p;
+	m->nexprs = nk + 1;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + 1));
+	for (int k = 0; k < nk; k++) {
+		m->exprs[k] = ikeys[k];
+		m->types[k] = ikeys[k]->type;
+		m->names[k] = "?key?";
+	}
+	br_expr *mark = mk(b, BR_X_CONST, BR_T_BOOLEAN, 0, -1);
+	mark->k = (br_value){ .type = BR_T_BOOLEAN };
+	mark->k.v.b = true;
+	m->exprs[nk] = mark;
+	m->types[nk] = BR_T_BOOLEAN;
+	m->names[nk] = "?mark?";
+	plan *r = pcopy_shape(b->env, P_DISTINCT, m);
+	int base = lift_add(b, r, neg ? BR_JOIN_LEFT : BR_JOIN_INNER);
+	for (int k = 0; k < nk; k++)
+		add_conjuncts(b, mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, okeys[k], ikeys[k]->type),
+				     mk_col(b, base + k, ikeys[k]->type), -1), conj, nconj, cap);
+	if (neg) {
+		br_expr *isnull = mk(b, BR_X_ISNULL, BR_T_BOOLEAN, 1, -1);
+		isnull->args[0] = mk_col(b, base + nk, BR_T_BOOLEAN);
+		add_conjuncts(b, isnull, conj, nconj, cap);
+	}
+	return 0;
+}
+
 static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out, bool *correlated, br_err *err)
 {
 	const char *op = jstr(sel, "op");
@@ -1850,7 +2025,23 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 			return rc;
 		add_conjuncts(&b, e, &conj, &nconj, &capconj);
 	}
-	if (jget(sel, "whereClause")) {
+	if (jget(sel, "whereClause") && env->for_view) {
+		/* conjunct by conjunct, so [NOT] EXISTS / IN can become joins */
+		json_t **jc = NULL;
+		int njc = 0, capjc = 0;
+		json_conjuncts(jget(sel, "whereClause"), &jc, &njc, &capjc, env->arena);
+		for (int i = 0; i < njc; i++) {
+			if ((rc = try_semijoin(&b, jc[i], &conj, &nconj, &capconj)) <= 0) {
+				if (rc)
+					return rc;
+				continue;
+			}
+			br_expr *e;
+			if ((rc = bind_expr(&b, jc[i], &e)) || (rc = need_bool(&b, e, &e, "WHERE")))
+				return rc;
+			add_conjuncts(&b, e, &conj, &nconj, &capconj);
+		}
+	} else if (jget(sel, "whereClause")) {
 		br_expr *e;
 		if ((rc = bind_expr(&b, jget(sel, "whereClause"), &e)) || (rc = need_bool(&b, e, &e, "WHERE")))
 			return rc;
@@ -1982,7 +2173,7 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 			memcpy(ni, acc.items, sizeof *ni * (size_t)acc.n);
 			acc.items = ni;
 		}
-		acc.items[acc.n++] = (from_item){ lift.plans[k], NULL, NULL };
+		acc.items[acc.n++] = (from_item){ lift.plans[k], NULL, NULL, lift.kinds[k] };
 	}
 	b.lift = NULL; /* from here on (ORDER BY) a view's subquery is refused */
 	plan *p;

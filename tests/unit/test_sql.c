@@ -402,7 +402,9 @@ static char *gen_query(bool incremental, bool *ordered)
 	gen g1 = { T1, 3 }, g12 = { T12, 6 }, g2 = { T2, 3 };
 	br_buf b = { 0 };
 	*ordered = false;
-	uint32_t kind = rnd(incremental ? 9 : 12);
+	uint32_t kind = rnd(incremental ? 10 : 12);
+	if (incremental && kind == 9)
+		kind = 10; /* views take [NOT] EXISTS and IN (decorrelated), not scalar subqueries */
 	switch (kind) {
 	case 0: /* filter + project */
 		br_buf_printf(&b, "SELECT ");
@@ -487,7 +489,7 @@ static char *gen_query(bool incremental, bool *ordered)
 				      rnd(2) ? "NOT " : "");
 		else
 			br_buf_printf(&b, "SELECT t1.a, t1.c FROM t1 WHERE t1.b %sIN (SELECT t2.c FROM t2 WHERE ",
-				      rnd(2) ? "NOT " : "");
+				      rnd(2) && !incremental ? "NOT " : "");
 		gen_pred(&b, &g2, 2);
 		br_buf_printf(&b, ")");
 		break;
@@ -600,7 +602,7 @@ static void test_incremental_equals_batch(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
 	setup_tables(s, db, 8);
-	enum { NV = 18 };
+	enum { NV = 22 };
 	char *views[NV];
 	static const char *fixed[] = {
 		"SELECT t1.a, t1.b FROM t1 WHERE t1.a > t1.b OR t1.c IS NULL",
@@ -616,6 +618,10 @@ static void test_incremental_equals_batch(void **state)
 		"SELECT t2.a, count(*), count(t1.b), sum(t1.c) FROM t1 RIGHT JOIN t2 ON t1.a = t2.a GROUP BY t2.a",
 		"SELECT t1.a, (SELECT max(t2.c) FROM t2) FROM t1 WHERE t1.b > (SELECT avg(t1.b) FROM t1)",
 		"SELECT t3.x FROM t3 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t2.a > 2) OR t3.y = 1",
+		"SELECT t1.a, t1.b FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.a = t1.b AND t2.c > 0)",
+		"SELECT t1.a, t1.c FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2, t3 WHERE t2.b = t1.a AND t3.x = t1.c "
+		"AND t2.c = t3.y)",
+		"SELECT t3.x FROM t3 WHERE t3.y IN (SELECT t1.a + 1 FROM t1 WHERE t1.b > 0) AND t3.x > -2",
 	};
 	for (int v = 0; v < NV; v++) {
 		bool ordered;
@@ -626,6 +632,7 @@ static void test_incremental_equals_batch(void **state)
 			/* a generated view may fail on its backfill (e.g. overflow): skip it */
 			if (v < (int)BR_ARRAY_LEN(fixed))
 				fail_msg("%s: %s", ddl, err.msg);
+			print_message("skipped view (%s): %s\n", err.msg, views[v]);
 			free(views[v]);
 			views[v] = NULL;
 		}
