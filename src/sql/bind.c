@@ -50,6 +50,9 @@ typedef struct liftctx {
 	int *kinds;       /* br_join_kind of each (LEFT for anti-joins) */
 	int n, cap;
 	int width;        /* columns added so far */
+	/* the query's WHERE conjuncts, where join conditions for them go */
+	br_expr ***conj;
+	int *nconj, *capconj;
 } liftctx;
 
 typedef struct bctx {
@@ -627,6 +630,8 @@ static bool exactly_one_row(const plan *p)
 	return p->kind == P_VALUES || (p->kind == P_AGG && p->ngroup == 0);
 }
 
+static int try_scalar(bctx *b, json_t *in, br_expr **out);
+
 /* In a view, an uncorrelated scalar subquery that always yields one row (an
  * aggregate without GROUP BY) or an uncorrelated EXISTS becomes a one-row
  * relation cross-joined with the query, so it is maintained incrementally
@@ -640,6 +645,8 @@ static int lift_sublink(bctx *b, json_t *in, br_expr **out)
 	if (!t || (strcmp(t, "EXISTS_SUBLINK") && strcmp(t, "EXPR_SUBLINK")))
 		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s subqueries in a materialized view",
 			    t && !strcmp(t, "ANY_SUBLINK") ? "IN" : t ? t : "these");
+	if (!strcmp(t, "EXPR_SUBLINK") && (rc = try_scalar(b, in, out)) <= 0)
+		return rc;
 	bool corr = false;
 	plan *p;
 	if ((rc = bind_query(b->env, jget(jget(in, "subselect"), "SelectStmt"), b->sc, &p, &corr, b->err)))
@@ -1840,6 +1847,76 @@ static void json_conjuncts(json_t *node, json_t ***list, int *n, int *cap, br_ar
 	(*list)[(*n)++] = node;
 }
 
+/* The inner side of a correlated subquery being turned into a join: its FROM
+ * items, its uncorrelated conjuncts, and the correlation as pairs
+ * (inner expression, outer column) from conditions "inner = outer". ok is
+ * false when the subquery has another shape. */
+typedef struct corr_inner {
+	bool ok;
+	from_acc acc;
+	scope *isc;
+	br_expr **iconj;
+	int niconj;
+	br_expr **ikeys;
+	int *okeys;
+	int nk;
+} corr_inner;
+
+static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
+{
+	memset(ci, 0, sizeof *ci);
+	const char *op = jstr(sel, "op");
+	if (!sel || (op && strcmp(op, "SETOP_NONE")) || jget(sel, "groupClause") || jget(sel, "havingClause") ||
+	    jget(sel, "distinctClause") || jget(sel, "limitCount") || jget(sel, "limitOffset") || jget(sel, "withClause") ||
+	    jget(sel, "valuesLists") || !jget(sel, "fromClause") || jget(sel, "sortClause"))
+		return 0;
+	ci->isc = br_arena_alloc(b->env->arena, sizeof *ci->isc);
+	ci->isc->parent = b->sc;
+	bctx ib = { .env = b->env, .sc = ci->isc, .err = b->err };
+	int rc;
+	size_t i;
+	json_t *item;
+	json_array_foreach(jget(sel, "fromClause"), i, item) {
+		if ((rc = bind_from_item(&ib, item, &ci->acc)))
+			return rc;
+	}
+	fill_scope(b->env, ci->isc, &ci->acc);
+	json_t **jc = NULL;
+	int njc = 0, capjc = 0, capi = 0;
+	for (int q = 0; q < ci->acc.nquals; q++)
+		json_conjuncts(ci->acc.quals[q], &jc, &njc, &capjc, b->env->arena);
+	ci->acc.nquals = 0; /* bound here, as conjuncts */
+	if (jget(sel, "whereClause"))
+		json_conjuncts(jget(sel, "whereClause"), &jc, &njc, &capjc, b->env->arena);
+	ci->ikeys = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 2));
+	ci->okeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(njc + 2));
+	for (int q = 0; q < njc; q++) {
+		br_expr *e;
+		if ((rc = bind_expr(&ib, jc[q], &e)) || (rc = need_bool(&ib, e, &e, "WHERE")))
+			return rc;
+		if (has_subq(e))
+			return 0;
+		if (!has_kind(e, BR_X_PARAM)) {
+			add_conjuncts(&ib, e, &ci->iconj, &ci->niconj, &capi);
+			continue;
+		}
+		/* correlated: must be inner expression = outer column (depth 1) */
+		if (e->kind != BR_X_EQ)
+			return 0;
+		br_expr *o = e->args[1], *x = e->args[0];
+		if (o->kind != BR_X_PARAM) {
+			o = e->args[0];
+			x = e->args[1];
+		}
+		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM) || o->type != x->type)
+			return 0;
+		ci->ikeys[ci->nk] = x;
+		ci->okeys[ci->nk++] = o->col;
+	}
+	ci->ok = true;
+	return 0;
+}
+
 /* Decorrelation for views: a WHERE conjunct [NOT] EXISTS (SELECT .. FROM ..
  * WHERE inner = outer AND ...) or outer IN (SELECT inner FROM .. WHERE ..),
  * where every correlated condition is "inner expression = outer column",
@@ -1867,61 +1944,18 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 	if (is_in && last_name(jget(in, "operName")) && strcmp(last_name(jget(in, "operName")), "="))
 		return 1;
 	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
-	const char *op = jstr(sel, "op");
-	if (!sel || (op && strcmp(op, "SETOP_NONE")) || jget(sel, "groupClause") || jget(sel, "havingClause") ||
-	    jget(sel, "distinctClause") || jget(sel, "limitCount") || jget(sel, "limitOffset") || jget(sel, "withClause") ||
-	    jget(sel, "valuesLists") || !jget(sel, "fromClause"))
-		return 1;
 	json_t *tl = jget(sel, "targetList");
 	if (is_in && json_array_size(tl) != 1)
 		return 1;
-	/* the inner query's FROM, in a scope whose parent is the outer query's */
-	from_acc acc = { 0 };
-	scope *isc = br_arena_alloc(b->env->arena, sizeof *isc);
-	isc->parent = b->sc;
-	bctx ib = { .env = b->env, .sc = isc, .err = b->err };
-	int rc;
-	size_t i;
-	json_t *item;
-	json_array_foreach(jget(sel, "fromClause"), i, item) {
-		if ((rc = bind_from_item(&ib, item, &acc)))
-			return rc;
-	}
-	fill_scope(b->env, isc, &acc);
-	json_t **jc = NULL;
-	int njc = 0, capjc = 0;
-	for (int q = 0; q < acc.nquals; q++)
-		json_conjuncts(acc.quals[q], &jc, &njc, &capjc, b->env->arena);
-	if (jget(sel, "whereClause"))
-		json_conjuncts(jget(sel, "whereClause"), &jc, &njc, &capjc, b->env->arena);
-	int nk = 0;
-	br_expr **ikeys = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 2));
-	int *okeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(njc + 2));
-	br_expr **iconj = NULL;
-	int niconj = 0, capi = 0;
-	for (int q = 0; q < njc; q++) {
-		br_expr *e;
-		if ((rc = bind_expr(&ib, jc[q], &e)) || (rc = need_bool(&ib, e, &e, "WHERE")))
-			return rc;
-		if (has_subq(e))
-			return 1;
-		if (!has_kind(e, BR_X_PARAM)) {
-			add_conjuncts(&ib, e, &iconj, &niconj, &capi);
-			continue;
-		}
-		/* correlated: must be inner expression = outer column (depth 1) */
-		if (e->kind != BR_X_EQ)
-			return 1;
-		br_expr *o = e->args[1], *x = e->args[0];
-		if (o->kind != BR_X_PARAM) {
-			o = e->args[0];
-			x = e->args[1];
-		}
-		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM) || o->type != x->type)
-			return 1;
-		ikeys[nk] = x;
-		okeys[nk++] = o->col;
-	}
+	corr_inner ci;
+	int rc = bind_corr_inner(b, sel, &ci);
+	if (rc)
+		return rc;
+	if (!ci.ok)
+		return 1;
+	br_expr **ikeys = ci.ikeys;
+	int *okeys = ci.okeys, nk = ci.nk;
+	bctx ib = { .env = b->env, .sc = ci.isc, .err = b->err };
 	if (is_in) {
 		json_t *rt;
 		ntype(json_array_get(tl, 0), &rt);
@@ -1937,7 +1971,7 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 	if (!nk)
 		return 1; /* uncorrelated: the lifting path handles EXISTS */
 	plan *p;
-	if ((rc = build_joins(&ib, &acc, iconj, niconj, &p)))
+	if ((rc = build_joins(&ib, &ci.acc, ci.iconj, ci.niconj, &p)))
 		return rc;
 	plan *m = pnew(b->env, P_MAP, nk + 1);
 	m->in[0] = p;
@@ -1964,6 +1998,135 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 		isnull->args[0] = mk_col(b, base + nk, BR_T_BOOLEAN);
 		add_conjuncts(b, isnull, conj, nconj, cap);
 	}
+	return 0;
+}
+
+/* v with every aggregate replaced by its value over no rows (count: 0, the
+ * others: NULL). */
+static br_expr *empty_agg_value(bctx *b, const br_expr *v, const aggctx *agg)
+{
+	br_expr *c = br_arena_alloc(b->env->arena, sizeof *c);
+	*c = *v;
+	if (v->kind == BR_X_AGGREF) {
+		const br_agg_spec *sp = &agg->specs[v->col];
+		c->kind = BR_X_CONST;
+		c->nargs = 0;
+		bool cnt = sp->kind == BR_AGG_COUNT || sp->kind == BR_AGG_COUNT_STAR;
+		c->k = cnt ? br_value_i64(BR_T_LONG, 0) : br_value_null(sp->type);
+		return c;
+	}
+	if (v->nargs) {
+		c->args = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)v->nargs);
+		for (int i = 0; i < v->nargs; i++)
+			c->args[i] = empty_agg_value(b, v->args[i], agg);
+	}
+	return c;
+}
+
+/* Decorrelation of a scalar aggregate subquery in a view:
+ *   (SELECT f(aggs) FROM .. WHERE inner = outer AND ..)
+ * becomes R = SELECT inner keys, f(aggs), true FROM .. WHERE .. GROUP BY keys,
+ * left-joined on the keys; the value is f over no rows where R has no row for
+ * the key (so count is 0, not NULL: the classic "count bug"). Returns 1 when
+ * the subquery has another shape. */
+static int try_scalar(bctx *b, json_t *in, br_expr **out)
+{
+	int loc = jloc(in), rc;
+	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
+	json_t *tl = jget(sel, "targetList");
+	if (json_array_size(tl) != 1)
+		return 1;
+	corr_inner ci;
+	if ((rc = bind_corr_inner(b, sel, &ci)))
+		return rc;
+	if (!ci.ok || !ci.nk)
+		return 1;
+	aggctx agg = { 0 };
+	bctx ib = { .env = b->env, .sc = ci.isc, .agg = &agg, .err = b->err };
+	json_t *rt;
+	ntype(json_array_get(tl, 0), &rt);
+	br_expr *v;
+	if ((rc = bind_expr(&ib, jget(rt, "val"), &v)))
+		return rc;
+	if (is_unknown(v) && (rc = coerce(&ib, v, BR_T_STRING, &v, "SELECT")))
+		return rc;
+	if (!agg.n || has_kind(v, BR_X_PARAM) || has_subq(v))
+		return 1; /* not an aggregate: it could yield several rows */
+	for (int k = 0; k < agg.n; k++)
+		if (agg.args[k] && (has_kind(agg.args[k], BR_X_PARAM) || has_subq(agg.args[k])))
+			return 1;
+	int nk = ci.nk;
+	plan *p;
+	if ((rc = build_joins(&ib, &ci.acc, ci.iconj, ci.niconj, &p)))
+		return rc;
+	plan *m = pnew(b->env, P_MAP, nk + agg.n);
+	m->in[0] = p;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + agg.n + 1));
+	int nm = 0;
+	for (int k = 0; k < nk; k++) {
+		m->exprs[nm] = ci.ikeys[k];
+		m->types[nm] = ci.ikeys[k]->type;
+		m->names[nm++] = "?key?";
+	}
+	br_agg_spec *specs = br_arena_alloc(b->env->arena, sizeof *specs * (size_t)agg.n);
+	for (int k = 0; k < agg.n; k++) {
+		specs[k] = agg.specs[k];
+		if (agg.args[k]) {
+			specs[k].col = nm;
+			m->exprs[nm] = agg.args[k];
+			m->types[nm] = agg.args[k]->type;
+			m->names[nm++] = "?arg?";
+		}
+	}
+	m->ncols = m->nvisible = m->nexprs = nm;
+	plan *a = pnew(b->env, P_AGG, nk + agg.n);
+	a->in[0] = m;
+	a->ngroup = nk;
+	a->gcols = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)nk);
+	for (int k = 0; k < nk; k++) {
+		a->gcols[k] = k;
+		a->types[k] = ci.ikeys[k]->type;
+		a->names[k] = "?key?";
+	}
+	a->naggs = agg.n;
+	a->aggs = specs;
+	for (int k = 0; k < agg.n; k++) {
+		a->types[nk + k] = specs[k].type;
+		a->names[nk + k] = "?agg?";
+	}
+	br_expr *vr;
+	if ((rc = agg_rewrite(&ib, v, ci.ikeys, nk, &vr)))
+		return rc;
+	plan *f = pnew(b->env, P_MAP, nk + 2);
+	f->in[0] = a;
+	f->nexprs = nk + 2;
+	f->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + 2));
+	for (int k = 0; k < nk; k++) {
+		f->exprs[k] = mk_col(b, k, ci.ikeys[k]->type);
+		f->types[k] = ci.ikeys[k]->type;
+		f->names[k] = "?key?";
+	}
+	f->exprs[nk] = vr;
+	f->types[nk] = vr->type;
+	f->names[nk] = "?value?";
+	br_expr *mark = mk(b, BR_X_CONST, BR_T_BOOLEAN, 0, -1);
+	mark->k = (br_value){ .type = BR_T_BOOLEAN };
+	mark->k.v.b = true;
+	f->exprs[nk + 1] = mark;
+	f->types[nk + 1] = BR_T_BOOLEAN;
+	f->names[nk + 1] = "?mark?";
+	int base = lift_add(b, f, BR_JOIN_LEFT);
+	liftctx *l = b->lift;
+	for (int k = 0; k < nk; k++)
+		add_conjuncts(b, mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, ci.okeys[k], ci.ikeys[k]->type),
+				     mk_col(b, base + k, ci.ikeys[k]->type), -1), l->conj, l->nconj, l->capconj);
+	br_expr *isnull = mk(b, BR_X_ISNULL, BR_T_BOOLEAN, 1, loc);
+	isnull->args[0] = mk_col(b, base + nk + 1, BR_T_BOOLEAN);
+	br_expr *e = mk(b, BR_X_CASE, v->type, 3, loc);
+	e->args[0] = isnull;
+	e->args[1] = empty_agg_value(b, v, &agg);
+	e->args[2] = mk_col(b, base + nk, v->type);
+	*out = e;
 	return 0;
 }
 
@@ -2013,12 +2176,12 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 		acc.n = 1;
 	}
 
-	liftctx lift = { 0 };
+	br_expr **conj = NULL;
+	int nconj = 0, capconj = 0;
+	liftctx lift = { .conj = &conj, .nconj = &nconj, .capconj = &capconj };
 	if (env->for_view)
 		b.lift = &lift;
 	/* WHERE and ON conditions, split into conjuncts for the join builder. */
-	br_expr **conj = NULL;
-	int nconj = 0, capconj = 0;
 	for (int i = 0; i < acc.nquals; i++) {
 		br_expr *e;
 		if ((rc = bind_expr(&b, acc.quals[i], &e)) || (rc = need_bool(&b, e, &e, "JOIN/ON")))
