@@ -53,6 +53,7 @@ typedef struct liftctx {
 	/* the query's WHERE conjuncts, where join conditions for them go */
 	br_expr ***conj;
 	int *nconj, *capconj;
+	const struct from_acc *outer; /* the query's FROM items (for parameter sets) */
 } liftctx;
 
 typedef struct bctx {
@@ -1203,12 +1204,13 @@ typedef struct from_item {
 	int joinkind;          /* how build_joins joins it to the items before it */
 } from_item;
 
-typedef struct from_acc {
+typedef struct from_acc from_acc;
+struct from_acc {
 	int n, cap;
 	from_item *items;
 	json_t **quals; /* ON conditions of inner joins, bound once the scope is complete */
 	int nquals, capquals;
-} from_acc;
+};
 
 static int build_joins(bctx *b, from_acc *acc, br_expr **conj, int nconj, plan **out);
 static int max_col(const br_expr *e);
@@ -1862,6 +1864,100 @@ typedef struct corr_inner {
 	int nk;
 } corr_inner;
 
+/* A copy of e with PARAM (depth 1) outer column p replaced by COL(base + j),
+ * j being p's position in params. */
+static br_expr *params_to_cols(bctx *b, const br_expr *e, const int *params, int np, int base)
+{
+	br_expr *c = br_arena_alloc(b->env->arena, sizeof *c);
+	*c = *e;
+	if (e->kind == BR_X_PARAM && e->depth == 1)
+		for (int j = 0; j < np; j++)
+			if (params[j] == e->col) {
+				c->kind = BR_X_COL;
+				c->col = base + j;
+				c->depth = 0;
+			}
+	if (e->nargs) {
+		c->args = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)e->nargs);
+		for (int i = 0; i < e->nargs; i++)
+			c->args[i] = params_to_cols(b, e->args[i], params, np, base);
+	}
+	return c;
+}
+
+/* Correlation by other comparisons than equality (x.b < t.b): the inner side
+ * is joined with D = DISTINCT(the outer parameters), taken from the one outer
+ * FROM item that holds them all, and the correlated conditions become filters
+ * over inner x D. The keys between the query and the result are then the
+ * parameters themselves. Returns 1 when the shape does not fit. */
+static int theta_params(bctx *b, corr_inner *ci, br_expr **corr, int ncorr)
+{
+	const from_acc *outer = b->lift ? b->lift->outer : NULL;
+	if (!outer)
+		return 1;
+	int *params = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(2 * ncorr + 1));
+	int np = 0;
+	for (int i = 0; i < ncorr; i++)
+		for (int a = 0; a < 2; a++) {
+			const br_expr *o = corr[i]->args[a];
+			if (o->kind != BR_X_PARAM)
+				continue;
+			bool seen = false;
+			for (int j = 0; j < np; j++)
+				seen |= params[j] == o->col;
+			if (!seen)
+				params[np++] = o->col;
+		}
+	/* the FROM item holding every parameter */
+	int off = 0, item = -1;
+	for (int i = 0; i < outer->n && item < 0; i++) {
+		int w = outer->items[i].p->ncols;
+		bool all = true;
+		for (int j = 0; j < np; j++)
+			all &= params[j] >= off && params[j] < off + w;
+		if (all)
+			item = i;
+		else
+			off += w;
+	}
+	if (item < 0)
+		return 1;
+	plan *src = outer->items[item].p;
+	plan *m = pnew(b->env, P_MAP, np);
+	m->in[0] = src;
+	m->nexprs = np;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)np);
+	for (int j = 0; j < np; j++) {
+		m->exprs[j] = mk_col(b, params[j] - off, src->types[params[j] - off]);
+		m->types[j] = src->types[params[j] - off];
+		m->names[j] = "?param?";
+	}
+	plan *d = pcopy_shape(b->env, P_DISTINCT, m);
+	/* D joins the inner FROM items last: its columns follow the inner ones */
+	int base = ci->isc->n;
+	from_acc *acc = &ci->acc;
+	if (acc->n == acc->cap) {
+		acc->cap = acc->cap * 2 + 2;
+		from_item *ni = br_arena_alloc(b->env->arena, sizeof *ni * (size_t)acc->cap);
+		memcpy(ni, acc->items, sizeof *ni * (size_t)acc->n);
+		acc->items = ni;
+	}
+	acc->items[acc->n++] = (from_item){ d, NULL, NULL, BR_JOIN_INNER };
+	int cap = ci->niconj + ncorr + 1;
+	br_expr **nc = br_arena_alloc(b->env->arena, sizeof *nc * (size_t)cap);
+	if (ci->niconj)
+		memcpy(nc, ci->iconj, sizeof *nc * (size_t)ci->niconj);
+	for (int i = 0; i < ncorr; i++)
+		nc[ci->niconj++] = params_to_cols(b, corr[i], params, np, base);
+	ci->iconj = nc;
+	ci->nk = np;
+	for (int j = 0; j < np; j++) {
+		ci->ikeys[j] = mk_col(b, base + j, m->types[j]);
+		ci->okeys[j] = params[j];
+	}
+	return 0;
+}
+
 static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 {
 	memset(ci, 0, sizeof *ci);
@@ -1890,6 +1986,9 @@ static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 		json_conjuncts(jget(sel, "whereClause"), &jc, &njc, &capjc, b->env->arena);
 	ci->ikeys = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 2));
 	ci->okeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(njc + 2));
+	br_expr **corr = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 1));
+	int ncorr = 0;
+	bool all_eq = true;
 	for (int q = 0; q < njc; q++) {
 		br_expr *e;
 		if ((rc = bind_expr(&ib, jc[q], &e)) || (rc = need_bool(&ib, e, &e, "WHERE")))
@@ -1900,19 +1999,28 @@ static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 			add_conjuncts(&ib, e, &ci->iconj, &ci->niconj, &capi);
 			continue;
 		}
-		/* correlated: must be inner expression = outer column (depth 1) */
-		if (e->kind != BR_X_EQ)
+		/* correlated: a comparison of a bare outer column (depth 1) with an
+		 * inner expression. Comparisons are NULL when the outer value is NULL,
+		 * so a NULL outer value matches nothing: what the joins below assume. */
+		if (e->kind < BR_X_EQ || e->kind > BR_X_GE)
 			return 0;
 		br_expr *o = e->args[1], *x = e->args[0];
 		if (o->kind != BR_X_PARAM) {
 			o = e->args[0];
 			x = e->args[1];
 		}
-		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM) || o->type != x->type)
+		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM))
 			return 0;
-		ci->ikeys[ci->nk] = x;
-		ci->okeys[ci->nk++] = o->col;
+		corr[ncorr++] = e;
+		if (e->kind == BR_X_EQ && o->type == x->type) {
+			ci->ikeys[ci->nk] = x;
+			ci->okeys[ci->nk++] = o->col;
+		} else {
+			all_eq = false;
+		}
 	}
+	if (!all_eq && (rc = theta_params(b, ci, corr, ncorr)))
+		return rc < 0 ? rc : 0;
 	ci->ok = true;
 	return 0;
 }
@@ -2178,7 +2286,7 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 
 	br_expr **conj = NULL;
 	int nconj = 0, capconj = 0;
-	liftctx lift = { .conj = &conj, .nconj = &nconj, .capconj = &capconj };
+	liftctx lift = { .conj = &conj, .nconj = &nconj, .capconj = &capconj, .outer = &acc };
 	if (env->for_view)
 		b.lift = &lift;
 	/* WHERE and ON conditions, split into conjuncts for the join builder. */
