@@ -1,8 +1,6 @@
-/* bind.c — the binder: turns libpg_query's JSON parse tree of a SELECT into a
- * typed logical plan (plan.h). Resolves names through nested scopes (outer
- * references become PARAM expressions), applies PostgreSQL's coercions for
- * literals of unknown type, splits WHERE into join keys and filters, and
- * rewrites aggregate queries into map -> aggregate -> filter -> map. */
+/* bind.c — the binder: libpg_query's JSON parse tree -> typed logical plan
+ * (plan.h): names and outer references, PostgreSQL coercions, join keys, the
+ * aggregate rewrite, and the decorrelation of subqueries in views. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

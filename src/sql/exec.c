@@ -1,8 +1,6 @@
-/* exec.c — the SQL session: runs statements (CREATE/DROP TABLE, INSERT,
- * DELETE, UPDATE, SELECT, CREATE [MATERIALIZED] VIEW, EXPLAIN), lowers plans to
- * flow circuits, and keeps materialized views up to date: every change to a
- * table is one step of every view that reads it. A batch SELECT is the same
- * lowering run once on the tables' whole contents. */
+/* exec.c — the SQL session: runs statements, lowers plans to flow circuits,
+ * runs batch queries (one step over the tables' contents) and keeps
+ * materialized views current (one step per change to a table they read). */
 #include <inttypes.h>
 #include <pg_query.h>
 #include <stdio.h>

@@ -1,8 +1,6 @@
-/* sql.h — braid's SQL front end: statements parsed by libpg_query (PostgreSQL
- * grammar), bound against a catalog, planned and lowered to a flow circuit.
- * A batch SELECT is the circuit run once over the tables' contents; a
- * materialized view is the same circuit kept alive and stepped on every
- * change to the tables it reads. */
+/* sql.h — braid's SQL front end: the session API (statements parsed by
+ * libpg_query, bound, planned, run as flow circuits; materialized views kept
+ * current incrementally) and the catalog interface tables live behind. */
 #ifndef BR_SQL_H
 #define BR_SQL_H
 

@@ -1,9 +1,6 @@
-/* test_sql.c — unit tests for src/sql: statements and NULL semantics, error
- * messages with positions, "unsupported:" failures, and the two differential
- * proofs: (1) generated queries over generated tables give the same answer in
- * braid and in SQLite; (2) materialized views stepped through random inserts,
- * deletes and updates always equal the same query run as a batch (and SQLite).
- * BR_SQL_SEED and BR_SQL_ROUNDS change the generator's seed and size. */
+/* test_sql.c — unit tests for src/sql: semantics, errors, and the two
+ * differential proofs (braid vs SQLite on generated queries; incremental views
+ * vs batch queries under random DML). BR_SQL_SEED / BR_SQL_ROUNDS vary them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
