@@ -29,6 +29,8 @@ struct br_sql {
 	br_catalog *cat;
 	br_map views;       /* name -> br_sql_view* */
 	int depth;          /* nested plan executions (correlated subqueries) */
+	br_sql_view_cb listener;
+	void *listener_arg;
 };
 
 static const plan *find_view_plan(br_sql *s, const char *name)
@@ -344,9 +346,37 @@ static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_e
 			}
 		if (reads && (rc = br_circuit_step(&v->circ, err)))
 			return br_errctx(err, "view %s", v->name);
+		if (reads && s->listener)
+			s->listener(s->listener_arg, v->name, &v->out->out);
 	}
 	return 0;
 }
+
+int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+{
+	const br_sql_table *t = s->cat->vt->find(s->cat, table);
+	if (!t)
+		return br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", table);
+	if (delta->ncols != t->ncols)
+		return br_errf(err, BR_EINVAL, "table \"%s\" has %d columns, the delta has %d", table, t->ncols,
+			       delta->ncols);
+	for (int i = 0; i < t->ncols; i++)
+		if (delta->cols[i].type->id != t->types[i])
+			return br_errf(err, BR_EINVAL, "table \"%s\" column \"%s\" is %s, the delta's is not", table,
+				       t->cols[i], br_flow_type_name(t->types[i]));
+	int rc = br_batch_validate(delta, err);
+	if (rc)
+		return br_errctx(err, "delta for \"%s\"", table);
+	return apply_delta(s, table, delta, err);
+}
+
+void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg)
+{
+	s->listener = cb;
+	s->listener_arg = arg;
+}
+
+br_catalog *br_sql_catalog(br_sql *s) { return s->cat; }
 
 static int exec_select(stmt_ctx *x, json_t *sel)
 {
