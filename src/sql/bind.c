@@ -2023,6 +2023,83 @@ static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 	return 0;
 }
 
+/* x NOT IN (uncorrelated q) as a WHERE conjunct of a view. Its rule: true when
+ * q is empty; otherwise only when x is not NULL, no row of q equals x and no
+ * row of q is NULL (a NULL makes the answer unknown). So the query joins
+ *   A = SELECT count(*), count(*) - count(y) FROM q        (one row)
+ *   R = SELECT DISTINCT y, true FROM q WHERE y IS NOT NULL (left join on x = y)
+ * and keeps: A.n = 0 OR (x IS NOT NULL AND R.mark IS NULL AND A.nulls = 0). */
+static int try_not_in(bctx *b, json_t *in, br_expr ***conj, int *nconj, int *cap)
+{
+	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
+	br_expr *x;
+	int rc;
+	if ((rc = bind_expr(b, jget(in, "testexpr"), &x)))
+		return rc;
+	if (x->kind != BR_X_COL)
+		return 1;
+	plan *q1, *q2;
+	bool corr = false;
+	if ((rc = bind_query(b->env, sel, b->sc, &q1, &corr, b->err)))
+		return rc;
+	if (corr || q1->nvisible != 1 || q1->types[0] != x->type || q1->nsort || q1->limit >= 0 || q1->offset)
+		return 1;
+	if ((rc = bind_query(b->env, sel, b->sc, &q2, &corr, b->err)))
+		return rc;
+	br_type_id ty = x->type;
+	/* A: count(*), count(y) -> (n, nulls) */
+	plan *a = pnew(b->env, P_AGG, 2);
+	a->in[0] = q1;
+	a->naggs = 2;
+	a->aggs = br_arena_alloc(b->env->arena, sizeof *a->aggs * 2);
+	a->aggs[0] = (br_agg_spec){ BR_AGG_COUNT_STAR, -1, false, BR_T_LONG };
+	a->aggs[1] = (br_agg_spec){ BR_AGG_COUNT, 0, false, BR_T_LONG };
+	a->types[0] = a->types[1] = BR_T_LONG;
+	a->names[0] = a->names[1] = "?count?";
+	plan *am = pnew(b->env, P_MAP, 2);
+	am->in[0] = a;
+	am->nexprs = 2;
+	am->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * 2);
+	am->exprs[0] = mk_col(b, 0, BR_T_LONG);
+	am->exprs[1] = mk2(b, BR_X_SUB, BR_T_LONG, mk_col(b, 0, BR_T_LONG), mk_col(b, 1, BR_T_LONG), -1);
+	am->types[0] = am->types[1] = BR_T_LONG;
+	am->names[0] = am->names[1] = "?count?";
+	int abase = lift_add(b, am, BR_JOIN_INNER);
+	/* R: DISTINCT non-NULL y with a marker */
+	plan *f = pcopy_shape(b->env, P_FILTER, q2);
+	f->pred = mk(b, BR_X_ISNOTNULL, BR_T_BOOLEAN, 1, -1);
+	f->pred->args[0] = mk_col(b, 0, ty);
+	plan *m = pnew(b->env, P_MAP, 2);
+	m->in[0] = f;
+	m->nexprs = 2;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * 2);
+	m->exprs[0] = mk_col(b, 0, ty);
+	br_expr *mark = mk(b, BR_X_CONST, BR_T_BOOLEAN, 0, -1);
+	mark->k = (br_value){ .type = BR_T_BOOLEAN };
+	mark->k.v.b = true;
+	m->exprs[1] = mark;
+	m->types[0] = ty;
+	m->types[1] = BR_T_BOOLEAN;
+	m->names[0] = "?y?";
+	m->names[1] = "?mark?";
+	int rbase = lift_add(b, pcopy_shape(b->env, P_DISTINCT, m), BR_JOIN_LEFT);
+	add_conjuncts(b, mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, x->col, ty), mk_col(b, rbase, ty), -1), conj, nconj, cap);
+	br_expr *zero = mk(b, BR_X_CONST, BR_T_LONG, 0, -1);
+	zero->k = br_value_i64(BR_T_LONG, 0);
+	br_expr *empty = mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, abase, BR_T_LONG), zero, -1);
+	br_expr *xnn = mk(b, BR_X_ISNOTNULL, BR_T_BOOLEAN, 1, -1);
+	xnn->args[0] = mk_col(b, x->col, ty);
+	br_expr *nomatch = mk(b, BR_X_ISNULL, BR_T_BOOLEAN, 1, -1);
+	nomatch->args[0] = mk_col(b, rbase + 1, BR_T_BOOLEAN);
+	br_expr *nonulls = mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, abase + 1, BR_T_LONG), zero, -1);
+	br_expr *all = mk(b, BR_X_AND, BR_T_BOOLEAN, 3, -1);
+	all->args[0] = xnn;
+	all->args[1] = nomatch;
+	all->args[2] = nonulls;
+	add_conjuncts(b, mk2(b, BR_X_OR, BR_T_BOOLEAN, empty, all, -1), conj, nconj, cap);
+	return 0;
+}
+
 /* Decorrelation for views: a WHERE conjunct [NOT] EXISTS (SELECT .. FROM ..
  * WHERE inner = outer AND ...) or outer IN (SELECT inner FROM .. WHERE ..),
  * where every correlated condition is "inner expression = outer column",
@@ -2045,10 +2122,12 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 		return 1;
 	const char *lt = jstr(in, "subLinkType");
 	bool is_in = lt && !strcmp(lt, "ANY_SUBLINK");
-	if (!lt || (strcmp(lt, "EXISTS_SUBLINK") && !is_in) || (is_in && neg))
+	if (!lt || (strcmp(lt, "EXISTS_SUBLINK") && !is_in))
 		return 1;
 	if (is_in && last_name(jget(in, "operName")) && strcmp(last_name(jget(in, "operName")), "="))
 		return 1;
+	if (is_in && neg)
+		return try_not_in(b, in, conj, nconj, cap);
 	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
 	json_t *tl = jget(sel, "targetList");
 	if (is_in && json_array_size(tl) != 1)

@@ -531,7 +531,7 @@ static char *gen_query(bool incremental, bool *ordered)
 				      rnd(2) ? "NOT " : "", rnd(2) ? "=" : ">=");
 		else
 			br_buf_printf(&b, "SELECT t1.a, t1.c FROM t1 WHERE t1.b %sIN (SELECT t2.c FROM t2 WHERE ",
-				      rnd(2) && !incremental ? "NOT " : "");
+				      rnd(2) ? "NOT " : "");
 		gen_pred(&b, &g2, 2);
 		br_buf_printf(&b, ")");
 		break;
@@ -644,7 +644,7 @@ static void test_incremental_equals_batch(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
 	setup_tables(s, db, 8);
-	enum { NV = 26 };
+	enum { NV = 28 };
 	char *views[NV];
 	static const char *fixed[] = {
 		"SELECT t1.a, t1.b FROM t1 WHERE t1.a > t1.b OR t1.c IS NULL",
@@ -672,6 +672,8 @@ static void test_incremental_equals_batch(void **state)
 		"(SELECT count(*) FROM t1 AS x WHERE x.c > t1.c AND x.a < t1.a) FROM t1 "
 		"WHERE EXISTS (SELECT 1 FROM t1 AS x WHERE x.b < t1.b)",
 		"SELECT t2.a FROM t2 WHERE NOT EXISTS (SELECT 1 FROM t3 WHERE t3.x > t2.b AND t3.y <> t2.a)",
+		"SELECT t1.a, t1.b FROM t1 WHERE t1.b NOT IN (SELECT t2.c FROM t2 WHERE t2.a > 0)",
+		"SELECT t1.a, t1.b FROM t1 WHERE t1.b NOT IN (SELECT t3.y FROM t3 WHERE t3.x > 2 AND t3.y IS NOT NULL)",
 	};
 	for (int v = 0; v < NV; v++) {
 		bool ordered;
