@@ -23,6 +23,10 @@ struct br_sql_view {
 	br_op *out;         /* integrate: the view's contents */
 	char **deps;        /* distinct table names it reads */
 	int ndeps;
+	/* Set when a step failed (e.g. division by zero on a new row): operator
+	 * state may be half-updated, so the view refuses to answer from then on
+	 * rather than give a wrong answer. */
+	char *broken;
 };
 
 struct br_sql {
@@ -53,6 +57,7 @@ static void view_free(br_sql_view *v)
 	free(v->inputs);
 	free(v->input_tables);
 	free(v->deps);
+	free(v->broken);
 	free(v->name);
 	free(v);
 }
@@ -139,6 +144,9 @@ static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, 
 		br_sql_view *v = br_map_gets(&s->views, name);
 		if (!v) {
 			rc = br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", name);
+		} else if (v->broken) {
+			rc = br_errf(err, BR_EINVAL, "materialized view \"%s\" is unusable since a change failed in it: %s",
+				     name, v->broken);
 		} else {
 			const br_ztab *t = br_op_contents(v->out);
 			br_value *row = br_xcalloc((size_t)v->p->ncols + 1, sizeof *row);
@@ -335,21 +343,36 @@ static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_e
 	if (rc)
 		return rc;
 	br_map_slot *slot;
+	int first = 0;
+	br_err verr;
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);) {
 		br_sql_view *v = slot->val;
 		bool reads = false;
-		for (int k = 0; k < v->ninputs; k++)
+		if (v->broken)
+			continue;
+		for (int k = 0; k < v->ninputs && !rc; k++)
 			if (v->input_tables[k] && !strcmp(v->input_tables[k], table)) {
 				reads = true;
-				if ((rc = br_circuit_feed(&v->circ, v->inputs[k], delta, err)))
-					return rc;
+				rc = br_circuit_feed(&v->circ, v->inputs[k], delta, &verr);
 			}
-		if (reads && (rc = br_circuit_step(&v->circ, err)))
-			return br_errctx(err, "view %s", v->name);
+		if (reads && !rc)
+			rc = br_circuit_step(&v->circ, &verr);
+		if (rc) {
+			/* The other views still follow the table; this one stops answering. */
+			v->broken = br_xstrdup(verr.msg);
+			if (!first) {
+				first = rc;
+				br_errf(err, rc,
+					"the change to \"%s\" was applied, but materialized view \"%s\" could not follow it "
+					"and is now unusable (DROP and re-create it): %s", table, v->name, verr.msg);
+			}
+			rc = 0;
+			continue;
+		}
 		if (reads && s->listener)
 			s->listener(s->listener_arg, v->name, &v->out->out);
 	}
-	return 0;
+	return first;
 }
 
 int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *err)
