@@ -57,7 +57,7 @@ build/tests-asan/%: tests/unit/%.c build/libbraid-asan.a
 
 build/fuzz/%: fuzz/%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude $(PKG_CFLAGS) \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc -Iinclude $(PKG_CFLAGS) \
 		-o $@ $< $(LIB_SRC) $(PKG_LIBS)
 
 deps:

@@ -4,7 +4,10 @@
 #include "kafka/handlers.h"
 
 const br_kapi br_kapis[] = {
-	{ BR_API_PRODUCE, 3, 9, 9, "Produce", br_h_produce },
+	/* Produce from v0: librdkafka derives its features (compression among them)
+	 * from the version ranges and turns compression off when v0-2 are missing.
+	 * Requests v0-2 carry message sets v0/v1, which are refused per partition. */
+	{ BR_API_PRODUCE, 0, 9, 9, "Produce", br_h_produce },
 	{ BR_API_FETCH, 4, 12, 12, "Fetch", br_h_fetch },
 	{ BR_API_LIST_OFFSETS, 0, 7, 6, "ListOffsets", br_h_list_offsets },
 	{ BR_API_METADATA, 0, 12, 9, "Metadata", br_h_metadata },

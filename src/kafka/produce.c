@@ -28,7 +28,8 @@ static void write_partition(br_buf *out, br_kreq *r, int32_t idx, int16_t err, c
 	br_kw_i32(out, idx);
 	br_kw_i16(out, err);
 	br_kw_i64(out, res ? res->base_offset : -1);
-	br_kw_i64(out, res ? res->log_append_time : -1);
+	if (r->version >= 2)
+		br_kw_i64(out, res ? res->log_append_time : -1);
 	if (r->version >= 5)
 		br_kw_i64(out, res ? res->log_start_offset : -1);
 	if (r->version >= 8) {
@@ -42,7 +43,8 @@ int br_h_produce(br_broker *b, br_kreq *r, br_buf *out)
 {
 	br_cur *c = &r->body;
 	bool f = r->flex;
-	br_kr_str(c, f); /* transactional id: batches are checked per batch */
+	if (r->version >= 3)
+		br_kr_str(c, f); /* transactional id: batches are checked per batch */
 	int16_t acks = br_kr_i16(c);
 	br_kr_i32(c); /* timeout: appends never wait on replicas */
 	int32_t nt = br_kr_arr(c, f, 4);
@@ -99,7 +101,8 @@ int br_h_produce(br_broker *b, br_kreq *r, br_buf *out)
 		br_buf_free(&body);
 		return BR_KCLOSE;
 	}
-	br_kw_i32(&body, 0); /* throttle */
+	if (r->version >= 1)
+		br_kw_i32(&body, 0); /* throttle */
 	br_kw_tags(&body, f);
 	int rc;
 	if (acks == 0) {

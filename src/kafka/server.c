@@ -25,8 +25,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -92,6 +95,7 @@ struct br_broker {
 	parked *parked;
 	bool running, fatal;
 	br_buf scratch;
+	int lock_fd;
 };
 
 void br_broker_opts_default(br_broker_opts *o)
@@ -596,6 +600,35 @@ br_topic *br_broker_topic_auto(br_broker *b, br_kstr name, bool create)
 	return br_log_topic(b->log, name.p, (size_t)name.len);
 }
 
+/* One process per data directory: an exclusive flock on <data>/LOCK, released by
+ * the kernel when the process dies, so a crash never leaves a stale lock. */
+static int lock_data_dir(const char *dir, int *fd_out, br_err *err)
+{
+	char *path = br_xasprintf("%s/LOCK", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int rc = 0;
+	if (fd < 0)
+		rc = br_errno(err, BR_EIO, "open %s", path);
+	else if (flock(fd, LOCK_EX | LOCK_NB)) {
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		rc = br_errf(err, BR_EEXIST, "data directory %s is in use by another braid process%s%s%s", dir,
+		             pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+		close(fd);
+		fd = -1;
+	} else {
+		char pid[32];
+		int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+		if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+			br_warn("cannot write pid to %s", path);
+	}
+	free(path);
+	*fd_out = fd;
+	return rc;
+}
+
 int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 {
 	br_broker *b = br_xcalloc(1, sizeof *b);
@@ -607,7 +640,10 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	b->o.host = b->host;
 	char *logdir = br_xasprintf("%s/log", b->data_dir), *gdir = br_xasprintf("%s/groups", b->data_dir);
 	b->o.log.dir = logdir;
+	b->lock_fd = -1;
 	int rc = br_mkdirs(b->data_dir, err);
+	if (!rc)
+		rc = lock_data_dir(b->data_dir, &b->lock_fd, err);
 	if (!rc)
 		rc = br_log_open(&b->log, &b->o.log, err);
 	if (!rc)
@@ -620,6 +656,8 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	if (rc) {
 		br_groups_close(b->groups);
 		br_log_close(b->log);
+		if (b->lock_fd >= 0)
+			close(b->lock_fd);
 		free(b->data_dir);
 		free(b->host);
 		free(b->adv_host);
@@ -743,6 +781,8 @@ void br_broker_close(br_broker *b)
 	}
 	br_groups_close(b->groups);
 	br_log_close(b->log);
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
 	br_buf_free(&b->scratch);
 	free(b->data_dir);
 	free(b->host);

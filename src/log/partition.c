@@ -52,6 +52,7 @@
 
 #include "base/crc32c.h"
 #include "base/util.h"
+#include "log/records.h"
 
 #define HDR 61
 #define OFF_LEN 8
@@ -613,33 +614,25 @@ int64_t br_partition_append_time(br_partition *p, int64_t offset)
 	return s->idx[idx_find(s, offset)].append_ms;
 }
 
-/* Within one batch, the first record with timestamp >= ts. Uncompressed batches are
- * walked record by record; for compressed ones the batch's first offset is the
- * answer (a conservative bound: never after the true one). */
+/* Within one batch, the first record with timestamp >= ts (decompressing the
+ * batch when it is compressed). Under LogAppendTime every record carries the
+ * batch's maxTimestamp, so the batch's first offset is the answer. */
 static void first_in_batch(const uint8_t *b, size_t n, int64_t ts, int64_t *off, int64_t *found)
 {
-	int64_t base = (int64_t)br_rd_be64(b), base_ts = (int64_t)br_rd_be64(b + OFF_BASE_TS);
-	uint16_t attr = br_rd_be16(b + OFF_ATTR);
-	*off = base;
+	*off = (int64_t)br_rd_be64(b);
 	*found = batch_max_ts(b);
-	if ((attr & 7) || (attr & 8))
+	if (br_rd_be16(b + OFF_ATTR) & 8)
 		return;
-	br_cur c = br_cur_make(b + HDR, n - HDR);
-	int32_t count = (int32_t)br_rd_be32(b + OFF_COUNT);
-	for (int32_t i = 0; i < count && !c.bad; i++) {
-		int64_t rlen = br_cur_varint(&c);
-		size_t start = c.pos;
-		br_cur_u8(&c);
-		int64_t tsd = br_cur_varint(&c), od = br_cur_varint(&c);
-		if (c.bad || rlen < 0 || (uint64_t)rlen > c.len - start)
-			return;
-		if (base_ts + tsd >= ts) {
-			*off = base + od;
-			*found = base_ts + tsd;
-			return;
+	br_rb_iter it;
+	br_rb_iter_init(&it, b, n, (size_t)256 << 20, BR_RB_SKIP_CRC);
+	br_record rec;
+	while (br_rb_iter_next(&it, &rec, NULL) == 1)
+		if (rec.timestamp >= ts) {
+			*off = rec.offset;
+			*found = rec.timestamp;
+			break;
 		}
-		c.pos = start + (size_t)rlen;
-	}
+	br_rb_iter_free(&it);
 }
 
 int br_partition_offset_for_time(br_partition *p, int64_t ts, int64_t *offset, int64_t *found_ts, br_err *err)

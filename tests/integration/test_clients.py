@@ -3,6 +3,8 @@
 # codec, kafka-python's producer and consumer, and the AdminClient's topic
 # administration with its error cases. Every record is checked field by field
 # (key, value, headers, timestamp, partition and offset as acknowledged).
+import os
+import struct
 import sys
 import time
 
@@ -77,6 +79,24 @@ def contiguous(name, msgs):
     tap.ok(ok, name + ": offsets contiguous from 0 per partition", {p: (min(o), max(o), len(o)) for p, o in parts.items()})
 
 
+CODEC_BITS = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+
+
+def stored_codecs(b, topic):
+    """The compression codecs of the batches braid stored for a topic, read from its
+    segment files: a client that silently stops compressing would pass the round trip."""
+    import glob
+    seen = set()
+    for path in glob.glob(os.path.join(b.data, "log", topic, "*", "*.log")):
+        data = open(path, "rb").read()
+        pos = 0
+        while pos + 61 <= len(data):
+            blen = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            seen.add(struct.unpack(">h", data[pos + 21:pos + 23])[0] & 7)
+            pos += 12 + blen
+    return seen
+
+
 def idempotent_codecs(b, admin):
     for codec in ("gzip", "snappy", "lz4", "zstd"):
         topic = "cl-" + codec
@@ -111,6 +131,8 @@ def idempotent_codecs(b, admin):
         got = consume_all(b.bootstrap, topic, 3, n)
         check_records("confluent-kafka " + codec, sent, got)
         contiguous("confluent-kafka " + codec, got)
+        codecs = stored_codecs(b, topic)
+        tap.ok(codecs == {CODEC_BITS[codec]}, "%s: the stored batches are %s-compressed" % (codec, codec), sorted(codecs))
 
 
 def kafka_python(b):

@@ -16,6 +16,7 @@
 #include "base/crc32c.h"
 #include "base/util.h"
 #include "log/log.h"
+#include "log/records.h"
 
 /* An uncompressed RecordBatch v2 of n records with values "v<i>" and timestamps
  * ts0 + i; producer id/seq as given (-1 for none). */
@@ -316,6 +317,33 @@ static void test_time_lookup(void **state)
 	assert_int_equal(br_partition_end_offset(p), 500);
 }
 
+/* ListOffsets by time inside a compressed batch finds the exact record. */
+static void test_time_lookup_compressed(void **state)
+{
+	fixture *fx = *state;
+	assert_int_equal(br_log_create_topic(fx->log, "ztimes", 1, NULL, 0, NULL), 0);
+	br_partition *p = part(fx, "ztimes", 0);
+	br_rb_opts o;
+	br_rb_opts_default(&o);
+	o.codec = BR_CODEC_ZSTD;
+	br_rb_builder bb;
+	br_rb_builder_init(&bb, &o);
+	for (int i = 0; i < 100; i++)
+		br_rb_add(&bb, 5000 + 10 * i, NULL, -1, "value", 5, NULL, 0);
+	br_buf b = { 0 };
+	assert_int_equal(br_rb_finish(&bb, &b, NULL), 0);
+	br_rb_builder_free(&bb);
+	br_append_result res;
+	assert_int_equal(br_partition_append(p, b.p, b.len, 1, &res, NULL), 0);
+	assert_int_equal(res.status, BR_APPEND_OK);
+	br_buf_free(&b);
+	flush_all(fx->log);
+	int64_t off, ts;
+	assert_int_equal(br_partition_offset_for_time(p, 5421, &off, &ts, NULL), 0);
+	assert_int_equal(off, 43);
+	assert_int_equal(ts, 5430);
+}
+
 static void test_retention(void **state)
 {
 	fixture *fx = *state;
@@ -421,6 +449,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_lookup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_lookup_compressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_producer_ids, setup, teardown),
