@@ -630,6 +630,7 @@ static bool exactly_one_row(const plan *p)
 }
 
 static int try_scalar(bctx *b, json_t *in, br_expr **out);
+static int try_exists_expr(bctx *b, json_t *in, br_expr **out);
 
 /* In a view, an uncorrelated scalar subquery that always yields one row (an
  * aggregate without GROUP BY) or an uncorrelated EXISTS becomes a one-row
@@ -645,6 +646,8 @@ static int lift_sublink(bctx *b, json_t *in, br_expr **out)
 		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s subqueries in a materialized view",
 			    t && !strcmp(t, "ANY_SUBLINK") ? "IN" : t ? t : "these");
 	if (!strcmp(t, "EXPR_SUBLINK") && (rc = try_scalar(b, in, out)) <= 0)
+		return rc;
+	if (!strcmp(t, "EXISTS_SUBLINK") && (rc = try_exists_expr(b, in, out)) <= 0)
 		return rc;
 	bool corr = false;
 	plan *p;
@@ -2183,6 +2186,49 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 		isnull->args[0] = mk_col(b, base + nk, BR_T_BOOLEAN);
 		add_conjuncts(b, isnull, conj, nconj, cap);
 	}
+	return 0;
+}
+
+/* A correlated EXISTS anywhere in a view's expressions (under OR, in the
+ * select list): R = DISTINCT(inner keys, true) is left-joined on the keys and
+ * EXISTS is "R's marker is not NULL". Returns 1 when the shape does not fit
+ * (uncorrelated EXISTS is lifted as count(*) > 0 instead). */
+static int try_exists_expr(bctx *b, json_t *in, br_expr **out)
+{
+	corr_inner ci;
+	int rc = bind_corr_inner(b, jget(jget(in, "subselect"), "SelectStmt"), &ci);
+	if (rc)
+		return rc;
+	if (!ci.ok || !ci.nk)
+		return 1;
+	bctx ib = { .env = b->env, .sc = ci.isc, .err = b->err };
+	plan *p;
+	if ((rc = build_joins(&ib, &ci.acc, ci.iconj, ci.niconj, &p)))
+		return rc;
+	int nk = ci.nk;
+	plan *m = pnew(b->env, P_MAP, nk + 1);
+	m->in[0] = p;
+	m->nexprs = nk + 1;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + 1));
+	for (int k = 0; k < nk; k++) {
+		m->exprs[k] = ci.ikeys[k];
+		m->types[k] = ci.ikeys[k]->type;
+		m->names[k] = "?key?";
+	}
+	br_expr *mark = mk(b, BR_X_CONST, BR_T_BOOLEAN, 0, -1);
+	mark->k = (br_value){ .type = BR_T_BOOLEAN };
+	mark->k.v.b = true;
+	m->exprs[nk] = mark;
+	m->types[nk] = BR_T_BOOLEAN;
+	m->names[nk] = "?mark?";
+	int base = lift_add(b, pcopy_shape(b->env, P_DISTINCT, m), BR_JOIN_LEFT);
+	liftctx *l = b->lift;
+	for (int k = 0; k < nk; k++)
+		add_conjuncts(b, mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, ci.okeys[k], ci.ikeys[k]->type),
+				     mk_col(b, base + k, ci.ikeys[k]->type), -1), l->conj, l->nconj, l->capconj);
+	br_expr *e = mk(b, BR_X_ISNOTNULL, BR_T_BOOLEAN, 1, jloc(in));
+	e->args[0] = mk_col(b, base + nk, BR_T_BOOLEAN);
+	*out = e;
 	return 0;
 }
 

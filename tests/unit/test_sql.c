@@ -654,7 +654,7 @@ static void test_incremental_equals_batch(void **state)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
 	setup_tables(s, db, 8);
-	enum { NV = 28 };
+	enum { NV = 30 };
 	char *views[NV];
 	static const char *fixed[] = {
 		"SELECT t1.a, t1.b FROM t1 WHERE t1.a > t1.b OR t1.c IS NULL",
@@ -684,6 +684,8 @@ static void test_incremental_equals_batch(void **state)
 		"SELECT t2.a FROM t2 WHERE NOT EXISTS (SELECT 1 FROM t3 WHERE t3.x > t2.b AND t3.y <> t2.a)",
 		"SELECT t1.a, t1.b FROM t1 WHERE t1.b NOT IN (SELECT t2.c FROM t2 WHERE t2.a > 0)",
 		"SELECT t1.a, t1.b FROM t1 WHERE t1.b NOT IN (SELECT t3.y FROM t3 WHERE t3.x > 2 AND t3.y IS NOT NULL)",
+		"SELECT t1.a, NOT EXISTS (SELECT 1 FROM t2 WHERE t2.c = t1.c) FROM t1 "
+		"WHERE t1.a > 1 OR EXISTS (SELECT 1 FROM t2 WHERE t2.a < t1.b AND t2.b = 1)",
 	};
 	for (int v = 0; v < NV; v++) {
 		bool ordered;
