@@ -1,0 +1,742 @@
+/* tier.c — topic → table tiering: the loop-thread scheduler that copies stored
+ * batches out of the log, the tier thread that turns them into Parquet files and
+ * Iceberg commits, and the frontier bookkeeping that makes it exactly once.
+ *
+ * THE TABLE. Topic T with braid.lake.mode != off is the Iceberg table kafka.T at
+ * <data>/lake/kafka/T/, created on first need with these columns (field ids fixed,
+ * so every reader maps them by id):
+ *    1 _partition int (required)     2 _offset long (required)
+ *    3 _timestamp timestamptz        4 _append_time timestamptz (broker time)
+ *    5 _key binary                   6 _headers map<string,binary> (key 7, value 8)
+ *    9 _value binary                 key_value mode
+ *   10.. the value's columns         json mode (see tier_json.c)
+ * Kafka times are milliseconds; Iceberg's timestamptz is microseconds (x1000).
+ * The partition spec is braid.lake.partition as br_ice_create reads it
+ * ("day(_timestamp)", "bucket(16, auction)").
+ *
+ * THE FRONTIER. Every snapshot that tiering commits carries in its summary:
+ *   braid.frontier        "0:1234,1:999,..."  for every partition p, the next
+ *                         offset of p not yet in the table (all partitions, the
+ *                         untouched ones with their previous value);
+ *   braid.tiered.records  records tiered into the table over its life;
+ *   braid.dlq.records     records dead-lettered over its life.
+ * Snapshots made by others (compaction "replace", deletes) keep the parent's
+ * extra summary properties, so the current snapshot always holds the frontier.
+ *
+ * EXACTLY ONCE. A job covers [frontier[p], to[p]) for some partitions; its data
+ * files are written and fsynced first, then ONE Iceberg commit publishes them
+ * together with the new frontier (the catalog pointer swap is the commit point).
+ * A crash before the swap leaves only unreferenced files (orphans, removed by
+ * br_ice_remove_orphans), and the old frontier: the restarted broker reads the
+ * frontier back from the current snapshot and tiers the same range again. A crash
+ * after the swap leaves the new frontier: nothing is tiered twice. Records below
+ * the frontier inside the first batch read (a batch straddling it) are skipped.
+ *
+ * THREADS. The log belongs to the loop thread: br_tier_poll (loop) reads the
+ * stored bytes of a job (at most max_job_bytes) and the broker append time of each
+ * batch, then queues the job to the single tier thread, which owns the lake, the
+ * tables and all decoding/writing, and hands the job back through a done list plus
+ * the wake callback. One job per topic is in flight at a time, so commits of a
+ * table are serial and the loop's frontier copy is the table's. A job failure
+ * (disk full, corrupt batch) makes the topic re-read its frontier from the table
+ * after a back-off, so a commit whose outcome is unknown is never guessed at.
+ *
+ * Control batches (transaction markers) are skipped with a log line: the broker
+ * refuses transactional produce today, so they cannot appear, but a log written by
+ * a future version must not corrupt the table. The frontier passes them. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/map.h"
+#include "base/util.h"
+#include "iceberg/iceberg.h"
+#include "log/records.h"
+#include "tier/tier.h"
+#include "tier/tier_int.h"
+
+enum { MODE_OFF, MODE_KV, MODE_JSON };
+enum { JOB_INIT, JOB_TIER };
+
+#define DEFAULT_INTERVAL_MS 10000
+#define DEFAULT_COMMIT_BYTES (64LL << 20)
+#define RETRY_MS 1000
+#define MAX_UNCOMPRESSED (256u << 20)
+
+typedef struct job_part {
+	int32_t p;
+	int64_t from, to;         /* offsets covered: [from, to) */
+	br_buf bytes;             /* stored batches, as read from the log */
+	int64_t *batch_base;      /* per batch: base offset and broker append time */
+	int64_t *batch_append;
+	size_t nbatches;
+} job_part;
+
+typedef struct job {
+	struct job *next;
+	int kind;
+	char *topic;
+	int mode;
+	char *schema_cfg;         /* braid.lake.schema (json mode) */
+	char *partition_cfg;      /* braid.lake.partition */
+	int32_t nparts;
+	int64_t *frontier;        /* new frontier of every partition (JOB_TIER) */
+	job_part *parts;
+	size_t njparts;
+	int64_t tot_tiered, tot_dead; /* life totals before this job */
+	/* results */
+	int rc;
+	br_err err;
+	int64_t rows, dead;
+	int64_t *loaded;          /* JOB_INIT: frontier read from the table */
+	int32_t nloaded;
+} job;
+
+typedef struct tstate {
+	bool ready, busy, warned_mode;
+	int64_t *frontier;
+	int32_t n;
+	int64_t last_commit_ms, retry_after_ms;
+	int64_t tiered, dead;         /* this process */
+	int64_t tot_tiered, tot_dead; /* table life */
+} tstate;
+
+struct br_tier {
+	br_log *log;
+	br_tier_opts o;
+	char *data_dir;
+	br_map topics;            /* name -> tstate* (loop thread) */
+	/* shared with the tier thread, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	job *queue, *done;
+	bool stop;
+	pthread_t thread;
+	/* tier thread only */
+	br_lake *lake;
+	br_map tables;            /* name -> br_ice_table* */
+};
+
+/* ------------------------------------------------------------- frontier text */
+
+int br_tier_frontier_parse(const char *s, int64_t **frontier, int32_t *n, br_err *err)
+{
+	int64_t *f = NULL;
+	int32_t cnt = 0;
+	const char *p = s;
+	while (*p) {
+		char *end;
+		long long part = strtoll(p, &end, 10);
+		if (end == p || *end != ':' || part < 0 || part > 1000000)
+			goto bad;
+		p = end + 1;
+		long long off = strtoll(p, &end, 10);
+		if (end == p || off < 0 || (*end && *end != ','))
+			goto bad;
+		p = *end ? end + 1 : end;
+		if (part >= cnt) {
+			f = br_xrealloc(f, (size_t)(part + 1) * sizeof *f);
+			for (int32_t i = cnt; i <= part; i++)
+				f[i] = -1;
+			cnt = (int32_t)part + 1;
+		}
+		f[part] = off;
+	}
+	*frontier = f;
+	*n = cnt;
+	return 0;
+bad:
+	free(f);
+	return br_errf(err, BR_ECORRUPT, "bad frontier \"%.200s\" at byte %zu", s, (size_t)(p - s));
+}
+
+char *br_tier_frontier_format(const int64_t *frontier, int32_t n)
+{
+	br_buf b = { 0 };
+	for (int32_t i = 0; i < n; i++)
+		if (frontier[i] >= 0)
+			br_buf_printf(&b, "%s%d:%" PRId64, b.len ? "," : "", i, frontier[i]);
+	br_buf_u8(&b, 0);
+	return (char *)b.p;
+}
+
+/* --------------------------------------------------------------- the table */
+
+static br_type *meta_struct(void)
+{
+	br_type *st = br_type_struct();
+	br_type_struct_add(st, 1, "_partition", true, br_type_new(BR_T_INT), NULL);
+	br_type_struct_add(st, 2, "_offset", true, br_type_new(BR_T_LONG), NULL);
+	br_type_struct_add(st, 3, "_timestamp", false, br_type_new(BR_T_TIMESTAMPTZ), "record time (producer or log append time)");
+	br_type_struct_add(st, 4, "_append_time", false, br_type_new(BR_T_TIMESTAMPTZ), "broker append time");
+	br_type_struct_add(st, 5, "_key", false, br_type_new(BR_T_BINARY), NULL);
+	br_type_struct_add(st, 6, "_headers", false,
+			   br_type_map(7, br_type_new(BR_T_STRING), 8, false, br_type_new(BR_T_BINARY)), NULL);
+	return st;
+}
+
+static int table_schema(const job *j, br_schema **out, br_err *err)
+{
+	br_type *st = meta_struct();
+	if (j->mode == MODE_KV) {
+		br_type_struct_add(st, 9, "_value", false, br_type_new(BR_T_BINARY), NULL);
+	} else {
+		int rc = br_tier_json_add_columns(st, j->schema_cfg, err);
+		if (rc) {
+			br_type_free(st);
+			return rc;
+		}
+	}
+	return br_schema_new(0, st, out, err);
+}
+
+static int read_frontier(const br_ice_table *tb, int64_t **f, int32_t *n, int64_t *tiered, int64_t *dead, br_err *err)
+{
+	*f = NULL;
+	*n = 0;
+	if (tiered)
+		*tiered = 0;
+	if (dead)
+		*dead = 0;
+	const br_ice_snapshot *s = br_ice_table_current(tb);
+	if (!s)
+		return 0;
+	const char *v = br_ice_snapshot_prop(s, "braid.frontier");
+	if (v) {
+		int rc = br_tier_frontier_parse(v, f, n, err);
+		if (rc)
+			return br_errctx(err, "table %s, snapshot %" PRId64, br_ice_table_dir(tb), s->id);
+	}
+	if (tiered && (v = br_ice_snapshot_prop(s, "braid.tiered.records")))
+		*tiered = strtoll(v, NULL, 10);
+	if (dead && (v = br_ice_snapshot_prop(s, "braid.dlq.records")))
+		*dead = strtoll(v, NULL, 10);
+	return 0;
+}
+
+int br_tier_frontier_read(const char *data_dir, const char *topic, int64_t **frontier, int32_t *n,
+			  int64_t *tiered, int64_t *dead_lettered, br_err *err)
+{
+	br_lake *l;
+	int rc = br_lake_open(data_dir, &l, err);
+	if (rc)
+		return rc;
+	br_ice_table *tb;
+	rc = br_ice_load(l, "kafka", topic, &tb, err);
+	if (!rc) {
+		rc = read_frontier(tb, frontier, n, tiered, dead_lettered, err);
+		br_ice_table_free(tb);
+	}
+	br_lake_close(l);
+	return rc;
+}
+
+/* --------------------------------------------------------- the tier thread */
+
+static int get_table(br_tier *t, job *j, br_ice_table **out)
+{
+	br_ice_table *tb = br_map_gets(&t->tables, j->topic);
+	if (tb) {
+		*out = tb;
+		return 0;
+	}
+	int rc = 0;
+	if (!t->lake && (rc = br_lake_open(t->data_dir, &t->lake, &j->err)))
+		return rc;
+	rc = br_ice_load(t->lake, "kafka", j->topic, &tb, &j->err);
+	if (rc == BR_ENOTFOUND) {
+		br_schema *s;
+		if ((rc = table_schema(j, &s, &j->err)))
+			return br_errctx(&j->err, "topic %s", j->topic);
+		rc = br_ice_create(t->lake, "kafka", j->topic, s, j->partition_cfg, NULL, &j->err);
+		br_schema_free(s);
+		if (rc == BR_EEXIST)
+			rc = 0;
+		if (!rc) {
+			br_info("tier: created table kafka.%s (%s mode%s%s)", j->topic, j->mode == MODE_KV ? "key_value" : "json",
+				j->partition_cfg && *j->partition_cfg ? ", partitioned by " : "",
+				j->partition_cfg ? j->partition_cfg : "");
+			rc = br_ice_load(t->lake, "kafka", j->topic, &tb, &j->err);
+		}
+	}
+	if (rc)
+		return rc;
+	br_map_put(&t->tables, j->topic, strlen(j->topic), tb);
+	*out = tb;
+	return 0;
+}
+
+static void drop_table(br_tier *t, const char *topic)
+{
+	br_ice_table *tb = br_map_del(&t->tables, topic, strlen(topic));
+	br_ice_table_free(tb);
+}
+
+/* Appends the metadata columns of one record (columns 0..5). */
+static void add_meta(br_batch *b, int32_t part, const br_record *r, int64_t append_ms)
+{
+	br_col_append_i32(&b->cols[0], part);
+	br_col_append_i64(&b->cols[1], r->offset);
+	if (r->timestamp >= 0)
+		br_col_append_i64(&b->cols[2], r->timestamp * 1000);
+	else
+		br_col_append_null(&b->cols[2]);
+	if (append_ms >= 0)
+		br_col_append_i64(&b->cols[3], append_ms * 1000);
+	else
+		br_col_append_null(&b->cols[3]);
+	if (r->key)
+		br_col_append_bytes(&b->cols[4], r->key, (size_t)r->key_len);
+	else
+		br_col_append_null(&b->cols[4]);
+	br_col *h = &b->cols[5];
+	size_t pos = 0;
+	br_rec_header rh;
+	while (br_record_header_next(r, &pos, &rh)) {
+		br_col_append_bytes(&h->children[0], rh.key, (size_t)rh.key_len);
+		if (rh.value)
+			br_col_append_bytes(&h->children[1], rh.value, (size_t)rh.value_len);
+		else
+			br_col_append_null(&h->children[1]);
+	}
+	br_col_close_list(h);
+}
+
+static int run_tier(br_tier *t, job *j)
+{
+	br_ice_table *tb;
+	int rc = get_table(t, j, &tb);
+	if (rc)
+		return rc;
+	const br_type *root = br_ice_table_schema(tb)->root;
+	br_batch b;
+	br_batch_init(&b, root, false);
+	for (size_t k = 0; k < j->njparts && !rc; k++) {
+		job_part *jp = &j->parts[k];
+		br_rb_iter it;
+		br_rb_iter_init(&it, jp->bytes.p, jp->bytes.len, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
+		br_record r;
+		size_t bi = 0;
+		int64_t last_control = -1;
+		int n;
+		while ((n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
+			if (r.offset < jp->from || r.offset >= jp->to)
+				continue;
+			if (br_rb_control(r.batch)) {
+				if (r.batch->base_offset != last_control)
+					br_warn("tier: %s/%d: skipping control batch at offset %" PRId64
+						" (transactions are not tiered)", j->topic, jp->p, r.batch->base_offset);
+				last_control = r.batch->base_offset;
+				continue;
+			}
+			while (bi + 1 < jp->nbatches && jp->batch_base[bi + 1] <= r.offset)
+				bi++;
+			int64_t append_ms = bi < jp->nbatches ? jp->batch_append[bi] : -1;
+			if (j->mode == MODE_KV) {
+				add_meta(&b, jp->p, &r, append_ms);
+				if (r.value)
+					br_col_append_bytes(&b.cols[6], r.value, (size_t)r.value_len);
+				else
+					br_col_append_null(&b.cols[6]);
+				br_batch_row_done(&b, 1);
+				j->rows++;
+			} else {
+				char reason[256];
+				if (br_tier_json_row(&b, 6, r.value, r.value ? (size_t)r.value_len : 0, reason, sizeof reason)) {
+					/* dead letters are not implemented yet: count and log, never write a bad row */
+					j->dead++;
+					br_warn("tier: %s/%d offset %" PRId64 ": %s", j->topic, jp->p, r.offset, reason);
+					continue;
+				}
+				add_meta(&b, jp->p, &r, append_ms);
+				br_batch_row_done(&b, 1);
+				j->rows++;
+			}
+		}
+		if (n < 0) {
+			rc = n;
+			br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
+		}
+		br_rb_iter_free(&it);
+	}
+	if (!rc) {
+		char *fr = br_tier_frontier_format(j->frontier, j->nparts);
+		char *tiered = br_xasprintf("%" PRId64, j->tot_tiered + j->rows);
+		char *dead = br_xasprintf("%" PRId64, j->tot_dead + j->dead);
+		const char *keys[] = { "braid.frontier", "braid.tiered.records", "braid.dlq.records" };
+		const char *vals[] = { fr, tiered, dead };
+		br_ice_kv sum = { 3, keys, vals };
+		if (b.nrows)
+			rc = br_ice_append_batch(tb, &b, &sum, &j->err);
+		else
+			rc = br_ice_append(tb, NULL, 0, &sum, &j->err);
+		if (rc)
+			br_errctx(&j->err, "commit to kafka.%s", j->topic);
+		free(fr);
+		free(tiered);
+		free(dead);
+	}
+	br_batch_free(&b);
+	if (rc)
+		drop_table(t, j->topic); /* reload: the table object may not match the disk */
+	return rc;
+}
+
+static int run_init(br_tier *t, job *j)
+{
+	drop_table(t, j->topic);
+	br_ice_table *tb;
+	int rc = get_table(t, j, &tb);
+	if (!rc)
+		rc = read_frontier(tb, &j->loaded, &j->nloaded, &j->tot_tiered, &j->tot_dead, &j->err);
+	if (rc)
+		drop_table(t, j->topic);
+	return rc;
+}
+
+static void *tier_main(void *arg)
+{
+	br_tier *t = arg;
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		while (!t->queue && !t->stop)
+			pthread_cond_wait(&t->cv, &t->mu);
+		if (t->stop)
+			break;
+		job *j = t->queue;
+		t->queue = j->next;
+		pthread_mutex_unlock(&t->mu);
+		j->rc = j->kind == JOB_INIT ? run_init(t, j) : run_tier(t, j);
+		pthread_mutex_lock(&t->mu);
+		j->next = t->done;
+		t->done = j;
+		if (t->o.wake)
+			t->o.wake(t->o.wake_arg);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return NULL;
+}
+
+/* --------------------------------------------------------- the loop thread */
+
+static void job_free(job *j)
+{
+	for (size_t k = 0; k < j->njparts; k++) {
+		br_buf_free(&j->parts[k].bytes);
+		free(j->parts[k].batch_base);
+		free(j->parts[k].batch_append);
+	}
+	free(j->parts);
+	free(j->frontier);
+	free(j->loaded);
+	free(j->topic);
+	free(j->schema_cfg);
+	free(j->partition_cfg);
+	free(j);
+}
+
+int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
+{
+	br_tier *t = br_xcalloc(1, sizeof *t);
+	t->log = log;
+	t->o = *o;
+	if (t->o.max_job_bytes <= 0)
+		t->o.max_job_bytes = 64LL << 20;
+	t->data_dir = br_xstrdup(o->data_dir);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	if (pthread_create(&t->thread, NULL, tier_main, t)) {
+		pthread_mutex_destroy(&t->mu);
+		pthread_cond_destroy(&t->cv);
+		free(t->data_dir);
+		free(t);
+		return br_errf(err, BR_EIO, "cannot start the tiering thread");
+	}
+	*out = t;
+	return 0;
+}
+
+static int topic_mode(const br_topic *tp)
+{
+	const char *m = br_topic_config(tp, "braid.lake.mode", NULL);
+	if (!m || !*m || !strcmp(m, "key_value"))
+		return MODE_KV;
+	if (!strcmp(m, "json"))
+		return MODE_JSON;
+	if (!strcmp(m, "off"))
+		return MODE_OFF;
+	return -1;
+}
+
+static int64_t cfg_num(const br_topic *tp, const char *key, int64_t def, bool size)
+{
+	const char *v = br_topic_config(tp, key, NULL);
+	if (!v || !*v)
+		return def;
+	int64_t n = size ? br_parse_size(v) : br_parse_duration_ms(v);
+	return n < 0 ? def : n;
+}
+
+static char *cfg_dup(const br_topic *tp, const char *key)
+{
+	const char *v = br_topic_config(tp, key, NULL);
+	return v && *v ? br_xstrdup(v) : NULL;
+}
+
+static void submit(br_tier *t, job *j)
+{
+	pthread_mutex_lock(&t->mu);
+	job **pp = &t->queue;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = j;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static job *job_new(int kind, br_topic *tp, int mode)
+{
+	job *j = br_xcalloc(1, sizeof *j);
+	j->kind = kind;
+	j->topic = br_xstrdup(br_topic_name(tp));
+	j->mode = mode;
+	j->schema_cfg = cfg_dup(tp, "braid.lake.schema");
+	j->partition_cfg = cfg_dup(tp, "braid.lake.partition");
+	return j;
+}
+
+/* Copies the due ranges of every partition into a job. Returns NULL when nothing
+ * is to be tiered after all. Cost: one read per partition, bounded by the job's
+ * byte budget shared evenly between the partitions. */
+static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
+{
+	int32_t np = br_topic_partition_count(tp);
+	if (np > s->n) {
+		s->frontier = br_xrealloc(s->frontier, (size_t)np * sizeof *s->frontier);
+		for (int32_t i = s->n; i < np; i++)
+			s->frontier[i] = 0;
+		s->n = np;
+	}
+	job *j = job_new(JOB_TIER, tp, mode);
+	j->nparts = s->n;
+	j->frontier = br_xmalloc((size_t)s->n * sizeof *j->frontier);
+	memcpy(j->frontier, s->frontier, (size_t)s->n * sizeof *j->frontier);
+	j->parts = br_xcalloc((size_t)np, sizeof *j->parts);
+	j->tot_tiered = s->tot_tiered;
+	j->tot_dead = s->tot_dead;
+	int64_t budget = BR_MAX(t->o.max_job_bytes / np, 1 << 20);
+	bool moved = false;
+	for (int32_t p = 0; p < np; p++) {
+		br_partition *pp = br_topic_partition(tp, p);
+		int64_t from = s->frontier[p], start = br_partition_start_offset(pp);
+		int64_t hw = br_partition_high_watermark(pp);
+		if (from < start) {
+			br_warn("tier: %s/%d: offsets %" PRId64 "..%" PRId64 " were deleted by retention before they "
+				"were tiered; the table skips them", j->topic, p, from, start - 1);
+			from = start;
+			j->frontier[p] = start;
+			moved = true;
+		}
+		if (from > br_partition_end_offset(pp)) {
+			/* the topic was deleted and created again under the same name */
+			if (!s->warned_mode)
+				br_warn("tier: %s/%d: table frontier %" PRId64 " is past the log end %" PRId64
+					"; not tiering this partition", j->topic, p, from, br_partition_end_offset(pp));
+			s->warned_mode = true;
+			continue;
+		}
+		if (from >= hw)
+			continue;
+		job_part *jp = &j->parts[j->njparts];
+		br_err err = { 0 };
+		if (br_partition_read(pp, from, budget, BR_READ_AT_LEAST_ONE, &jp->bytes, &err)) {
+			br_warn("tier: %s/%d: read at %" PRId64 ": %s", j->topic, p, from, err.msg);
+			br_buf_free(&jp->bytes);
+			continue;
+		}
+		int64_t to = from;
+		size_t pos = 0, cap = 0;
+		br_rb_hdr h;
+		while (pos < jp->bytes.len &&
+		       br_rb_parse_header(jp->bytes.p + pos, jp->bytes.len - pos, pos, &h, &err) == 0) {
+			if (jp->nbatches == cap) {
+				cap = cap ? 2 * cap : 64;
+				jp->batch_base = br_xrealloc(jp->batch_base, cap * sizeof(int64_t));
+				jp->batch_append = br_xrealloc(jp->batch_append, cap * sizeof(int64_t));
+			}
+			jp->batch_base[jp->nbatches] = h.base_offset;
+			jp->batch_append[jp->nbatches] = br_partition_append_time(pp, h.base_offset);
+			jp->nbatches++;
+			to = h.base_offset + h.last_offset_delta + 1;
+			pos += br_rb_size(&h);
+		}
+		jp->bytes.len = pos; /* whole batches only */
+		if (to > hw)
+			to = hw;
+		if (to <= from) {
+			br_buf_free(&jp->bytes);
+			free(jp->batch_base);
+			free(jp->batch_append);
+			memset(jp, 0, sizeof *jp);
+			continue;
+		}
+		jp->p = p;
+		jp->from = from;
+		jp->to = to;
+		j->frontier[p] = to;
+		j->njparts++;
+	}
+	if (!j->njparts && !moved) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void finish(br_tier *t, job *j, int64_t now)
+{
+	tstate *s = br_map_gets(&t->topics, j->topic);
+	if (!s)
+		return;
+	s->busy = false;
+	if (j->rc) {
+		br_warn("tier: %s: %s (retrying in %d ms)", j->topic, j->err.msg, RETRY_MS);
+		s->ready = false;
+		s->retry_after_ms = now + RETRY_MS;
+		return;
+	}
+	if (j->kind == JOB_INIT) {
+		free(s->frontier);
+		s->frontier = j->loaded;
+		s->n = j->nloaded;
+		j->loaded = NULL;
+		for (int32_t i = 0; i < s->n; i++)
+			if (s->frontier[i] < 0)
+				s->frontier[i] = 0;
+		s->tot_tiered = j->tot_tiered;
+		s->tot_dead = j->tot_dead;
+		s->ready = true;
+		s->last_commit_ms = now;
+		char *fr = br_tier_frontier_format(s->frontier, s->n);
+		br_info("tier: topic %s resumes at frontier {%s}", j->topic, fr);
+		free(fr);
+		return;
+	}
+	memcpy(s->frontier, j->frontier, (size_t)j->nparts * sizeof *s->frontier);
+	s->tiered += j->rows;
+	s->dead += j->dead;
+	s->tot_tiered += j->rows;
+	s->tot_dead += j->dead;
+	s->last_commit_ms = now;
+	br_debug("tier: %s: committed %" PRId64 " rows", j->topic, j->rows);
+}
+
+int br_tier_poll(br_tier *t, int64_t now)
+{
+	pthread_mutex_lock(&t->mu);
+	job *done = t->done;
+	t->done = NULL;
+	pthread_mutex_unlock(&t->mu);
+	while (done) {
+		job *j = done;
+		done = j->next;
+		finish(t, j, now);
+		job_free(j);
+	}
+	br_topic **tps;
+	size_t nt = br_log_topics(t->log, &tps);
+	for (size_t i = 0; i < nt; i++) {
+		br_topic *tp = tps[i];
+		const char *name = br_topic_name(tp);
+		tstate *s = br_map_gets(&t->topics, name);
+		int mode = topic_mode(tp);
+		if (mode < 0) {
+			if (s && !s->warned_mode)
+				br_warn("tier: topic %s: unknown braid.lake.mode \"%s\" (off, key_value, json); not tiered",
+					name, br_topic_config(tp, "braid.lake.mode", NULL));
+			if (s)
+				s->warned_mode = true;
+			mode = MODE_OFF;
+		}
+		if (mode == MODE_OFF)
+			continue;
+		if (!s) {
+			s = br_xcalloc(1, sizeof *s);
+			br_map_put(&t->topics, name, strlen(name), s);
+		}
+		if (s->busy || now < s->retry_after_ms)
+			continue;
+		if (!s->ready) {
+			s->busy = true;
+			submit(t, job_new(JOB_INIT, tp, mode));
+			continue;
+		}
+		int64_t interval = cfg_num(tp, "braid.lake.commit.interval.ms", DEFAULT_INTERVAL_MS, false);
+		int64_t bytes_due = cfg_num(tp, "braid.lake.commit.bytes", DEFAULT_COMMIT_BYTES, true);
+		int64_t pending = 0;
+		bool any = false;
+		int32_t np = br_topic_partition_count(tp);
+		for (int32_t p = 0; p < np; p++) {
+			br_partition *pp = br_topic_partition(tp, p);
+			int64_t f = p < s->n ? s->frontier[p] : 0;
+			if (f < br_partition_high_watermark(pp)) {
+				any = true;
+				pending += br_partition_bytes_after(pp, f);
+			}
+		}
+		if (!any || (now - s->last_commit_ms < interval && pending < bytes_due))
+			continue;
+		job *j = build_job(t, s, tp, mode);
+		if (j) {
+			s->busy = true;
+			submit(t, j);
+		}
+	}
+	free(tps);
+	return 0;
+}
+
+bool br_tier_counts(br_tier *t, const char *topic, int64_t *tiered, int64_t *dead_lettered)
+{
+	tstate *s = br_map_gets(&t->topics, topic);
+	if (!s)
+		return false;
+	*tiered = s->tiered;
+	*dead_lettered = s->dead;
+	return true;
+}
+
+void br_tier_close(br_tier *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+	pthread_join(t->thread, NULL);
+	job *lists[2] = { t->queue, t->done };
+	for (int k = 0; k < 2; k++)
+		while (lists[k]) {
+			job *j = lists[k];
+			lists[k] = j->next;
+			job_free(j);
+		}
+	br_map_slot *sl;
+	for (size_t i = 0; br_map_next(&t->topics, &i, &sl);) {
+		tstate *s = sl->val;
+		free(s->frontier);
+		free(s);
+	}
+	br_map_free(&t->topics);
+	for (size_t i = 0; br_map_next(&t->tables, &i, &sl);)
+		br_ice_table_free(sl->val);
+	br_map_free(&t->tables);
+	br_lake_close(t->lake);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t->data_dir);
+	free(t);
+}
