@@ -59,6 +59,10 @@
 
 enum { MODE_OFF, MODE_KV, MODE_JSON };
 enum { JOB_INIT, JOB_TIER };
+/* a JOB_TIER job: built on the tier thread; with dead letters it goes back to
+ * the loop (PHASE_DLQ) to append them, waits there until they are durable, and
+ * returns to the tier thread to commit (PHASE_COMMIT). */
+enum { PHASE_BUILD, PHASE_DLQ, PHASE_COMMIT, PHASE_DONE };
 
 #define DEFAULT_INTERVAL_MS 10000
 #define DEFAULT_COMMIT_BYTES (64LL << 20)
@@ -86,6 +90,19 @@ typedef struct job {
 	job_part *parts;
 	size_t njparts;
 	int64_t tot_tiered, tot_dead; /* life totals before this job */
+	bool infer;               /* braid.lake.schema=infer */
+	int phase;
+	int64_t *dlq_done;        /* per partition: highest source offset already in the DLQ (-1 none) */
+	char *dlq_topic;
+	/* built by the tier thread */
+	br_arena arena;           /* data file descriptions */
+	br_ice_datafile *files;
+	size_t nfiles;
+	br_rb_builder dlqb;
+	bool dlq_started;
+	br_buf dlq;               /* dead letters: RecordBatch v2 bytes for the DLQ topic */
+	int64_t dlq_end;          /* DLQ end offset after our append (-1: none) */
+	uint64_t dlq_seq;         /* log write sequence to wait for */
 	/* results */
 	int rc;
 	br_err err;
@@ -96,6 +113,9 @@ typedef struct job {
 
 typedef struct tstate {
 	bool ready, busy, warned_mode;
+	int64_t *dlq_done;            /* see job.dlq_done; ndlq entries */
+	int32_t ndlq;
+	int64_t dlq_end;              /* from the last snapshot (-1 none) */
 	int64_t *frontier;
 	int32_t n;
 	int64_t last_commit_ms, retry_after_ms;
@@ -117,6 +137,8 @@ struct br_tier {
 	/* tier thread only */
 	br_lake *lake;
 	br_map tables;            /* name -> br_ice_table* */
+	br_tjson *json;
+	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
 };
 
 /* ------------------------------------------------------------- frontier text */
@@ -192,8 +214,11 @@ static int table_schema(const job *j, br_schema **out, br_err *err)
 	return br_schema_new(0, st, out, err);
 }
 
-static int read_frontier(const br_ice_table *tb, int64_t **f, int32_t *n, int64_t *tiered, int64_t *dead, br_err *err)
+static int read_frontier(const br_ice_table *tb, int64_t **f, int32_t *n, int64_t *tiered, int64_t *dead,
+			 int64_t *dlq_end, br_err *err)
 {
+	if (dlq_end)
+		*dlq_end = -1;
 	*f = NULL;
 	*n = 0;
 	if (tiered)
@@ -213,6 +238,8 @@ static int read_frontier(const br_ice_table *tb, int64_t **f, int32_t *n, int64_
 		*tiered = strtoll(v, NULL, 10);
 	if (dead && (v = br_ice_snapshot_prop(s, "braid.dlq.records")))
 		*dead = strtoll(v, NULL, 10);
+	if (dlq_end && (v = br_ice_snapshot_prop(s, "braid.dlq.end")))
+		*dlq_end = strtoll(v, NULL, 10);
 	return 0;
 }
 
@@ -226,7 +253,7 @@ int br_tier_frontier_read(const char *data_dir, const char *topic, int64_t **fro
 	br_ice_table *tb;
 	rc = br_ice_load(l, "kafka", topic, &tb, err);
 	if (!rc) {
-		rc = read_frontier(tb, frontier, n, tiered, dead_lettered, err);
+		rc = read_frontier(tb, frontier, n, tiered, dead_lettered, NULL, err);
 		br_ice_table_free(tb);
 	}
 	br_lake_close(l);
@@ -304,15 +331,141 @@ static void add_meta(br_batch *b, int32_t part, const br_record *r, int64_t appe
 	br_col_close_list(h);
 }
 
-static int run_tier(br_tier *t, job *j)
+/* Adds one dead letter to the job's DLQ batches: the original key, value and
+ * headers plus the reason and the source coordinates. Batches are cut at
+ * DLQ_BATCH bytes so each stays under the broker's max.message.bytes. */
+#define DLQ_BATCH (256 << 10)
+static void add_dead(job *j, int32_t part, const br_record *r, const char *reason)
+{
+	if (!j->dlq_started) {
+		br_rb_opts o;
+		br_rb_opts_default(&o);
+		br_rb_builder_init(&j->dlqb, &o);
+		j->dlq_started = true;
+	}
+	br_rec_header hs[64];
+	int32_t nh = 0;
+	size_t pos = 0;
+	br_rec_header h;
+	while (nh < 60 && br_record_header_next(r, &pos, &h))
+		hs[nh++] = h;
+	char ps[16], os[24];
+	snprintf(ps, sizeof ps, "%d", part);
+	snprintf(os, sizeof os, "%" PRId64, r->offset);
+	const char *extra[][2] = { { "braid.dlq.reason", reason }, { "braid.source.topic", j->topic },
+				   { "braid.source.partition", ps }, { "braid.source.offset", os } };
+	for (size_t i = 0; i < 4; i++)
+		hs[nh++] = (br_rec_header){ (const uint8_t *)extra[i][0], (int32_t)strlen(extra[i][0]),
+					    (const uint8_t *)extra[i][1], (int32_t)strlen(extra[i][1]) };
+	br_rb_add(&j->dlqb, r->timestamp, r->key, r->key ? r->key_len : -1, r->value, r->value ? r->value_len : -1, hs,
+		  nh);
+	if (j->dlqb.recs.len >= DLQ_BATCH)
+		br_rb_finish(&j->dlqb, &j->dlq, NULL);
+}
+
+/* Writes the rows built so far as data files (kept in the job until the commit). */
+static int flush_rows(br_ice_table *tb, job *j, br_batch *b)
+{
+	if (!b->nrows)
+		return 0;
+	br_ice_datafile *files;
+	size_t n;
+	int rc = br_ice_write_files(tb, b, NULL, &j->arena, &files, &n, &j->err);
+	if (rc)
+		return rc;
+	j->files = br_xrealloc(j->files, (j->nfiles + n) * sizeof *j->files);
+	memcpy(j->files + j->nfiles, files, n * sizeof *files);
+	j->nfiles += n;
+	br_batch_reset(b);
+	return 0;
+}
+
+/* Json mode: one record. Returns 0 (row added or dead-lettered) or a job error. */
+static int json_record(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const job_part *jp, const br_record *r,
+		       int64_t append_ms)
+{
+	char reason[300];
+	int rc = br_tjson_parse(t->json, r->value, r->value ? (size_t)r->value_len : 0, reason, sizeof reason);
+	if (!rc && j->infer) {
+		const br_ice_schema_change *ch;
+		size_t nch;
+		rc = br_tjson_infer(t->json, b->type, 6, &ch, &nch, reason, sizeof reason);
+		if (!rc && nch) {
+			/* rows so far keep the old schema (their files carry the old field ids) */
+			if ((rc = flush_rows(tb, j, b)))
+				return rc;
+			/* the batch borrows the old schema's types, which the update frees */
+			br_batch_free(b);
+			br_err e = { 0 };
+			rc = br_ice_update_schema(tb, ch, nch, &e);
+			br_batch_init(b, br_ice_table_schema(tb)->root, false);
+			if (rc == BR_EIO)
+				return br_errf(&j->err, rc, "schema update of kafka.%s: %s", j->topic, e.msg);
+			if (rc)
+				snprintf(reason, sizeof reason, "schema evolution not allowed: %.250s", e.msg);
+			else {
+				char *sc = br_schema_print(br_ice_table_schema(tb));
+				br_info("tier: kafka.%s schema evolved to %s", j->topic, sc);
+				free(sc);
+			}
+		}
+	}
+	if (!rc)
+		rc = br_tjson_append(t->json, b, 6, reason, sizeof reason);
+	if (rc) {
+		j->dead++;
+		if (r->offset > (jp->p < j->nparts ? j->dlq_done[jp->p] : -1))
+			add_dead(j, jp->p, r, reason);
+		if (j->dead <= 3 || j->dead % 10000 == 0)
+			br_info("tier: %s/%d offset %" PRId64 " dead-lettered: %s", j->topic, jp->p, r->offset, reason);
+		return 0;
+	}
+	add_meta(b, jp->p, r, append_ms);
+	br_batch_row_done(b, 1);
+	j->rows++;
+	return 0;
+}
+
+static int commit(br_tier *t, job *j)
 {
 	br_ice_table *tb;
 	int rc = get_table(t, j, &tb);
 	if (rc)
 		return rc;
-	const br_type *root = br_ice_table_schema(tb)->root;
+	char *fr = br_tier_frontier_format(j->frontier, j->nparts);
+	char *tiered = br_xasprintf("%" PRId64, j->tot_tiered + j->rows);
+	char *dead = br_xasprintf("%" PRId64, j->tot_dead + j->dead);
+	char *dend = br_xasprintf("%" PRId64, j->dlq_end);
+	const char *keys[] = { "braid.frontier", "braid.tiered.records", "braid.dlq.records", "braid.dlq.end" };
+	const char *vals[] = { fr, tiered, dead, dend };
+	br_ice_kv sum = { j->dlq_end >= 0 ? 4 : 3, keys, vals };
+	rc = br_ice_append(tb, j->files, j->nfiles, &sum, &j->err);
+	if (rc)
+		br_errctx(&j->err, "commit to kafka.%s", j->topic);
+	free(fr);
+	free(tiered);
+	free(dead);
+	free(dend);
+	j->phase = PHASE_DONE;
+	return rc;
+}
+
+static int run_tier(br_tier *t, job *j)
+{
+	if (j->phase == PHASE_COMMIT) {
+		int rc = commit(t, j);
+		if (rc)
+			drop_table(t, j->topic);
+		return rc;
+	}
+	br_ice_table *tb;
+	int rc = get_table(t, j, &tb);
+	if (rc)
+		return rc;
+	if (j->mode == MODE_JSON && !t->json)
+		t->json = br_tjson_new();
 	br_batch b;
-	br_batch_init(&b, root, false);
+	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
 	for (size_t k = 0; k < j->njparts && !rc; k++) {
 		job_part *jp = &j->parts[k];
 		br_rb_iter it;
@@ -321,7 +474,7 @@ static int run_tier(br_tier *t, job *j)
 		size_t bi = 0;
 		int64_t last_control = -1;
 		int n;
-		while ((n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
+		while (!rc && (n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
 			if (r.offset < jp->from || r.offset >= jp->to)
 				continue;
 			if (br_rb_control(r.batch)) {
@@ -342,43 +495,29 @@ static int run_tier(br_tier *t, job *j)
 					br_col_append_null(&b.cols[6]);
 				br_batch_row_done(&b, 1);
 				j->rows++;
-			} else {
-				char reason[256];
-				if (br_tier_json_row(&b, 6, r.value, r.value ? (size_t)r.value_len : 0, reason, sizeof reason)) {
-					/* dead letters are not implemented yet: count and log, never write a bad row */
-					j->dead++;
-					br_warn("tier: %s/%d offset %" PRId64 ": %s", j->topic, jp->p, r.offset, reason);
-					continue;
-				}
-				add_meta(&b, jp->p, &r, append_ms);
-				br_batch_row_done(&b, 1);
-				j->rows++;
-			}
+			} else
+				rc = json_record(t, tb, j, &b, jp, &r, append_ms);
 		}
-		if (n < 0) {
+		if (!rc && n < 0) {
 			rc = n;
 			br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
 		}
 		br_rb_iter_free(&it);
 	}
-	if (!rc) {
-		char *fr = br_tier_frontier_format(j->frontier, j->nparts);
-		char *tiered = br_xasprintf("%" PRId64, j->tot_tiered + j->rows);
-		char *dead = br_xasprintf("%" PRId64, j->tot_dead + j->dead);
-		const char *keys[] = { "braid.frontier", "braid.tiered.records", "braid.dlq.records" };
-		const char *vals[] = { fr, tiered, dead };
-		br_ice_kv sum = { 3, keys, vals };
-		if (b.nrows)
-			rc = br_ice_append_batch(tb, &b, &sum, &j->err);
-		else
-			rc = br_ice_append(tb, NULL, 0, &sum, &j->err);
-		if (rc)
-			br_errctx(&j->err, "commit to kafka.%s", j->topic);
-		free(fr);
-		free(tiered);
-		free(dead);
-	}
+	if (!rc)
+		rc = flush_rows(tb, j, &b);
 	br_batch_free(&b);
+	if (!rc && j->dlq_started) {
+		br_rb_finish(&j->dlqb, &j->dlq, NULL);
+		br_rb_builder_free(&j->dlqb);
+		j->dlq_started = false;
+	}
+	if (!rc && j->dlq.len) {
+		j->phase = PHASE_DLQ; /* the loop appends the dead letters, then sends the job back */
+		return 0;
+	}
+	if (!rc)
+		rc = commit(t, j);
 	if (rc)
 		drop_table(t, j->topic); /* reload: the table object may not match the disk */
 	return rc;
@@ -390,7 +529,7 @@ static int run_init(br_tier *t, job *j)
 	br_ice_table *tb;
 	int rc = get_table(t, j, &tb);
 	if (!rc)
-		rc = read_frontier(tb, &j->loaded, &j->nloaded, &j->tot_tiered, &j->tot_dead, &j->err);
+		rc = read_frontier(tb, &j->loaded, &j->nloaded, &j->tot_tiered, &j->tot_dead, &j->dlq_end, &j->err);
 	if (rc)
 		drop_table(t, j->topic);
 	return rc;
@@ -429,6 +568,13 @@ static void job_free(job *j)
 		free(j->parts[k].batch_append);
 	}
 	free(j->parts);
+	br_arena_free(&j->arena);
+	free(j->files);
+	if (j->dlq_started)
+		br_rb_builder_free(&j->dlqb);
+	br_buf_free(&j->dlq);
+	free(j->dlq_done);
+	free(j->dlq_topic);
 	free(j->frontier);
 	free(j->loaded);
 	free(j->topic);
@@ -504,6 +650,15 @@ static job *job_new(int kind, br_topic *tp, int mode)
 	j->mode = mode;
 	j->schema_cfg = cfg_dup(tp, "braid.lake.schema");
 	j->partition_cfg = cfg_dup(tp, "braid.lake.partition");
+	j->infer = mode == MODE_JSON && (!j->schema_cfg || !strcmp(j->schema_cfg, "infer"));
+	j->dlq_topic = cfg_dup(tp, "braid.lake.dlq");
+	if (!j->dlq_topic || !strcmp(j->dlq_topic, j->topic) ||
+	    br_topic_name_check(j->dlq_topic, strlen(j->dlq_topic), NULL)) {
+		free(j->dlq_topic);
+		j->dlq_topic = br_xasprintf("%.240s.dlq", j->topic);
+	}
+	j->dlq_end = -1;
+	br_arena_init(&j->arena, 16384);
 	return j;
 }
 
@@ -526,6 +681,10 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 	j->parts = br_xcalloc((size_t)np, sizeof *j->parts);
 	j->tot_tiered = s->tot_tiered;
 	j->tot_dead = s->tot_dead;
+	j->dlq_end = s->dlq_end;
+	j->dlq_done = br_xmalloc((size_t)s->n * sizeof *j->dlq_done);
+	for (int32_t p = 0; p < s->n; p++)
+		j->dlq_done[p] = s->dlq_done && p < s->ndlq ? s->dlq_done[p] : -1;
 	int64_t budget = BR_MAX(t->o.max_job_bytes / np, 1 << 20);
 	bool moved = false;
 	for (int32_t p = 0; p < np; p++) {
@@ -595,17 +754,122 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 	return j;
 }
 
-static void finish(br_tier *t, job *j, int64_t now)
+/* Reads the DLQ written after the table's last commit (from its braid.dlq.end)
+ * and records, per source partition, the highest offset of this topic already
+ * dead-lettered: those records are past the frontier but must not be
+ * dead-lettered twice after a crash between the DLQ append and the commit.
+ * Cost: one pass over the DLQ records appended since that commit. */
+static void read_dlq_tail(br_tier *t, tstate *s, const char *topic, const char *dlq_topic, int32_t nparts)
+{
+	free(s->dlq_done);
+	s->ndlq = nparts;
+	s->dlq_done = br_xmalloc((size_t)BR_MAX(nparts, 1) * sizeof *s->dlq_done);
+	for (int32_t i = 0; i < nparts; i++)
+		s->dlq_done[i] = -1;
+	br_topic *dt = br_log_topic(t->log, dlq_topic, strlen(dlq_topic));
+	if (!dt)
+		return;
+	br_partition *dp = br_topic_partition(dt, 0);
+	int64_t from = BR_MAX(s->dlq_end, br_partition_start_offset(dp)), end = br_partition_end_offset(dp);
+	br_buf buf = { 0 };
+	size_t tl = strlen(topic);
+	int64_t seen = 0;
+	while (from < end) {
+		br_err err = { 0 };
+		br_buf_reset(&buf);
+		if (br_partition_read(dp, from, 8 << 20, BR_READ_UNCOMMITTED | BR_READ_AT_LEAST_ONE, &buf, &err) ||
+		    !buf.len) {
+			if (err.msg[0])
+				br_warn("tier: reading dead letters of %s at %" PRId64 ": %s", dlq_topic, from, err.msg);
+			break;
+		}
+		br_rb_iter it;
+		br_rb_iter_init(&it, buf.p, buf.len, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC | BR_RB_PARTIAL_TAIL);
+		br_record r;
+		int64_t next = from;
+		while (br_rb_iter_next(&it, &r, &err) == 1) {
+			next = r.offset + 1;
+			if (r.offset < from)
+				continue;
+			size_t pos = 0;
+			br_rec_header h;
+			bool mine = false;
+			int64_t sp = -1, so = -1;
+			while (br_record_header_next(&r, &pos, &h)) {
+				char v[32] = "";
+				if (h.value && h.value_len > 0 && h.value_len < (int32_t)sizeof v)
+					memcpy(v, h.value, (size_t)h.value_len);
+				if (h.key_len == 18 && !memcmp(h.key, "braid.source.topic", 18))
+					mine = h.value && (size_t)h.value_len == tl && !memcmp(h.value, topic, tl);
+				else if (h.key_len == 22 && !memcmp(h.key, "braid.source.partition", 22))
+					sp = strtoll(v, NULL, 10);
+				else if (h.key_len == 19 && !memcmp(h.key, "braid.source.offset", 19))
+					so = strtoll(v, NULL, 10);
+			}
+			if (mine && sp >= 0 && sp < nparts && so > s->dlq_done[sp]) {
+				s->dlq_done[sp] = so;
+				seen++;
+			}
+		}
+		br_rb_iter_free(&it);
+		if (next <= from)
+			break;
+		from = next;
+	}
+	br_buf_free(&buf);
+	if (seen)
+		br_info("tier: %s: %" PRId64 " dead letter(s) in %s were written after the last commit; not writing them again",
+			topic, seen, dlq_topic);
+}
+
+/* Appends a job's dead letters to the DLQ topic (loop thread). */
+static int append_dead(br_tier *t, job *j, int64_t now)
+{
+	br_topic *dt = br_log_topic(t->log, j->dlq_topic, strlen(j->dlq_topic));
+	if (!dt) {
+		int rc = br_log_create_topic(t->log, j->dlq_topic, 1, NULL, 0, &j->err);
+		if (rc && rc != BR_EEXIST)
+			return br_errctx(&j->err, "creating dead-letter topic %s", j->dlq_topic);
+		br_info("tier: created dead-letter topic %s", j->dlq_topic);
+		dt = br_log_topic(t->log, j->dlq_topic, strlen(j->dlq_topic));
+		if (!dt)
+			return br_errf(&j->err, BR_EIO, "dead-letter topic %s vanished", j->dlq_topic);
+	}
+	br_partition *dp = br_topic_partition(dt, 0);
+	br_append_result res;
+	memset(&res, 0, sizeof res);
+	int rc = br_partition_append(dp, j->dlq.p, j->dlq.len, now, &res, &j->err);
+	if (!rc && res.status != BR_APPEND_OK)
+		rc = br_errf(&j->err, BR_EIO, "%s", res.msg);
+	if (rc)
+		return br_errctx(&j->err, "appending dead letters of %s to %s", j->topic, j->dlq_topic);
+	j->dlq_end = br_partition_end_offset(dp);
+	j->dlq_seq = br_log_write_seq(t->log);
+	return 0;
+}
+
+/* Applies a job's outcome to the topic's state. Returns 1 when the job was
+ * kept (waiting for its dead letters to become durable), else 0. *appended is
+ * set when the log was written. */
+static int finish(br_tier *t, job *j, int64_t now, bool *appended)
 {
 	tstate *s = br_map_gets(&t->topics, j->topic);
 	if (!s)
-		return;
+		return 0;
+	if (!j->rc && j->kind == JOB_TIER && j->phase == PHASE_DLQ) {
+		if (!(j->rc = append_dead(t, j, now))) {
+			*appended = true;
+			j->next = t->waiting;
+			t->waiting = j;
+			return 1;
+		}
+	}
 	s->busy = false;
 	if (j->rc) {
 		br_warn("tier: %s: %s (retrying in %d ms)", j->topic, j->err.msg, RETRY_MS);
 		s->ready = false;
 		s->retry_after_ms = now + RETRY_MS;
-		return;
+		return 0;
 	}
 	if (j->kind == JOB_INIT) {
 		free(s->frontier);
@@ -617,20 +881,26 @@ static void finish(br_tier *t, job *j, int64_t now)
 				s->frontier[i] = 0;
 		s->tot_tiered = j->tot_tiered;
 		s->tot_dead = j->tot_dead;
+		s->dlq_end = j->dlq_end;
+		br_topic *tp = br_log_topic(t->log, j->topic, strlen(j->topic));
+		if (j->mode == MODE_JSON && tp)
+			read_dlq_tail(t, s, j->topic, j->dlq_topic, br_topic_partition_count(tp));
 		s->ready = true;
 		s->last_commit_ms = now;
 		char *fr = br_tier_frontier_format(s->frontier, s->n);
 		br_info("tier: topic %s resumes at frontier {%s}", j->topic, fr);
 		free(fr);
-		return;
+		return 0;
 	}
 	memcpy(s->frontier, j->frontier, (size_t)j->nparts * sizeof *s->frontier);
+	s->dlq_end = j->dlq_end;
 	s->tiered += j->rows;
 	s->dead += j->dead;
 	s->tot_tiered += j->rows;
 	s->tot_dead += j->dead;
 	s->last_commit_ms = now;
-	br_debug("tier: %s: committed %" PRId64 " rows", j->topic, j->rows);
+	br_debug("tier: %s: committed %" PRId64 " rows, %" PRId64 " dead letters", j->topic, j->rows, j->dead);
+	return 0;
 }
 
 int br_tier_poll(br_tier *t, int64_t now)
@@ -639,11 +909,22 @@ int br_tier_poll(br_tier *t, int64_t now)
 	job *done = t->done;
 	t->done = NULL;
 	pthread_mutex_unlock(&t->mu);
+	bool appended = false;
 	while (done) {
 		job *j = done;
 		done = j->next;
-		finish(t, j, now);
-		job_free(j);
+		if (!finish(t, j, now, &appended))
+			job_free(j);
+	}
+	/* dead letters durable: the commit whose frontier passes them may go */
+	for (job **pp = &t->waiting; *pp;) {
+		job *j = *pp;
+		if (br_log_durable_seq(t->log) >= j->dlq_seq) {
+			*pp = j->next;
+			j->phase = PHASE_COMMIT;
+			submit(t, j);
+		} else
+			pp = &j->next;
 	}
 	br_topic **tps;
 	size_t nt = br_log_topics(t->log, &tps);
@@ -664,6 +945,7 @@ int br_tier_poll(br_tier *t, int64_t now)
 			continue;
 		if (!s) {
 			s = br_xcalloc(1, sizeof *s);
+			s->dlq_end = -1;
 			br_map_put(&t->topics, name, strlen(name), s);
 		}
 		if (s->busy || now < s->retry_after_ms)
@@ -695,7 +977,7 @@ int br_tier_poll(br_tier *t, int64_t now)
 		}
 	}
 	free(tps);
-	return 0;
+	return appended ? 1 : 0;
 }
 
 bool br_tier_counts(br_tier *t, const char *topic, int64_t *tiered, int64_t *dead_lettered)
@@ -717,8 +999,8 @@ void br_tier_close(br_tier *t)
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
-	job *lists[2] = { t->queue, t->done };
-	for (int k = 0; k < 2; k++)
+	job *lists[3] = { t->queue, t->done, t->waiting };
+	for (int k = 0; k < 3; k++)
 		while (lists[k]) {
 			job *j = lists[k];
 			lists[k] = j->next;
@@ -728,6 +1010,7 @@ void br_tier_close(br_tier *t)
 	for (size_t i = 0; br_map_next(&t->topics, &i, &sl);) {
 		tstate *s = sl->val;
 		free(s->frontier);
+		free(s->dlq_done);
 		free(s);
 	}
 	br_map_free(&t->topics);
@@ -735,6 +1018,7 @@ void br_tier_close(br_tier *t)
 		br_ice_table_free(sl->val);
 	br_map_free(&t->tables);
 	br_lake_close(t->lake);
+	br_tjson_free(t->json);
 	pthread_mutex_destroy(&t->mu);
 	pthread_cond_destroy(&t->cv);
 	free(t->data_dir);
