@@ -68,6 +68,7 @@ for (const r of rows) {
   if (r._value) vbytes += r._value.length;
 }
 out.icebird = { rows: rows.length, dups, parts, sums, vbytes };
+if (process.env.OFFSETS) out.offsets = rows.map(r => [Number(r._partition), Number(r._offset)]);
 const md = await icebergMetadata({ tableUrl });
 const snap = md.snapshots.find(s => s['snapshot-id'] === md['current-snapshot-id']);
 out.summary = snap ? snap.summary : {};
@@ -96,9 +97,11 @@ console.log(JSON.stringify(out));
 """
 
 
-def lake_check(data_dir, topic, sum_cols=()):
+def lake_check(data_dir, topic, sum_cols=(), offsets=False):
     env = dict(os.environ, NM=NODE_MODULES, TABLE_DIR=os.path.join(data_dir, "lake", "kafka", topic),
                SUM_COLS=json.dumps(list(sum_cols)))
+    if offsets:
+        env["OFFSETS"] = "1"
     r = subprocess.run(["node", "--input-type=module", "-"], input=CHECK_JS.encode(), env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
     if r.returncode:
