@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "cli/cli.h"
 #include "kafka/broker.h"
 #include "tier/tier.h" /* tier hook: braid topic frontier */
 
@@ -22,6 +23,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "commands:\n"
 	        "  serve      run the server (Kafka protocol on 127.0.0.1:9092 by default)\n"
+	        "  table      Iceberg tables of a data directory: create, append, scan, inspect, history, ...\n"
 	        "  topic frontier TOPIC --data DIR\n"
 	        "             the lake frontier of a topic's table (next offset not yet tiered, per partition)\n"
 	        "  version    print the version\n"
@@ -273,6 +275,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "table"))
+		return br_cli_table(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "topic")) /* tier hook */
 		return cmd_topic(argc - 1, argv + 1);
 	fprintf(stderr, "braid: unknown command \"%s\"\n\n", argv[1]);

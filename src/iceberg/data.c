@@ -188,7 +188,8 @@ int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *
 		group **order = NULL;
 		size_t ng = 0, cap = 0;
 		br_value *pv = br_xcalloc((size_t)np, sizeof *pv);
-		br_buf key = { 0 };
+		br_buf key = { 0 }, prev_key = { 0 };
+		group *prev = NULL;
 		for (int64_t r = 0; r < b->nrows && !rc; r++) {
 			rc = br_ice_partition_of(t, b, r, pv, err);
 			if (rc)
@@ -201,7 +202,13 @@ int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *
 				br_ice_value_bytes(&pv[i], &key);
 				br_wr_be32(key.p + mark, (uint32_t)(key.len - mark - 4));
 			}
-			group *g = br_map_get(&groups, key.p, key.len);
+			/* Rows usually come in runs of one partition (time order): the
+			 * previous row's group is checked before hashing. */
+			group *g = NULL;
+			if (prev && prev_key.len == key.len && !memcmp(prev_key.p, key.p, key.len))
+				g = prev;
+			else
+				g = br_map_get(&groups, key.p, key.len);
 			if (!g) {
 				g = br_arena_alloc(a, sizeof *g);
 				br_batch_init(&g->b, b->type, false);
@@ -220,10 +227,16 @@ int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *
 				}
 				order[ng++] = g;
 			}
+			if (g != prev) {
+				prev = g;
+				br_buf_reset(&prev_key);
+				br_buf_put(&prev_key, key.p, key.len);
+			}
 			for (int c = 0; c < b->ncols; c++)
 				copy_slot(&g->b.cols[c], &b->cols[c], r);
 			br_batch_row_done(&g->b, 1);
 		}
+		br_buf_free(&prev_key);
 		if (!rc) {
 			*files = br_arena_alloc(a, (ng ? ng : 1) * sizeof **files);
 			for (size_t i = 0; i < ng && !rc; i++) {
