@@ -67,6 +67,9 @@ enum { PHASE_BUILD, PHASE_DLQ, PHASE_COMMIT, PHASE_DONE };
 #define DEFAULT_INTERVAL_MS 10000
 #define DEFAULT_COMMIT_BYTES (64LL << 20)
 #define RETRY_MS 1000
+#define DEFAULT_COMPACT_COMMITS 10
+#define DEFAULT_COMPACT_BYTES (8LL << 20)
+#define ORPHAN_AGE_MS (10 * 60 * 1000)
 #define MAX_UNCOMPRESSED (256u << 20)
 
 typedef struct job_part {
@@ -91,6 +94,8 @@ typedef struct job {
 	size_t njparts;
 	int64_t tot_tiered, tot_dead; /* life totals before this job */
 	bool infer;               /* braid.lake.schema=infer */
+	int64_t compact_commits;  /* braid.lake.compact.commits: compact after this many commits (0 = never) */
+	int64_t compact_bytes;    /* braid.lake.compact.bytes: files below this size are rewritten */
 	int phase;
 	int64_t *dlq_done;        /* per partition: highest source offset already in the DLQ (-1 none) */
 	char *dlq_topic;
@@ -137,6 +142,7 @@ struct br_tier {
 	/* tier thread only */
 	br_lake *lake;
 	br_map tables;            /* name -> br_ice_table* */
+	br_map commits;           /* name -> commits since the last compaction (as intptr_t) */
 	br_tjson *json;
 	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
 };
@@ -426,6 +432,31 @@ static int json_record(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const 
 	return 0;
 }
 
+/* Background compaction: every compact_commits commits, the small files of the
+ * table are rewritten into one per partition by a "replace" snapshot, which
+ * keeps the parent's summary, so the frontier is untouched. It runs on the tier
+ * thread between jobs, so it never races our own commits; a failure only costs
+ * the compaction (the next commit reloads the table). Files grow until they
+ * pass compact_bytes and are then left alone, which bounds the rewriting. */
+static void maybe_compact(br_tier *t, br_ice_table *tb, job *j)
+{
+	intptr_t n = (intptr_t)br_map_gets(&t->commits, j->topic) + 1;
+	if (j->compact_commits <= 0 || n < j->compact_commits) {
+		br_map_put(&t->commits, j->topic, strlen(j->topic), (void *)n);
+		return;
+	}
+	br_map_put(&t->commits, j->topic, strlen(j->topic), (void *)0);
+	size_t rw = 0, wr = 0;
+	br_err e = { 0 };
+	int64_t t0 = br_mono_ns();
+	if (br_ice_compact(tb, j->compact_bytes, &rw, &wr, &e)) {
+		br_warn("tier: compacting kafka.%s: %s", j->topic, e.msg);
+		drop_table(t, j->topic);
+	} else if (rw)
+		br_info("tier: compacted kafka.%s: %zu small files into %zu in %.0f ms", j->topic, rw, wr,
+			(double)(br_mono_ns() - t0) / 1e6);
+}
+
 static int commit(br_tier *t, job *j)
 {
 	br_ice_table *tb;
@@ -442,6 +473,8 @@ static int commit(br_tier *t, job *j)
 	rc = br_ice_append(tb, j->files, j->nfiles, &sum, &j->err);
 	if (rc)
 		br_errctx(&j->err, "commit to kafka.%s", j->topic);
+	else
+		maybe_compact(t, tb, j);
 	free(fr);
 	free(tiered);
 	free(dead);
@@ -530,6 +563,15 @@ static int run_init(br_tier *t, job *j)
 	int rc = get_table(t, j, &tb);
 	if (!rc)
 		rc = read_frontier(tb, &j->loaded, &j->nloaded, &j->tot_tiered, &j->tot_dead, &j->dlq_end, &j->err);
+	if (!rc) {
+		/* files of commits a crash interrupted: written, never referenced */
+		size_t removed = 0;
+		br_err e = { 0 };
+		if (br_ice_remove_orphans(tb, br_now_ms() - ORPHAN_AGE_MS, &removed, &e))
+			br_warn("tier: removing orphan files of kafka.%s: %s", j->topic, e.msg);
+		else if (removed)
+			br_info("tier: removed %zu orphan file(s) of kafka.%s", removed, j->topic);
+	}
 	if (rc)
 		drop_table(t, j->topic);
 	return rc;
@@ -658,6 +700,8 @@ static job *job_new(int kind, br_topic *tp, int mode)
 		j->dlq_topic = br_xasprintf("%.240s.dlq", j->topic);
 	}
 	j->dlq_end = -1;
+	j->compact_commits = cfg_num(tp, "braid.lake.compact.commits", DEFAULT_COMPACT_COMMITS, true);
+	j->compact_bytes = cfg_num(tp, "braid.lake.compact.bytes", DEFAULT_COMPACT_BYTES, true);
 	br_arena_init(&j->arena, 16384);
 	return j;
 }
@@ -1017,6 +1061,7 @@ void br_tier_close(br_tier *t)
 	for (size_t i = 0; br_map_next(&t->tables, &i, &sl);)
 		br_ice_table_free(sl->val);
 	br_map_free(&t->tables);
+	br_map_free(&t->commits);
 	br_lake_close(t->lake);
 	br_tjson_free(t->json);
 	pthread_mutex_destroy(&t->mu);

@@ -251,7 +251,11 @@ def phase_kv_kill():
         res2 = lake_check(b.data, topic)
         tap.eq(res2["icebird"]["rows"], sum(ends.values()), "clean restart adds no rows")
         tap.ok(frontier(b.data, "nosuch") is None, "frontier of a topic without table fails cleanly")
-        tap.ok("tier: topic kv resumes at frontier" in open(b.logpath).read(), "broker logs the resumed frontier")
+        blog = open(b.logpath).read()
+        tap.ok("tier: topic kv resumes at frontier" in blog, "broker logs the resumed frontier")
+        tap.ok("tier: compacted kafka.kv" in blog and res["files"] < snaps,
+               "small files were compacted in the background (%d live files, %d snapshots), frontier kept"
+               % (res["files"], snaps))
     finally:
         b.close()
 
