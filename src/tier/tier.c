@@ -19,7 +19,10 @@
  *                         offset of p not yet in the table (all partitions, the
  *                         untouched ones with their previous value);
  *   braid.tiered.records  records tiered into the table over its life;
- *   braid.dlq.records     records dead-lettered over its life.
+ *   braid.dlq.records     records dead-lettered over its life;
+ *   braid.dlq.end         (json mode, once a dead letter was written) the end
+ *                         offset of the DLQ topic's partition 0 after the dead
+ *                         letters this commit accounts for (see DEAD LETTERS).
  * Snapshots made by others (compaction "replace", deletes) keep the parent's
  * extra summary properties, so the current snapshot always holds the frontier.
  *
@@ -32,14 +35,57 @@
  * after the swap leaves the new frontier: nothing is tiered twice. Records below
  * the frontier inside the first batch read (a batch straddling it) are skipped.
  *
+ * DEAD LETTERS (json mode). A value that does not fit (not JSON, wrong type,
+ * missing required field, evolution not allowed) becomes a record of the DLQ
+ * topic (braid.lake.dlq, default <topic>.dlq, created with 1 partition): the
+ * original key, value and headers plus headers braid.dlq.reason,
+ * braid.source.topic, braid.source.partition, braid.source.offset. The frontier
+ * passes it, so each source record ends up exactly once in the table or the DLQ:
+ *   1. the tier thread builds rows, writes the data files and the DLQ batches;
+ *   2. the loop appends the DLQ batches (the log is the loop's) and waits until
+ *      br_log_durable_seq covers the append;
+ *   3. the tier thread commits files + frontier, with braid.dlq.end = the DLQ's
+ *      end offset after step 2 in the summary.
+ * A crash between 2 and 3 leaves dead letters whose source records are past the
+ * frontier. On restart, before dead-lettering anything, the loop reads the DLQ
+ * from the last committed braid.dlq.end to its end and notes, per source
+ * partition, the highest source offset of this topic found there; records at
+ * or below it are counted but not written again.
+ *
+ * SCHEMA EVOLUTION (braid.lake.schema=infer). When a record needs a new column
+ * or an int widened to long, the rows built so far are written as files under
+ * the old schema, the table's schema is updated (a metadata commit that does
+ * not move the frontier), and the job continues under the new schema; all its
+ * files are then published by the one data commit. Readers map old files by
+ * field id. A record that triggers an evolution and then fails for another
+ * reason is dead-lettered; the column it added stays (harmless: all null).
+ *
+ * COMPACTION. Every braid.lake.compact.commits (default 10) commits, the tier
+ * thread rewrites the files smaller than braid.lake.compact.bytes (default 8M)
+ * with br_ice_compact: a "replace" snapshot that keeps the parent's summary and
+ * so the frontier. At start, files older than 10 minutes that no snapshot
+ * references (left by a crash between file write and commit) are removed.
+ *
  * THREADS. The log belongs to the loop thread: br_tier_poll (loop) reads the
- * stored bytes of a job (at most max_job_bytes) and the broker append time of each
- * batch, then queues the job to the single tier thread, which owns the lake, the
- * tables and all decoding/writing, and hands the job back through a done list plus
- * the wake callback. One job per topic is in flight at a time, so commits of a
- * table are serial and the loop's frontier copy is the table's. A job failure
- * (disk full, corrupt batch) makes the topic re-read its frontier from the table
- * after a back-off, so a commit whose outcome is unknown is never guessed at.
+ * stored bytes of a job (at most max_job_bytes, at least 1 MiB per partition)
+ * and the broker append time of each batch, then queues the job to the single
+ * tier thread, which owns the lake, the tables and all decoding/writing, and
+ * hands the job back through a done list plus the wake callback. Not libuv's
+ * pool: the broker's fsyncs run there and must never queue behind a Parquet
+ * write. One job per topic is in flight at a time, so commits of a table are
+ * serial and the loop's frontier copy is the table's. A job failure (disk full,
+ * corrupt batch) makes the topic re-read its frontier from the table after a
+ * back-off, so a commit whose outcome is unknown is never guessed at. The copy
+ * on the loop thread costs a memcpy of up to max_job_bytes from the page cache
+ * (tens of ms for 64 MiB): a pause of the loop we accept for now.
+ *
+ * Topic configs read here: braid.lake.mode (key_value default, json, off),
+ * braid.lake.schema (Iceberg schema JSON or "infer", the default in json mode),
+ * braid.lake.partition, braid.lake.commit.interval.ms (default 10 s),
+ * braid.lake.commit.bytes (default 64M: pending bytes that start a job before
+ * the interval), braid.lake.dlq, braid.lake.compact.commits/.bytes. Schema and
+ * partition spec are read when the table is created; later changes of them do
+ * not alter an existing table.
  *
  * Control batches (transaction markers) are skipped with a log line: the broker
  * refuses transactional produce today, so they cannot appear, but a log written by
