@@ -188,7 +188,6 @@ struct br_tier {
 	/* tier thread only */
 	br_lake *lake;
 	br_map tables;            /* name -> br_ice_table* */
-	br_map commits;           /* name -> commits since the last compaction (as intptr_t) */
 	br_tjson *json;
 	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
 };
@@ -486,12 +485,18 @@ static int json_record(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const 
  * pass compact_bytes and are then left alone, which bounds the rewriting. */
 static void maybe_compact(br_tier *t, br_ice_table *tb, job *j)
 {
-	intptr_t n = (intptr_t)br_map_gets(&t->commits, j->topic) + 1;
-	if (j->compact_commits <= 0 || n < j->compact_commits) {
-		br_map_put(&t->commits, j->topic, strlen(j->topic), (void *)n);
+	if (j->compact_commits <= 0)
 		return;
+	/* commits since the last compaction, from the snapshot chain (so a restart
+	 * does not reset the count); the walk stops after compact_commits steps */
+	const br_ice_snapshot *sn = br_ice_table_current(tb);
+	int64_t n = 0;
+	while (sn && n < j->compact_commits && !(sn->operation && !strcmp(sn->operation, "replace"))) {
+		n++;
+		sn = sn->parent_id >= 0 ? br_ice_table_snapshot(tb, sn->parent_id) : NULL;
 	}
-	br_map_put(&t->commits, j->topic, strlen(j->topic), (void *)0);
+	if (n < j->compact_commits)
+		return;
 	size_t rw = 0, wr = 0;
 	br_err e = { 0 };
 	int64_t t0 = br_mono_ns();
@@ -1107,7 +1112,6 @@ void br_tier_close(br_tier *t)
 	for (size_t i = 0; br_map_next(&t->tables, &i, &sl);)
 		br_ice_table_free(sl->val);
 	br_map_free(&t->tables);
-	br_map_free(&t->commits);
 	br_lake_close(t->lake);
 	br_tjson_free(t->json);
 	pthread_mutex_destroy(&t->mu);

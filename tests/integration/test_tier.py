@@ -92,14 +92,19 @@ if (files.length) {
   const hasValue = out.schema.fields.some(f => f.name === '_value');
   const vb = hasValue ? Number((await q(`SELECT coalesce(sum(octet_length(_value)), 0) s FROM ${src}`))[0].s) : 0;
   out.duckdb = { rows: dn, dups: dd, parts: dp, sums: dsum, vbytes: vb };
+  out.duckdb.extra = [];
+  for (const e of JSON.parse(process.env.DUCK_EXTRA || '[]'))
+    out.duckdb.extra.push(Number(Object.values((await q(`SELECT (${e})::DOUBLE v FROM ${src}`))[0])[0]));
 } else out.duckdb = { rows: 0, dups: 0, parts: {}, sums: {}, vbytes: 0 };
 console.log(JSON.stringify(out));
 """
 
 
-def lake_check(data_dir, topic, sum_cols=(), offsets=False):
+def lake_check(data_dir, topic, sum_cols=(), offsets=False, duck_extra=()):
+    """duck_extra: SQL aggregate expressions DuckDB evaluates over the live files
+    (results in res["duckdb"]["extra"], as numbers)."""
     env = dict(os.environ, NM=NODE_MODULES, TABLE_DIR=os.path.join(data_dir, "lake", "kafka", topic),
-               SUM_COLS=json.dumps(list(sum_cols)))
+               SUM_COLS=json.dumps(list(sum_cols)), DUCK_EXTRA=json.dumps(list(duck_extra)))
     if offsets:
         env["OFFSETS"] = "1"
     r = subprocess.run(["node", "--input-type=module", "-"], input=CHECK_JS.encode(), env=env,
@@ -260,6 +265,32 @@ def phase_kv_kill():
         b.close()
 
 
+def phase_latency():
+    """A record is in the table at most one commit interval (+1 s) after its ack."""
+    b = Broker()
+    try:
+        create_topic(b.port, "lat", 1, {"braid.lake.commit.interval.ms": "1000"})  # key_value by default
+        p = Producer({"bootstrap.servers": b.bootstrap, "log_level": 0, "linger.ms": 0})
+        worst = 0.0
+        for i in range(4):
+            acked = []
+            p.produce("lat", value=b"r%d" % i, on_delivery=lambda e, m: acked.append((time.time(), m.offset())))
+            p.flush(10)
+            t_ack, off = acked[0]
+            while True:
+                f = frontier(b.data, "lat")
+                if f and f.get(0, 0) > off:
+                    break
+                if time.time() - t_ack > 5:
+                    break
+                time.sleep(0.02)
+            worst = max(worst, time.time() - t_ack)
+            time.sleep(0.3 * i)
+        tap.ok(worst <= 2.0, "records visible in the table within interval + 1 s of their ack (worst %.2f s)" % worst)
+    finally:
+        b.close()
+
+
 def phase_off():
     b = Broker()
     try:
@@ -276,5 +307,6 @@ def phase_off():
 
 if __name__ == "__main__":
     tap.run("key_value with kill -9", phase_kv_kill)
+    tap.run("visibility latency", phase_latency)
     tap.run("mode off", phase_off)
     tap.finish()

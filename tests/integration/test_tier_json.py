@@ -65,13 +65,19 @@ def phase_declared():
         tap.eq(err, 0, "create json topic with a declared schema (%s)" % msg)
         rng = random.Random(7)
         want = {"id": 0, "auction": 0, "price": 0.0}
+        ts_sum = 0
         vals = []
         for i in range(n):
             a, pr = rng.randrange(1000), rng.randrange(100000) / 100
             want["id"] += i
             want["auction"] += a
             want["price"] += pr
-            ts = ("2024-01-%02dT%02d:%02d:00Z" % (1 + i % 28, i % 24, i % 60)) if i % 2 else 1704067200000 + i
+            if i % 2:
+                ts = "2024-01-%02dT%02d:%02d:00%s" % (1 + i % 28, i % 24, i % 60, "Z" if i % 4 == 1 else "+01:00")
+                ts_sum += (1704067200 + (i % 28) * 86400 + (i % 24) * 3600 + (i % 60) * 60 - (0 if i % 4 == 1 else 3600)) * 1000
+            else:
+                ts = 1704067200000 + i
+                ts_sum += ts
             vals.append(json.dumps({"id": i, "auction": a, "price": pr, "bidder": "b%d" % (i % 77), "ts": ts}).encode())
         t0 = time.time()
         tap.ok(produce_all(producer(b), topic, vals), "librdkafka produced %d JSON records" % n)
@@ -79,7 +85,16 @@ def phase_declared():
         tap.eq(sum(ends.values()), n, "log holds %d records" % n)
         f = wait_frontier(b, topic, ends, timeout=90)
         tap.eq(f, ends, "frontier reaches the log end (%.1f s after the first produce)" % (time.time() - t0))
-        res = lake_check(b.data, topic, ["id", "auction", "price"])
+        t_prod = int(t0 * 1000)
+        res = lake_check(b.data, topic, ["id", "auction", "price"], duck_extra=[
+            "sum(epoch_ms(ts))", "count(*) FILTER (WHERE _append_time IS NULL OR _timestamp IS NULL)",
+            "min(epoch_ms(_timestamp))", "min(epoch_ms(_append_time))", "max(epoch_ms(_append_time))",
+            "count(*) FILTER (WHERE _key IS NULL)"])
+        ex = res["duckdb"]["extra"]
+        tap.eq(ex[0], ts_sum, "duckdb: ts (ISO-8601 with zone or epoch ms) sums to the produced instants")
+        tap.ok(ex[1] == 0 and ex[2] >= t_prod - 60000 and ex[3] >= t_prod - 60000 and ex[4] <= time.time() * 1000 + 1000,
+               "duckdb: _timestamp and _append_time are the produce/append instants", ex)
+        tap.eq(ex[5], 0, "duckdb: every row keeps its key")
         exactly_once(res, ends, "declared json")
         for reader in ("icebird", "duckdb"):
             s = res[reader]["sums"]
