@@ -352,6 +352,24 @@ static void drop_table(br_tier *t, const char *topic)
 	br_ice_table_free(tb);
 }
 
+/* A header key that is not UTF-8 (Kafka says keys are strings, but bytes are
+ * bytes) is stored with each byte read as Latin-1, so the _headers column stays
+ * valid UTF-8 for every reader; the value (binary) is kept as is. */
+static void append_latin1(br_col *c, const uint8_t *p, size_t n)
+{
+	br_buf b = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < 0x80)
+			br_buf_u8(&b, p[i]);
+		else {
+			br_buf_u8(&b, (uint8_t)(0xc0 | p[i] >> 6));
+			br_buf_u8(&b, (uint8_t)(0x80 | (p[i] & 0x3f)));
+		}
+	}
+	br_col_append_bytes(c, b.p ? b.p : (const uint8_t *)"", b.len);
+	br_buf_free(&b);
+}
+
 /* Appends the metadata columns of one record (columns 0..5). */
 static void add_meta(br_batch *b, int32_t part, const br_record *r, int64_t append_ms)
 {
@@ -373,7 +391,10 @@ static void add_meta(br_batch *b, int32_t part, const br_record *r, int64_t appe
 	size_t pos = 0;
 	br_rec_header rh;
 	while (br_record_header_next(r, &pos, &rh)) {
-		br_col_append_bytes(&h->children[0], rh.key, (size_t)rh.key_len);
+		if (br_tier_utf8_valid(rh.key, (size_t)rh.key_len))
+			br_col_append_bytes(&h->children[0], rh.key, (size_t)rh.key_len);
+		else
+			append_latin1(&h->children[0], rh.key, (size_t)rh.key_len);
 		if (rh.value)
 			br_col_append_bytes(&h->children[1], rh.value, (size_t)rh.value_len);
 		else

@@ -4,6 +4,7 @@
 #ifndef BR_TIER_INT_H
 #define BR_TIER_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +35,8 @@ int br_tjson_check(br_tjson *j, const br_type *root, int first, char *reason, si
 /* Appends the parsed value to b's columns from `first` on: all or nothing (a
  * failing value appends nothing). Each of those columns gets one slot. */
 int br_tjson_append(br_tjson *j, br_batch *b, int first, char *reason, size_t cap);
+
+/* Whether p[0..n) is well-formed UTF-8. */
+bool br_tier_utf8_valid(const uint8_t *p, size_t n);
 
 #endif

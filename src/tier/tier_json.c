@@ -25,8 +25,9 @@
  * double, strings string, objects struct, arrays list of their elements'
  * type); an int column receiving an integer beyond 32 bits is widened to long.
  * Keys whose value is null or an empty array wait until a typed value appears.
- * Keys with a '.' (not expressible as a column path) and keys naming a metadata
- * column (_offset...) are ignored. */
+ * Keys with a '.' (not expressible as a column path), a NUL or invalid UTF-8,
+ * and keys naming a metadata column (_offset...) are ignored. String values
+ * must be valid UTF-8 (Iceberg strings are), else the record is dead-lettered. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,45 @@ int br_tjson_parse(br_tjson *j, const uint8_t *p, size_t n, char *reason, size_t
 }
 
 /* --------------------------------------------------------------- scalars */
+
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF):
+ * Iceberg strings are UTF-8 and readers (DuckDB) refuse files that are not. */
+bool br_tier_utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		uint32_t cp;
+		if ((c & 0xe0) == 0xc0) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			len = 4;
+			cp = c & 0x07;
+		} else
+			return false;
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp < 0xe000))
+			return false;
+		i += len;
+	}
+	return true;
+}
 
 static void put_utf8(br_buf *b, uint32_t cp)
 {
@@ -566,10 +606,11 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 	case BR_T_BINARY:
 		if (nd->kind != J_STR)
 			break;
-		if (c) {
-			s = str_of(j, nd, &len);
+		s = str_of(j, nd, &len);
+		if (t->id == BR_T_STRING && !br_tier_utf8_valid(s, len))
+			return fail(j, "field %s: string is not valid UTF-8", path);
+		if (c)
 			br_col_append_bytes(c, s, len);
-		}
 		return 0;
 	case BR_T_DATE:
 	case BR_T_TIMESTAMP:
@@ -646,10 +687,11 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 		char sub[256];
 		snprintf(sub, sizeof sub, "%s{}", path);
 		for (uint32_t k = x + 1; k < nd->end; k = j->nodes[j->nodes[k].end].end) {
-			if (c) {
-				s = str_of(j, &j->nodes[k], &len);
+			s = str_of(j, &j->nodes[k], &len);
+			if (!br_tier_utf8_valid(s, len))
+				return fail(j, "field %s: key is not valid UTF-8", path);
+			if (c)
 				br_col_append_bytes(&c->children[0], s, len);
-			}
 			int rc = conv(j, j->nodes[k].end, &t->children[1], c ? &c->children[1] : NULL, sub);
 			if (rc)
 				return rc;
@@ -762,7 +804,7 @@ static br_type *infer_type(br_tjson *j, uint32_t x, int depth)
 		for (uint32_t k = x + 1; k < nd->end; k = j->nodes[j->nodes[k].end].end) {
 			size_t len;
 			const uint8_t *s = str_of(j, &j->nodes[k], &len);
-			if (!len || len > 200 || memchr(s, '.', len))
+			if (!len || len > 200 || memchr(s, '.', len) || memchr(s, 0, len) || !br_tier_utf8_valid(s, len))
 				continue;
 			char name[256];
 			snprintf(name, sizeof name, "%.*s", (int)len, s);
@@ -832,7 +874,7 @@ static int infer_into(br_tjson *j, uint32_t x, const br_type *t, int skip, const
 	for (uint32_t k = x + 1; k < nd->end; k = j->nodes[j->nodes[k].end].end) {
 		size_t len;
 		const uint8_t *s = str_of(j, &j->nodes[k], &len);
-		if (!len || len > 200 || memchr(s, '.', len))
+		if (!len || len > 200 || memchr(s, '.', len) || memchr(s, 0, len) || !br_tier_utf8_valid(s, len))
 			continue;
 		char name[256];
 		snprintf(name, sizeof name, "%.*s", (int)len, s);

@@ -111,6 +111,8 @@ static void test_json_declared(void **state)
 		{ "{\"id\": 1} x", "trailing bytes" },
 		{ "{\"id\": 01}", "invalid JSON" },
 		{ "{\"a\": \"\\x\"}", "bad escape" },
+		{ "{\"id\": 1, \"name\": \"\xff\"}", "field name: string is not valid UTF-8" },
+		{ "{\"id\": 1, \"name\": \"\xed\xa0\x80\"}", "not valid UTF-8" },
 	};
 	for (size_t i = 0; i < BR_ARRAY_LEN(bad); i++) {
 		reason[0] = 0;
@@ -148,6 +150,17 @@ static void test_json_declared(void **state)
 	br_tjson_free(j);
 	br_batch_free(&b);
 	br_type_free(root);
+}
+
+static void test_utf8(void **state)
+{
+	(void)state;
+	const char *good[] = { "", "abc", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf" };
+	const char *bad[] = { "\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\x80" };
+	for (size_t i = 0; i < BR_ARRAY_LEN(good); i++)
+		assert_true(br_tier_utf8_valid((const uint8_t *)good[i], strlen(good[i])));
+	for (size_t i = 0; i < BR_ARRAY_LEN(bad); i++)
+		assert_false(br_tier_utf8_valid((const uint8_t *)bad[i], strlen(bad[i])));
 }
 
 static void test_json_schema_errors(void **state)
@@ -403,7 +416,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frontier_text),     cmocka_unit_test(test_json_declared),
 		cmocka_unit_test(test_json_schema_errors), cmocka_unit_test(test_json_infer),
-		cmocka_unit_test(test_json_hostile),      cmocka_unit_test(test_tier_end_to_end),
+		cmocka_unit_test(test_json_hostile),      cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_tier_end_to_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
