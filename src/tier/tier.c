@@ -1093,6 +1093,17 @@ int br_tier_poll(br_tier *t, int64_t now)
 		}
 	}
 	free(tps);
+	/* forget deleted topics (their tables stay in the lake); O(tiered topics) */
+	br_map_slot *sl;
+	for (size_t i = 0; br_map_next(&t->topics, &i, &sl);) {
+		tstate *s = sl->val;
+		if (s->busy || br_log_topic(t->log, sl->key, sl->klen))
+			continue;
+		br_map_del(&t->topics, sl->key, sl->klen); /* leaves a tombstone: iteration goes on */
+		free(s->frontier);
+		free(s->dlq_done);
+		free(s);
+	}
 	return appended ? 1 : 0;
 }
 

@@ -406,6 +406,19 @@ static void test_tier_end_to_end(void **state)
 	assert_int_equal(t2, 4);
 	assert_int_equal(d2, 5);
 	free(f);
+	/* a deleted topic is forgotten by tiering; its table stays in the lake */
+	int64_t a, d;
+	assert_true(br_tier_counts(x.tier, "raw", &a, &d));
+	assert_int_equal(br_log_delete_topic(x.log, "raw", NULL), 0);
+	for (int i = 0; i < 1000 && br_tier_counts(x.tier, "raw", &a, &d); i++) {
+		br_tier_poll(x.tier, br_now_ms() + 100000);
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_false(br_tier_counts(x.tier, "raw", &a, &d));
+	assert_int_equal(br_tier_frontier_read(x.dir, "raw", &f, &n, NULL, NULL, NULL), 0);
+	assert_int_equal(f[0], 6);
+	free(f);
 	close_all(&x);
 	br_remove_tree(x.dir, NULL);
 }
