@@ -85,7 +85,9 @@
  * braid.lake.commit.bytes (default 64M: pending bytes that start a job before
  * the interval), braid.lake.dlq, braid.lake.compact.commits/.bytes. Schema and
  * partition spec are read when the table is created; later changes of them do
- * not alter an existing table.
+ * not alter an existing table. Changing the mode between key_value and json
+ * after the table exists is refused (logged, retried with back-off): the
+ * table's columns are those of the mode that created it.
  *
  * Control batches (transaction markers) are skipped with a log line: the broker
  * refuses transactional produce today, so they cannot appear, but a log written by
@@ -170,6 +172,7 @@ typedef struct tstate {
 	int64_t *frontier;
 	int32_t n;
 	int64_t last_commit_ms, retry_after_ms;
+	int fails;                    /* failed jobs in a row */
 	int64_t tiered, dead;         /* this process */
 	int64_t tot_tiered, tot_dead; /* table life */
 } tstate;
@@ -313,7 +316,40 @@ int br_tier_frontier_read(const char *data_dir, const char *topic, int64_t **fro
 
 /* --------------------------------------------------------- the tier thread */
 
+/* The table must have the layout this mode writes (see THE TABLE): a table made
+ * by other means, or in another mode before braid.lake.mode changed, is refused
+ * rather than written with rows of the wrong shape. */
+static int check_layout(const br_ice_table *tb, job *j)
+{
+	const br_type *root = br_ice_table_schema(tb)->root;
+	static const br_type_id want[] = { BR_T_INT, BR_T_LONG, BR_T_TIMESTAMPTZ, BR_T_TIMESTAMPTZ, BR_T_BINARY, BR_T_MAP };
+	bool ok = root->nchildren >= 6;
+	for (int i = 0; ok && i < 6; i++)
+		ok = root->children[i].id == i + 1 && root->children[i].type->id == want[i];
+	ok = ok && root->children[5].type->children[0].type->id == BR_T_STRING &&
+	     root->children[5].type->children[1].type->id == BR_T_BINARY;
+	bool kv_shape = ok && root->nchildren == 7 && root->children[6].id == 9 &&
+			root->children[6].type->id == BR_T_BINARY && !strcmp(root->children[6].name, "_value");
+	if (!ok)
+		return br_errf(&j->err, BR_EINVAL, "table kafka.%s does not have the columns of a topic table", j->topic);
+	if ((j->mode == MODE_KV) != kv_shape)
+		return br_errf(&j->err, BR_EUNSUPPORTED,
+			       "table kafka.%s was made in %s mode; braid.lake.mode=%s cannot write it (drop the table "
+			       "or set the mode back)", j->topic, kv_shape ? "key_value" : "json",
+			       j->mode == MODE_KV ? "key_value" : "json");
+	return 0;
+}
+
+/* The table of the job's topic, loaded (or created) once and cached; its
+ * layout is checked on every call, since the mode may change between jobs. */
+static int load_table(br_tier *t, job *j, br_ice_table **out);
 static int get_table(br_tier *t, job *j, br_ice_table **out)
+{
+	int rc = load_table(t, j, out);
+	return rc ? rc : check_layout(*out, j);
+}
+
+static int load_table(br_tier *t, job *j, br_ice_table **out)
 {
 	br_ice_table *tb = br_map_gets(&t->tables, j->topic);
 	if (tb) {
@@ -982,11 +1018,16 @@ static int finish(br_tier *t, job *j, int64_t now, bool *appended)
 	}
 	s->busy = false;
 	if (j->rc) {
-		br_warn("tier: %s: %s (retrying in %d ms)", j->topic, j->err.msg, RETRY_MS);
+		/* back-off doubles up to a minute: a lasting problem (bad schema config,
+		 * full disk) is retried and reported without flooding the log */
+		int64_t wait = RETRY_MS << BR_MIN(s->fails, 6);
+		s->fails++;
+		br_warn("tier: %s: %s (retrying in %" PRId64 " ms)", j->topic, j->err.msg, wait);
 		s->ready = false;
-		s->retry_after_ms = now + RETRY_MS;
+		s->retry_after_ms = now + wait;
 		return 0;
 	}
+	s->fails = 0;
 	if (j->kind == JOB_INIT) {
 		free(s->frontier);
 		s->frontier = j->loaded;

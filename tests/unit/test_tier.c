@@ -419,6 +419,19 @@ static void test_tier_end_to_end(void **state)
 	assert_int_equal(br_tier_frontier_read(x.dir, "raw", &f, &n, NULL, NULL, NULL), 0);
 	assert_int_equal(f[0], 6);
 	free(f);
+	/* switching a json topic to key_value must not write rows of the wrong shape */
+	const char *kvm[] = { "braid.lake.mode", "key_value" };
+	assert_int_equal(br_log_set_configs(x.log, "ev", kvm, 1, true, NULL), 0);
+	const char *v3[] = { "{\"a\": 5}" };
+	produce(x.log, "ev", 0, v3, 1);
+	for (int i = 0; i < 100; i++) {
+		br_tier_poll(x.tier, br_now_ms() + 100000);
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_int_equal(br_tier_frontier_read(x.dir, "ev", &f, &n, NULL, NULL, NULL), 0);
+	assert_int_equal(f[0], 9);
+	free(f);
 	close_all(&x);
 	br_remove_tree(x.dir, NULL);
 }
