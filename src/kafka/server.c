@@ -22,6 +22,7 @@
  * completed (see log.h: begin/run/end). Flushes run on libuv's thread pool, one at
  * a time, every flush_ms (0 = as soon as anything is written). */
 #include "kafka/broker.h"
+#include "tier/tier.h" /* tier hook */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -96,6 +97,9 @@ struct br_broker {
 	bool running, fatal;
 	br_buf scratch;
 	int lock_fd;
+	/* tier hook: topic -> table tiering (src/tier), polled on tick_timer and woken by tier_async */
+	br_tier *tier;
+	uv_async_t tier_async;
 };
 
 void br_broker_opts_default(br_broker_opts *o)
@@ -565,11 +569,31 @@ static void flush_start(br_broker *b)
 	}
 }
 
+/* tier hook: the tier thread finished a job (called on the tier thread). */
+static void tier_wake(void *arg)
+{
+	br_broker *b = arg;
+	uv_async_send(&b->tier_async);
+}
+
+/* tier hook: run the tiering scheduler; its dead-letter appends need a flush. */
+static void tier_poll(br_broker *b)
+{
+	if (b->tier && br_tier_poll(b->tier, br_now_ms()) > 0)
+		flush_start(b);
+}
+
+static void on_tier_async(uv_async_t *a)
+{
+	tier_poll(a->data);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	br_broker *b = t->data;
 	br_groups_tick(b->groups, br_now_ms());
 	retry_parked(b, false);
+	tier_poll(b); /* tier hook */
 }
 
 static void on_retention(uv_timer_t *t)
@@ -687,6 +711,14 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	uv_timer_init(&b->loop, &b->tick_timer);
 	uv_timer_init(&b->loop, &b->retention_timer);
 	b->flush_timer.data = b->tick_timer.data = b->retention_timer.data = b;
+	/* tier hook */
+	uv_async_init(&b->loop, &b->tier_async, on_tier_async);
+	b->tier_async.data = b;
+	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b };
+	if ((rc = br_tier_open(&b->tier, b->log, &to, err))) {
+		br_broker_close(b);
+		return rc;
+	}
 	*out = b;
 	return 0;
 }
@@ -758,6 +790,8 @@ void br_broker_close(br_broker *b)
 			br_logf(BR_LOG_ERROR, "final flush: %s", err.msg);
 	}
 	release_waiters(b);
+	br_tier_close(b->tier); /* tier hook: waits for the job in flight */
+	b->tier = NULL;
 	while (b->parked) {
 		parked *p = b->parked;
 		b->parked = p->next;
