@@ -188,6 +188,8 @@ static int version_of(const char *loc)
 	return v;
 }
 
+static int commit_lock(const br_ice_table *t, br_err *err);
+
 static int write_hint(const br_ice_table *t, br_err *err)
 {
 	char *path = br_xasprintf("%s/metadata/version-hint.text", t->dir);
@@ -344,8 +346,14 @@ int br_ice_create(br_lake *l, const char *ns, const char *name, const br_schema 
 	t->version = 1;
 	uri = meta_file_uri(t, 1);
 	rc = br_ice_catalog_create(l->cat, ns, name, uri, err);
-	if (!rc)
-		rc = write_hint(t, err);
+	if (!rc) {
+		/* under the commit lock: a concurrent load may be repairing the hint,
+		 * and both would use the same temporary file name */
+		int lfd = commit_lock(t, err);
+		rc = lfd < 0 ? lfd : write_hint(t, err);
+		if (lfd >= 0)
+			close(lfd);
+	}
 done:
 	free(uri);
 	free(meta_path);
