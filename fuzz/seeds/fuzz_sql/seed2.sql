@@ -1,0 +1,1 @@
+SELECT t1.a, t2.y FROM t1 JOIN t2 ON t1.a = t2.x

@@ -1,0 +1,1 @@
+SELECT a, count(*), sum(b) FROM t1 GROUP BY a HAVING count(*) > 1

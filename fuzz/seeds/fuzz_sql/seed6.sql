@@ -1,0 +1,1 @@
+INSERT INTO t1 VALUES (5, 6, 'z'); DELETE FROM t1 WHERE a = 1; UPDATE t1 SET b = b * 2

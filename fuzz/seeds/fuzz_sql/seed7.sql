@@ -1,0 +1,1 @@
+SELECT CASE WHEN c LIKE 'a%' THEN coalesce(a, -1) ELSE nullif(b, 3) END, abs(-a), a BETWEEN 1 AND 2, a IN (1, NULL) FROM t1

@@ -1,0 +1,205 @@
+/* flow.h — braid's dataflow engine (DBSP): Z-sets (rows with int64 weights),
+ * scalar expressions, the br_op operator interface and circuits that map input
+ * deltas to output deltas one step at a time. Knows nothing of SQL or Kafka. */
+#ifndef BR_FLOW_H
+#define BR_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "types/types.h"
+
+/* ------------------------------------------------------------ row keys
+ *
+ * Operator state is keyed by an encoded row: the values of a row (or of a key
+ * made of some columns) serialized so that two rows are equal as SQL grouping
+ * values (NULL equals NULL, -0.0 equals 0.0) exactly when their bytes are. Per
+ * value: one tag byte, then the payload:
+ *   0 NULL        (no payload)
+ *   1 boolean     1 byte, 0 or 1
+ *   2 long        8 bytes little-endian (int, date, time, timestamps too)
+ *   3 double      8 bytes IEEE, -0.0 stored as 0.0, every NaN as one NaN
+ *   4 string      u32 length little-endian, then the bytes
+ * Only these types flow through circuits for now; others are rejected at
+ * circuit build time (BR_EUNSUPPORTED). */
+
+void br_row_encode(br_buf *out, const br_value *vals, int n);
+/* Decodes n values; strings point into p. BR_ECORRUPT on malformed bytes. */
+int br_row_decode(const uint8_t *p, size_t len, br_value *vals, int n, br_err *err);
+/* SQL three-valued comparison helpers over the flow value types (long, double,
+ * string, boolean). br_val_cmp orders NULL first; numeric types compare as
+ * numbers across long/double. */
+int br_val_cmp(const br_value *a, const br_value *b);
+bool br_val_is_true(const br_value *v);
+
+/* -------------------------------------------------------------- Z-set table
+ *
+ * Open-addressing hash table from encoded rows to a weight and an auxiliary
+ * pointer. Keys are copied into the arena the table was given (no per-row
+ * malloc); entries are never removed, a weight of 0 means absent (so keys of
+ * deleted rows stay in the arena until the table is freed: the cost of never
+ * moving keys). Grows at 50% load. */
+
+typedef struct br_zent {
+	uint64_t hash;
+	const uint8_t *key;
+	uint32_t klen;
+	int64_t w;
+	void *aux;
+} br_zent;
+
+typedef struct br_ztab {
+	br_zent *slots;
+	size_t cap, count;
+	br_arena *arena; /* borrowed */
+} br_ztab;
+
+void br_ztab_init(br_ztab *t, br_arena *arena);
+void br_ztab_free(br_ztab *t);
+br_zent *br_ztab_find(const br_ztab *t, const void *key, size_t klen);
+/* Finds or inserts (w 0, aux NULL) and returns the entry; valid until next upsert. */
+br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen);
+/* for (size_t i = 0; (e = br_ztab_next(t, &i));) visits every entry. */
+br_zent *br_ztab_next(const br_ztab *t, size_t *i);
+
+/* ------------------------------------------------------------ expressions */
+
+typedef enum br_xkind {
+	BR_X_CONST, BR_X_COL, BR_X_PARAM, /* PARAM: column of an enclosing query's row */
+	BR_X_NEG, BR_X_ADD, BR_X_SUB, BR_X_MUL, BR_X_DIV, BR_X_MOD,
+	BR_X_EQ, BR_X_NE, BR_X_LT, BR_X_LE, BR_X_GT, BR_X_GE,
+	BR_X_DISTINCT, BR_X_NOTDISTINCT,
+	BR_X_AND, BR_X_OR, BR_X_NOT, BR_X_ISNULL, BR_X_ISNOTNULL,
+	BR_X_CASE,     /* args: [when, then]*, else (always present, may be NULL const) */
+	BR_X_COALESCE, BR_X_NULLIF, BR_X_ABS, BR_X_CAST, BR_X_IN, /* IN: args[0] IN args[1..] */
+	BR_X_CONCAT, BR_X_LIKE, BR_X_ILIKE, BR_X_LOWER, BR_X_UPPER, BR_X_LENGTH,
+	BR_X_SUBQ,     /* evaluated through a hook (the SQL layer runs a nested query) */
+	BR_X_AGGREF,   /* placeholder a planner rewrites away; evaluating it is an error */
+} br_xkind;
+
+typedef struct br_expr br_expr;
+typedef struct br_eval br_eval;
+
+/* Evaluates a subquery for the current row; out's bytes must live in ev->scratch. */
+typedef int (*br_subq_fn)(void *subq, br_eval *ev, const br_value *row, br_value *out, br_err *err);
+
+struct br_expr {
+	br_xkind kind;
+	br_type_id type;    /* result type: BOOLEAN, LONG, DOUBLE or STRING */
+	int nargs;
+	br_expr **args;
+	br_value k;         /* CONST (string bytes owned by the expression's arena) */
+	int col;            /* COL, PARAM */
+	int depth;          /* PARAM: 1 = the immediately enclosing query */
+	int pos;            /* source position for error messages, -1 if none */
+	void *subq;         /* SUBQ: opaque to flow */
+	br_subq_fn subq_fn;
+};
+
+/* Evaluation context: scratch memory for values made during evaluation (reset
+ * by the caller between batches) and the rows of enclosing queries. */
+#define BR_EVAL_MAX_DEPTH 16
+struct br_eval {
+	br_arena *scratch;
+	int nouter;
+	const br_value *outer[BR_EVAL_MAX_DEPTH];
+};
+
+int br_expr_eval(const br_expr *e, br_eval *ev, const br_value *row, br_value *out, br_err *err);
+
+/* --------------------------------------------------------------- operators
+ *
+ * An operator consumes its inputs' deltas of one step and leaves its own delta
+ * in `out` (a weighted br_batch, not consolidated: a row may appear more than
+ * once and weights may cancel). Hooks for watermarks and for saving/loading
+ * state are part of the interface from the start; operators that keep no state
+ * or have no time semantics leave them NULL. */
+
+typedef struct br_op br_op;
+typedef struct br_circuit br_circuit;
+
+typedef struct br_op_vt {
+	const char *name;
+	int (*step)(br_op *op, br_circuit *c, br_err *err);
+	int (*watermark)(br_op *op, int64_t wm, br_err *err);
+	int (*save)(br_op *op, br_buf *out, br_err *err);
+	int (*load)(br_op *op, br_cur *in, br_err *err);
+	void (*free)(br_op *op);
+	void (*explain)(const br_op *op, br_buf *out);
+} br_op_vt;
+
+struct br_op {
+	const br_op_vt *vt;
+	int id;
+	int nin;
+	br_op *in[2];
+	br_type *out_type; /* owned struct type of the output rows */
+	br_batch out;      /* this step's delta */
+	void *st;          /* operator state */
+};
+
+enum br_agg_kind { BR_AGG_COUNT_STAR, BR_AGG_COUNT, BR_AGG_SUM, BR_AGG_AVG, BR_AGG_MIN, BR_AGG_MAX,
+		   BR_AGG_BOOL_AND, BR_AGG_BOOL_OR };
+
+typedef struct br_agg_spec {
+	int kind;         /* br_agg_kind */
+	int col;          /* input column of the argument (-1 for count(*)) */
+	bool distinct;
+	br_type_id type;  /* result type */
+} br_agg_spec;
+
+enum br_setop_kind { BR_SET_INTERSECT, BR_SET_EXCEPT, BR_SET_INTERSECT_ALL, BR_SET_EXCEPT_ALL };
+
+/* A circuit owns its operators, in an order where inputs precede users. */
+struct br_circuit {
+	int nops, capops;
+	br_op **ops;
+	br_eval ev;
+	br_arena scratch;
+	int64_t steps;
+};
+
+void br_circuit_init(br_circuit *c);
+void br_circuit_free(br_circuit *c);
+
+/* Builders: each returns the new operator (owned by c). Column types are flow
+ * types (BOOLEAN, LONG, DOUBLE, STRING). Names are for EXPLAIN only. */
+br_op *br_op_input(br_circuit *c, int ncols, const br_type_id *types);
+br_op *br_op_filter(br_circuit *c, br_op *in, br_expr *pred);       /* pred borrowed */
+br_op *br_op_map(br_circuit *c, br_op *in, int n, br_expr **exprs); /* exprs borrowed */
+br_op *br_op_union(br_circuit *c, br_op *a, br_op *b, bool negate_b);
+/* Equi-join on key columns (nkeys may be 0: cross product). Output = a's
+ * columns then b's. NULL keys never match (SQL). */
+br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys);
+/* Outer variants: BR_JOIN_LEFT keeps every row of a (b's columns NULL when no
+ * b row has its key), BR_JOIN_RIGHT every row of b, BR_JOIN_FULL both. */
+enum br_join_kind { BR_JOIN_INNER, BR_JOIN_LEFT, BR_JOIN_RIGHT, BR_JOIN_FULL };
+br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys, int kind);
+/* Output = group columns, then one column per aggregate. ngroup 0 is a global
+ * aggregate: exactly one output row at all times. */
+br_op *br_op_aggregate(br_circuit *c, br_op *in, int ngroup, const int *gcols, int naggs,
+		       const br_agg_spec *aggs);
+br_op *br_op_distinct(br_circuit *c, br_op *in);
+br_op *br_op_setop(br_circuit *c, br_op *a, br_op *b, int kind);
+/* Keeps the Z-set integral of its input (a view's contents); out = input delta. */
+br_op *br_op_integrate(br_circuit *c, br_op *in);
+/* The integrated contents of an integrate operator. */
+const br_ztab *br_op_contents(const br_op *op);
+
+/* Sets the delta of an input operator for the next step (rows copied; weights
+ * from b, 1 when b has none). Types must match the input's column types. */
+int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err);
+/* Runs every operator once, in order; inputs' deltas are consumed (cleared). */
+int br_circuit_step(br_circuit *c, br_err *err);
+void br_circuit_explain(const br_circuit *c, br_buf *out);
+
+/* Helpers for building flow struct types and weighted batches. */
+br_type *br_flow_row_type(int ncols, const br_type_id *types);
+void br_batch_append_row(br_batch *b, const br_value *vals, int64_t w);
+/* Reads row i of b into vals (b->ncols entries; bytes borrowed from b). */
+void br_batch_get_row(const br_batch *b, int64_t i, br_value *vals);
+
+#endif

@@ -1,0 +1,1024 @@
+/* ops.c — the operators of a circuit (filter, map, union, join, aggregate,
+ * distinct, set operations, integrate) and the circuit that steps them.
+ * Each operator turns its inputs' deltas of one step into its own delta; the
+ * stateful ones keep their state in arena-backed br_ztabs. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "flow/flow.h"
+
+/* ------------------------------------------------------------- helpers */
+
+br_type *br_flow_row_type(int ncols, const br_type_id *types)
+{
+	br_type *st = br_type_struct();
+	for (int i = 0; i < ncols; i++) {
+		char name[24];
+		snprintf(name, sizeof name, "c%d", i + 1);
+		br_type_struct_add(st, i + 1, name, false, br_type_new(types[i]), NULL);
+	}
+	return st;
+}
+
+void br_batch_append_row(br_batch *b, const br_value *vals, int64_t w)
+{
+	for (int i = 0; i < b->ncols; i++) {
+		br_col *c = &b->cols[i];
+		br_value v = vals[i];
+		br_type_id t = c->type->id;
+		if (!v.is_null && v.type != t) {
+			/* Numeric widening only; the binder made every other type agree. */
+			if (t == BR_T_DOUBLE)
+				v = br_value_f64(v.type == BR_T_INT ? v.v.i32 : v.type == BR_T_FLOAT ? v.v.f32 : (double)v.v.i64);
+			else if (t == BR_T_LONG && v.type == BR_T_INT)
+				v = br_value_i64(BR_T_LONG, v.v.i32);
+			else if (t == BR_T_LONG && v.type == BR_T_DOUBLE)
+				v = br_value_i64(BR_T_LONG, (int64_t)v.v.f64);
+			else if (t == BR_T_STRING && v.type != BR_T_BINARY)
+				v = br_value_null(t);
+		}
+		br_col_append_value(c, &v);
+	}
+	br_batch_row_done(b, w);
+}
+
+void br_batch_get_row(const br_batch *b, int64_t i, br_value *vals)
+{
+	for (int k = 0; k < b->ncols; k++)
+		vals[k] = br_col_value(&b->cols[k], i);
+}
+
+static br_op *op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id *types)
+{
+	br_op *op = br_xcalloc(1, sizeof *op);
+	op->vt = vt;
+	op->id = c->nops;
+	op->out_type = br_flow_row_type(ncols, types);
+	br_batch_init(&op->out, op->out_type, true);
+	if (c->nops == c->capops) {
+		c->capops = c->capops ? c->capops * 2 : 8;
+		c->ops = br_xrealloc(c->ops, (size_t)c->capops * sizeof *c->ops);
+	}
+	c->ops[c->nops++] = op;
+	return op;
+}
+
+static int ncols_of(const br_op *op) { return op->out_type->nchildren; }
+static br_type_id col_type(const br_op *op, int i) { return op->out_type->children[i].type->id; }
+
+static br_value *row_buf(br_circuit *c, int n)
+{
+	return br_arena_alloc(&c->scratch, sizeof(br_value) * (size_t)(n ? n : 1));
+}
+
+/* --------------------------------------------------------------- input */
+
+static int input_step(br_op *op, br_circuit *c, br_err *err) { return 0; }
+static void simple_explain(const br_op *op, br_buf *out) { br_buf_printf(out, "%s", op->vt->name); }
+static const br_op_vt input_vt = { "input", input_step, NULL, NULL, NULL, NULL, simple_explain };
+
+br_op *br_op_input(br_circuit *c, int ncols, const br_type_id *types)
+{
+	return op_new(c, &input_vt, ncols, types);
+}
+
+int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err)
+{
+	if (input->vt != &input_vt)
+		return br_errf(err, BR_EINVAL, "circuit: operator %d is not an input", input->id);
+	if (b->ncols != ncols_of(input))
+		return br_errf(err, BR_EINVAL, "circuit: input %d expects %d columns, got %d", input->id, ncols_of(input),
+			       b->ncols);
+	br_value *row = row_buf(c, b->ncols);
+	for (int64_t i = 0; i < b->nrows; i++) {
+		br_batch_get_row(b, i, row);
+		br_batch_append_row(&input->out, row, br_batch_weight(b, i));
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- filter */
+
+typedef struct { br_expr *pred; } filter_st;
+
+static int filter_step(br_op *op, br_circuit *c, br_err *err)
+{
+	filter_st *st = op->st;
+	const br_batch *in = &op->in[0]->out;
+	br_value *row = row_buf(c, in->ncols), v;
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		int rc = br_expr_eval(st->pred, &c->ev, row, &v, err);
+		if (rc)
+			return rc;
+		if (br_val_is_true(&v))
+			br_batch_append_row(&op->out, row, br_batch_weight(in, i));
+	}
+	return 0;
+}
+
+static void free_st(br_op *op) { free(op->st); }
+static const br_op_vt filter_vt = { "filter", filter_step, NULL, NULL, NULL, free_st, simple_explain };
+
+br_op *br_op_filter(br_circuit *c, br_op *in, br_expr *pred)
+{
+	int n = ncols_of(in);
+	br_type_id *t = br_xcalloc((size_t)n + 1, sizeof *t);
+	for (int i = 0; i < n; i++)
+		t[i] = col_type(in, i);
+	br_op *op = op_new(c, &filter_vt, n, t);
+	free(t);
+	filter_st *st = br_xcalloc(1, sizeof *st);
+	st->pred = pred;
+	op->st = st;
+	op->nin = 1;
+	op->in[0] = in;
+	return op;
+}
+
+/* ----------------------------------------------------------------- map */
+
+typedef struct { int n; br_expr **exprs; } map_st;
+
+static int map_step(br_op *op, br_circuit *c, br_err *err)
+{
+	map_st *st = op->st;
+	const br_batch *in = &op->in[0]->out;
+	br_value *row = row_buf(c, in->ncols), *o = row_buf(c, st->n);
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		for (int k = 0; k < st->n; k++) {
+			int rc = br_expr_eval(st->exprs[k], &c->ev, row, &o[k], err);
+			if (rc)
+				return rc;
+		}
+		br_batch_append_row(&op->out, o, br_batch_weight(in, i));
+	}
+	return 0;
+}
+
+static void map_free(br_op *op)
+{
+	map_st *st = op->st;
+	free(st->exprs);
+	free(st);
+}
+static const br_op_vt map_vt = { "map", map_step, NULL, NULL, NULL, map_free, simple_explain };
+
+br_op *br_op_map(br_circuit *c, br_op *in, int n, br_expr **exprs)
+{
+	br_type_id *t = br_xcalloc((size_t)n + 1, sizeof *t);
+	for (int i = 0; i < n; i++)
+		t[i] = exprs[i]->type;
+	br_op *op = op_new(c, &map_vt, n, t);
+	free(t);
+	map_st *st = br_xcalloc(1, sizeof *st);
+	st->n = n;
+	st->exprs = br_xcalloc((size_t)n + 1, sizeof *st->exprs);
+	memcpy(st->exprs, exprs, sizeof *exprs * (size_t)n);
+	op->st = st;
+	op->nin = 1;
+	op->in[0] = in;
+	return op;
+}
+
+/* --------------------------------------------------------------- union */
+
+static int union_step(br_op *op, br_circuit *c, br_err *err)
+{
+	bool neg = op->st != NULL;
+	for (int s = 0; s < 2; s++) {
+		const br_batch *in = &op->in[s]->out;
+		br_value *row = row_buf(c, in->ncols);
+		for (int64_t i = 0; i < in->nrows; i++) {
+			br_batch_get_row(in, i, row);
+			int64_t w = br_batch_weight(in, i);
+			br_batch_append_row(&op->out, row, s == 1 && neg ? -w : w);
+		}
+	}
+	return 0;
+}
+static const br_op_vt union_vt = { "union", union_step, NULL, NULL, NULL, NULL, simple_explain };
+
+static br_type_id *common_types(const br_op *a, const br_op *b)
+{
+	int n = ncols_of(a);
+	br_type_id *t = br_xcalloc((size_t)n + 1, sizeof *t);
+	for (int i = 0; i < n; i++) {
+		t[i] = col_type(a, i);
+		if (i < ncols_of(b) && col_type(b, i) == BR_T_DOUBLE)
+			t[i] = t[i] == BR_T_LONG ? BR_T_DOUBLE : t[i];
+	}
+	return t;
+}
+
+br_op *br_op_union(br_circuit *c, br_op *a, br_op *b, bool negate_b)
+{
+	br_type_id *t = common_types(a, b);
+	br_op *op = op_new(c, &union_vt, ncols_of(a), t);
+	free(t);
+	op->st = negate_b ? (void *)1 : NULL;
+	op->nin = 2;
+	op->in[0] = a;
+	op->in[1] = b;
+	return op;
+}
+
+/* ---------------------------------------------------------------- join
+ *
+ * State per side: `idx` maps an encoded join key to a list of the side's rows
+ * with that key; `rows` maps key||row to the row's list node, so repeated
+ * inserts and deletes of one row merge into one weight instead of growing the
+ * list. A step computes ΔA⋈B + (A+ΔA)⋈ΔB, which equals ΔA⋈B + A⋈ΔB + ΔA⋈ΔB.
+ * Nodes whose weight returned to 0 stay in their list (skipped): the cost of
+ * arena allocation, paid back when the operator is freed.
+ *
+ * Outer joins add padded rows (the preserved side's row, NULLs for the other)
+ * for keys the other side lacks. Each `idx` entry's weight is the side's total
+ * weight for that key, so "no match" is other.count(k) == 0. With z(k) that
+ * indicator, the padded rows change by
+ *   Σk A'(k)·(z'(k) − z(k)) + ΔA(k)·z(k)
+ * (A' = A + ΔA, z' after the step): rows of keys whose indicator flipped, plus
+ * the delta's rows under the old indicator. Rows with a NULL key never match,
+ * so their padded rows are just the delta's (no state). */
+
+typedef struct jnode {
+	const uint8_t *row;
+	uint32_t len;
+	int64_t w;
+	struct jnode *next;
+} jnode;
+
+typedef struct {
+	br_arena arena;
+	br_ztab idx, rows;
+	int nkeys;
+	int *keys;
+	int ncols;
+} jside;
+
+typedef struct {
+	jside side[2];
+	br_buf kbuf;
+	int kind; /* br_join_kind */
+} join_st;
+
+static bool key_of(const jside *s, const br_value *row, br_value *kv)
+{
+	for (int k = 0; k < s->nkeys; k++) {
+		kv[k] = row[s->keys[k]];
+		if (kv[k].is_null)
+			return false;
+	}
+	return true;
+}
+
+static int join_probe(br_op *op, br_circuit *c, int s, br_err *err)
+{
+	join_st *st = op->st;
+	jside *me = &st->side[s], *other = &st->side[1 - s];
+	const br_batch *in = &op->in[s]->out;
+	int na = st->side[0].ncols, nb = st->side[1].ncols;
+	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, me->nkeys), *orow = row_buf(c, other->ncols);
+	br_value *outrow = row_buf(c, na + nb);
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		if (!key_of(me, row, kv))
+			continue;
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, me->nkeys);
+		br_zent *e = br_ztab_find(&other->idx, st->kbuf.p, st->kbuf.len);
+		if (!e)
+			continue;
+		int64_t w = br_batch_weight(in, i);
+		for (jnode *n = e->aux; n; n = n->next) {
+			if (!n->w)
+				continue;
+			int rc = br_row_decode(n->row, n->len, orow, other->ncols, err);
+			if (rc)
+				return rc;
+			const br_value *ra = s == 0 ? row : orow, *rb = s == 0 ? orow : row;
+			memcpy(outrow, ra, sizeof *ra * (size_t)na);
+			memcpy(outrow + na, rb, sizeof *rb * (size_t)nb);
+			br_batch_append_row(&op->out, outrow, w * n->w);
+		}
+	}
+	return 0;
+}
+
+static void join_update(br_op *op, br_circuit *c, int s)
+{
+	join_st *st = op->st;
+	jside *me = &st->side[s];
+	const br_batch *in = &op->in[s]->out;
+	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, me->nkeys);
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		if (!key_of(me, row, kv))
+			continue; /* a NULL key never matches: no need to remember the row */
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, me->nkeys);
+		size_t klen = st->kbuf.len;
+		br_row_encode(&st->kbuf, row, me->ncols);
+		br_zent *re = br_ztab_upsert(&me->rows, st->kbuf.p, st->kbuf.len);
+		jnode *n = re->aux;
+		if (!n) {
+			n = br_arena_alloc(&me->arena, sizeof *n);
+			n->row = re->key + klen;
+			n->len = (uint32_t)(re->klen - klen);
+			re->aux = n;
+			br_zent *ke = br_ztab_upsert(&me->idx, st->kbuf.p, klen);
+			n->next = ke->aux;
+			ke->aux = n;
+		}
+		n->w += br_batch_weight(in, i);
+		re->w = n->w;
+		br_ztab_find(&me->idx, st->kbuf.p, klen)->w += br_batch_weight(in, i);
+	}
+}
+
+/* Emits row (of side s) padded with NULLs for the other side. */
+static void emit_padded(br_op *op, br_circuit *c, int s, const br_value *row, int64_t w)
+{
+	join_st *st = op->st;
+	int na = st->side[0].ncols, nb = st->side[1].ncols;
+	br_value *out = row_buf(c, na + nb);
+	for (int i = 0; i < na + nb; i++)
+		out[i] = br_value_null(col_type(op, i));
+	memcpy(out + (s == 0 ? 0 : na), row, sizeof *row * (size_t)(s == 0 ? na : nb));
+	br_batch_append_row(&op->out, out, w);
+}
+
+typedef struct { int64_t old[2]; } kcounts;
+
+/* Before the step's updates: old per-key counts of both sides for every key
+ * either delta touches. */
+static void outer_snapshot(br_op *op, br_circuit *c, br_ztab *touched, br_arena *ta)
+{
+	join_st *st = op->st;
+	for (int s = 0; s < 2; s++) {
+		const br_batch *in = &op->in[s]->out;
+		br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->side[s].nkeys);
+		for (int64_t i = 0; i < in->nrows; i++) {
+			br_batch_get_row(in, i, row);
+			if (!key_of(&st->side[s], row, kv))
+				continue;
+			br_buf_reset(&st->kbuf);
+			br_row_encode(&st->kbuf, kv, st->side[s].nkeys);
+			br_zent *e = br_ztab_upsert(touched, st->kbuf.p, st->kbuf.len);
+			if (!e->aux) {
+				kcounts *k = br_arena_alloc(ta, sizeof *k);
+				for (int t = 0; t < 2; t++) {
+					br_zent *ie = br_ztab_find(&st->side[t].idx, st->kbuf.p, st->kbuf.len);
+					k->old[t] = ie ? ie->w : 0;
+				}
+				e->aux = k;
+			}
+		}
+	}
+}
+
+/* After the updates: padded rows of preserved side s (see the formula above). */
+static int outer_emit(br_op *op, br_circuit *c, int s, const br_ztab *touched, br_err *err)
+{
+	join_st *st = op->st;
+	jside *me = &st->side[s], *other = &st->side[1 - s];
+	const br_batch *in = &op->in[s]->out;
+	br_value *row = row_buf(c, me->ncols), *kv = row_buf(c, me->nkeys);
+	/* the delta's rows under the old indicator */
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		int64_t w = br_batch_weight(in, i);
+		if (!key_of(me, row, kv)) {
+			emit_padded(op, c, s, row, w);
+			continue;
+		}
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, me->nkeys);
+		const kcounts *k = br_ztab_find(touched, st->kbuf.p, st->kbuf.len)->aux;
+		if (k->old[1 - s] == 0)
+			emit_padded(op, c, s, row, w);
+	}
+	/* keys whose indicator flipped: every current row of the key */
+	br_zent *e;
+	for (size_t i = 0; (e = br_ztab_next(touched, &i));) {
+		const kcounts *k = e->aux;
+		br_zent *oe = br_ztab_find(&other->idx, e->key, e->klen);
+		int64_t now = oe ? oe->w : 0;
+		int64_t dz = (int64_t)(now == 0) - (int64_t)(k->old[1 - s] == 0);
+		if (!dz)
+			continue;
+		br_zent *me_e = br_ztab_find(&me->idx, e->key, e->klen);
+		for (jnode *n = me_e ? me_e->aux : NULL; n; n = n->next) {
+			if (!n->w)
+				continue;
+			int rc = br_row_decode(n->row, n->len, row, me->ncols, err);
+			if (rc)
+				return rc;
+			emit_padded(op, c, s, row, n->w * dz);
+		}
+	}
+	return 0;
+}
+
+static int join_step(br_op *op, br_circuit *c, br_err *err)
+{
+	join_st *st = op->st;
+	br_ztab touched;
+	br_ztab_init(&touched, &c->scratch);
+	if (st->kind != BR_JOIN_INNER)
+		outer_snapshot(op, c, &touched, &c->scratch);
+	int rc = join_probe(op, c, 0, err);
+	if (!rc) {
+		join_update(op, c, 0);
+		rc = join_probe(op, c, 1, err);
+	}
+	if (!rc)
+		join_update(op, c, 1);
+	if (!rc && (st->kind == BR_JOIN_LEFT || st->kind == BR_JOIN_FULL))
+		rc = outer_emit(op, c, 0, &touched, err);
+	if (!rc && (st->kind == BR_JOIN_RIGHT || st->kind == BR_JOIN_FULL))
+		rc = outer_emit(op, c, 1, &touched, err);
+	br_ztab_free(&touched);
+	return rc;
+}
+
+static void join_free(br_op *op)
+{
+	join_st *st = op->st;
+	for (int s = 0; s < 2; s++) {
+		br_ztab_free(&st->side[s].idx);
+		br_ztab_free(&st->side[s].rows);
+		br_arena_free(&st->side[s].arena);
+		free(st->side[s].keys);
+	}
+	br_buf_free(&st->kbuf);
+	free(st);
+}
+
+static void join_explain(const br_op *op, br_buf *out)
+{
+	const join_st *st = op->st;
+	static const char *kinds[] = { "", " left", " right", " full" };
+	br_buf_printf(out, "join%s keys=%d", kinds[st->kind], st->side[0].nkeys);
+}
+static const br_op_vt join_vt = { "join", join_step, NULL, NULL, NULL, join_free, join_explain };
+
+br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys)
+{
+	return br_op_join_outer(c, a, b, nkeys, akeys, bkeys, BR_JOIN_INNER);
+}
+
+br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys, int kind)
+{
+	int na = ncols_of(a), nb = ncols_of(b);
+	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
+	for (int i = 0; i < na; i++)
+		t[i] = col_type(a, i);
+	for (int i = 0; i < nb; i++)
+		t[na + i] = col_type(b, i);
+	br_op *op = op_new(c, &join_vt, na + nb, t);
+	free(t);
+	join_st *st = br_xcalloc(1, sizeof *st);
+	st->kind = kind;
+	for (int s = 0; s < 2; s++) {
+		jside *js = &st->side[s];
+		br_arena_init(&js->arena, 64 * 1024);
+		br_ztab_init(&js->idx, &js->arena);
+		br_ztab_init(&js->rows, &js->arena);
+		js->nkeys = nkeys;
+		js->keys = br_xcalloc((size_t)nkeys + 1, sizeof(int));
+		if (nkeys)
+			memcpy(js->keys, s == 0 ? akeys : bkeys, sizeof(int) * (size_t)nkeys);
+		js->ncols = s == 0 ? na : nb;
+	}
+	op->st = st;
+	op->nin = 2;
+	op->in[0] = a;
+	op->in[1] = b;
+	return op;
+}
+
+/* ----------------------------------------------------------- aggregate
+ *
+ * State: groups keyed by the encoded group columns. A group keeps its row
+ * count, per aggregate a running count of non-null inputs and an exact integer
+ * sum (int128), and — for min/max, DISTINCT aggregates and sums of doubles — a
+ * multiset of the input values (value -> multiplicity), so that deletes are
+ * exact: min/max survive the deletion of the current extreme, and double sums
+ * are recomputed in value order so that the result does not depend on the
+ * order rows arrived (determinism over speed: O(distinct values) per touched
+ * group). A group also keeps its last emitted row, so a step retracts it and
+ * emits the new one. */
+
+typedef struct {
+	int64_t nn, ntrue;
+	__int128 isum;
+	br_ztab *ms;
+} aggst;
+
+typedef struct group {
+	int64_t cnt;
+	int64_t touched_step;
+	const uint8_t *key;   /* encoded group columns (the table's copy) */
+	uint32_t klen;
+	const uint8_t *out;   /* last emitted output row, NULL if none */
+	uint32_t outlen;
+	aggst a[];
+} group;
+
+typedef struct {
+	br_arena arena;
+	br_ztab groups;
+	int ngroup, naggs, ncols_in;
+	int *gcols;
+	br_agg_spec *aggs;
+	group **touched;
+	size_t ntouched, captouched;
+	br_buf kbuf;
+	int64_t step;
+	bool started;
+	br_ztab **all_ms; /* every multiset, for freeing */
+	size_t nms, capms;
+} agg_st;
+
+static bool needs_ms(const agg_st *st, const br_agg_spec *s, const br_op *in)
+{
+	if (s->distinct || s->kind == BR_AGG_MIN || s->kind == BR_AGG_MAX)
+		return true;
+	return (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && s->col >= 0 && col_type(in, s->col) == BR_T_DOUBLE;
+}
+
+static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
+{
+	agg_st *st = op->st;
+	br_zent *e = br_ztab_upsert(&st->groups, key, klen);
+	group *g = e->aux;
+	if (!g) {
+		g = br_arena_alloc(&st->arena, sizeof *g + sizeof(aggst) * (size_t)st->naggs);
+		g->touched_step = -1;
+		g->key = e->key;
+		g->klen = e->klen;
+		for (int k = 0; k < st->naggs; k++) {
+			if (needs_ms(st, &st->aggs[k], op->in[0])) {
+				g->a[k].ms = br_xcalloc(1, sizeof(br_ztab));
+				br_ztab_init(g->a[k].ms, &st->arena);
+				if (st->nms == st->capms) {
+					st->capms = st->capms ? st->capms * 2 : 16;
+					st->all_ms = br_xrealloc(st->all_ms, st->capms * sizeof *st->all_ms);
+				}
+				st->all_ms[st->nms++] = g->a[k].ms;
+			}
+		}
+		e->aux = g;
+	}
+	if (g->touched_step != st->step) {
+		g->touched_step = st->step;
+		if (st->ntouched == st->captouched) {
+			st->captouched = st->captouched ? st->captouched * 2 : 64;
+			st->touched = br_xrealloc(st->touched, st->captouched * sizeof *st->touched);
+		}
+		st->touched[st->ntouched++] = g;
+	}
+	return g;
+}
+
+static int cmp_vals(const void *a, const void *b) { return br_val_cmp(a, b); }
+
+/* Computes the current value of aggregate k of group g into *out. */
+static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, br_err *err)
+{
+	const br_agg_spec *s = &st->aggs[k];
+	aggst *a = &g->a[k];
+	if (s->kind == BR_AGG_COUNT_STAR) {
+		*out = br_value_i64(BR_T_LONG, g->cnt);
+		return 0;
+	}
+	if (a->ms) {
+		/* Live distinct values, sorted: min/max/distinct/double sums read them. */
+		size_t n = 0, i = 0;
+		br_zent *e;
+		while ((e = br_ztab_next(a->ms, &i)))
+			n += e->w > 0;
+		br_value *vals = br_arena_alloc(&c->scratch, sizeof *vals * (n ? n : 1));
+		int64_t *mult = br_arena_alloc(&c->scratch, sizeof *mult * (n ? n : 1));
+		size_t m = 0;
+		i = 0;
+		while ((e = br_ztab_next(a->ms, &i))) {
+			if (e->w <= 0)
+				continue;
+			int rc = br_row_decode(e->key, e->klen, &vals[m], 1, err);
+			if (rc)
+				return rc;
+			mult[m++] = e->w;
+		}
+		if (s->kind == BR_AGG_MIN || s->kind == BR_AGG_MAX) {
+			if (!m) {
+				*out = br_value_null(s->type);
+				return 0;
+			}
+			size_t best = 0;
+			for (size_t j = 1; j < m; j++) {
+				int r = br_val_cmp(&vals[j], &vals[best]);
+				if (s->kind == BR_AGG_MIN ? r < 0 : r > 0)
+					best = j;
+			}
+			*out = vals[best];
+			return 0;
+		}
+		if (s->kind == BR_AGG_COUNT) {
+			int64_t cnt = 0;
+			for (size_t j = 0; j < m; j++)
+				cnt += s->distinct ? 1 : mult[j];
+			*out = br_value_i64(BR_T_LONG, cnt);
+			return 0;
+		}
+		/* Sort only needs value order; multiplicities move with their value. */
+		typedef struct { br_value v; int64_t m; } vm;
+		vm *arr = br_arena_alloc(&c->scratch, sizeof *arr * (m ? m : 1));
+		for (size_t j = 0; j < m; j++) {
+			arr[j].v = vals[j];
+			arr[j].m = s->distinct ? 1 : mult[j];
+		}
+		qsort(arr, m, sizeof *arr, cmp_vals);
+		int64_t cnt = 0;
+		double dsum = 0;
+		__int128 isum = 0;
+		bool any_true = false, all_true = true;
+		for (size_t j = 0; j < m; j++) {
+			cnt += arr[j].m;
+			if (arr[j].v.type == BR_T_DOUBLE)
+				dsum += arr[j].v.v.f64 * (double)arr[j].m;
+			else if (arr[j].v.type == BR_T_BOOLEAN) {
+				any_true |= arr[j].v.v.b;
+				all_true &= arr[j].v.v.b;
+			} else
+				isum += (__int128)arr[j].v.v.i64 * arr[j].m;
+		}
+		if (!cnt) {
+			*out = br_value_null(s->type);
+			return 0;
+		}
+		if (s->kind == BR_AGG_BOOL_AND || s->kind == BR_AGG_BOOL_OR) {
+			*out = (br_value){ .type = BR_T_BOOLEAN };
+			out->v.b = s->kind == BR_AGG_BOOL_AND ? all_true : any_true;
+			return 0;
+		}
+		bool dbl = m && arr[0].v.type == BR_T_DOUBLE;
+		double total = dbl ? dsum : (double)isum;
+		if (s->kind == BR_AGG_AVG) {
+			*out = br_value_f64(total / (double)cnt);
+			return 0;
+		}
+		if (dbl) {
+			*out = br_value_f64(dsum);
+			return 0;
+		}
+		a->isum = isum; /* fall through to the integer sum below */
+		a->nn = cnt;
+	}
+	switch (s->kind) {
+	case BR_AGG_COUNT: *out = br_value_i64(BR_T_LONG, a->nn); return 0;
+	case BR_AGG_SUM:
+		if (a->nn <= 0) {
+			*out = br_value_null(s->type);
+			return 0;
+		}
+		if (a->isum > INT64_MAX || a->isum < INT64_MIN)
+			return br_errf(err, BR_EINVAL, "bigint out of range (sum)");
+		*out = br_value_i64(BR_T_LONG, (int64_t)a->isum);
+		return 0;
+	case BR_AGG_AVG:
+		*out = a->nn > 0 ? br_value_f64((double)a->isum / (double)a->nn) : br_value_null(BR_T_DOUBLE);
+		return 0;
+	case BR_AGG_BOOL_AND: case BR_AGG_BOOL_OR:
+		if (a->nn <= 0) {
+			*out = br_value_null(BR_T_BOOLEAN);
+			return 0;
+		}
+		*out = (br_value){ .type = BR_T_BOOLEAN };
+		out->v.b = s->kind == BR_AGG_BOOL_AND ? a->ntrue == a->nn : a->ntrue > 0;
+		return 0;
+	default:
+		*out = br_value_null(s->type);
+		return 0;
+	}
+}
+
+static int agg_step(br_op *op, br_circuit *c, br_err *err)
+{
+	agg_st *st = op->st;
+	const br_batch *in = &op->in[0]->out;
+	st->step++;
+	st->ntouched = 0;
+	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->ngroup);
+	int nout = st->ngroup + st->naggs;
+	br_value *outrow = row_buf(c, nout);
+	if (!st->started && st->ngroup == 0)
+		agg_group(op, (const uint8_t *)"", 0); /* the global group exists from the start */
+	st->started = true;
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		int64_t w = br_batch_weight(in, i);
+		for (int k = 0; k < st->ngroup; k++)
+			kv[k] = row[st->gcols[k]];
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, st->ngroup);
+		group *g = agg_group(op, st->kbuf.p, st->kbuf.len);
+		g->cnt += w;
+		for (int k = 0; k < st->naggs; k++) {
+			const br_agg_spec *s = &st->aggs[k];
+			if (s->col < 0)
+				continue;
+			const br_value *v = &row[s->col];
+			if (v->is_null)
+				continue;
+			aggst *a = &g->a[k];
+			if (a->ms) {
+				br_buf_reset(&st->kbuf);
+				br_row_encode(&st->kbuf, v, 1);
+				br_ztab_upsert(a->ms, st->kbuf.p, st->kbuf.len)->w += w;
+				continue;
+			}
+			a->nn += w;
+			if (v->type == BR_T_BOOLEAN)
+				a->ntrue += v->v.b ? w : 0;
+			else if (v->type == BR_T_LONG)
+				a->isum += (__int128)v->v.i64 * w;
+		}
+	}
+	for (size_t t = 0; t < st->ntouched; t++) {
+		group *g = st->touched[t];
+		/* Retract what this group showed before, then show its new row. */
+		if (g->out) {
+			int rc = br_row_decode(g->out, g->outlen, outrow, nout, err);
+			if (rc)
+				return rc;
+			br_batch_append_row(&op->out, outrow, -1);
+			g->out = NULL;
+		}
+		if (g->cnt <= 0 && st->ngroup > 0)
+			continue;
+		int rc = br_row_decode(g->key, g->klen, outrow, st->ngroup, err);
+		if (rc)
+			return rc;
+		for (int k = 0; k < st->naggs; k++) {
+			if ((rc = agg_value(st, c, g, k, &outrow[st->ngroup + k], err)))
+				return rc;
+		}
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, outrow, nout);
+		uint8_t *copy = br_arena_alloc(&st->arena, st->kbuf.len ? st->kbuf.len : 1);
+		memcpy(copy, st->kbuf.p, st->kbuf.len);
+		g->out = copy;
+		g->outlen = (uint32_t)st->kbuf.len;
+		br_batch_append_row(&op->out, outrow, 1);
+	}
+	return 0;
+}
+
+static void agg_free(br_op *op)
+{
+	agg_st *st = op->st;
+	for (size_t i = 0; i < st->nms; i++) {
+		br_ztab_free(st->all_ms[i]);
+		free(st->all_ms[i]);
+	}
+	free(st->all_ms);
+	br_ztab_free(&st->groups);
+	br_arena_free(&st->arena);
+	free(st->gcols);
+	free(st->aggs);
+	free(st->touched);
+	br_buf_free(&st->kbuf);
+	free(st);
+}
+
+static void agg_explain(const br_op *op, br_buf *out)
+{
+	const agg_st *st = op->st;
+	br_buf_printf(out, "aggregate groups=%d aggs=%d", st->ngroup, st->naggs);
+}
+static const br_op_vt agg_vt = { "aggregate", agg_step, NULL, NULL, NULL, agg_free, agg_explain };
+
+br_op *br_op_aggregate(br_circuit *c, br_op *in, int ngroup, const int *gcols, int naggs, const br_agg_spec *aggs)
+{
+	br_type_id *t = br_xcalloc((size_t)(ngroup + naggs) + 1, sizeof *t);
+	for (int i = 0; i < ngroup; i++)
+		t[i] = col_type(in, gcols[i]);
+	for (int i = 0; i < naggs; i++)
+		t[ngroup + i] = aggs[i].type;
+	br_op *op = op_new(c, &agg_vt, ngroup + naggs, t);
+	free(t);
+	agg_st *st = br_xcalloc(1, sizeof *st);
+	br_arena_init(&st->arena, 64 * 1024);
+	br_ztab_init(&st->groups, &st->arena);
+	st->ngroup = ngroup;
+	st->naggs = naggs;
+	st->gcols = br_xcalloc((size_t)ngroup + 1, sizeof(int));
+	if (ngroup)
+		memcpy(st->gcols, gcols, sizeof(int) * (size_t)ngroup);
+	st->aggs = br_xcalloc((size_t)naggs + 1, sizeof *st->aggs);
+	if (naggs)
+		memcpy(st->aggs, aggs, sizeof *aggs * (size_t)naggs);
+	op->st = st;
+	op->nin = 1;
+	op->in[0] = in;
+	return op;
+}
+
+/* ---------------------------------------------- distinct, set operations
+ *
+ * Both keep the integral of their input(s) per row. distinct outputs a row
+ * with weight 1 while its integral is positive; a set operation outputs
+ * f(wa, wb) copies of a row, f being the operation's multiplicity rule. A step
+ * emits f(new) - f(old) for every row its deltas touched. */
+
+typedef struct {
+	br_arena arena;
+	br_ztab rows;
+	int kind; /* -1 distinct, else br_setop_kind */
+	br_buf kbuf;
+} set_st;
+
+typedef struct { int64_t wa, wb; } wpair;
+
+static int64_t set_f(int kind, int64_t wa, int64_t wb)
+{
+	switch (kind) {
+	case -1: return wa > 0;
+	case BR_SET_INTERSECT: return wa > 0 && wb > 0;
+	case BR_SET_EXCEPT: return wa > 0 && wb <= 0;
+	case BR_SET_INTERSECT_ALL: return BR_MAX(0, BR_MIN(wa, wb));
+	default: return BR_MAX(0, wa - wb);
+	}
+}
+
+static int set_step(br_op *op, br_circuit *c, br_err *err)
+{
+	set_st *st = op->st;
+	for (int s = 0; s < op->nin; s++) {
+		const br_batch *in = &op->in[s]->out;
+		br_value *row = row_buf(c, in->ncols);
+		for (int64_t i = 0; i < in->nrows; i++) {
+			br_batch_get_row(in, i, row);
+			br_buf_reset(&st->kbuf);
+			br_row_encode(&st->kbuf, row, ncols_of(op));
+			br_zent *e = br_ztab_upsert(&st->rows, st->kbuf.p, st->kbuf.len);
+			wpair *p = e->aux;
+			if (!p)
+				e->aux = p = br_arena_alloc(&st->arena, sizeof *p);
+			int64_t before = set_f(st->kind, p->wa, p->wb), w = br_batch_weight(in, i);
+			if (s == 0)
+				p->wa += w;
+			else
+				p->wb += w;
+			int64_t after = set_f(st->kind, p->wa, p->wb);
+			e->w = p->wa;
+			if (after != before)
+				br_batch_append_row(&op->out, row, after - before);
+		}
+	}
+	return 0;
+}
+
+static void set_free(br_op *op)
+{
+	set_st *st = op->st;
+	br_ztab_free(&st->rows);
+	br_arena_free(&st->arena);
+	br_buf_free(&st->kbuf);
+	free(st);
+}
+static const br_op_vt distinct_vt = { "distinct", set_step, NULL, NULL, NULL, set_free, simple_explain };
+static const br_op_vt setop_vt = { "setop", set_step, NULL, NULL, NULL, set_free, simple_explain };
+
+static br_op *set_new(br_circuit *c, const br_op_vt *vt, br_op *a, br_op *b, int kind)
+{
+	br_type_id *t = b ? common_types(a, b) : common_types(a, a);
+	br_op *op = op_new(c, vt, ncols_of(a), t);
+	free(t);
+	set_st *st = br_xcalloc(1, sizeof *st);
+	br_arena_init(&st->arena, 64 * 1024);
+	br_ztab_init(&st->rows, &st->arena);
+	st->kind = kind;
+	op->st = st;
+	op->nin = b ? 2 : 1;
+	op->in[0] = a;
+	op->in[1] = b;
+	return op;
+}
+
+br_op *br_op_distinct(br_circuit *c, br_op *in) { return set_new(c, &distinct_vt, in, NULL, -1); }
+br_op *br_op_setop(br_circuit *c, br_op *a, br_op *b, int kind) { return set_new(c, &setop_vt, a, b, kind); }
+
+/* ----------------------------------------------------------- integrate */
+
+typedef struct {
+	br_arena arena;
+	br_ztab rows;
+	br_buf kbuf;
+} integ_st;
+
+static int integ_step(br_op *op, br_circuit *c, br_err *err)
+{
+	integ_st *st = op->st;
+	const br_batch *in = &op->in[0]->out;
+	br_value *row = row_buf(c, in->ncols);
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, row, in->ncols);
+		int64_t w = br_batch_weight(in, i);
+		br_ztab_upsert(&st->rows, st->kbuf.p, st->kbuf.len)->w += w;
+		br_batch_append_row(&op->out, row, w);
+	}
+	return 0;
+}
+
+static void integ_free(br_op *op)
+{
+	integ_st *st = op->st;
+	br_ztab_free(&st->rows);
+	br_arena_free(&st->arena);
+	br_buf_free(&st->kbuf);
+	free(st);
+}
+static const br_op_vt integ_vt = { "integrate", integ_step, NULL, NULL, NULL, integ_free, simple_explain };
+
+br_op *br_op_integrate(br_circuit *c, br_op *in)
+{
+	br_type_id *t = common_types(in, in);
+	br_op *op = op_new(c, &integ_vt, ncols_of(in), t);
+	free(t);
+	integ_st *st = br_xcalloc(1, sizeof *st);
+	br_arena_init(&st->arena, 64 * 1024);
+	br_ztab_init(&st->rows, &st->arena);
+	op->st = st;
+	op->nin = 1;
+	op->in[0] = in;
+	return op;
+}
+
+const br_ztab *br_op_contents(const br_op *op)
+{
+	return op->vt == &integ_vt ? &((const integ_st *)op->st)->rows : NULL;
+}
+
+/* ------------------------------------------------------------- circuit */
+
+void br_circuit_init(br_circuit *c)
+{
+	memset(c, 0, sizeof *c);
+	br_arena_init(&c->scratch, 64 * 1024);
+	c->ev.scratch = &c->scratch;
+}
+
+void br_circuit_free(br_circuit *c)
+{
+	for (int i = 0; i < c->nops; i++) {
+		br_op *op = c->ops[i];
+		if (op->vt->free)
+			op->vt->free(op);
+		br_batch_free(&op->out);
+		br_type_free(op->out_type);
+		free(op);
+	}
+	free(c->ops);
+	br_arena_free(&c->scratch);
+	memset(c, 0, sizeof *c);
+}
+
+int br_circuit_step(br_circuit *c, br_err *err)
+{
+	int rc = 0;
+	for (int i = 0; i < c->nops && !rc; i++) {
+		br_op *op = c->ops[i];
+		if (op->vt == &input_vt)
+			continue;
+		br_batch_reset(&op->out);
+		rc = op->vt->step(op, c, err);
+	}
+	/* Inputs' deltas are consumed by this step; the next feed starts afresh. */
+	for (int i = 0; i < c->nops; i++)
+		if (c->ops[i]->vt == &input_vt)
+			br_batch_reset(&c->ops[i]->out);
+	br_arena_reset(&c->scratch);
+	c->steps++;
+	return rc;
+}
+
+void br_circuit_explain(const br_circuit *c, br_buf *out)
+{
+	for (int i = 0; i < c->nops; i++) {
+		const br_op *op = c->ops[i];
+		br_buf_printf(out, "%d: ", op->id);
+		op->vt->explain(op, out);
+		for (int k = 0; k < op->nin; k++)
+			br_buf_printf(out, "%s%d", k ? ", " : " <- ", op->in[k]->id);
+		br_buf_printf(out, " (%d cols)\n", ncols_of(op));
+	}
+}

@@ -1,0 +1,244 @@
+/* zset.c — the Z-set building blocks of flow: the row key encoding (layout in
+ * flow.h), value comparison with SQL ordering, and br_ztab, the arena-backed
+ * hash table every stateful operator keeps its state in. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/map.h"
+#include "base/util.h"
+#include "flow/flow.h"
+
+static void put_le64(br_buf *out, uint64_t v)
+{
+	uint8_t b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	br_buf_put(out, b, 8);
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+void br_row_encode(br_buf *out, const br_value *vals, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const br_value *v = &vals[i];
+		if (v->is_null) {
+			br_buf_u8(out, 0);
+			continue;
+		}
+		switch (v->type) {
+		case BR_T_BOOLEAN:
+			br_buf_u8(out, 1);
+			br_buf_u8(out, v->v.b ? 1 : 0);
+			break;
+		case BR_T_INT: case BR_T_DATE:
+			br_buf_u8(out, 2);
+			put_le64(out, (uint64_t)(int64_t)v->v.i32);
+			break;
+		case BR_T_DOUBLE: case BR_T_FLOAT: {
+			double d = v->type == BR_T_FLOAT ? v->v.f32 : v->v.f64;
+			uint64_t u;
+			if (d == 0)
+				d = 0; /* -0.0 groups with 0.0 */
+			if (isnan(d))
+				d = NAN;
+			memcpy(&u, &d, 8);
+			br_buf_u8(out, 3);
+			put_le64(out, u);
+			break;
+		}
+		case BR_T_STRING: case BR_T_BINARY: {
+			uint8_t l[4];
+			uint32_t len = (uint32_t)v->v.bytes.len;
+			for (int k = 0; k < 4; k++)
+				l[k] = (uint8_t)(len >> (8 * k));
+			br_buf_u8(out, 4);
+			br_buf_put(out, l, 4);
+			br_buf_put(out, v->v.bytes.p, len);
+			break;
+		}
+		default: /* long, time, timestamps */
+			br_buf_u8(out, 2);
+			put_le64(out, (uint64_t)v->v.i64);
+			break;
+		}
+	}
+}
+
+int br_row_decode(const uint8_t *p, size_t len, br_value *vals, int n, br_err *err)
+{
+	br_cur c = br_cur_make(p, len);
+	for (int i = 0; i < n; i++) {
+		br_value *v = &vals[i];
+		memset(v, 0, sizeof *v);
+		uint8_t tag = br_cur_u8(&c);
+		const uint8_t *q;
+		switch (tag) {
+		case 0: v->is_null = true; v->type = BR_T_LONG; break;
+		case 1: v->type = BR_T_BOOLEAN; v->v.b = br_cur_u8(&c) != 0; break;
+		case 2:
+			v->type = BR_T_LONG;
+			if ((q = br_cur_take(&c, 8)))
+				v->v.i64 = (int64_t)get_le64(q);
+			break;
+		case 3:
+			v->type = BR_T_DOUBLE;
+			if ((q = br_cur_take(&c, 8))) {
+				uint64_t u = get_le64(q);
+				memcpy(&v->v.f64, &u, 8);
+			}
+			break;
+		case 4: {
+			uint32_t l = 0;
+			if ((q = br_cur_take(&c, 4)))
+				l = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+			v->type = BR_T_STRING;
+			v->v.bytes.p = br_cur_take(&c, l);
+			v->v.bytes.len = l;
+			break;
+		}
+		default:
+			return br_errf(err, BR_ECORRUPT, "row key: bad tag %u at byte %zu", tag, c.pos - 1);
+		}
+		if (c.bad)
+			return br_errf(err, BR_ECORRUPT, "row key: truncated at value %d", i);
+	}
+	if (br_cur_left(&c) != 0)
+		return br_errf(err, BR_ECORRUPT, "row key: %zu trailing bytes", br_cur_left(&c));
+	return 0;
+}
+
+static bool is_num(br_type_id t)
+{
+	return t == BR_T_LONG || t == BR_T_INT || t == BR_T_DOUBLE || t == BR_T_FLOAT;
+}
+
+static double as_double(const br_value *v)
+{
+	switch (v->type) {
+	case BR_T_INT: return v->v.i32;
+	case BR_T_FLOAT: return v->v.f32;
+	case BR_T_DOUBLE: return v->v.f64;
+	default: return (double)v->v.i64;
+	}
+}
+
+int br_val_cmp(const br_value *a, const br_value *b)
+{
+	if (a->is_null || b->is_null)
+		return (int)!a->is_null - (int)!b->is_null;
+	if (is_num(a->type) && is_num(b->type)) {
+		if (a->type == BR_T_LONG && b->type == BR_T_LONG)
+			return (a->v.i64 > b->v.i64) - (a->v.i64 < b->v.i64);
+		double x = as_double(a), y = as_double(b);
+		if (isnan(x) || isnan(y)) /* PostgreSQL: NaN sorts above every number */
+			return (int)isnan(x) - (int)isnan(y);
+		return (x > y) - (x < y);
+	}
+	if (a->type == BR_T_BOOLEAN && b->type == BR_T_BOOLEAN)
+		return (int)a->v.b - (int)b->v.b;
+	if ((a->type == BR_T_STRING || a->type == BR_T_BINARY) && (b->type == BR_T_STRING || b->type == BR_T_BINARY)) {
+		size_t n = BR_MIN(a->v.bytes.len, b->v.bytes.len);
+		int r = n ? memcmp(a->v.bytes.p, b->v.bytes.p, n) : 0;
+		if (r)
+			return r < 0 ? -1 : 1;
+		return (a->v.bytes.len > b->v.bytes.len) - (a->v.bytes.len < b->v.bytes.len);
+	}
+	/* Mixed kinds cannot meet after binding; order by type id to stay total. */
+	return (a->type > b->type) - (a->type < b->type);
+}
+
+bool br_val_is_true(const br_value *v)
+{
+	return !v->is_null && v->type == BR_T_BOOLEAN && v->v.b;
+}
+
+/* ------------------------------------------------------------------ ztab */
+
+void br_ztab_init(br_ztab *t, br_arena *arena)
+{
+	memset(t, 0, sizeof *t);
+	t->arena = arena;
+}
+
+void br_ztab_free(br_ztab *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = t->count = 0;
+}
+
+static br_zent *probe(const br_zent *slots, size_t cap, uint64_t h, const void *key, size_t klen)
+{
+	size_t i = h & (cap - 1);
+	for (;;) {
+		const br_zent *e = &slots[i];
+		if (!e->key || (e->hash == h && e->klen == klen && (!klen || memcmp(e->key, key, klen) == 0)))
+			return (br_zent *)e;
+		i = (i + 1) & (cap - 1);
+	}
+}
+
+br_zent *br_ztab_find(const br_ztab *t, const void *key, size_t klen)
+{
+	if (!t->cap)
+		return NULL;
+	if (!key)
+		key = "";
+	br_zent *e = probe(t->slots, t->cap, br_hash(key, klen), key, klen);
+	return e->key ? e : NULL;
+}
+
+static void grow(br_ztab *t)
+{
+	size_t ncap = t->cap ? t->cap * 2 : 16;
+	br_zent *ns = br_xcalloc(ncap, sizeof *ns);
+	for (size_t i = 0; i < t->cap; i++) {
+		br_zent *e = &t->slots[i];
+		if (e->key)
+			*probe(ns, ncap, e->hash, e->key, e->klen) = *e;
+	}
+	free(t->slots);
+	t->slots = ns;
+	t->cap = ncap;
+}
+
+br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen)
+{
+	if ((t->count + 1) * 2 > t->cap)
+		grow(t);
+	if (!key)
+		key = "";
+	uint64_t h = br_hash(key, klen);
+	br_zent *e = probe(t->slots, t->cap, h, key, klen);
+	if (!e->key) {
+		/* A zero-length key still needs a non-NULL pointer to mark the slot used. */
+		uint8_t *k = br_arena_alloc(t->arena, klen ? klen : 1);
+		if (klen)
+			memcpy(k, key, klen);
+		e->key = k;
+		e->klen = (uint32_t)klen;
+		e->hash = h;
+		e->w = 0;
+		e->aux = NULL;
+		t->count++;
+	}
+	return e;
+}
+
+br_zent *br_ztab_next(const br_ztab *t, size_t *i)
+{
+	while (*i < t->cap) {
+		br_zent *e = &t->slots[(*i)++];
+		if (e->key)
+			return e;
+	}
+	return NULL;
+}

@@ -1,0 +1,839 @@
+/* exec.c — the SQL session: runs statements (CREATE/DROP TABLE, INSERT,
+ * DELETE, UPDATE, SELECT, CREATE [MATERIALIZED] VIEW, EXPLAIN), lowers plans to
+ * flow circuits, and keeps materialized views up to date: every change to a
+ * table is one step of every view that reads it. A batch SELECT is the same
+ * lowering run once on the tables' whole contents. */
+#include <inttypes.h>
+#include <pg_query.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/map.h"
+#include "base/util.h"
+#include "sql/plan.h"
+
+typedef struct br_sql_view br_sql_view;
+struct br_sql_view {
+	char *name;
+	br_arena arena;     /* the plan and its expressions */
+	plan *p;
+	br_circuit circ;
+	int ninputs;
+	char **input_tables;
+	br_op **inputs;
+	br_op *out;         /* integrate: the view's contents */
+	char **deps;        /* distinct table names it reads */
+	int ndeps;
+};
+
+struct br_sql {
+	br_catalog *cat;
+	br_map views;       /* name -> br_sql_view* */
+	int depth;          /* nested plan executions (correlated subqueries) */
+};
+
+static const plan *find_view_plan(br_sql *s, const char *name)
+{
+	br_sql_view *v = br_map_gets(&s->views, name);
+	return v ? v->p : NULL;
+}
+
+br_sql *br_sql_open(br_catalog *cat)
+{
+	br_sql *s = br_xcalloc(1, sizeof *s);
+	s->cat = cat ? cat : br_catalog_mem_new();
+	return s;
+}
+
+static void view_free(br_sql_view *v)
+{
+	br_circuit_free(&v->circ);
+	br_arena_free(&v->arena);
+	free(v->inputs);
+	free(v->input_tables);
+	free(v->deps);
+	free(v->name);
+	free(v);
+}
+
+void br_sql_close(br_sql *s)
+{
+	if (!s)
+		return;
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
+		view_free(slot->val);
+	br_map_free(&s->views);
+	s->cat->vt->free(s->cat);
+	free(s);
+}
+
+void br_sql_result_free(br_sql_result *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < r->ncols; i++)
+		free(r->names[i]);
+	free(r->names);
+	free(r->types);
+	if (r->has_rows)
+		br_batch_free(&r->rows);
+	if (r->rowtype)
+		br_type_free(r->rowtype);
+	memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------------ lowering */
+
+typedef struct lower_ctx {
+	br_circuit *c;
+	int n, cap;
+	const char **tables;
+	br_op **inputs;
+} lower_ctx;
+
+static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
+{
+	br_op *a = NULL, *b = NULL;
+	int rc;
+	if (p->in[0] && (rc = lower(lc, p->in[0], &a, err)))
+		return rc;
+	if (p->in[1] && (rc = lower(lc, p->in[1], &b, err)))
+		return rc;
+	switch (p->kind) {
+	case P_SCAN:
+	case P_VALUES: {
+		*out = br_op_input(lc->c, p->ncols, p->types);
+		if (lc->n == lc->cap) {
+			lc->cap = lc->cap ? lc->cap * 2 : 4;
+			lc->tables = br_xrealloc(lc->tables, sizeof *lc->tables * (size_t)lc->cap);
+			lc->inputs = br_xrealloc(lc->inputs, sizeof *lc->inputs * (size_t)lc->cap);
+		}
+		lc->tables[lc->n] = p->kind == P_SCAN ? p->table : NULL;
+		lc->inputs[lc->n++] = *out;
+		return 0;
+	}
+	case P_FILTER: *out = br_op_filter(lc->c, a, p->pred); return 0;
+	case P_MAP: *out = br_op_map(lc->c, a, p->nexprs, p->exprs); return 0;
+	case P_JOIN: *out = br_op_join_outer(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys, p->joinkind); return 0;
+	case P_AGG: *out = br_op_aggregate(lc->c, a, p->ngroup, p->gcols, p->naggs, p->aggs); return 0;
+	case P_DISTINCT: *out = br_op_distinct(lc->c, a); return 0;
+	case P_UNION: *out = br_op_union(lc->c, a, b, p->negate); return 0;
+	case P_SETOP: *out = br_op_setop(lc->c, a, b, p->setkind); return 0;
+	}
+	return br_errf(err, BR_EINVAL, "plan: unknown node");
+}
+
+/* Reads a relation's current contents (table or view) into a batch fed to in. */
+static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, br_err *err)
+{
+	br_batch b;
+	br_batch_init(&b, in->out_type, true);
+	int rc = 0;
+	if (!name) {
+		br_batch_row_done(&b, 1); /* the one row of zero columns */
+	} else if (s->cat->vt->find(s->cat, name)) {
+		rc = s->cat->vt->scan(s->cat, name, &b, err);
+	} else {
+		br_sql_view *v = br_map_gets(&s->views, name);
+		if (!v) {
+			rc = br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", name);
+		} else {
+			const br_ztab *t = br_op_contents(v->out);
+			br_value *row = br_xcalloc((size_t)v->p->ncols + 1, sizeof *row);
+			br_zent *e;
+			for (size_t i = 0; !rc && (e = br_ztab_next(t, &i));) {
+				if (!e->w)
+					continue;
+				if (!(rc = br_row_decode(e->key, e->klen, row, v->p->ncols, err)))
+					br_batch_append_row(&b, row, e->w);
+			}
+			free(row);
+		}
+	}
+	if (!rc)
+		rc = br_circuit_feed(c, in, &b, err);
+	br_batch_free(&b);
+	return rc;
+}
+
+typedef struct sort_ctx {
+	const sort_key *keys;
+	int n;
+} sort_ctx;
+
+static int row_cmp(const void *x, const void *y, void *arg)
+{
+	const sort_ctx *sc = arg;
+	const br_value *a = *(br_value *const *)x, *b = *(br_value *const *)y;
+	for (int i = 0; i < sc->n; i++) {
+		const sort_key *k = &sc->keys[i];
+		const br_value *u = &a[k->col], *v = &b[k->col];
+		int r;
+		if (u->is_null || v->is_null) {
+			if (u->is_null && v->is_null)
+				continue;
+			r = u->is_null ? (k->nulls_first ? -1 : 1) : (k->nulls_first ? 1 : -1);
+			return r;
+		}
+		r = br_val_cmp(u, v);
+		if (r)
+			return k->desc ? -r : r;
+	}
+	return 0;
+}
+
+/* Consolidated rows of an integrate operator, each repeated by its weight. */
+static int collect(const br_op *integ, int ncols, br_arena *arena, br_value ***rows, int64_t *nrows, br_err *err)
+{
+	const br_ztab *t = br_op_contents(integ);
+	int64_t n = 0;
+	br_zent *e;
+	for (size_t i = 0; (e = br_ztab_next(t, &i));) {
+		if (e->w < 0)
+			return br_errf(err, BR_EINVAL, "internal: negative multiplicity %" PRId64 " in a result", e->w);
+		n += e->w;
+	}
+	if (n > 100000000)
+		return br_errf(err, BR_ELIMIT, "result too large (%" PRId64 " rows)", n);
+	br_value **r = br_arena_alloc(arena, sizeof *r * (size_t)(n ? n : 1));
+	int64_t k = 0;
+	for (size_t i = 0; (e = br_ztab_next(t, &i));) {
+		if (!e->w)
+			continue;
+		br_value *vals = br_arena_alloc(arena, sizeof *vals * (size_t)(ncols ? ncols : 1));
+		/* Strings must outlive the circuit: decode from a copy in the caller's arena. */
+		uint8_t *key = br_arena_alloc(arena, e->klen ? e->klen : 1);
+		memcpy(key, e->key, e->klen);
+		int rc = br_row_decode(key, e->klen, vals, ncols, err);
+		if (rc)
+			return rc;
+		for (int64_t w = 0; w < e->w; w++)
+			r[k++] = vals;
+	}
+	*rows = r;
+	*nrows = n;
+	return 0;
+}
+
+/* Builds the circuit of p with an integrate operator at its root. */
+static int build_circuit(const plan *p, br_circuit *c, lower_ctx *lc, br_op **integ, br_err *err)
+{
+	br_circuit_init(c);
+	memset(lc, 0, sizeof *lc);
+	lc->c = c;
+	br_op *root;
+	int rc = lower(lc, p, &root, err);
+	if (!rc)
+		*integ = br_op_integrate(c, root);
+	return rc;
+}
+
+int br_exec_plan(br_sql *s, const plan *p, const br_eval *outer, const br_value *row, br_arena *arena,
+		 br_value ***rows, int64_t *nrows, br_err *err)
+{
+	if (s->depth >= BR_EVAL_MAX_DEPTH - 1)
+		return br_errf(err, BR_ELIMIT, "subqueries nested too deeply");
+	br_circuit c;
+	lower_ctx lc;
+	br_op *integ = NULL;
+	int rc = build_circuit(p, &c, &lc, &integ, err);
+	if (!rc && outer) {
+		for (int i = 0; i < outer->nouter; i++)
+			c.ev.outer[i] = outer->outer[i];
+		c.ev.nouter = outer->nouter;
+	}
+	if (!rc && row)
+		c.ev.outer[c.ev.nouter++] = row;
+	s->depth++;
+	for (int i = 0; !rc && i < lc.n; i++)
+		rc = feed_relation(s, &c, lc.inputs[i], lc.tables[i], err);
+	if (!rc)
+		rc = br_circuit_step(&c, err);
+	s->depth--;
+	br_value **all = NULL;
+	int64_t n = 0;
+	if (!rc)
+		rc = collect(integ, p->ncols, arena, &all, &n, err);
+	if (!rc) {
+		if (p->nsort) {
+			sort_ctx sc = { p->sort, p->nsort };
+			qsort_r(all, (size_t)n, sizeof *all, row_cmp, &sc);
+		}
+		int64_t off = BR_MIN(p->offset, n);
+		int64_t cnt = n - off;
+		if (p->limit >= 0 && p->limit < cnt)
+			cnt = p->limit;
+		*rows = all + off;
+		*nrows = cnt;
+	}
+	br_circuit_free(&c);
+	free(lc.tables);
+	free(lc.inputs);
+	return rc;
+}
+
+/* ----------------------------------------------------------- statements */
+
+typedef struct stmt_ctx {
+	br_sql *s;
+	br_arena arena;
+	bind_env env;
+	const char *sql;
+	br_sql_result *res;
+	br_err *err;
+} stmt_ctx;
+
+static json_t *jget(json_t *o, const char *k) { return o ? json_object_get(o, k) : NULL; }
+static const char *jstr(json_t *o, const char *k)
+{
+	json_t *v = jget(o, k);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+static const char *ntype(json_t *node, json_t **inner)
+{
+	*inner = NULL;
+	if (!json_is_object(node) || json_object_size(node) != 1)
+		return "";
+	*inner = json_object_iter_value(json_object_iter(node));
+	return json_object_iter_key(json_object_iter(node));
+}
+
+static void result_set(br_sql_result *res, int ncols, char **names, const br_type_id *types)
+{
+	if (!res)
+		return;
+	br_sql_result_free(res);
+	res->ncols = ncols;
+	res->names = br_xcalloc((size_t)ncols + 1, sizeof(char *));
+	res->types = br_xcalloc((size_t)ncols + 1, sizeof(br_type_id));
+	for (int i = 0; i < ncols; i++) {
+		res->names[i] = br_xstrdup(names[i] ? names[i] : "?column?");
+		res->types[i] = types[i];
+	}
+	res->rowtype = br_flow_row_type(ncols, types);
+	br_batch_init(&res->rows, res->rowtype, false);
+	res->has_rows = true;
+}
+
+static void result_tag(br_sql_result *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void result_tag(br_sql_result *res, const char *fmt, ...)
+{
+	if (!res)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->tag, sizeof res->tag, fmt, ap);
+	va_end(ap);
+}
+
+/* Applies a delta to a table and steps every view that reads it. */
+static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+{
+	int rc = s->cat->vt->apply(s->cat, table, delta, err);
+	if (rc)
+		return rc;
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);) {
+		br_sql_view *v = slot->val;
+		bool reads = false;
+		for (int k = 0; k < v->ninputs; k++)
+			if (v->input_tables[k] && !strcmp(v->input_tables[k], table)) {
+				reads = true;
+				if ((rc = br_circuit_feed(&v->circ, v->inputs[k], delta, err)))
+					return rc;
+			}
+		if (reads && (rc = br_circuit_step(&v->circ, err)))
+			return br_errctx(err, "view %s", v->name);
+	}
+	return 0;
+}
+
+static int exec_select(stmt_ctx *x, json_t *sel)
+{
+	plan *p;
+	int rc = br_bind_select(&x->env, sel, &p, x->err);
+	if (rc)
+		return rc;
+	br_value **rows;
+	int64_t n;
+	if ((rc = br_exec_plan(x->s, p, NULL, NULL, &x->arena, &rows, &n, x->err)))
+		return rc;
+	result_set(x->res, p->nvisible, p->names, p->types);
+	if (x->res) {
+		/* The batch is built on nvisible columns: hidden sort columns drop here. */
+		for (int64_t i = 0; i < n; i++)
+			br_batch_append_row(&x->res->rows, rows[i], 1);
+	}
+	result_tag(x->res, "SELECT %" PRId64, n);
+	return 0;
+}
+
+static int exec_create_table(stmt_ctx *x, json_t *in)
+{
+	json_t *rel = jget(in, "relation");
+	const char *name = jstr(rel, "relname");
+	json_t *elts = jget(in, "tableElts");
+	if (!name)
+		return br_errf(x->err, BR_EINVAL, "CREATE TABLE without a name");
+	if (jget(in, "inhRelations") || jget(in, "partspec") || jget(in, "ofTypename"))
+		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: CREATE TABLE ... INHERITS/PARTITION/OF");
+	if (x->s->cat->vt->find(x->s->cat, name) || br_map_gets(&x->s->views, name)) {
+		if (json_is_true(jget(in, "if_not_exists"))) {
+			result_tag(x->res, "CREATE TABLE");
+			return 0;
+		}
+		return br_errf(x->err, BR_EEXIST, "relation \"%s\" already exists", name);
+	}
+	int n = (int)json_array_size(elts);
+	br_sql_table def = { .name = (char *)name, .ncols = 0 };
+	def.cols = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(n + 1));
+	def.types = br_arena_alloc(&x->arena, sizeof(br_type_id) * (size_t)(n + 1));
+	for (int i = 0; i < n; i++) {
+		json_t *cd;
+		const char *t = ntype(json_array_get(elts, (size_t)i), &cd);
+		if (!strcmp(t, "Constraint"))
+			continue; /* table constraints (PRIMARY KEY (...)): accepted, not enforced yet */
+		if (strcmp(t, "ColumnDef"))
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: %s in CREATE TABLE", t);
+		const char *cn = jstr(cd, "colname");
+		json_t *tn = jget(cd, "typeName");
+		/* Reuse the binder's type names through a cast of NULL. */
+		json_t *castnode = json_pack("{s:{s:{s:{s:b}},s:O}}", "TypeCast", "arg", "A_Const", "isnull", 1, "typeName", tn);
+		br_expr *e;
+		int rc = br_bind_const_expr(&x->env, castnode, &e, x->err);
+		json_decref(castnode);
+		if (rc)
+			return br_errctx(x->err, "column \"%s\"", cn ? cn : "?");
+		for (int k = 0; k < def.ncols; k++)
+			if (cn && !strcmp(def.cols[k], cn))
+				return br_errf(x->err, BR_EINVAL, "column \"%s\" specified more than once", cn);
+		def.cols[def.ncols] = (char *)(cn ? cn : "?");
+		def.types[def.ncols++] = e->type;
+	}
+	int rc = x->s->cat->vt->create(x->s->cat, &def, x->err);
+	if (!rc)
+		result_tag(x->res, "CREATE TABLE");
+	return rc;
+}
+
+static const br_sql_table *find_table(stmt_ctx *x, json_t *rel)
+{
+	const char *name = jstr(rel, "relname");
+	const br_sql_table *t = name ? x->s->cat->vt->find(x->s->cat, name) : NULL;
+	if (!t) {
+		if (name && br_map_gets(&x->s->views, name))
+			br_errf(x->err, BR_EINVAL, "cannot change materialized view \"%s\"", name);
+		else
+			br_errf(x->err, BR_ENOTFOUND, "relation \"%s\" does not exist", name ? name : "?");
+	}
+	return t;
+}
+
+static int exec_insert(stmt_ctx *x, json_t *in)
+{
+	const br_sql_table *t = find_table(x, jget(in, "relation"));
+	if (!t)
+		return x->err->code;
+	if (jget(in, "onConflictClause") || jget(in, "returningList") || jget(in, "withClause"))
+		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: INSERT with ON CONFLICT, RETURNING or WITH");
+	/* Target column positions (default: all, in order). */
+	json_t *cols = jget(in, "cols");
+	int ncols = cols ? (int)json_array_size(cols) : t->ncols;
+	int *pos = br_arena_alloc(&x->arena, sizeof(int) * (size_t)(ncols + 1));
+	for (int i = 0; i < ncols; i++) {
+		if (!cols) {
+			pos[i] = i;
+			continue;
+		}
+		json_t *rt;
+		ntype(json_array_get(cols, (size_t)i), &rt);
+		const char *cn = jstr(rt, "name");
+		pos[i] = -1;
+		for (int k = 0; cn && k < t->ncols; k++)
+			if (!strcmp(t->cols[k], cn))
+				pos[i] = k;
+		if (pos[i] < 0)
+			return br_errf(x->err, BR_EINVAL, "column \"%s\" of relation \"%s\" does not exist", cn ? cn : "?",
+				       t->name);
+		for (int k = 0; k < i; k++)
+			if (pos[k] == pos[i])
+				return br_errf(x->err, BR_EINVAL, "column \"%s\" specified more than once", cn);
+	}
+	json_t *sel = jget(jget(in, "selectStmt"), "SelectStmt");
+	if (!sel)
+		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: INSERT ... DEFAULT VALUES");
+	br_batch delta;
+	br_batch_init(&delta, t->rowtype, true);
+	br_value *row = br_arena_alloc(&x->arena, sizeof *row * (size_t)(t->ncols + 1));
+	br_eval ev = { .scratch = &x->arena };
+	int rc = 0;
+	int64_t count = 0;
+	json_t *vl = jget(sel, "valuesLists");
+	if (vl) {
+		size_t i;
+		json_t *lst;
+		json_array_foreach(vl, i, lst) {
+			json_t *items = jget(jget(lst, "List"), "items");
+			if ((int)json_array_size(items) != ncols) {
+				rc = br_errf(x->err, BR_EINVAL, "INSERT has %s expressions than target columns",
+					     (int)json_array_size(items) > ncols ? "more" : "fewer");
+				break;
+			}
+			for (int k = 0; k < t->ncols; k++)
+				row[k] = br_value_null(t->types[k]);
+			for (int k = 0; k < ncols && !rc; k++) {
+				br_expr *e;
+				json_t *item = json_array_get(items, (size_t)k), *din;
+				if (!strcmp(ntype(item, &din), "SetToDefault"))
+					continue;
+				if ((rc = br_bind_const_expr(&x->env, item, &e, x->err)) ||
+				    (rc = br_bind_coerce(&x->env, e, t->types[pos[k]], &e, x->err)))
+					break;
+				rc = br_expr_eval(e, &ev, NULL, &row[pos[k]], x->err);
+			}
+			if (rc)
+				break;
+			br_batch_append_row(&delta, row, 1);
+			count++;
+		}
+	} else {
+		plan *p;
+		br_value **rows;
+		int64_t n;
+		if (!(rc = br_bind_select(&x->env, sel, &p, x->err)) && p->nvisible != ncols)
+			rc = br_errf(x->err, BR_EINVAL, "INSERT has %s expressions than target columns",
+				     p->nvisible > ncols ? "more" : "fewer");
+		for (int k = 0; !rc && k < ncols; k++)
+			if (p->types[k] != t->types[pos[k]] && !(p->types[k] == BR_T_LONG && t->types[pos[k]] == BR_T_DOUBLE))
+				rc = br_errf(x->err, BR_EINVAL, "column \"%s\" is of type %s but expression is of type %s",
+					     t->cols[pos[k]], br_flow_type_name(t->types[pos[k]]), br_flow_type_name(p->types[k]));
+		if (!rc)
+			rc = br_exec_plan(x->s, p, NULL, NULL, &x->arena, &rows, &n, x->err);
+		for (int64_t i = 0; !rc && i < n; i++) {
+			for (int k = 0; k < t->ncols; k++)
+				row[k] = br_value_null(t->types[k]);
+			for (int k = 0; k < ncols; k++)
+				row[pos[k]] = rows[i][k];
+			br_batch_append_row(&delta, row, 1);
+			count++;
+		}
+	}
+	if (!rc)
+		rc = apply_delta(x->s, t->name, &delta, x->err);
+	br_batch_free(&delta);
+	if (!rc)
+		result_tag(x->res, "INSERT 0 %" PRId64, count);
+	return rc;
+}
+
+/* DELETE and UPDATE: scan the table, retract matching rows, insert new ones. */
+static int exec_modify(stmt_ctx *x, json_t *in, bool update)
+{
+	const br_sql_table *t = find_table(x, jget(in, "relation"));
+	if (!t)
+		return x->err->code;
+	if (jget(in, "usingClause") || jget(in, "fromClause") || jget(in, "returningList") || jget(in, "withClause"))
+		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: USING/FROM/RETURNING/WITH in %s",
+			       update ? "UPDATE" : "DELETE");
+	int rc = 0;
+	br_expr *where = NULL;
+	if (jget(in, "whereClause")) {
+		if ((rc = br_bind_table_expr(&x->env, t, jget(in, "whereClause"), &where, x->err)))
+			return rc;
+		if (where->type != BR_T_BOOLEAN)
+			return br_errf(x->err, BR_EINVAL, "argument of WHERE must be type boolean, not type %s",
+				       br_flow_type_name(where->type));
+	}
+	int nset = 0;
+	int *setcol = NULL;
+	br_expr **setexpr = NULL;
+	if (update) {
+		json_t *tl = jget(in, "targetList");
+		nset = (int)json_array_size(tl);
+		setcol = br_arena_alloc(&x->arena, sizeof(int) * (size_t)(nset + 1));
+		setexpr = br_arena_alloc(&x->arena, sizeof(br_expr *) * (size_t)(nset + 1));
+		for (int i = 0; i < nset; i++) {
+			json_t *rt;
+			ntype(json_array_get(tl, (size_t)i), &rt);
+			const char *cn = jstr(rt, "name");
+			setcol[i] = -1;
+			for (int k = 0; cn && k < t->ncols; k++)
+				if (!strcmp(t->cols[k], cn))
+					setcol[i] = k;
+			if (setcol[i] < 0)
+				return br_errf(x->err, BR_EINVAL, "column \"%s\" of relation \"%s\" does not exist", cn ? cn : "?",
+					       t->name);
+			if (jget(rt, "indirection"))
+				return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: UPDATE of a subfield");
+			if ((rc = br_bind_table_expr(&x->env, t, jget(rt, "val"), &setexpr[i], x->err)) ||
+			    (rc = br_bind_coerce(&x->env, setexpr[i], t->types[setcol[i]], &setexpr[i], x->err)))
+				return rc;
+		}
+	}
+	br_batch cur, delta;
+	br_batch_init(&cur, t->rowtype, true);
+	br_batch_init(&delta, t->rowtype, true);
+	br_value *row = br_arena_alloc(&x->arena, sizeof *row * (size_t)(t->ncols + 1));
+	br_value *nrow = br_arena_alloc(&x->arena, sizeof *nrow * (size_t)(t->ncols + 1));
+	br_eval ev = { .scratch = &x->arena };
+	int64_t count = 0;
+	rc = x->s->cat->vt->scan(x->s->cat, t->name, &cur, x->err);
+	for (int64_t i = 0; !rc && i < cur.nrows; i++) {
+		br_batch_get_row(&cur, i, row);
+		int64_t w = br_batch_weight(&cur, i);
+		if (where) {
+			br_value v;
+			if ((rc = br_expr_eval(where, &ev, row, &v, x->err)))
+				break;
+			if (!br_val_is_true(&v))
+				continue;
+		}
+		br_batch_append_row(&delta, row, -w);
+		if (update) {
+			memcpy(nrow, row, sizeof *row * (size_t)t->ncols);
+			for (int k = 0; k < nset && !rc; k++)
+				rc = br_expr_eval(setexpr[k], &ev, row, &nrow[setcol[k]], x->err);
+			if (rc)
+				break;
+			br_batch_append_row(&delta, nrow, w);
+		}
+		count += w;
+	}
+	if (!rc)
+		rc = apply_delta(x->s, t->name, &delta, x->err);
+	br_batch_free(&cur);
+	br_batch_free(&delta);
+	if (!rc)
+		result_tag(x->res, "%s %" PRId64, update ? "UPDATE" : "DELETE", count);
+	return rc;
+}
+
+static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_not_exists)
+{
+	if (!name || !sel)
+		return br_errf(x->err, BR_EINVAL, "malformed CREATE VIEW");
+	if (x->s->cat->vt->find(x->s->cat, name) || br_map_gets(&x->s->views, name)) {
+		if (if_not_exists) {
+			result_tag(x->res, "CREATE MATERIALIZED VIEW");
+			return 0;
+		}
+		return br_errf(x->err, BR_EEXIST, "relation \"%s\" already exists", name);
+	}
+	br_sql_view *v = br_xcalloc(1, sizeof *v);
+	v->name = br_xstrdup(name);
+	br_arena_init(&v->arena, 16 * 1024);
+	bind_env env = x->env;
+	env.arena = &v->arena;
+	env.for_view = true;
+	int rc = br_bind_select(&env, sel, &v->p, x->err);
+	if (!rc && (v->p->limit >= 0 || v->p->offset))
+		rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: LIMIT/OFFSET in a materialized view");
+	lower_ctx lc;
+	if (!rc) {
+		rc = build_circuit(v->p, &v->circ, &lc, &v->out, x->err);
+		v->ninputs = lc.n;
+		v->inputs = lc.inputs;
+		v->input_tables = (char **)lc.tables;
+	} else {
+		br_circuit_init(&v->circ);
+	}
+	/* Backfill: the tables' current contents are the first delta. */
+	for (int i = 0; !rc && i < v->ninputs; i++) {
+		if (v->input_tables[i] && br_map_gets(&x->s->views, v->input_tables[i]))
+			rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: a materialized view over another view");
+		else
+			rc = feed_relation(x->s, &v->circ, v->inputs[i], v->input_tables[i], x->err);
+	}
+	if (!rc)
+		rc = br_circuit_step(&v->circ, x->err);
+	if (rc) {
+		view_free(v);
+		return rc;
+	}
+	br_map_put(&x->s->views, name, strlen(name), v);
+	result_tag(x->res, "CREATE MATERIALIZED VIEW");
+	return 0;
+}
+
+static int exec_drop(stmt_ctx *x, json_t *in)
+{
+	const char *rt = jstr(in, "removeType");
+	bool missing_ok = json_is_true(jget(in, "missing_ok"));
+	size_t i;
+	json_t *obj;
+	json_array_foreach(jget(in, "objects"), i, obj) {
+		json_t *lst = jget(jget(obj, "List"), "items");
+		json_t *last = json_array_get(lst, json_array_size(lst) - 1), *sin;
+		ntype(last, &sin);
+		const char *name = jstr(sin, "sval");
+		if (!name)
+			return br_errf(x->err, BR_EINVAL, "malformed DROP");
+		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW"))) {
+			br_sql_view *v = br_map_del(&x->s->views, name, strlen(name));
+			if (!v) {
+				if (missing_ok)
+					continue;
+				return br_errf(x->err, BR_ENOTFOUND, "view \"%s\" does not exist", name);
+			}
+			view_free(v);
+			continue;
+		}
+		if (!rt || strcmp(rt, "OBJECT_TABLE"))
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: DROP %s", rt ? rt + 7 : "?");
+		if (!x->s->cat->vt->find(x->s->cat, name)) {
+			if (missing_ok)
+				continue;
+			return br_errf(x->err, BR_ENOTFOUND, "table \"%s\" does not exist", name);
+		}
+		br_map_slot *slot;
+		for (size_t k = 0; br_map_next(&x->s->views, &k, &slot);) {
+			br_sql_view *v = slot->val;
+			for (int j = 0; j < v->ninputs; j++)
+				if (v->input_tables[j] && !strcmp(v->input_tables[j], name))
+					return br_errf(x->err, BR_EINVAL,
+						       "cannot drop table %s because materialized view %s depends on it", name,
+						       v->name);
+		}
+		int rc = x->s->cat->vt->drop(x->s->cat, name, x->err);
+		if (rc)
+			return rc;
+	}
+	result_tag(x->res, "DROP");
+	return 0;
+}
+
+static int exec_stmt(stmt_ctx *x, json_t *stmt)
+{
+	json_t *in;
+	const char *t = ntype(stmt, &in);
+	if (!strcmp(t, "SelectStmt"))
+		return exec_select(x, in);
+	if (!strcmp(t, "CreateStmt"))
+		return exec_create_table(x, in);
+	if (!strcmp(t, "InsertStmt"))
+		return exec_insert(x, in);
+	if (!strcmp(t, "DeleteStmt"))
+		return exec_modify(x, in, false);
+	if (!strcmp(t, "UpdateStmt"))
+		return exec_modify(x, in, true);
+	if (!strcmp(t, "DropStmt"))
+		return exec_drop(x, in);
+	if (!strcmp(t, "ViewStmt")) {
+		const char *name = jstr(jget(in, "view"), "relname");
+		if (jget(in, "aliases"))
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: column names on CREATE VIEW");
+		return exec_create_view(x, name, jget(jget(in, "query"), "SelectStmt"), false);
+	}
+	if (!strcmp(t, "CreateTableAsStmt")) {
+		const char *ot = jstr(in, "objtype");
+		if (!ot || strcmp(ot, "OBJECT_MATVIEW"))
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: CREATE TABLE AS");
+		json_t *into = jget(in, "into");
+		if (jget(into, "colNames"))
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: column names on CREATE MATERIALIZED VIEW");
+		return exec_create_view(x, jstr(jget(into, "rel"), "relname"), jget(jget(in, "query"), "SelectStmt"),
+					json_is_true(jget(in, "if_not_exists")));
+	}
+	if (!strcmp(t, "ExplainStmt")) {
+		json_t *q;
+		if (strcmp(ntype(jget(in, "query"), &q), "SelectStmt"))
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: EXPLAIN of this statement");
+		plan *p;
+		int rc = br_bind_select(&x->env, q, &p, x->err);
+		if (rc)
+			return rc;
+		br_circuit c;
+		lower_ctx lc;
+		br_op *integ;
+		if (!(rc = build_circuit(p, &c, &lc, &integ, x->err))) {
+			br_buf out = { 0 };
+			br_circuit_explain(&c, &out);
+			char *names[1] = { "QUERY PLAN" };
+			br_type_id types[1] = { BR_T_STRING };
+			result_set(x->res, 1, names, types);
+			char *line = (char *)out.p;
+			for (size_t i = 0; x->res && i < out.len;) {
+				size_t j = i;
+				while (j < out.len && out.p[j] != '\n')
+					j++;
+				br_value v = br_value_bytes(BR_T_STRING, line + i, j - i);
+				br_batch_append_row(&x->res->rows, &v, 1);
+				i = j + 1;
+			}
+			result_tag(x->res, "EXPLAIN");
+			br_buf_free(&out);
+		}
+		br_circuit_free(&c);
+		free(lc.tables);
+		free(lc.inputs);
+		return rc;
+	}
+	if (!strcmp(t, "IndexStmt")) {
+		/* Indexes never change an answer; braid's operators index their own
+		 * state, so CREATE INDEX is accepted and has no effect. */
+		json_t *rel = jget(in, "relation");
+		if (!find_table(x, rel))
+			return x->err->code;
+		result_tag(x->res, "CREATE INDEX");
+		return 0;
+	}
+	if (!strcmp(t, "TransactionStmt")) {
+		result_tag(x->res, "%s", "OK"); /* every statement is its own transaction */
+		return 0;
+	}
+	return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: statement %s", t[0] ? t : "(unknown)");
+}
+
+int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
+{
+	br_err local;
+	if (!err)
+		err = &local;
+	err->code = 0;
+	err->msg[0] = 0;
+	if (res) {
+		br_sql_result_free(res);
+	}
+	PgQueryParseResult pr = pg_query_parse(sql);
+	if (pr.error) {
+		int rc = br_errf(err, BR_EINVAL, "%s at character %d", pr.error->message, pr.error->cursorpos);
+		pg_query_free_parse_result(pr);
+		return rc;
+	}
+	json_error_t je;
+	json_t *root = json_loads(pr.parse_tree, 0, &je);
+	pg_query_free_parse_result(pr);
+	if (!root) /* jansson refuses trees deeper than 2048 levels */
+		return br_errf(err, BR_EUNSUPPORTED, "unsupported: statement nested too deeply (%s)", je.text);
+	int rc = 0;
+	size_t i;
+	json_t *st;
+	json_array_foreach(jget(root, "stmts"), i, st) {
+		stmt_ctx x = { .s = s, .sql = sql, .res = res, .err = err };
+		br_arena_init(&x.arena, 16 * 1024);
+		x.env = (bind_env){ .session = s, .cat = s->cat, .find_view = find_view_plan, .arena = &x.arena, .sql = sql };
+		if (res) {
+			br_sql_result_free(res);
+		}
+		rc = exec_stmt(&x, jget(st, "stmt"));
+		br_arena_free(&x.arena);
+		if (rc)
+			break;
+	}
+	json_decref(root);
+	return rc;
+}
+
+int br_sql_explain_view(br_sql *s, const char *view, char **out, br_err *err)
+{
+	br_sql_view *v = br_map_gets(&s->views, view);
+	if (!v)
+		return br_errf(err, BR_ENOTFOUND, "view \"%s\" does not exist", view);
+	br_buf b = { 0 };
+	br_circuit_explain(&v->circ, &b);
+	br_buf_u8(&b, 0);
+	*out = (char *)b.p;
+	return 0;
+}

@@ -1,0 +1,709 @@
+/* test_sql.c — unit tests for src/sql: statements and NULL semantics, error
+ * messages with positions, "unsupported:" failures, and the two differential
+ * proofs: (1) generated queries over generated tables give the same answer in
+ * braid and in SQLite; (2) materialized views stepped through random inserts,
+ * deletes and updates always equal the same query run as a batch (and SQLite).
+ * BR_SQL_SEED and BR_SQL_ROUNDS change the generator's seed and size. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/util.h"
+#include "flow/flow.h"
+#include "sql/sql.h"
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct rowset {
+	char **rows;
+	int n, cap;
+} rowset;
+
+static void rs_push(rowset *r, char *s)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->rows = br_xrealloc(r->rows, sizeof *r->rows * (size_t)r->cap);
+	}
+	r->rows[r->n++] = s;
+}
+
+static void rs_free(rowset *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->rows[i]);
+	free(r->rows);
+	memset(r, 0, sizeof *r);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void fmt_val(br_buf *b, const br_value *v)
+{
+	if (v->is_null)
+		br_buf_printf(b, "NULL");
+	else if (v->type == BR_T_LONG)
+		br_buf_printf(b, "%" PRId64, v->v.i64);
+	else if (v->type == BR_T_DOUBLE)
+		br_buf_printf(b, "%.6f", v->v.f64);
+	else if (v->type == BR_T_BOOLEAN)
+		br_buf_printf(b, "%d", v->v.b);
+	else
+		br_buf_printf(b, "'%.*s'", (int)v->v.bytes.len, v->v.bytes.p);
+}
+
+/* Runs sql in braid; rows as text (sorted unless keep_order). Returns status. */
+static int braid_rows(br_sql *s, const char *sql, rowset *out, bool keep_order, br_err *err)
+{
+	br_sql_result r = { 0 };
+	int rc = br_sql_exec(s, sql, &r, err);
+	if (rc) {
+		br_sql_result_free(&r);
+		return rc;
+	}
+	br_value v[32];
+	for (int64_t i = 0; r.has_rows && i < r.rows.nrows; i++) {
+		br_batch_get_row(&r.rows, i, v);
+		br_buf b = { 0 };
+		for (int c = 0; c < r.ncols; c++) {
+			if (c)
+				br_buf_u8(&b, '|');
+			fmt_val(&b, &v[c]);
+		}
+		br_buf_u8(&b, 0);
+		rs_push(out, (char *)b.p);
+	}
+	if (!keep_order && out->n > 1)
+		qsort(out->rows, (size_t)out->n, sizeof *out->rows, cmp_str);
+	br_sql_result_free(&r);
+	return 0;
+}
+
+static int sqlite_rows(sqlite3 *db, const char *sql, rowset *out, bool keep_order, char *errbuf, size_t cap)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(errbuf, cap, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		br_buf b = { 0 };
+		for (int c = 0; c < sqlite3_column_count(st); c++) {
+			if (c)
+				br_buf_u8(&b, '|');
+			switch (sqlite3_column_type(st, c)) {
+			case SQLITE_NULL: br_buf_printf(&b, "NULL"); break;
+			case SQLITE_INTEGER: br_buf_printf(&b, "%lld", sqlite3_column_int64(st, c)); break;
+			case SQLITE_FLOAT: br_buf_printf(&b, "%.6f", sqlite3_column_double(st, c)); break;
+			default: br_buf_printf(&b, "'%s'", sqlite3_column_text(st, c)); break;
+			}
+		}
+		br_buf_u8(&b, 0);
+		rs_push(out, (char *)b.p);
+	}
+	if (rc != SQLITE_DONE)
+		snprintf(errbuf, cap, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	if (!keep_order && out->n > 1)
+		qsort(out->rows, (size_t)out->n, sizeof *out->rows, cmp_str);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static bool rs_equal(const rowset *a, const rowset *b, const char *what, const char *sql)
+{
+	if (a->n == b->n) {
+		int i = 0;
+		while (i < a->n && !strcmp(a->rows[i], b->rows[i]))
+			i++;
+		if (i == a->n)
+			return true;
+		print_error("%s differ at row %d: \"%s\" vs \"%s\"\n  sql: %s\n", what, i, a->rows[i], b->rows[i], sql);
+		return false;
+	}
+	print_error("%s: %d rows vs %d rows\n  sql: %s\n", what, a->n, b->n, sql);
+	for (int i = 0; i < a->n && i < 5; i++)
+		print_error("   a: %s\n", a->rows[i]);
+	for (int i = 0; i < b->n && i < 5; i++)
+		print_error("   b: %s\n", b->rows[i]);
+	return false;
+}
+
+static br_sql *exec_ok(br_sql *s, const char *sql)
+{
+	br_err err = { 0 };
+	int rc = br_sql_exec(s, sql, NULL, &err);
+	if (rc)
+		fail_msg("%s\n  -> %s", sql, err.msg);
+	return s;
+}
+
+/* One value of a one-row, one-column query, as text. */
+static char *scalar(br_sql *s, const char *sql)
+{
+	rowset r = { 0 };
+	br_err err = { 0 };
+	if (braid_rows(s, sql, &r, true, &err))
+		return br_xasprintf("ERROR: %s", err.msg);
+	char *v = r.n == 1 ? br_xstrdup(r.rows[0]) : br_xasprintf("%d rows", r.n);
+	rs_free(&r);
+	return v;
+}
+
+#define EXPECT(s, sql, want)                                                                  \
+	do {                                                                                  \
+		char *got_ = scalar(s, sql);                                                  \
+		if (strcmp(got_, want))                                                       \
+			fail_msg("%s\n  got  %s\n  want %s", sql, got_, want);                \
+		free(got_);                                                                   \
+	} while (0)
+
+/* --------------------------------------------------------- basic tests */
+
+static void test_semantics(void **state)
+{
+	(void)state;
+	br_sql *s = br_sql_open(NULL);
+	exec_ok(s, "CREATE TABLE t(a INTEGER, b INTEGER, s TEXT, d DOUBLE PRECISION);"
+		   "INSERT INTO t VALUES (1, 10, 'x', 1.5), (2, NULL, 'y', NULL), (NULL, 30, NULL, 2.5), (2, 20, 'x', 0)");
+	EXPECT(s, "SELECT count(*) FROM t", "4");
+	EXPECT(s, "SELECT count(b) FROM t", "3");
+	EXPECT(s, "SELECT sum(b) FROM t WHERE a IS NULL", "30");
+	EXPECT(s, "SELECT sum(b) FROM t WHERE a > 100", "NULL");
+	EXPECT(s, "SELECT count(*) FROM t WHERE a > 100", "0");
+	EXPECT(s, "SELECT avg(d) FROM t", "1.333333");
+	EXPECT(s, "SELECT count(*) FROM t WHERE a NOT IN (1, NULL)", "0"); /* x NOT IN (.., NULL) is never true */
+	EXPECT(s, "SELECT count(*) FROM t WHERE a IN (1, NULL)", "1");
+	EXPECT(s, "SELECT CASE WHEN b > 15 THEN 'big' WHEN b IS NULL THEN 'none' END FROM t WHERE a = 1", "NULL");
+	EXPECT(s, "SELECT coalesce(b, -1) FROM t WHERE s = 'y'", "-1");
+	EXPECT(s, "SELECT nullif(a, 2) FROM t WHERE s = 'y'", "NULL");
+	EXPECT(s, "SELECT 7 / 2, -7 / 2, 7 % -3", "3|-3|1");
+	EXPECT(s, "SELECT 1 + 2.5", "3.500000");
+	EXPECT(s, "SELECT count(DISTINCT a) FROM t", "2");
+	EXPECT(s, "SELECT min(s) || max(s) FROM t", "'xy'");
+	EXPECT(s, "SELECT a FROM t ORDER BY a DESC LIMIT 1", "NULL"); /* NULL is largest */
+	EXPECT(s, "SELECT a FROM t ORDER BY a NULLS FIRST LIMIT 1 OFFSET 1", "1");
+	EXPECT(s, "SELECT count(*) FROM (SELECT a FROM t UNION SELECT b FROM t) AS u", "6");
+	EXPECT(s, "SELECT count(*) FROM (SELECT a FROM t UNION ALL SELECT b FROM t) AS u", "8");
+	EXPECT(s, "SELECT a FROM t INTERSECT SELECT 2", "2");
+	EXPECT(s, "SELECT (SELECT max(b) FROM t AS x WHERE x.a = t.a) FROM t WHERE s = 'y'", "20");
+	EXPECT(s, "SELECT count(*) FROM t WHERE EXISTS (SELECT 1 FROM t AS x WHERE x.b > t.b)", "2");
+	EXPECT(s, "SELECT count(*) FROM t WHERE a IN (SELECT a FROM t WHERE b >= 20)", "2");
+	EXPECT(s, "SELECT s, count(*) FROM t GROUP BY s HAVING count(*) > 1", "'x'|2");
+	EXPECT(s, "SELECT 'abc' LIKE 'a%', 'ABC' ILIKE 'a_c', 'abc' NOT LIKE '%b'", "1|1|1");
+	EXPECT(s, "SELECT 1 IS DISTINCT FROM NULL, NULL IS NOT DISTINCT FROM NULL", "1|1");
+	EXPECT(s, "SELECT CAST('42' AS INTEGER) + 1, CAST(2.5 AS INTEGER), CAST(7 AS TEXT)", "43|3|'7'");
+	EXPECT(s, "WITH c(x, n) AS (SELECT a, count(*) FROM t GROUP BY a), d AS (SELECT * FROM c WHERE n > 1) "
+		  "SELECT d.x, c.n FROM d, c WHERE d.x = c.x", "2|2");
+	exec_ok(s, "UPDATE t SET b = b + 1 WHERE a = 2; DELETE FROM t WHERE s IS NULL");
+	EXPECT(s, "SELECT sum(b), count(*) FROM t", "31|3");
+	br_sql_close(s);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	br_sql *s = br_sql_open(NULL);
+	exec_ok(s, "CREATE TABLE t(a INTEGER, s TEXT)");
+	static const struct { const char *sql, *msg; } cases[] = {
+		{ "SELECT zz FROM t", "column \"zz\" does not exist at character 8" },
+		{ "SELECT a FROM nope", "relation \"nope\" does not exist at character 15" },
+		{ "SELEC 1", "syntax error at or near \"SELEC\" at character 1" },
+		{ "SELECT a + s FROM t", "operator does not exist: bigint + text at character 10" },
+		{ "SELECT a FROM t WHERE a", "argument of WHERE must be type boolean, not type bigint at character 23" },
+		{ "SELECT a, count(*) FROM t", "column \"a\" must appear in the GROUP BY clause" },
+		{ "SELECT 1/0", "division by zero" },
+		{ "SELECT a FROM t, t", "table name \"t\" specified more than once" },
+		{ "SELECT x.a FROM t", "missing FROM-clause entry for table \"x\"" },
+		{ "SELECT (SELECT a FROM t UNION ALL SELECT 1)", "" },
+		{ "INSERT INTO t VALUES ('abc', 'x')", "invalid input syntax for type bigint: \"abc\"" },
+		{ "SELECT t.a FROM t LEFT JOIN t AS u ON t.a < u.a", "unsupported: outer join ON condition" },
+		{ "WITH RECURSIVE c AS (SELECT 1) SELECT * FROM c", "unsupported: WITH RECURSIVE" },
+		{ "SELECT row_number() OVER () FROM t", "unsupported: window function row_number" },
+		{ "CREATE TABLE t(a INTEGER)", "relation \"t\" already exists" },
+		{ "SELECT sum(s) FROM t", "function sum(text) does not exist" },
+		{ "SELECT a FROM t GROUP BY count(*)", "aggregate functions are not allowed in GROUP BY" },
+		{ "SELECT 9223372036854775807 + 1", "bigint out of range" },
+	};
+	exec_ok(s, "INSERT INTO t VALUES (1, 'x'), (2, 'y')");
+	for (size_t i = 0; i < BR_ARRAY_LEN(cases); i++) {
+		br_err err = { 0 };
+		br_sql_result r = { 0 };
+		int rc = br_sql_exec(s, cases[i].sql, &r, &err);
+		br_sql_result_free(&r);
+		if (!rc)
+			fail_msg("%s: expected an error", cases[i].sql);
+		if (!strstr(err.msg, cases[i].msg))
+			fail_msg("%s:\n  got  %s\n  want %s", cases[i].sql, err.msg, cases[i].msg);
+	}
+	br_sql_close(s);
+}
+
+static void test_views_basic(void **state)
+{
+	(void)state;
+	br_sql *s = br_sql_open(NULL);
+	exec_ok(s, "CREATE TABLE t(k TEXT, v INTEGER);"
+		   "CREATE MATERIALIZED VIEW m AS SELECT k, count(*), min(v), max(v) FROM t GROUP BY k");
+	EXPECT(s, "SELECT count(*) FROM m", "0");
+	exec_ok(s, "INSERT INTO t VALUES ('a', 1), ('a', 5), ('b', 2)");
+	EXPECT(s, "SELECT * FROM m WHERE k = 'a'", "'a'|2|1|5");
+	exec_ok(s, "DELETE FROM t WHERE v = 1");
+	EXPECT(s, "SELECT * FROM m WHERE k = 'a'", "'a'|1|5|5");
+	exec_ok(s, "UPDATE t SET k = 'a' WHERE k = 'b'");
+	EXPECT(s, "SELECT * FROM m", "'a'|2|2|5");
+	char *plan = NULL;
+	br_err err = { 0 };
+	assert_int_equal(br_sql_explain_view(s, "m", &plan, &err), 0);
+	assert_non_null(strstr(plan, "aggregate"));
+	free(plan);
+	rowset r = { 0 };
+	assert_int_equal(braid_rows(s, "EXPLAIN SELECT k FROM t WHERE v > 1", &r, true, &err), 0);
+	assert_true(r.n >= 3);
+	rs_free(&r);
+	/* subqueries are not incremental yet: refused with a clear message */
+	assert_int_not_equal(br_sql_exec(s, "CREATE MATERIALIZED VIEW bad AS SELECT k FROM t WHERE EXISTS "
+					 "(SELECT 1 FROM t AS x WHERE x.v > t.v)", NULL, &err), 0);
+	assert_non_null(strstr(err.msg, "unsupported: correlated subqueries in a materialized view"));
+	/* uncorrelated one-row subqueries are lifted into joins and maintained */
+	exec_ok(s, "CREATE MATERIALIZED VIEW above AS SELECT k, v FROM t WHERE v >= (SELECT max(v) FROM t)");
+	EXPECT(s, "SELECT * FROM above", "'a'|5");
+	exec_ok(s, "INSERT INTO t VALUES ('c', 9)");
+	EXPECT(s, "SELECT * FROM above", "'c'|9");
+	exec_ok(s, "DROP VIEW above");
+	assert_int_not_equal(br_sql_exec(s, "DROP TABLE t", NULL, &err), 0);
+	exec_ok(s, "DROP MATERIALIZED VIEW m; DROP TABLE t");
+	br_sql_close(s);
+}
+
+/* ---------------------------------------------------- query generator */
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(rng_state >> 33) % n;
+}
+
+typedef struct gen {
+	const char **cols;
+	int ncols;
+} gen;
+
+static void gen_expr(br_buf *b, const gen *g, int depth);
+
+static void gen_pred(br_buf *b, const gen *g, int depth)
+{
+	static const char *cmps[] = { "=", "<>", "<", "<=", ">", ">=" };
+	switch (depth > 2 ? rnd(4) : rnd(9)) {
+	case 0: case 1: case 2:
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, " %s ", cmps[rnd(6)]);
+		gen_expr(b, g, depth + 1);
+		break;
+	case 3:
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, rnd(2) ? " IS NULL" : " IS NOT NULL");
+		break;
+	case 4:
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, rnd(2) ? " BETWEEN " : " NOT BETWEEN ");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, " AND ");
+		gen_expr(b, g, depth + 1);
+		break;
+	case 5:
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, rnd(2) ? " IN (" : " NOT IN (");
+		for (int i = 0, n = 1 + (int)rnd(3); i < n; i++)
+			br_buf_printf(b, "%s%s", i ? ", " : "", rnd(6) ? (char[]){ (char)('0' + rnd(6)), 0 } : "NULL");
+		br_buf_printf(b, ")");
+		break;
+	case 6:
+		br_buf_printf(b, "NOT (");
+		gen_pred(b, g, depth + 1);
+		br_buf_printf(b, ")");
+		break;
+	default:
+		br_buf_printf(b, "(");
+		gen_pred(b, g, depth + 1);
+		br_buf_printf(b, rnd(2) ? " AND " : " OR ");
+		gen_pred(b, g, depth + 1);
+		br_buf_printf(b, ")");
+		break;
+	}
+}
+
+static void gen_expr(br_buf *b, const gen *g, int depth)
+{
+	switch (depth > 2 ? rnd(2) : rnd(10)) {
+	case 0: br_buf_printf(b, "%s", g->cols[rnd((uint32_t)g->ncols)]); break;
+	case 1: br_buf_printf(b, "%d", (int)rnd(12) - 3); break;
+	case 2: case 3: {
+		static const char *ops[] = { "+", "-", "*" };
+		br_buf_printf(b, "(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, " %s ", ops[rnd(3)]);
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, ")");
+		break;
+	}
+	case 4:
+		br_buf_printf(b, "(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, rnd(2) ? " / %d)" : " %% %d)", 1 + (int)rnd(4));
+		break;
+	case 5:
+		br_buf_printf(b, "abs(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, ")");
+		break;
+	case 6:
+		br_buf_printf(b, "coalesce(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, ", %d)", (int)rnd(5));
+		break;
+	case 7:
+		br_buf_printf(b, "nullif(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, ", %d)", (int)rnd(5));
+		break;
+	default:
+		br_buf_printf(b, "CASE WHEN ");
+		gen_pred(b, g, depth + 1);
+		br_buf_printf(b, " THEN ");
+		gen_expr(b, g, depth + 1);
+		if (rnd(2)) {
+			br_buf_printf(b, " ELSE ");
+			gen_expr(b, g, depth + 1);
+		}
+		br_buf_printf(b, " END");
+		break;
+	}
+}
+
+static const char *T1[] = { "t1.a", "t1.b", "t1.c" };
+static const char *T2[] = { "t2.a", "t2.b", "t2.c" };
+static const char *T12[] = { "t1.a", "t1.b", "t1.c", "t2.a", "t2.b", "t2.c" };
+
+/* A random query both engines accept with the same meaning. incremental:
+ * only forms a materialized view supports (no subqueries, no LIMIT). Sets
+ * *ordered when the answer's order is part of the answer. */
+static char *gen_query(bool incremental, bool *ordered)
+{
+	gen g1 = { T1, 3 }, g12 = { T12, 6 }, g2 = { T2, 3 };
+	br_buf b = { 0 };
+	*ordered = false;
+	uint32_t kind = rnd(incremental ? 11 : 12);
+	switch (kind) {
+	case 0: /* filter + project */
+		br_buf_printf(&b, "SELECT ");
+		gen_expr(&b, &g1, 0);
+		br_buf_printf(&b, ", t1.b FROM t1 WHERE ");
+		gen_pred(&b, &g1, 0);
+		break;
+	case 1: /* DISTINCT */
+		br_buf_printf(&b, "SELECT DISTINCT ");
+		gen_expr(&b, &g1, 1);
+		br_buf_printf(&b, " FROM t1 WHERE ");
+		gen_pred(&b, &g1, 1);
+		break;
+	case 2: /* equi-join with a residual predicate */
+		br_buf_printf(&b, "SELECT t1.a, t2.c, ");
+		gen_expr(&b, &g12, 1);
+		br_buf_printf(&b, " FROM t1, t2 WHERE t1.%c = t2.%c AND ", "abc"[rnd(3)], "abc"[rnd(3)]);
+		gen_pred(&b, &g12, 1);
+		break;
+	case 3: /* JOIN ... ON, three tables */
+		br_buf_printf(&b, "SELECT t1.b, t2.b, t3.y FROM t1 JOIN t2 ON t1.a = t2.b JOIN t3 ON t3.x = t2.c WHERE ");
+		gen_pred(&b, &g12, 1);
+		break;
+	case 4: { /* GROUP BY with aggregates and HAVING */
+		const char *gcol = T1[rnd(3)];
+		br_buf_printf(&b, "SELECT %s, count(*), sum(", gcol);
+		gen_expr(&b, &g1, 2);
+		br_buf_printf(&b, "), min(t1.c), max(");
+		gen_expr(&b, &g1, 2);
+		br_buf_printf(&b, "), count(t1.b) FROM t1 WHERE ");
+		gen_pred(&b, &g1, 1);
+		br_buf_printf(&b, " GROUP BY %s", gcol);
+		if (rnd(2))
+			br_buf_printf(&b, " HAVING count(*) > %d", (int)rnd(3));
+		break;
+	}
+	case 5: /* global aggregate */
+		br_buf_printf(&b, "SELECT count(*), sum(t1.a), avg(t1.b), min(");
+		gen_expr(&b, &g1, 2);
+		br_buf_printf(&b, "), count(DISTINCT t1.c) FROM t1 WHERE ");
+		gen_pred(&b, &g1, 1);
+		break;
+	case 6: { /* set operations */
+		static const char *ops[] = { "UNION", "UNION ALL", "INTERSECT", "EXCEPT" };
+		br_buf_printf(&b, "SELECT ");
+		gen_expr(&b, &g1, 2);
+		br_buf_printf(&b, " FROM t1 WHERE ");
+		gen_pred(&b, &g1, 2);
+		br_buf_printf(&b, " %s SELECT ", ops[rnd(4)]);
+		gen_expr(&b, &g2, 2);
+		br_buf_printf(&b, " FROM t2 WHERE ");
+		gen_pred(&b, &g2, 2);
+		break;
+	}
+	case 7: /* join + group by */
+		br_buf_printf(&b, "SELECT t2.a, count(*), sum(t1.c) FROM t1, t2 WHERE t1.b = t2.b AND ");
+		gen_pred(&b, &g12, 2);
+		br_buf_printf(&b, " GROUP BY t2.a");
+		break;
+	case 8: { /* outer joins, with a WHERE over the padded rows */
+		static const char *kinds[] = { "LEFT", "RIGHT", "FULL" };
+		uint32_t k = rnd(3);
+		br_buf_printf(&b, "SELECT t1.a, t1.b, t2.c, t2.a FROM t1 %s JOIN t2 ON t1.%c = t2.%c%s", kinds[k],
+			      "abc"[rnd(3)], "abc"[rnd(3)], rnd(2) ? " AND t2.a = t1.c" : "");
+		if (k < 2 && rnd(2)) { /* a condition on the side that may be padded away */
+			br_buf_printf(&b, " AND ");
+			gen_pred(&b, k == 0 ? &g2 : &g1, 2);
+		}
+		br_buf_printf(&b, " WHERE ");
+		gen_pred(&b, &g12, 2);
+		break;
+	}
+	case 9: /* correlated scalar subquery */
+		/* views decorrelate equality correlation only; batch takes any */
+		br_buf_printf(&b, "SELECT t1.a, (SELECT %s FROM t2 WHERE t2.a %s t1.b AND ",
+			      rnd(2) ? "count(*)" : "sum(t2.c) + 1", incremental || rnd(2) ? "=" : "<");
+		gen_pred(&b, &g2, 2);
+		br_buf_printf(&b, ") FROM t1 WHERE ");
+		gen_pred(&b, &g1, 2);
+		break;
+	case 10: /* EXISTS / IN subqueries */
+		if (rnd(2))
+			br_buf_printf(&b, "SELECT t1.a, t1.c FROM t1 WHERE %sEXISTS (SELECT 1 FROM t2 WHERE t2.b = t1.a AND ",
+				      rnd(2) ? "NOT " : "");
+		else
+			br_buf_printf(&b, "SELECT t1.a, t1.c FROM t1 WHERE t1.b %sIN (SELECT t2.c FROM t2 WHERE ",
+				      rnd(2) && !incremental ? "NOT " : "");
+		gen_pred(&b, &g2, 2);
+		br_buf_printf(&b, ")");
+		break;
+	default: /* ORDER BY every column, LIMIT/OFFSET: order is part of the answer */
+		br_buf_printf(&b, "SELECT t1.a, t1.b, ");
+		gen_expr(&b, &g1, 1);
+		br_buf_printf(&b, " FROM t1 ORDER BY 1 %s NULLS FIRST, 2 NULLS LAST, 3 DESC NULLS LAST LIMIT %d OFFSET %d",
+			      rnd(2) ? "ASC" : "DESC", (int)rnd(10), (int)rnd(4));
+		*ordered = true;
+		break;
+	}
+	br_buf_u8(&b, 0);
+	return (char *)b.p;
+}
+
+static void random_row(br_buf *b, int ncols)
+{
+	br_buf_printf(b, "(");
+	for (int c = 0; c < ncols; c++) {
+		if (rnd(7) == 0)
+			br_buf_printf(b, "%sNULL", c ? ", " : "");
+		else
+			br_buf_printf(b, "%s%d", c ? ", " : "", (int)rnd(9) - 3);
+	}
+	br_buf_printf(b, ")");
+}
+
+static void both_exec(br_sql *s, sqlite3 *db, const char *sql)
+{
+	exec_ok(s, sql);
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("sqlite: %s: %s", sql, msg);
+}
+
+static void setup_tables(br_sql *s, sqlite3 *db, int rows)
+{
+	both_exec(s, db, "CREATE TABLE t1(a INTEGER, b INTEGER, c INTEGER)");
+	both_exec(s, db, "CREATE TABLE t2(a INTEGER, b INTEGER, c INTEGER)");
+	both_exec(s, db, "CREATE TABLE t3(x INTEGER, y INTEGER)");
+	static const char *names[] = { "t1", "t2", "t3" };
+	for (int t = 0; t < 3; t++) {
+		br_buf b = { 0 };
+		br_buf_printf(&b, "INSERT INTO %s VALUES ", names[t]);
+		for (int i = 0; i < rows; i++) {
+			if (i)
+				br_buf_printf(&b, ", ");
+			random_row(&b, t == 2 ? 2 : 3);
+		}
+		br_buf_u8(&b, 0);
+		both_exec(s, db, (const char *)b.p);
+		br_buf_free(&b);
+	}
+}
+
+static int env_int(const char *name, int def)
+{
+	const char *v = getenv(name);
+	return v && *v ? atoi(v) : def;
+}
+
+/* Proof (2): braid's batch answers equal SQLite's. */
+static void test_differential_sqlite(void **state)
+{
+	(void)state;
+	rng_state = (uint64_t)env_int("BR_SQL_SEED", 12345);
+	int rounds = env_int("BR_SQL_ROUNDS", 400);
+	br_sql *s = br_sql_open(NULL);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	setup_tables(s, db, 25);
+	int compared = 0, both_failed = 0;
+	for (int i = 0; i < rounds; i++) {
+		bool ordered;
+		char *sql = gen_query(false, &ordered);
+		rowset a = { 0 }, b = { 0 };
+		br_err err = { 0 };
+		char serr[256] = "";
+		int ra = braid_rows(s, sql, &a, ordered, &err);
+		int rb = sqlite_rows(db, sql, &b, ordered, serr, sizeof serr);
+		if (ra && rb) {
+			both_failed++; /* e.g. a scalar subquery with two rows: both refuse */
+		} else if (ra || rb) {
+			fail_msg("only one engine failed on\n  %s\n  braid: %s\n  sqlite: %s", sql, ra ? err.msg : "ok",
+				 rb ? serr : "ok");
+		} else {
+			if (!rs_equal(&a, &b, "braid vs sqlite", sql))
+				fail();
+			compared++;
+			if (getenv("BR_SQL_SHOW")) print_message("%d rows: %s\n", a.n, sql);
+		}
+		rs_free(&a);
+		rs_free(&b);
+		free(sql);
+	}
+	print_message("differential: %d queries compared with SQLite (%d refused by both)\n", compared, both_failed);
+	assert_true(compared > rounds * 9 / 10);
+	sqlite3_close(db);
+	br_sql_close(s);
+}
+
+/* Proof (3): incremental = batch. Views are stepped by random DML; after
+ * every step each view equals its query run as a batch, and SQLite's answer. */
+static void test_incremental_equals_batch(void **state)
+{
+	(void)state;
+	rng_state = (uint64_t)env_int("BR_SQL_SEED", 777);
+	int steps = env_int("BR_SQL_ROUNDS", 400) / 4;
+	br_sql *s = br_sql_open(NULL);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	setup_tables(s, db, 8);
+	enum { NV = 24 };
+	char *views[NV];
+	static const char *fixed[] = {
+		"SELECT t1.a, t1.b FROM t1 WHERE t1.a > t1.b OR t1.c IS NULL",
+		"SELECT t1.a, t2.b, t1.c + t2.c FROM t1 JOIN t2 ON t1.a = t2.a",
+		"SELECT t1.a, count(*), sum(t1.b), min(t1.c), max(t1.c), count(DISTINCT t1.b) FROM t1 GROUP BY t1.a",
+		"SELECT DISTINCT t2.b FROM t2",
+		"SELECT t1.a FROM t1 EXCEPT SELECT t2.a FROM t2",
+		"SELECT t1.b, count(*), sum(t2.c) FROM t1, t2 WHERE t1.a = t2.b GROUP BY t1.b HAVING count(*) > 1",
+		"SELECT count(*), sum(t1.a), avg(t1.a), max(t1.b) FROM t1",
+		"SELECT t1.c FROM t1 INTERSECT SELECT t3.y FROM t3",
+		"SELECT t1.a, t1.b, t2.c FROM t1 LEFT JOIN t2 ON t1.a = t2.b AND t2.c > 0",
+		"SELECT t2.a, t3.y FROM t3 FULL JOIN t2 ON t2.c = t3.x AND t3.y = t2.b",
+		"SELECT t2.a, count(*), count(t1.b), sum(t1.c) FROM t1 RIGHT JOIN t2 ON t1.a = t2.a GROUP BY t2.a",
+		"SELECT t1.a, (SELECT max(t2.c) FROM t2) FROM t1 WHERE t1.b > (SELECT avg(t1.b) FROM t1)",
+		"SELECT t3.x FROM t3 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t2.a > 2) OR t3.y = 1",
+		"SELECT t1.a, t1.b FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.a = t1.b AND t2.c > 0)",
+		"SELECT t1.a, t1.c FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2, t3 WHERE t2.b = t1.a AND t3.x = t1.c "
+		"AND t2.c = t3.y)",
+		"SELECT t3.x FROM t3 WHERE t3.y IN (SELECT t1.a + 1 FROM t1 WHERE t1.b > 0) AND t3.x > -2",
+		"SELECT t1.a, (SELECT count(*) FROM t2 WHERE t2.a = t1.a), "
+		"(SELECT max(t2.c) FROM t2 WHERE t2.b = t1.b AND t2.c > 0) FROM t1",
+		"SELECT t3.x, t3.y FROM t3 WHERE t3.y > (SELECT count(*) FROM t1 WHERE t1.b = t3.x) - 1",
+	};
+	for (int v = 0; v < NV; v++) {
+		bool ordered;
+		views[v] = v < (int)BR_ARRAY_LEN(fixed) ? br_xstrdup(fixed[v]) : gen_query(true, &ordered);
+		char *ddl = br_xasprintf("CREATE MATERIALIZED VIEW v%d AS %s", v, views[v]);
+		br_err err = { 0 };
+		if (br_sql_exec(s, ddl, NULL, &err)) {
+			/* a generated view may fail on its backfill (e.g. overflow): skip it */
+			if (v < (int)BR_ARRAY_LEN(fixed))
+				fail_msg("%s: %s", ddl, err.msg);
+			print_message("skipped view (%s): %s\n", err.msg, views[v]);
+			free(views[v]);
+			views[v] = NULL;
+		}
+		free(ddl);
+	}
+	int checks = 0;
+	for (int st = 0; st < steps; st++) {
+		static const char *tabs[] = { "t1", "t2", "t3" };
+		int t = (int)rnd(3);
+		const char *cols = t == 2 ? "x" : "a";
+		br_buf b = { 0 };
+		switch (rnd(4)) {
+		case 0: case 1:
+			br_buf_printf(&b, "INSERT INTO %s VALUES ", tabs[t]);
+			for (int i = 0, n = 1 + (int)rnd(4); i < n; i++) {
+				if (i)
+					br_buf_printf(&b, ", ");
+				random_row(&b, t == 2 ? 2 : 3);
+			}
+			break;
+		case 2:
+			br_buf_printf(&b, "DELETE FROM %s WHERE %s = %d", tabs[t], cols, (int)rnd(9) - 3);
+			break;
+		default:
+			br_buf_printf(&b, "UPDATE %s SET %s = %s + 1 WHERE %s %s %d", tabs[t], cols, cols,
+				      t == 2 ? "y" : "b", rnd(2) ? "<" : ">", (int)rnd(9) - 3);
+			break;
+		}
+		br_buf_u8(&b, 0);
+		both_exec(s, db, (const char *)b.p);
+		br_buf_free(&b);
+		for (int v = 0; v < NV; v++) {
+			if (!views[v])
+				continue;
+			char *q = br_xasprintf("SELECT * FROM v%d", v);
+			rowset inc = { 0 }, bat = { 0 }, lite = { 0 };
+			br_err err = { 0 };
+			char serr[256] = "";
+			if (braid_rows(s, q, &inc, false, &err))
+				fail_msg("%s: %s", q, err.msg);
+			if (braid_rows(s, views[v], &bat, false, &err))
+				fail_msg("%s: %s", views[v], err.msg);
+			if (sqlite_rows(db, views[v], &lite, false, serr, sizeof serr))
+				fail_msg("sqlite %s: %s", views[v], serr);
+			if (!rs_equal(&inc, &bat, "view vs batch", views[v]) || !rs_equal(&bat, &lite, "batch vs sqlite", views[v]))
+				fail_msg("after step %d", st);
+			checks++;
+			rs_free(&inc);
+			rs_free(&bat);
+			rs_free(&lite);
+			free(q);
+		}
+	}
+	print_message("incremental: %d steps, %d view checks\n", steps, checks);
+	for (int v = 0; v < NV; v++)
+		free(views[v]);
+	sqlite3_close(db);
+	br_sql_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_semantics),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_views_basic),
+		cmocka_unit_test(test_differential_sqlite),
+		cmocka_unit_test(test_incremental_equals_batch),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
