@@ -164,12 +164,14 @@ static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_
 static int x_query(void *p, const char *sql, br_pg_emit emit, void *ectx, br_pg_error *e)
 {
 	sess *s = p;
-	PgQuerySplitResult sp = pg_query_split_with_scanner(sql);
+	PgQuerySplitResult sp = pg_query_split_with_parser(sql);
 	if (sp.error) {
 		br_pg_errorf(e, "42601", byte_to_char_pos(sql, sp.error->cursorpos), "%s", sp.error->message);
 		pg_query_free_split_result(sp);
 		return -1;
 	}
+	/* The whole string is parsed first (as PostgreSQL does): a syntax error
+	 * anywhere runs nothing. */
 	int rc = 0;
 	size_t total = strlen(sql);
 	char *piece = br_xmalloc(total + 1);
@@ -365,7 +367,8 @@ static bool returns_rows(const char *sql)
 
 static int x_prepare(void *p, const char *sql, int *nparams, bool *empty, bool *rows, br_pg_error *e)
 {
-	PgQuerySplitResult sp = pg_query_split_with_scanner(sql);
+	/* parsing here puts a syntax error at Parse, as in PostgreSQL */
+	PgQuerySplitResult sp = pg_query_split_with_parser(sql);
 	if (sp.error) {
 		br_pg_errorf(e, "42601", byte_to_char_pos(sql, sp.error->cursorpos), "%s", sp.error->message);
 		pg_query_free_split_result(sp);
@@ -375,16 +378,7 @@ static int x_prepare(void *p, const char *sql, int *nparams, bool *empty, bool *
 	pg_query_free_split_result(sp);
 	if (n > 1)
 		return br_pg_errorf(e, "42601", 0, "cannot insert multiple commands into a prepared statement");
-	/* a syntax error belongs to Parse, as in PostgreSQL */
-	PgQueryParseResult pr = pg_query_parse(sql);
-	if (pr.error) {
-		br_pg_errorf(e, "42601", byte_to_char_pos(sql, pr.error->cursorpos), "%s", pr.error->message);
-		pg_query_free_parse_result(pr);
-		return -1;
-	}
-	bool none = strstr(pr.parse_tree, "\"stmt\"") == NULL;
-	pg_query_free_parse_result(pr);
-	*empty = n == 0 || none;
+	*empty = n == 0;
 	*rows = !*empty && returns_rows(sql);
 	*nparams = scan_params(sql, NULL, 0, NULL, NULL, NULL, NULL);
 	return 0;
