@@ -146,6 +146,44 @@ static void x_result_free(br_pg_result *res)
 	memset(res, 0, sizeof *res);
 }
 
+static const char *skip_blank(const char *p)
+{
+	for (;;) {
+		while (isspace((unsigned char)*p) || *p == '(')
+			p++;
+		if (p[0] == '-' && p[1] == '-') {
+			while (*p && *p != '\n')
+				p++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *e = strstr(p + 2, "*/");
+			p = e ? e + 2 : p + strlen(p);
+		} else
+			return p;
+	}
+}
+
+static bool keyword(const char *p, const char *kw);
+
+/* br_sql answers every transaction statement with "OK": each statement is its
+ * own transaction. Clients read the tag PostgreSQL would send, and a WARNING
+ * says that the block has no effect (ReadyForQuery stays 'I', which is the
+ * truth: no transaction is open). */
+static void transaction_tag(const char *sql, br_pg_result *r)
+{
+	if (strcmp(r->tag, "OK"))
+		return;
+	const char *p = skip_blank(sql);
+	const char *tag = keyword(p, "begin") || keyword(p, "start") ? "BEGIN"
+			  : keyword(p, "commit") || keyword(p, "end")   ? "COMMIT"
+			  : keyword(p, "rollback") || keyword(p, "abort") ? "ROLLBACK"
+									: NULL;
+	if (!tag)
+		return;
+	snprintf(r->tag, sizeof r->tag, "%s", tag);
+	br_pg_errorf(&r->notice, "01000", 0, "braid runs every statement as its own transaction; %s has no effect", tag);
+	snprintf(r->notice.severity, sizeof r->notice.severity, "WARNING");
+}
+
 /* Runs one statement; positions in errors are bytes of sql. */
 static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_error *e)
 {
@@ -158,6 +196,7 @@ static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_
 		return -1;
 	}
 	to_result(sr, res);
+	transaction_tag(sql, res);
 	return 0;
 }
 
@@ -341,27 +380,19 @@ static int unmap_pos(int pos, const subst *subs, int nsubs)
 	return pos + delta;
 }
 
+static bool keyword(const char *p, const char *kw)
+{
+	size_t l = strlen(kw);
+	return !strncasecmp(p, kw, l) && !ident_char(p[l]);
+}
+
 static bool returns_rows(const char *sql)
 {
-	const char *p = sql;
-	for (;;) {
-		while (isspace((unsigned char)*p) || *p == '(')
-			p++;
-		if (p[0] == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				p++;
-		} else if (p[0] == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-			p = e ? e + 2 : p + strlen(p);
-		} else
-			break;
-	}
+	const char *p = skip_blank(sql);
 	static const char *const kw[] = { "select", "values", "with", "table", "show", "explain" };
-	for (size_t i = 0; i < BR_ARRAY_LEN(kw); i++) {
-		size_t l = strlen(kw[i]);
-		if (!strncasecmp(p, kw[i], l) && !ident_char(p[l]))
+	for (size_t i = 0; i < BR_ARRAY_LEN(kw); i++)
+		if (keyword(p, kw[i]))
 			return true;
-	}
 	return false;
 }
 

@@ -138,6 +138,14 @@ printf 'SELECT * FROM nosuch;\nSELECT 42;\n' >"$tmp/go_on.sql"
 out=$(q -At -f "$tmp/go_on.sql" 2>/dev/null)
 check "script continues after an error by default" "$out" "42"
 
+# transaction statements: accepted with PostgreSQL's tags and a WARNING
+out=$(q -c "BEGIN" -c "COMMIT" 2>&1)
+want='WARNING:  braid runs every statement as its own transaction; BEGIN has no effect
+BEGIN
+WARNING:  braid runs every statement as its own transaction; COMMIT has no effect
+COMMIT'
+check "BEGIN/COMMIT tags with a WARNING notice" "$out" "$want"
+
 # empty and comment-only queries
 out=$(q -At -c "-- nothing here" 2>&1)
 check "comment-only query" "$out" ""
@@ -221,6 +229,27 @@ results.append(("malformed Bind -> 08P01, Sync recovers, next Query answers", ok
 # 6. cancel request with a wrong key: closed without an answer
 s = conn(); s.sendall(struct.pack("!iiii", 16, 80877102, 1, 12345)); d = recv_all(s); s.close()
 results.append(("cancel with a wrong key -> closed silently", d == b""))
+# 7. cancel with the right key reaches its connection; that connection lives on
+a = conn()
+body = struct.pack("!i", 196608) + b"user\0x\0\0"
+a.sendall(struct.pack("!i", len(body) + 4) + body)
+d = b""
+while not d.endswith(b"Z\0\0\0\x05I"):
+    b = a.recv(65536)
+    if not b: break
+    d += b
+k = d.find(b"K\0\0\0\x0c")
+pid, key = struct.unpack("!ii", d[k + 5:k + 13]) if k >= 0 else (0, 0)
+s = conn(); s.sendall(struct.pack("!iiii", 16, 80877102, pid, key)); d2 = recv_all(s); s.close()
+q = b"SELECT 8\0"
+a.sendall(b"Q" + struct.pack("!i", len(q) + 4) + q)
+d = b""
+while not d.endswith(b"Z\0\0\0\x05I"):
+    b = a.recv(65536)
+    if not b: break
+    d += b
+a.close()
+results.append(("cancel with the right key: closed, target connection still answers", k >= 0 and d2 == b"" and b"SELECT 1" in d))
 for name, good in results:
     print(("ok - " if good else "not ok - ") + name)
 EOF
