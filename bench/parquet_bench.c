@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/map.h"
+#include <sys/resource.h>
+#include <xxhash.h>
+
 #include "base/util.h"
 #include "parquet/parquet.h"
 
@@ -69,6 +71,15 @@ static void gen_batch(br_batch *b, int64_t first, int64_t n)
 	}
 }
 
+/* CPU seconds of this process (user + system): steadier than wall time on a
+ * shared machine. */
+static double cpu_s(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 static int fail(const br_err *err)
 {
 	fprintf(stderr, "parquet_bench: %s\n", err->msg);
@@ -86,6 +97,7 @@ static int cmd_write(const char *out, int64_t rows, bool do_write)
 	o.fsync = false;
 	br_pq_writer *w = NULL;
 	int64_t t0 = br_mono_ns();
+	double c0 = cpu_s();
 	if (do_write && br_pq_writer_open(out, s, &o, &w, &err))
 		return fail(&err);
 	br_batch b;
@@ -101,18 +113,81 @@ static int cmd_write(const char *out, int64_t rows, bool do_write)
 	if (do_write && br_pq_writer_close(w, &m, &err))
 		return fail(&err);
 	double secs = (double)(br_mono_ns() - t0) / 1e9;
-	printf("{\"rows\":%lld,\"seconds\":%.3f,\"bytes\":%lld,\"row_groups\":%d}\n", (long long)rows, secs,
-	       (long long)m.file_bytes, m.nrow_groups);
+	printf("{\"rows\":%lld,\"seconds\":%.3f,\"cpu\":%.3f,\"bytes\":%lld,\"row_groups\":%d}\n", (long long)rows, secs,
+	       cpu_s() - c0, (long long)m.file_bytes, m.nrow_groups);
 	br_pq_metrics_free(&m);
 	br_batch_free(&b);
 	br_schema_free(s);
 	return 0;
 }
 
+/* count per channel: open addressing on (hash, length, first 16 bytes) with
+ * the full key kept for longer strings, as a query engine's group-by would. */
+typedef struct group {
+	uint64_t h;
+	uint32_t len;
+	uint64_t k0, k1;
+	char *key;
+	int64_t count;
+} group;
+
+typedef struct groups {
+	group *g;
+	size_t cap, n;
+} groups;
+
+static void groups_add(groups *t, const uint8_t *p, size_t n);
+
+static void groups_grow(groups *t)
+{
+	groups nt = { br_xcalloc(t->cap ? t->cap * 2 : 64, sizeof(group)), t->cap ? t->cap * 2 : 64, 0 };
+	for (size_t i = 0; i < t->cap; i++) {
+		group *o = &t->g[i];
+		if (!o->key)
+			continue;
+		size_t s = o->h & (nt.cap - 1);
+		while (nt.g[s].key)
+			s = (s + 1) & (nt.cap - 1);
+		nt.g[s] = *o;
+		nt.n++;
+	}
+	free(t->g);
+	*t = nt;
+}
+
+static void groups_add(groups *t, const uint8_t *p, size_t n)
+{
+	if (2 * (t->n + 1) > t->cap)
+		groups_grow(t);
+	uint64_t h = XXH3_64bits(p, n), k[2] = { 0, 0 };
+	memcpy(k, p, BR_MIN(n, 16));
+	size_t s = h & (t->cap - 1);
+	for (;; s = (s + 1) & (t->cap - 1)) {
+		group *g = &t->g[s];
+		if (!g->key)
+			break;
+		if (g->h == h && g->len == n && g->k0 == k[0] && g->k1 == k[1] && (n <= 16 || !memcmp(g->key, p, n))) {
+			g->count++;
+			return;
+		}
+	}
+	group *g = &t->g[s];
+	g->h = h;
+	g->len = (uint32_t)n;
+	g->k0 = k[0];
+	g->k1 = k[1];
+	g->key = br_xmalloc(n + 1);
+	memcpy(g->key, p, n);
+	g->key[n] = 0;
+	g->count = 1;
+	t->n++;
+}
+
 static int cmd_scan(const char *path)
 {
 	br_err err = { 0 };
 	int64_t t0 = br_mono_ns();
+	double c0 = cpu_s();
 	br_pq_reader *r;
 	if (br_pq_reader_open(path, &r, &err))
 		return fail(&err);
@@ -128,38 +203,31 @@ static int cmd_scan(const char *path)
 	br_batch b = { 0 };
 	int rc;
 	int64_t count = 0, sum = 0;
-	br_map groups = { 0 };
+	groups t = { 0 };
 	while ((rc = br_pq_reader_next(r, &b, &err)) > 0) {
 		count += b.nrows;
 		const br_col *pc = &b.cols[0], *cc = &b.cols[1];
-		for (int64_t i = 0; i < b.nrows; i++) {
+		for (int64_t i = 0; i < b.nrows; i++)
 			if (br_col_valid(pc, i))
 				sum += br_col_i64(pc, i);
+		for (int64_t i = 0; i < b.nrows; i++) {
 			size_t n;
 			const uint8_t *p = br_col_bytes(cc, i, &n);
-			intptr_t *slot = (intptr_t *)br_map_get(&groups, p, n);
-			if (slot)
-				(*slot)++;
-			else {
-				slot = br_xmalloc(sizeof *slot);
-				*slot = 1;
-				br_map_put(&groups, p, n, slot);
-			}
+			groups_add(&t, p, n);
 		}
 	}
 	if (rc < 0)
 		return fail(&err);
 	double secs = (double)(br_mono_ns() - t0) / 1e9;
 	int64_t google = 0;
-	intptr_t *g = br_map_gets(&groups, "Google");
-	if (g)
-		google = *g;
-	printf("{\"count\":%lld,\"sum_price\":%lld,\"groups\":%zu,\"google\":%lld,\"seconds\":%.3f}\n", (long long)count,
-	       (long long)sum, groups.count, (long long)google, secs);
-	br_map_slot *slot;
-	for (size_t i = 0; br_map_next(&groups, &i, &slot);)
-		free(slot->val);
-	br_map_free(&groups);
+	for (size_t i = 0; i < t.cap; i++) {
+		if (t.g[i].key && !strcmp(t.g[i].key, "Google"))
+			google = t.g[i].count;
+		free(t.g[i].key);
+	}
+	printf("{\"count\":%lld,\"sum_price\":%lld,\"groups\":%zu,\"google\":%lld,\"seconds\":%.3f,\"cpu\":%.3f}\n",
+	       (long long)count, (long long)sum, t.n, (long long)google, secs, cpu_s() - c0);
+	free(t.g);
 	br_batch_free(&b);
 	br_pq_reader_close(r);
 	return 0;

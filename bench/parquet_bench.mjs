@@ -4,7 +4,8 @@
 //          subtracted); DuckDB: COPY the same rows (already in memory) to zstd.
 //   scan   count(*), sum(price) and count per channel, over each engine's file,
 //          braid single-threaded, DuckDB with its default threads and with 1.
-// Prints one line per figure and the braid/DuckDB ratios (goal: <= 1.0).
+// Prints wall and CPU seconds (user + system, all threads; steadier on a
+// shared machine) and the braid/DuckDB ratios (goal: <= 1.0).
 // Usage: node bench/parquet_bench.mjs   (after `make build/libbraid.a`)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -34,35 +35,42 @@ try {
   const bf = join(dir, 'braid.parquet'), df = join(dir, 'duckdb.parquet');
   const best = (f, n = 3) => { let b = Infinity, out; for (let i = 0; i < n; i++) { const t0 = performance.now(); out = f(); b = Math.min(b, (performance.now() - t0) / 1000); } return [b, out]; };
 
+  const cpuNow = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
   // write
-  const gen = braid('gen', String(ROWS)).seconds;
+  const g = braid('gen', String(ROWS));
+  const gen = g.seconds;
   const bw = braid('write', bf, String(ROWS));
-  const braidWrite = bw.seconds - gen;
+  const braidWrite = bw.seconds - gen, braidWriteCpu = bw.cpu - g.cpu;
   const db = await DuckDBInstance.create(':memory:');
   const con = await db.connect();
   await con.run(`CREATE TABLE bids AS SELECT * FROM '${bf}'`);
-  let t0 = performance.now();
+  let t0 = performance.now(), c0 = cpuNow();
   await con.run(`COPY bids TO '${df}' (FORMAT parquet, COMPRESSION zstd)`);
-  const duckWrite = (performance.now() - t0) / 1000;
+  const duckWrite = (performance.now() - t0) / 1000, duckWriteCpu = cpuNow() - c0;
   await con.run('DROP TABLE bids');
 
   // scan (best of 3)
-  const scanBraid = (f) => { let b = Infinity, out; for (let i = 0; i < 3; i++) { out = braid('scan', f); b = Math.min(b, out.seconds); } return [b, out]; };
+  const scanBraid = (f) => {
+    let b = Infinity, bc = Infinity, out;
+    for (let i = 0; i < 3; i++) { out = braid('scan', f); b = Math.min(b, out.seconds); bc = Math.min(bc, out.cpu); }
+    return [b, out, bc];
+  };
   const q = (f) => `SELECT channel, count(*) AS n, sum(price) AS s FROM '${f}' GROUP BY channel`;
   const scanDuck = async (f) => {
-    let b = Infinity, rows;
+    let b = Infinity, bc = Infinity, rows;
     for (let i = 0; i < 3; i++) {
-      const t = performance.now();
+      const t = performance.now(), c = cpuNow();
       rows = (await con.runAndReadAll(q(f))).getRowObjectsJson();
       b = Math.min(b, (performance.now() - t) / 1000);
+      bc = Math.min(bc, cpuNow() - c);
     }
     const count = rows.reduce((a, r) => a + Number(r.n), 0), sum = rows.reduce((a, r) => a + BigInt(r.s), 0n);
-    return [b, { count, sum_price: sum, groups: rows.length }];
+    return [b, { count, sum_price: sum, groups: rows.length }, bc];
   };
-  const [bsb, rb] = scanBraid(bf);
-  const [bsd, rd] = scanBraid(df);
-  const [dsd, qd] = await scanDuck(df);
-  const [dsb] = await scanDuck(bf);
+  const [bsb, rb, bsbc] = scanBraid(bf);
+  const [bsd, rd, bsdc] = scanBraid(df);
+  const [dsd, qd, dsdc] = await scanDuck(df);
+  const [dsb, , dsbc] = await scanDuck(bf);
   const threads = (await con.runAndReadAll("SELECT current_setting('threads') AS t")).getRowObjectsJson()[0].t;
   await con.run('SET threads = 1');
   const [dsd1] = await scanDuck(df);
@@ -71,8 +79,10 @@ try {
 
   const f3 = (x) => x.toFixed(3).padStart(7);
   console.log(`# Parquet benchmark, ${ROWS.toLocaleString('en')} Nexmark bids (7 columns), zstd; DuckDB ${threads} threads`);
-  console.log(`write   braid ${f3(braidWrite)} s (generation ${gen.toFixed(3)} s excluded, ${(statSync(bf).size / 1e6).toFixed(1)} MB)   DuckDB ${f3(duckWrite)} s (${(statSync(df).size / 1e6).toFixed(1)} MB)   ratio ${(braidWrite / duckWrite).toFixed(2)}`);
-  console.log(`scan    braid ${f3(bsd)} s on DuckDB's file, ${f3(bsb)} s on braid's   DuckDB ${f3(dsd)} s on its file, ${f3(dsb)} s on braid's, ${f3(dsd1)} s with 1 thread   ratio ${(bsd / dsd).toFixed(2)} (1 thread: ${(bsd / dsd1).toFixed(2)})`);
+  console.log(`write   braid ${f3(braidWrite)} s wall ${f3(braidWriteCpu)} s cpu (generation excluded, ${(statSync(bf).size / 1e6).toFixed(1)} MB)   DuckDB ${f3(duckWrite)} s wall ${f3(duckWriteCpu)} s cpu (${(statSync(df).size / 1e6).toFixed(1)} MB)   ratio wall ${(braidWrite / duckWrite).toFixed(2)} cpu ${(braidWriteCpu / duckWriteCpu).toFixed(2)}`);
+  console.log(`scan    braid on DuckDB's file ${f3(bsd)} s wall ${f3(bsdc)} s cpu, on braid's ${f3(bsb)} s wall ${f3(bsbc)} s cpu`);
+  console.log(`        DuckDB on its file ${f3(dsd)} s wall ${f3(dsdc)} s cpu, on braid's ${f3(dsb)} s wall ${f3(dsbc)} s cpu, 1 thread ${f3(dsd1)} s wall`);
+  console.log(`        ratio (same file) wall ${(bsd / dsd).toFixed(2)} cpu ${(bsdc / dsdc).toFixed(2)}; wall vs DuckDB on 1 thread ${(bsd / dsd1).toFixed(2)}`);
   console.log(`results ${same ? 'identical' : 'DIFFER'}: count ${rb.count}, sum(price) ${rb.sum_price}, ${rb.groups} channels`);
   if (!same) process.exitCode = 1;
 } finally {

@@ -115,3 +115,10 @@ echo "1 KiB produce / dd = ${RATIO}%   (target >= 70%)"
 echo "100 B produce = ${S_RPS} records/s   (target >= 1000000)"
 echo "latency at ${LAT_RATE}/s: p50 ${P50} ms, p99 ${P99} ms   (target p99 < 5 ms)"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these $(nproc) cores skews every figure)"
+
+# Issue 3: braid's Parquet writer/reader beside DuckDB on the same 10M Nexmark bids
+if [ "${SKIP_PARQUET:-0}" != 1 ]; then
+	echo
+	echo "== Parquet: braid vs DuckDB (BENCH_ROWS=${BENCH_ROWS:-10000000})"
+	node bench/parquet_bench.mjs
+fi

@@ -40,6 +40,8 @@ void br_buf_put(br_buf *b, const void *p, size_t n)
 
 uint8_t *br_buf_grow(br_buf *b, size_t n)
 {
+	if (!n && !b->p)
+		br_buf_reserve(b, 1); /* never hand out NULL, even for nothing */
 	br_buf_reserve(b, n);
 	uint8_t *p = b->p + b->len;
 	memset(p, 0, n);

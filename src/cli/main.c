@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "cli/cli.h"
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
 #include "sql/sql.h"       /* pgwire */
@@ -23,6 +24,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "commands:\n"
 	        "  serve      run the server (Kafka protocol on 127.0.0.1:9092 by default)\n"
+	        "  table      Iceberg tables of a data directory: create, append, scan, inspect, history, ...\n"
 	        "  version    print the version\n"
 	        "  help       this text; `braid <command> --help` describes a command's flags\n",
 	        BRAID_VERSION);
@@ -246,6 +248,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "table"))
+		return br_cli_table(argc - 1, argv + 1);
 	fprintf(stderr, "braid: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -59,7 +59,9 @@ void br_pq_metrics_free(br_pq_metrics *m);
 /* ---------------------------------------------------------------- writer
  * Streaming: batches are shredded into pages as they come; a row group is
  * held in memory (compressed) until it reaches row_group_bytes, then written.
- * The schema must outlive the writer. */
+ * The schema must outlive the writer. After a failed write the writer can
+ * only be aborted. Writers and readers are not shared between threads (one
+ * per thread is fine). */
 typedef struct br_pq_writer br_pq_writer;
 
 int br_pq_writer_open(const char *path, const br_schema *schema, const br_pq_options *opt, br_pq_writer **out,

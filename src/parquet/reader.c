@@ -6,8 +6,18 @@
  * BYTE_STREAM_SPLIT; every codec braid links) and reassembly of nested values
  * from repetition/definition levels into Arrow-layout br_batches.
  *
+ * Assembly: a value of a schema node is read by peeking the (rep, def) of the
+ * next entry of the node's first leaf. def below the node's level: a null, and
+ * one entry is consumed from every leaf below it. A list/map whose repeated
+ * group is undefined is empty (again one entry per leaf); otherwise elements
+ * are read while the next entry's rep reaches the list's element level.
+ * Top-level primitive columns skip all this (read_flat). A repeated field
+ * outside a LIST/MAP group (legacy writers) reads as a required list of
+ * required elements.
+ *
  * Trust: nothing in the file is believed before it is checked. The footer
- * length must fit the file, the Thrift decoder is bounded, every column chunk
+ * must fit the file (and 256 MiB), its decoded structures may take at most 32
+ * times its size, the Thrift decoder is bounded, every column chunk
  * must lie inside the data area, page sizes must fit their chunk, level and
  * value decoders stop at their page, dictionary indices are checked against
  * the dictionary. A page may claim at most 2^24 entries, so a tiny hostile
@@ -72,6 +82,8 @@ typedef struct lstream {
 	br_col vals;            /* dense non-null values of the page */
 	int64_t vi;
 	bool by_index;          /* dictionary page: values are dict[ix[vi]] */
+	bool flat;              /* a top-level primitive column (read_flat) */
+	const uint8_t *rawp;    /* flat raw PLAIN page: values read in place */
 	br_buf ix;              /* uint32 dictionary indices of the page */
 	int64_t nvals;          /* values in the page (either form) */
 	int64_t page_off;       /* file offset of the current page (for messages) */
@@ -196,8 +208,17 @@ static int build_rnode(sctx *s, rnode *n, int parent_def, int parent_rep, int de
 		goto out;
 	}
 	if (e->repetition == PQ_REPEATED) {
-		rc = br_errf(s->err, BR_EUNSUPPORTED, "%s: repeated field \"%s\" outside a LIST or MAP group",
-			     r->name, name);
+		/* A bare repeated field (legacy writers, LogicalTypes.md): a
+		 * required list whose required elements are the field itself. */
+		n->kind = K_LIST;
+		n->def = parent_def;
+		n->rdef = parent_def + 1;
+		n->rrep = parent_rep + 1;
+		r->fm.schema[s->idx - 1].repetition = PQ_REQUIRED;
+		s->idx--;
+		n->nkids = 1;
+		n->kids = br_xcalloc(1, sizeof *n->kids);
+		rc = build_rnode(s, &n->kids[0], n->rdef, n->rrep, depth + 1, prefix);
 		goto out;
 	}
 	n->optional = e->repetition == PQ_OPTIONAL;
@@ -659,6 +680,11 @@ int br_pq_reader_project(br_pq_reader *r, const int *field_ids, int n, br_err *e
 			free(proj);
 			return br_errf(err, BR_ENOTFOUND, "%s: no top-level column with field id %d", r->name, field_ids[i]);
 		}
+		for (int j = 0; j < i; j++)
+			if (proj[j] == k) {
+				free(proj);
+				return br_errf(err, BR_EINVAL, "%s: field id %d projected twice", r->name, field_ids[i]);
+			}
 		proj[i] = k;
 	}
 	free(r->proj);
@@ -685,6 +711,8 @@ static const br_type *make_proj_type(br_pq_reader *r)
 		const rnode *n = &r->root.kids[r->proj[i]];
 		for (int k = 0; k < n->nleaves; k++)
 			r->leaf_on[n->first_leaf + k] = true;
+		if (n->kind == K_LEAF && r->leaves[n->first_leaf].max_rep == 0)
+			r->streams[n->first_leaf].flat = true;
 	}
 	r->proj_type = st;
 	return st;
@@ -834,7 +862,10 @@ static int decode_plain(br_pq_reader *r, lstream *s, const uint8_t *p, size_t le
 	if ((uint64_t)nvals * w > len)
 		goto short_;
 	if (is_raw(L)) {
-		br_col_append_raw(c, p, nvals);
+		if (c == &s->vals && s->flat)
+			s->rawp = p; /* read_flat copies straight from the page */
+		else
+			br_col_append_raw(c, p, nvals);
 		return 0;
 	}
 	for (int64_t i = 0; i < nvals; i++)
@@ -1150,9 +1181,10 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		br_col_reset(&s->vals);
 		s->vi = 0;
 		s->by_index = false;
+		s->rawp = NULL;
 		if ((rc = decode_values(r, s, h.encoding, vp ? vp : (const uint8_t *)"", vlen, nvals, err)))
 			return rc;
-		if (!s->by_index && s->vals.len != nvals)
+		if (!s->by_index && !s->rawp && s->vals.len != nvals)
 			return corrupt(r, s, err, "value count differs from the definition levels");
 		s->nvals = nvals;
 		s->n = n;
@@ -1329,7 +1361,8 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 				return;
 			}
 			if (bulk && !ix) {
-				br_col_append_raw(out, s->vals.values.p + (size_t)w * (size_t)s->vi, cnt);
+				const uint8_t *base = s->rawp ? s->rawp : s->vals.values.p;
+				br_col_append_raw(out, base + (size_t)w * (size_t)s->vi, cnt);
 			} else if (bulk && (w == 4 || w == 8)) {
 				s->tmp2.len = 0;
 				uint8_t *g = br_pq_take(&s->tmp2, (size_t)w * (size_t)cnt);
@@ -1478,8 +1511,7 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 	}
 	if (r->rc)
 		return r->rc;
-	for (int64_t i = 0; i < n; i++)
-		br_batch_row_done(b, 1);
+	b->nrows = n; /* reader batches carry no weights */
 	r->rows_left -= n;
 	return 1;
 }

@@ -19,11 +19,20 @@
  * definition and one repetition level (its repeated group). A leaf entry is
  * (rep, def, value-if-def==max_def). Data pages start at row boundaries.
  *
+ * Dictionary: every column but booleans starts dictionary-encoded. When the
+ * first 16384 values of a chunk hold more than half distinct values, the
+ * dictionary cannot pay and the chunk is PLAIN from its start; when the
+ * dictionary outgrows dict_bytes later, the current page is closed and the
+ * rest of the chunk is PLAIN (readers switch per page).
+ *
  * Memory: one row group of compressed pages per column is held until the row
  * group is full (row_group_bytes), because the dictionary page, known only
- * when the chunk ends, must precede the data pages. Past dict_bytes the
- * current page is closed and the rest of the chunk is PLAIN (readers switch
- * per page). */
+ * when the chunk ends, must precede the data pages.
+ *
+ * Crash story: the file is written in place, footer last. A file cut short by
+ * a crash has no footer and every reader refuses it (no trailing "PAR1");
+ * Iceberg commits name a file only after br_pq_writer_close returned, and
+ * br_pq_writer_abort removes it. */
 #include "parquet.h"
 
 #include <errno.h>
@@ -818,7 +827,13 @@ static int flush_row_group(br_pq_writer *w)
 		col->nenc = nenc;
 		col->stats.has_null_count = true;
 		col->stats.null_count = L->cs.nulls;
-		if (L->cs.has) {
+		/* Bounds of huge values would bloat the footer (kept in memory by
+		 * every reader) for little pruning: past 4 KiB they are left out. */
+		br_type_id tid = L->t->id;
+		bool bytes = tid == BR_T_STRING || tid == BR_T_BINARY || tid == BR_T_FIXED || tid == BR_T_UUID;
+		bool small = !L->cs.has || !bytes ||
+			     (L->cs.min.v.bytes.len <= 4096 && L->cs.max.v.bytes.len <= 4096);
+		if (L->cs.has && small) {
 			enc_stat_bytes(L, &L->cs.min, &w->arena, &col->stats.min, &col->stats.min_len);
 			enc_stat_bytes(L, &L->cs.max, &w->arena, &col->stats.max, &col->stats.max_len);
 			col->stats.has_min = col->stats.has_max = true;

@@ -260,8 +260,8 @@ def run(b):
        "%d missing, e.g. %s" % (len(missing), missing[:5]))
     dups = sum(n - 1 for n in tr.seen.values() if n > 1)
     ok(not tr.bad_dups, "no committed record was delivered again",
-       "%d bad duplicates (%s), %d duplicates in all, %d failed commits" % (len(tr.bad_dups), tr.bad_dups[:5],
-                                                                           dups, tr.commit_errors))
+       "%d bad duplicates (%s), %d duplicates in all, %d failed commits\n%s" % (len(tr.bad_dups), tr.bad_dups[:5],
+                                                                           dups, tr.commit_errors, b.tail(80)))
     print("# %d duplicates (re-delivery of uncommitted records), %d failed commits" % (dups, tr.commit_errors))
 
     for st in members:

@@ -155,6 +155,39 @@ try {
     ok(/RLE_DICTIONARY/.test(encs) && /PLAIN/.test(encs), `braid encodings: dictionary for repetitive columns, PLAIN fallback (${encs})`);
   }
 
+  // ---- 1b. hyparquet (the reader inside icebird) reads braid's files too
+  {
+    let hp, compressors;
+    try {
+      hp = await import(pathToFileURL(require.resolve('hyparquet')));
+      compressors = (await import(pathToFileURL(require.resolve('hyparquet-compressors')))).compressors;
+    } catch (e) { hp = null; }
+    if (!hp) {
+      console.log('ok - hyparquet reads braid files # SKIP hyparquet or hyparquet-compressors not installed');
+    } else {
+      for (const codec of ['zstd', 'snappy', 'gzip']) {
+        const buf = readFileSync(join(dir, `braid_${codec}.parquet`));
+        const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+        let rows = [], err = '';
+        try { rows = await hp.parquetReadObjects({ file, compressors }); } catch (e) { err = e.message; }
+        const bad = [];
+        for (const i of [0, 1, 7, 12, 4099, N - 1]) {
+          const r = rows[i];
+          if (!r) { bad.push(`row ${i} missing`); continue; }
+          const id = Number(r.id);
+          const li = id % 4 === 0 ? null : [id, id + 1, null].slice(0, id % 4);
+          const want = { id, s: id % 3 === 0 ? null : `str_${id % 50}`, li: JSON.stringify(li),
+            st: id % 9 === 0 ? 'null' : JSON.stringify({ a: id, b: `s${id}` }),
+            ls: JSON.stringify(id % 5 === 1 ? [] : [{ x: String(id), y: [id, id] }]) };
+          const got = { id: Number(r.id), s: r.s, li: JSON.stringify(r.li),
+            st: JSON.stringify(r.st ?? null), ls: JSON.stringify(r.ls, (k, v) => typeof v === 'bigint' ? String(v) : v) };
+          if (id !== i || JSON.stringify(got) !== JSON.stringify(want)) bad.push(`row ${i}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
+        }
+        ok(!err && rows.length === N && bad.length === 0, `hyparquet (icebird's reader) reads braid's ${codec} file: ${rows.length} rows, nested values as written`, err || bad.join('\n'));
+      }
+    }
+  }
+
   // ---- 2. DuckDB writes; braid reads and writes back; DuckDB compares
   await q(DUCK_TABLE);
   const variants = [

@@ -543,6 +543,8 @@ static void test_metrics_projection_filter(void **state)
 	assert_int_equal(br_pq_reader_open(path, &r, &err), 0);
 	int bad[] = { 42 };
 	assert_int_equal(br_pq_reader_project(r, bad, 1, &err), BR_ENOTFOUND);
+	int twice[] = { 1, 1 };
+	assert_int_equal(br_pq_reader_project(r, twice, 2, &err), BR_EINVAL);
 	br_pq_reader_close(r);
 
 	br_batch_free(&b);
@@ -709,6 +711,176 @@ static void test_long_list(void **state)
 	free(path);
 }
 
+/* Builds a one-column, one-page file: required leaf el, data page v1,
+ * uncompressed, the given encoding and body. */
+static void craft(br_buf *f, pq_schema_el *leaf, int enc, const br_buf *body, int32_t n)
+{
+	br_buf_put(f, "PAR1", 4);
+	pq_page_header h = { .type = PQ_PAGE_DATA, .uncompressed_size = (int32_t)body->len,
+			     .compressed_size = (int32_t)body->len, .num_values = n, .encoding = enc,
+			     .def_encoding = PQ_ENC_RLE, .rep_encoding = PQ_ENC_RLE };
+	br_pq_encode_page_header(&h, f);
+	br_buf_put(f, body->p, body->len);
+	pq_schema_el els[2];
+	memset(els, 0, sizeof els);
+	els[0] = (pq_schema_el){ .type = -1, .repetition = -1, .name = "schema", .num_children = 1, .converted = -1,
+				 .field_id = -1 };
+	els[1] = *leaf;
+	const char *path[1] = { leaf->name };
+	int encs[2] = { enc, PQ_ENC_RLE };
+	pq_column col = { .type = leaf->type, .nenc = 2, .encodings = encs, .npath = 1, .path = path,
+			  .codec = PQ_CODEC_UNCOMPRESSED, .num_values = n, .total_uncompressed = (int64_t)f->len - 4,
+			  .total_compressed = (int64_t)f->len - 4, .data_page_offset = 4, .dictionary_page_offset = -1 };
+	pq_row_group rg = { .ncols = 1, .cols = &col, .total_byte_size = (int64_t)f->len - 4, .num_rows = n };
+	pq_file_meta m = { .version = 1, .nschema = 2, .schema = els, .num_rows = n, .nrow_groups = 1,
+			   .row_groups = &rg };
+	size_t start = f->len;
+	br_pq_encode_file_meta(&m, f);
+	uint32_t flen = (uint32_t)(f->len - start);
+	br_buf_put(f, &flen, 4);
+	br_buf_put(f, "PAR1", 4);
+}
+
+static void read_one_col(const br_buf *f, br_batch *b)
+{
+	br_pq_reader *r;
+	br_err err = { 0 };
+	int rc = br_pq_reader_open_mem(f->p, f->len, "crafted.parquet", &r, &err);
+	if (rc)
+		fail_msg("%s", err.msg);
+	memset(b, 0, sizeof *b);
+	rc = br_pq_reader_next(r, b, &err);
+	if (rc != 1)
+		fail_msg("%s", err.msg);
+	/* the batch's type belongs to the reader: keep a copy of the values only */
+	br_type *t = br_type_clone(b->type);
+	br_batch copy;
+	br_batch_init(&copy, t, false);
+	for (int64_t i = 0; i < b->nrows; i++) {
+		br_col_append_from(&copy.cols[0], &b->cols[0], i);
+		br_batch_row_done(&copy, 1);
+	}
+	br_batch_free(b);
+	br_pq_reader_close(r);
+	*b = copy;
+}
+
+/* Encodings DuckDB did not produce in the cross-check: DELTA_BYTE_ARRAY and
+ * INT96 timestamps, from hand-built pages. */
+static void test_crafted_encodings(void **state)
+{
+	(void)state;
+	/* DELTA_BYTE_ARRAY: prefix lengths, suffix lengths, suffix bytes */
+	const char *vals[] = { "apple", "applesauce", "apply", "banana", "", "band" };
+	int64_t pre[] = { 0, 5, 4, 0, 0, 0 }, suf[6];
+	br_buf body = { 0 }, bytes = { 0 };
+	for (int i = 0; i < 6; i++) {
+		suf[i] = (int64_t)strlen(vals[i]) - pre[i];
+		br_buf_put(&bytes, vals[i] + pre[i], (size_t)suf[i]);
+	}
+	br_pq_delta_encode(pre, 6, &body);
+	br_pq_delta_encode(suf, 6, &body);
+	br_buf_put(&body, bytes.p, bytes.len);
+	pq_schema_el el = { .type = PQ_BYTE_ARRAY, .repetition = PQ_REQUIRED, .name = "s", .converted = PQ_CT_UTF8,
+			    .field_id = 1, .logical = { .kind = PQ_LT_STRING } };
+	br_buf f = { 0 };
+	craft(&f, &el, PQ_ENC_DELTA_BYTE_ARRAY, &body, 6);
+	br_batch b;
+	read_one_col(&f, &b);
+	assert_int_equal(b.nrows, 6);
+	for (int i = 0; i < 6; i++) {
+		size_t n;
+		const uint8_t *p = br_col_bytes(&b.cols[0], i, &n);
+		assert_int_equal(n, strlen(vals[i]));
+		assert_memory_equal(p, vals[i], n);
+	}
+	const br_type *bt = b.type;
+	br_batch_free(&b);
+	br_type_free((br_type *)bt);
+
+	/* a prefix longer than the previous value is refused */
+	body.len = 0;
+	int64_t bad_pre[] = { 0, 9 };
+	int64_t bad_suf[] = { 1, 1 };
+	br_pq_delta_encode(bad_pre, 2, &body);
+	br_pq_delta_encode(bad_suf, 2, &body);
+	br_buf_put(&body, "ab", 2);
+	f.len = 0;
+	craft(&f, &el, PQ_ENC_DELTA_BYTE_ARRAY, &body, 2);
+	br_pq_reader *r;
+	br_err err = { 0 };
+	assert_int_equal(br_pq_reader_open_mem(f.p, f.len, "crafted.parquet", &r, &err), 0);
+	br_batch out = { 0 };
+	assert_int_equal(br_pq_reader_next(r, &out, &err), BR_ECORRUPT);
+	assert_non_null(strstr(err.msg, "column s"));
+	br_batch_free(&out);
+	br_pq_reader_close(r);
+
+	/* a bare repeated field (legacy): rows [1, 2], [], [3] */
+	body.len = 0;
+	br_buf lv = { 0 };
+	uint32_t reps[] = { 0, 1, 0, 0 }, defs[] = { 1, 1, 0, 1 };
+	br_pq_rle_encode(reps, 4, 1, &lv);
+	uint32_t ln = (uint32_t)lv.len;
+	br_buf_put(&body, &ln, 4);
+	br_buf_put(&body, lv.p, lv.len);
+	lv.len = 0;
+	br_pq_rle_encode(defs, 4, 1, &lv);
+	ln = (uint32_t)lv.len;
+	br_buf_put(&body, &ln, 4);
+	br_buf_put(&body, lv.p, lv.len);
+	int32_t iv[] = { 1, 2, 3 };
+	br_buf_put(&body, iv, sizeof iv);
+	br_buf_free(&lv);
+	pq_schema_el elr = { .type = PQ_INT32, .repetition = PQ_REPEATED, .name = "r", .converted = -1, .field_id = 5 };
+	f.len = 0;
+	craft(&f, &elr, PQ_ENC_PLAIN, &body, 4);
+	/* the footer says 4 rows (craft uses the entry count); 3 are complete */
+	assert_int_equal(br_pq_reader_open_mem(f.p, f.len, "crafted.parquet", &r, &err), 0);
+	const br_type *lt = br_pq_reader_schema(r)->root->children[0].type;
+	assert_int_equal(lt->id, BR_T_LIST);
+	assert_true(lt->children[0].required);
+	br_pq_reader_set_batch_rows(r, 3);
+	assert_int_equal(br_pq_reader_next(r, &out, &err), 1);
+	int64_t st, en;
+	br_col_range(&out.cols[0], 0, &st, &en);
+	assert_int_equal(en - st, 2);
+	assert_int_equal(br_col_i32(&out.cols[0].children[0], st + 1), 2);
+	br_col_range(&out.cols[0], 1, &st, &en);
+	assert_int_equal(en - st, 0);
+	br_col_range(&out.cols[0], 2, &st, &en);
+	assert_int_equal(en - st, 1);
+	assert_int_equal(br_col_i32(&out.cols[0].children[0], st), 3);
+	/* the claimed fourth row has no entries left: a clear error */
+	assert_int_equal(br_pq_reader_next(r, &out, &err), BR_ECORRUPT);
+	assert_non_null(strstr(err.msg, "ends before"));
+	br_batch_free(&out);
+	br_pq_reader_close(r);
+
+	/* INT96: nanoseconds of the day, then the Julian day */
+	body.len = 0;
+	int64_t nanos = 1500000000LL;     /* 00:00:01.5 */
+	uint32_t jday = 2440588 + 1;      /* 1970-01-02 */
+	br_buf_put(&body, &nanos, 8);
+	br_buf_put(&body, &jday, 4);
+	jday = 2440588 - 1;               /* 1969-12-31 */
+	br_buf_put(&body, &nanos, 8);
+	br_buf_put(&body, &jday, 4);
+	pq_schema_el el96 = { .type = PQ_INT96, .repetition = PQ_REQUIRED, .name = "t", .converted = -1, .field_id = 1 };
+	f.len = 0;
+	craft(&f, &el96, PQ_ENC_PLAIN, &body, 2);
+	read_one_col(&f, &b);
+	assert_int_equal(b.type->children[0].type->id, BR_T_TIMESTAMP);
+	assert_true(br_col_i64(&b.cols[0], 0) == 86400000000LL + 1500000);
+	assert_true(br_col_i64(&b.cols[0], 1) == -86400000000LL + 1500000);
+	bt = b.type;
+	br_batch_free(&b);
+	br_type_free((br_type *)bt);
+	br_buf_free(&f);
+	br_buf_free(&body);
+	br_buf_free(&bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -721,6 +893,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_footer_budget),
 		cmocka_unit_test(test_long_list),
+		cmocka_unit_test(test_crafted_encodings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

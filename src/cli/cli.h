@@ -1,0 +1,7 @@
+/* cli.h — the subcommands of the braid binary, one entry point each. */
+#ifndef BR_CLI_H
+#define BR_CLI_H
+
+int br_cli_table(int argc, char **argv); /* braid table ... (table.c) */
+
+#endif
