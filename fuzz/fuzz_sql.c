@@ -1,7 +1,6 @@
-/* fuzz_sql.c — libFuzzer harness over braid's SQL entry point (br_sql_exec):
- * any bytes, as SQL text, against a session holding two small tables and a
- * materialized view, must give a result or an error, never a crash, a leak or
- * undefined behaviour. */
+/* fuzz_sql.c — libFuzzer harness over br_sql_exec: any bytes as SQL, against a
+ * session with two small tables and a materialized view, give a result or an
+ * error — never a crash, leak or undefined behaviour. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,7 @@
 static int xerr(br_err *err, const br_expr *e, int code, const char *msg)
 {
 	if (e->pos >= 0)
-		return br_errf(err, code, "%s (at position %d)", msg, e->pos + 1);
+		return br_errf(err, code, "%s at character %d", msg, e->pos + 1);
 	return br_errf(err, code, "%s", msg);
 }
 

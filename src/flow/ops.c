@@ -1,7 +1,6 @@
 /* ops.c — the operators of a circuit (filter, map, union, join, aggregate,
- * distinct, set operations, integrate) and the circuit that steps them.
- * Each operator turns its inputs' deltas of one step into its own delta; the
- * stateful ones keep their state in arena-backed br_ztabs. */
+ * distinct, set operations, integrate) and the circuit that steps them; the
+ * stateful operators keep their state in arena-backed br_ztabs. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>

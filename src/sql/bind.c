@@ -1,8 +1,6 @@
-/* bind.c — the binder: turns libpg_query's JSON parse tree of a SELECT into a
- * typed logical plan (plan.h). Resolves names through nested scopes (outer
- * references become PARAM expressions), applies PostgreSQL's coercions for
- * literals of unknown type, splits WHERE into join keys and filters, and
- * rewrites aggregate queries into map -> aggregate -> filter -> map. */
+/* bind.c — the binder: libpg_query's JSON parse tree -> typed logical plan
+ * (plan.h): names and outer references, PostgreSQL coercions, join keys, the
+ * aggregate rewrite, and the decorrelation of subqueries in views. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,6 +51,7 @@ typedef struct liftctx {
 	/* the query's WHERE conjuncts, where join conditions for them go */
 	br_expr ***conj;
 	int *nconj, *capconj;
+	const struct from_acc *outer; /* the query's FROM items (for parameter sets) */
 } liftctx;
 
 typedef struct bctx {
@@ -631,6 +630,7 @@ static bool exactly_one_row(const plan *p)
 }
 
 static int try_scalar(bctx *b, json_t *in, br_expr **out);
+static int try_exists_expr(bctx *b, json_t *in, br_expr **out);
 
 /* In a view, an uncorrelated scalar subquery that always yields one row (an
  * aggregate without GROUP BY) or an uncorrelated EXISTS becomes a one-row
@@ -646,6 +646,8 @@ static int lift_sublink(bctx *b, json_t *in, br_expr **out)
 		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s subqueries in a materialized view",
 			    t && !strcmp(t, "ANY_SUBLINK") ? "IN" : t ? t : "these");
 	if (!strcmp(t, "EXPR_SUBLINK") && (rc = try_scalar(b, in, out)) <= 0)
+		return rc;
+	if (!strcmp(t, "EXISTS_SUBLINK") && (rc = try_exists_expr(b, in, out)) <= 0)
 		return rc;
 	bool corr = false;
 	plan *p;
@@ -1203,12 +1205,13 @@ typedef struct from_item {
 	int joinkind;          /* how build_joins joins it to the items before it */
 } from_item;
 
-typedef struct from_acc {
+typedef struct from_acc from_acc;
+struct from_acc {
 	int n, cap;
 	from_item *items;
 	json_t **quals; /* ON conditions of inner joins, bound once the scope is complete */
 	int nquals, capquals;
-} from_acc;
+};
 
 static int build_joins(bctx *b, from_acc *acc, br_expr **conj, int nconj, plan **out);
 static int max_col(const br_expr *e);
@@ -1862,6 +1865,100 @@ typedef struct corr_inner {
 	int nk;
 } corr_inner;
 
+/* A copy of e with PARAM (depth 1) outer column p replaced by COL(base + j),
+ * j being p's position in params. */
+static br_expr *params_to_cols(bctx *b, const br_expr *e, const int *params, int np, int base)
+{
+	br_expr *c = br_arena_alloc(b->env->arena, sizeof *c);
+	*c = *e;
+	if (e->kind == BR_X_PARAM && e->depth == 1)
+		for (int j = 0; j < np; j++)
+			if (params[j] == e->col) {
+				c->kind = BR_X_COL;
+				c->col = base + j;
+				c->depth = 0;
+			}
+	if (e->nargs) {
+		c->args = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)e->nargs);
+		for (int i = 0; i < e->nargs; i++)
+			c->args[i] = params_to_cols(b, e->args[i], params, np, base);
+	}
+	return c;
+}
+
+/* Correlation by other comparisons than equality (x.b < t.b): the inner side
+ * is joined with D = DISTINCT(the outer parameters), taken from the one outer
+ * FROM item that holds them all, and the correlated conditions become filters
+ * over inner x D. The keys between the query and the result are then the
+ * parameters themselves. Returns 1 when the shape does not fit. */
+static int theta_params(bctx *b, corr_inner *ci, br_expr **corr, int ncorr)
+{
+	const from_acc *outer = b->lift ? b->lift->outer : NULL;
+	if (!outer)
+		return 1;
+	int *params = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(2 * ncorr + 1));
+	int np = 0;
+	for (int i = 0; i < ncorr; i++)
+		for (int a = 0; a < 2; a++) {
+			const br_expr *o = corr[i]->args[a];
+			if (o->kind != BR_X_PARAM)
+				continue;
+			bool seen = false;
+			for (int j = 0; j < np; j++)
+				seen |= params[j] == o->col;
+			if (!seen)
+				params[np++] = o->col;
+		}
+	/* the FROM item holding every parameter */
+	int off = 0, item = -1;
+	for (int i = 0; i < outer->n && item < 0; i++) {
+		int w = outer->items[i].p->ncols;
+		bool all = true;
+		for (int j = 0; j < np; j++)
+			all &= params[j] >= off && params[j] < off + w;
+		if (all)
+			item = i;
+		else
+			off += w;
+	}
+	if (item < 0)
+		return 1;
+	plan *src = outer->items[item].p;
+	plan *m = pnew(b->env, P_MAP, np);
+	m->in[0] = src;
+	m->nexprs = np;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)np);
+	for (int j = 0; j < np; j++) {
+		m->exprs[j] = mk_col(b, params[j] - off, src->types[params[j] - off]);
+		m->types[j] = src->types[params[j] - off];
+		m->names[j] = "?param?";
+	}
+	plan *d = pcopy_shape(b->env, P_DISTINCT, m);
+	/* D joins the inner FROM items last: its columns follow the inner ones */
+	int base = ci->isc->n;
+	from_acc *acc = &ci->acc;
+	if (acc->n == acc->cap) {
+		acc->cap = acc->cap * 2 + 2;
+		from_item *ni = br_arena_alloc(b->env->arena, sizeof *ni * (size_t)acc->cap);
+		memcpy(ni, acc->items, sizeof *ni * (size_t)acc->n);
+		acc->items = ni;
+	}
+	acc->items[acc->n++] = (from_item){ d, NULL, NULL, BR_JOIN_INNER };
+	int cap = ci->niconj + ncorr + 1;
+	br_expr **nc = br_arena_alloc(b->env->arena, sizeof *nc * (size_t)cap);
+	if (ci->niconj)
+		memcpy(nc, ci->iconj, sizeof *nc * (size_t)ci->niconj);
+	for (int i = 0; i < ncorr; i++)
+		nc[ci->niconj++] = params_to_cols(b, corr[i], params, np, base);
+	ci->iconj = nc;
+	ci->nk = np;
+	for (int j = 0; j < np; j++) {
+		ci->ikeys[j] = mk_col(b, base + j, m->types[j]);
+		ci->okeys[j] = params[j];
+	}
+	return 0;
+}
+
 static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 {
 	memset(ci, 0, sizeof *ci);
@@ -1890,6 +1987,9 @@ static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 		json_conjuncts(jget(sel, "whereClause"), &jc, &njc, &capjc, b->env->arena);
 	ci->ikeys = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 2));
 	ci->okeys = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(njc + 2));
+	br_expr **corr = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(njc + 1));
+	int ncorr = 0;
+	bool all_eq = true;
 	for (int q = 0; q < njc; q++) {
 		br_expr *e;
 		if ((rc = bind_expr(&ib, jc[q], &e)) || (rc = need_bool(&ib, e, &e, "WHERE")))
@@ -1900,20 +2000,106 @@ static int bind_corr_inner(bctx *b, json_t *sel, corr_inner *ci)
 			add_conjuncts(&ib, e, &ci->iconj, &ci->niconj, &capi);
 			continue;
 		}
-		/* correlated: must be inner expression = outer column (depth 1) */
-		if (e->kind != BR_X_EQ)
+		/* correlated: a comparison of a bare outer column (depth 1) with an
+		 * inner expression. Comparisons are NULL when the outer value is NULL,
+		 * so a NULL outer value matches nothing: what the joins below assume. */
+		if (e->kind < BR_X_EQ || e->kind > BR_X_GE)
 			return 0;
 		br_expr *o = e->args[1], *x = e->args[0];
 		if (o->kind != BR_X_PARAM) {
 			o = e->args[0];
 			x = e->args[1];
 		}
-		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM) || o->type != x->type)
+		if (o->kind != BR_X_PARAM || o->depth != 1 || has_kind(x, BR_X_PARAM))
 			return 0;
-		ci->ikeys[ci->nk] = x;
-		ci->okeys[ci->nk++] = o->col;
+		corr[ncorr++] = e;
+		if (e->kind == BR_X_EQ && o->type == x->type) {
+			ci->ikeys[ci->nk] = x;
+			ci->okeys[ci->nk++] = o->col;
+		} else {
+			all_eq = false;
+		}
 	}
+	if (!all_eq && (rc = theta_params(b, ci, corr, ncorr)))
+		return rc < 0 ? rc : 0;
 	ci->ok = true;
+	return 0;
+}
+
+/* x NOT IN (uncorrelated q) as a WHERE conjunct of a view. Its rule: true when
+ * q is empty; otherwise only when x is not NULL, no row of q equals x and no
+ * row of q is NULL (a NULL makes the answer unknown). So the query joins
+ *   A = SELECT count(*), count(*) - count(y) FROM q        (one row)
+ *   R = SELECT DISTINCT y, true FROM q WHERE y IS NOT NULL (left join on x = y)
+ * and keeps: A.n = 0 OR (x IS NOT NULL AND R.mark IS NULL AND A.nulls = 0). */
+static int try_not_in(bctx *b, json_t *in, br_expr ***conj, int *nconj, int *cap)
+{
+	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
+	br_expr *x;
+	int rc;
+	if ((rc = bind_expr(b, jget(in, "testexpr"), &x)))
+		return rc;
+	if (x->kind != BR_X_COL)
+		return 1;
+	plan *q1, *q2;
+	bool corr = false;
+	if ((rc = bind_query(b->env, sel, b->sc, &q1, &corr, b->err)))
+		return rc;
+	if (corr || q1->nvisible != 1 || q1->types[0] != x->type || q1->nsort || q1->limit >= 0 || q1->offset)
+		return 1;
+	if ((rc = bind_query(b->env, sel, b->sc, &q2, &corr, b->err)))
+		return rc;
+	br_type_id ty = x->type;
+	/* A: count(*), count(y) -> (n, nulls) */
+	plan *a = pnew(b->env, P_AGG, 2);
+	a->in[0] = q1;
+	a->naggs = 2;
+	a->aggs = br_arena_alloc(b->env->arena, sizeof *a->aggs * 2);
+	a->aggs[0] = (br_agg_spec){ BR_AGG_COUNT_STAR, -1, false, BR_T_LONG };
+	a->aggs[1] = (br_agg_spec){ BR_AGG_COUNT, 0, false, BR_T_LONG };
+	a->types[0] = a->types[1] = BR_T_LONG;
+	a->names[0] = a->names[1] = "?count?";
+	plan *am = pnew(b->env, P_MAP, 2);
+	am->in[0] = a;
+	am->nexprs = 2;
+	am->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * 2);
+	am->exprs[0] = mk_col(b, 0, BR_T_LONG);
+	am->exprs[1] = mk2(b, BR_X_SUB, BR_T_LONG, mk_col(b, 0, BR_T_LONG), mk_col(b, 1, BR_T_LONG), -1);
+	am->types[0] = am->types[1] = BR_T_LONG;
+	am->names[0] = am->names[1] = "?count?";
+	int abase = lift_add(b, am, BR_JOIN_INNER);
+	/* R: DISTINCT non-NULL y with a marker */
+	plan *f = pcopy_shape(b->env, P_FILTER, q2);
+	f->pred = mk(b, BR_X_ISNOTNULL, BR_T_BOOLEAN, 1, -1);
+	f->pred->args[0] = mk_col(b, 0, ty);
+	plan *m = pnew(b->env, P_MAP, 2);
+	m->in[0] = f;
+	m->nexprs = 2;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * 2);
+	m->exprs[0] = mk_col(b, 0, ty);
+	br_expr *mark = mk(b, BR_X_CONST, BR_T_BOOLEAN, 0, -1);
+	mark->k = (br_value){ .type = BR_T_BOOLEAN };
+	mark->k.v.b = true;
+	m->exprs[1] = mark;
+	m->types[0] = ty;
+	m->types[1] = BR_T_BOOLEAN;
+	m->names[0] = "?y?";
+	m->names[1] = "?mark?";
+	int rbase = lift_add(b, pcopy_shape(b->env, P_DISTINCT, m), BR_JOIN_LEFT);
+	add_conjuncts(b, mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, x->col, ty), mk_col(b, rbase, ty), -1), conj, nconj, cap);
+	br_expr *zero = mk(b, BR_X_CONST, BR_T_LONG, 0, -1);
+	zero->k = br_value_i64(BR_T_LONG, 0);
+	br_expr *empty = mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, abase, BR_T_LONG), zero, -1);
+	br_expr *xnn = mk(b, BR_X_ISNOTNULL, BR_T_BOOLEAN, 1, -1);
+	xnn->args[0] = mk_col(b, x->col, ty);
+	br_expr *nomatch = mk(b, BR_X_ISNULL, BR_T_BOOLEAN, 1, -1);
+	nomatch->args[0] = mk_col(b, rbase + 1, BR_T_BOOLEAN);
+	br_expr *nonulls = mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, abase + 1, BR_T_LONG), zero, -1);
+	br_expr *all = mk(b, BR_X_AND, BR_T_BOOLEAN, 3, -1);
+	all->args[0] = xnn;
+	all->args[1] = nomatch;
+	all->args[2] = nonulls;
+	add_conjuncts(b, mk2(b, BR_X_OR, BR_T_BOOLEAN, empty, all, -1), conj, nconj, cap);
 	return 0;
 }
 
@@ -1939,10 +2125,12 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 		return 1;
 	const char *lt = jstr(in, "subLinkType");
 	bool is_in = lt && !strcmp(lt, "ANY_SUBLINK");
-	if (!lt || (strcmp(lt, "EXISTS_SUBLINK") && !is_in) || (is_in && neg))
+	if (!lt || (strcmp(lt, "EXISTS_SUBLINK") && !is_in))
 		return 1;
 	if (is_in && last_name(jget(in, "operName")) && strcmp(last_name(jget(in, "operName")), "="))
 		return 1;
+	if (is_in && neg)
+		return try_not_in(b, in, conj, nconj, cap);
 	json_t *sel = jget(jget(in, "subselect"), "SelectStmt");
 	json_t *tl = jget(sel, "targetList");
 	if (is_in && json_array_size(tl) != 1)
@@ -1998,6 +2186,49 @@ static int try_semijoin(bctx *b, json_t *cj, br_expr ***conj, int *nconj, int *c
 		isnull->args[0] = mk_col(b, base + nk, BR_T_BOOLEAN);
 		add_conjuncts(b, isnull, conj, nconj, cap);
 	}
+	return 0;
+}
+
+/* A correlated EXISTS anywhere in a view's expressions (under OR, in the
+ * select list): R = DISTINCT(inner keys, true) is left-joined on the keys and
+ * EXISTS is "R's marker is not NULL". Returns 1 when the shape does not fit
+ * (uncorrelated EXISTS is lifted as count(*) > 0 instead). */
+static int try_exists_expr(bctx *b, json_t *in, br_expr **out)
+{
+	corr_inner ci;
+	int rc = bind_corr_inner(b, jget(jget(in, "subselect"), "SelectStmt"), &ci);
+	if (rc)
+		return rc;
+	if (!ci.ok || !ci.nk)
+		return 1;
+	bctx ib = { .env = b->env, .sc = ci.isc, .err = b->err };
+	plan *p;
+	if ((rc = build_joins(&ib, &ci.acc, ci.iconj, ci.niconj, &p)))
+		return rc;
+	int nk = ci.nk;
+	plan *m = pnew(b->env, P_MAP, nk + 1);
+	m->in[0] = p;
+	m->nexprs = nk + 1;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + 1));
+	for (int k = 0; k < nk; k++) {
+		m->exprs[k] = ci.ikeys[k];
+		m->types[k] = ci.ikeys[k]->type;
+		m->names[k] = "?key?";
+	}
+	br_expr *mark = mk(b, BR_X_CONST, BR_T_BOOLEAN, 0, -1);
+	mark->k = (br_value){ .type = BR_T_BOOLEAN };
+	mark->k.v.b = true;
+	m->exprs[nk] = mark;
+	m->types[nk] = BR_T_BOOLEAN;
+	m->names[nk] = "?mark?";
+	int base = lift_add(b, pcopy_shape(b->env, P_DISTINCT, m), BR_JOIN_LEFT);
+	liftctx *l = b->lift;
+	for (int k = 0; k < nk; k++)
+		add_conjuncts(b, mk2(b, BR_X_EQ, BR_T_BOOLEAN, mk_col(b, ci.okeys[k], ci.ikeys[k]->type),
+				     mk_col(b, base + k, ci.ikeys[k]->type), -1), l->conj, l->nconj, l->capconj);
+	br_expr *e = mk(b, BR_X_ISNOTNULL, BR_T_BOOLEAN, 1, jloc(in));
+	e->args[0] = mk_col(b, base + nk, BR_T_BOOLEAN);
+	*out = e;
 	return 0;
 }
 
@@ -2178,7 +2409,7 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 
 	br_expr **conj = NULL;
 	int nconj = 0, capconj = 0;
-	liftctx lift = { .conj = &conj, .nconj = &nconj, .capconj = &capconj };
+	liftctx lift = { .conj = &conj, .nconj = &nconj, .capconj = &capconj, .outer = &acc };
 	if (env->for_view)
 		b.lift = &lift;
 	/* WHERE and ON conditions, split into conjuncts for the join builder. */

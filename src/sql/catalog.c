@@ -1,7 +1,6 @@
-/* catalog.c — the in-memory catalog: each table is a Z-set of encoded rows in
- * a br_ztab (row -> multiplicity). It is what tables are backed by until the
- * lead wires them to topics; everything else reaches it only through
- * br_catalog_vt. */
+/* catalog.c — the in-memory catalog behind br_catalog_vt: each table is a
+ * Z-set of encoded rows (row -> multiplicity) in a br_ztab, until tables are
+ * wired to topics. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,8 +1,6 @@
-/* exec.c — the SQL session: runs statements (CREATE/DROP TABLE, INSERT,
- * DELETE, UPDATE, SELECT, CREATE [MATERIALIZED] VIEW, EXPLAIN), lowers plans to
- * flow circuits, and keeps materialized views up to date: every change to a
- * table is one step of every view that reads it. A batch SELECT is the same
- * lowering run once on the tables' whole contents. */
+/* exec.c — the SQL session: runs statements, lowers plans to flow circuits,
+ * runs batch queries (one step over the tables' contents) and keeps
+ * materialized views current (one step per change to a table they read). */
 #include <inttypes.h>
 #include <pg_query.h>
 #include <stdio.h>
@@ -25,12 +23,18 @@ struct br_sql_view {
 	br_op *out;         /* integrate: the view's contents */
 	char **deps;        /* distinct table names it reads */
 	int ndeps;
+	/* Set when a step failed (e.g. division by zero on a new row): operator
+	 * state may be half-updated, so the view refuses to answer from then on
+	 * rather than give a wrong answer. */
+	char *broken;
 };
 
 struct br_sql {
 	br_catalog *cat;
 	br_map views;       /* name -> br_sql_view* */
 	int depth;          /* nested plan executions (correlated subqueries) */
+	br_sql_view_cb listener;
+	void *listener_arg;
 };
 
 static const plan *find_view_plan(br_sql *s, const char *name)
@@ -53,6 +57,7 @@ static void view_free(br_sql_view *v)
 	free(v->inputs);
 	free(v->input_tables);
 	free(v->deps);
+	free(v->broken);
 	free(v->name);
 	free(v);
 }
@@ -139,6 +144,9 @@ static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, 
 		br_sql_view *v = br_map_gets(&s->views, name);
 		if (!v) {
 			rc = br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", name);
+		} else if (v->broken) {
+			rc = br_errf(err, BR_EINVAL, "materialized view \"%s\" is unusable since a change failed in it: %s",
+				     name, v->broken);
 		} else {
 			const br_ztab *t = br_op_contents(v->out);
 			br_value *row = br_xcalloc((size_t)v->p->ncols + 1, sizeof *row);
@@ -335,20 +343,63 @@ static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_e
 	if (rc)
 		return rc;
 	br_map_slot *slot;
+	int first = 0;
+	br_err verr;
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);) {
 		br_sql_view *v = slot->val;
 		bool reads = false;
-		for (int k = 0; k < v->ninputs; k++)
+		if (v->broken)
+			continue;
+		for (int k = 0; k < v->ninputs && !rc; k++)
 			if (v->input_tables[k] && !strcmp(v->input_tables[k], table)) {
 				reads = true;
-				if ((rc = br_circuit_feed(&v->circ, v->inputs[k], delta, err)))
-					return rc;
+				rc = br_circuit_feed(&v->circ, v->inputs[k], delta, &verr);
 			}
-		if (reads && (rc = br_circuit_step(&v->circ, err)))
-			return br_errctx(err, "view %s", v->name);
+		if (reads && !rc)
+			rc = br_circuit_step(&v->circ, &verr);
+		if (rc) {
+			/* The other views still follow the table; this one stops answering. */
+			v->broken = br_xstrdup(verr.msg);
+			if (!first) {
+				first = rc;
+				br_errf(err, rc,
+					"the change to \"%s\" was applied, but materialized view \"%s\" could not follow it "
+					"and is now unusable (DROP and re-create it): %s", table, v->name, verr.msg);
+			}
+			rc = 0;
+			continue;
+		}
+		if (reads && s->listener)
+			s->listener(s->listener_arg, v->name, &v->out->out);
 	}
-	return 0;
+	return first;
 }
+
+int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+{
+	const br_sql_table *t = s->cat->vt->find(s->cat, table);
+	if (!t)
+		return br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", table);
+	if (delta->ncols != t->ncols)
+		return br_errf(err, BR_EINVAL, "table \"%s\" has %d columns, the delta has %d", table, t->ncols,
+			       delta->ncols);
+	for (int i = 0; i < t->ncols; i++)
+		if (delta->cols[i].type->id != t->types[i])
+			return br_errf(err, BR_EINVAL, "table \"%s\" column \"%s\" is %s, the delta's is not", table,
+				       t->cols[i], br_flow_type_name(t->types[i]));
+	int rc = br_batch_validate(delta, err);
+	if (rc)
+		return br_errctx(err, "delta for \"%s\"", table);
+	return apply_delta(s, table, delta, err);
+}
+
+void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg)
+{
+	s->listener = cb;
+	s->listener_arg = arg;
+}
+
+br_catalog *br_sql_catalog(br_sql *s) { return s->cat; }
 
 static int exec_select(stmt_ctx *x, json_t *sel)
 {

@@ -1,7 +1,6 @@
-/* plan.h — sql's internal logical plan: the tree the binder builds from a
- * parse tree and exec.c lowers to a flow circuit. Everything in a plan
- * (nodes, names, expressions) lives in one arena owned by the statement, or by
- * the view for a materialized view. */
+/* plan.h — sql's internal logical plan, built by the binder and lowered to a
+ * circuit by exec.c. A plan (nodes, names, expressions) lives in one arena:
+ * the statement's, or the view's for a materialized view. */
 #ifndef BR_SQL_PLAN_H
 #define BR_SQL_PLAN_H
 

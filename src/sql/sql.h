@@ -1,8 +1,6 @@
-/* sql.h — braid's SQL front end: statements parsed by libpg_query (PostgreSQL
- * grammar), bound against a catalog, planned and lowered to a flow circuit.
- * A batch SELECT is the circuit run once over the tables' contents; a
- * materialized view is the same circuit kept alive and stepped on every
- * change to the tables it reads. */
+/* sql.h — braid's SQL front end: the session API (statements parsed by
+ * libpg_query, bound, planned, run as flow circuits; materialized views kept
+ * current incrementally) and the catalog interface tables live behind. */
 #ifndef BR_SQL_H
 #define BR_SQL_H
 
@@ -70,6 +68,18 @@ void br_sql_close(br_sql *s);
  * position; features braid lacks fail with a message starting "unsupported:". */
 int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err);
 void br_sql_result_free(br_sql_result *r);
+/* Applies a delta that arrived from outside SQL (records produced to a
+ * table's topic, a lake backfill): the catalog stores it and every view that
+ * reads the table takes one step. delta has the table's rowtype; weights
+ * (when present) are multiplicities, negative for deletes. */
+int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *err);
+/* Called after each step of each view with the view's output delta for that
+ * step (weighted; not consolidated: a row may appear twice or cancel). The
+ * batch is valid only during the call. */
+typedef void (*br_sql_view_cb)(void *arg, const char *view, const br_batch *delta);
+void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg);
+/* The catalog the session was opened with (owned by the session). */
+br_catalog *br_sql_catalog(br_sql *s);
 /* The circuit of a materialized view as text (EXPLAIN). */
 int br_sql_explain_view(br_sql *s, const char *view, char **out, br_err *err);
 
