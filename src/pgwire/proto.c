@@ -70,7 +70,7 @@ typedef struct portal {
 	uint32_t *oids;
 	int nfmt;
 	int16_t *fmts;    /* result formats */
-	bool ran, done;
+	bool ran;
 	br_pg_result res;
 	int64_t pos;      /* next row to send */
 } portal;
@@ -838,11 +838,7 @@ static int on_execute(br_pg_conn *c, br_cur *cu)
 		return -1;
 	br_pg_result *r = &p->res;
 	if (!r->has_rows) {
-		if (!p->done)
-			send_tag(c, r->tag);
-		else
-			send_tag(c, r->tag); /* PostgreSQL repeats the tag of a finished command */
-		p->done = true;
+		send_tag(c, r->tag); /* again on a repeated Execute: the command ran once */
 		return 0;
 	}
 	if (check_formats(c, r, p->nfmt))
@@ -856,7 +852,6 @@ static int on_execute(br_pg_conn *c, br_cur *cu)
 		send_simple(c, 's');
 		return 0;
 	}
-	p->done = true;
 	if (!strncmp(r->tag, "SELECT", 6)) {
 		char tag[64];
 		snprintf(tag, sizeof tag, "SELECT %" PRId64, n);
