@@ -220,15 +220,15 @@ static int x_query(void *p, const char *sql, br_pg_emit emit, void *ectx, br_pg_
 			continue;
 		if (len <= 0 || (size_t)(loc + len) > total)
 			len = (int)(total - (size_t)loc);
-		/* Earlier statements become blanks so br_sql's byte positions stay
-		 * positions in the client's whole query string. */
-		memset(piece, ' ', (size_t)loc);
-		memcpy(piece + loc, sql + loc, (size_t)len);
-		piece[loc + len] = 0;
+		/* Each statement runs alone (a copy of its text), so a Query of N
+		 * statements costs O(total length), and br_sql's positions are
+		 * shifted by the statement's offset. */
+		memcpy(piece, sql + loc, (size_t)len);
+		piece[len] = 0;
 		br_pg_result r;
 		int bp = 0;
 		if (run(s, piece, &r, &bp, e)) {
-			e->position = bp ? byte_to_char_pos(sql, bp) : 0;
+			e->position = bp ? byte_to_char_pos(sql, bp + loc) : 0;
 			rc = -1;
 			break;
 		}
