@@ -10,7 +10,9 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "kafka/broker.h"
-#include "tier/tier.h" /* tier hook: braid topic frontier */
+#include "pgwire/pgwire.h" /* pgwire */
+#include "sql/sql.h"       /* pgwire */
+#include "tier/tier.h"     /* tier hook: braid topic frontier */
 
 #define BRAID_VERSION "0.1.0"
 
@@ -42,7 +44,8 @@ static void serve_usage(FILE *f)
 	        "  --data DIR               data directory (default ./braid-data)\n"
 	        "  --kafka HOST:PORT        Kafka listener (default 127.0.0.1:9092; port 0 = any free port)\n"
 	        "  --advertised-host HOST   host name Metadata gives clients (default: the --kafka host)\n"
-	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433) — not served yet\n"
+	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433; port 0 = any free port)\n"
+	        "  --pg-password PASSWORD   require SCRAM-SHA-256 with this password (default: trust)\n"
 	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
 	        "\n"
 	        "durability (a produce with acks=1/all is answered only once durable):\n"
@@ -103,7 +106,7 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts o;
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
-	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL };
+	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
@@ -113,12 +116,15 @@ static int cmd_serve(int argc, char **argv)
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
 		{ "max-message-bytes", required_argument, 0, O_MAXMSG }, { "max-request-bytes", required_argument, 0, O_MAXREQ },
-		{ "log-level", required_argument, 0, O_LOGLEVEL }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "log-level", required_argument, 0, O_LOGLEVEL }, { "help", no_argument, 0, 'h' },
+		{ "pg-password", required_argument, 0, O_PGPASS }, /* pgwire */
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	int64_t v;
 	const char *pg = "127.0.0.1:5433", *http = "127.0.0.1:8080";
-	bool pg_set = false, http_set = false;
+	const char *pg_password = NULL;
+	bool http_set = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -129,7 +135,8 @@ static int cmd_serve(int argc, char **argv)
 				return bad_value("--kafka", optarg);
 			break;
 		case O_ADV: o.advertised_host = optarg; break;
-		case O_PG: pg = optarg; pg_set = true; break;
+		case O_PG: pg = optarg; break;
+		case O_PGPASS: pg_password = optarg; break;
 		case O_HTTP: http = optarg; http_set = true; break;
 		case O_FLUSH:
 			if ((v = br_parse_duration_ms(optarg)) < 0)
@@ -194,14 +201,14 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "braid serve: unexpected argument \"%s\" (see braid serve --help)\n", argv[optind]);
 		return 2;
 	}
-	const char *h;
-	int port;
-	if (parse_hostport(pg, &h, &port))
+	const char *h, *pg_host;
+	int port, pg_port;
+	if (parse_hostport(pg, &pg_host, &pg_port))
 		return bad_value("--pg", pg);
 	if (parse_hostport(http, &h, &port))
 		return bad_value("--http", http);
-	if (pg_set || http_set)
-		br_warn("the PostgreSQL and HTTP surfaces are not served yet; --pg/--http are accepted and ignored");
+	if (http_set)
+		br_warn("the HTTP surface is not served yet; --http is accepted and ignored");
 	signal(SIGPIPE, SIG_IGN);
 	br_err err = { 0 };
 	br_broker *b;
@@ -211,7 +218,22 @@ static int cmd_serve(int argc, char **argv)
 	}
 	br_info("braid %s serving Kafka on %s:%d, data in %s (group commit %s)", BRAID_VERSION, o.host, br_broker_port(b),
 	        o.data_dir, o.flush_ms ? "on" : "off: fsync per request");
+	/* pgwire: the PostgreSQL surface on the broker's loop, over an in-memory
+	 * SQL catalog (tables are not yet backed by topics) */
+	br_sql *sql = br_sql_open(NULL);
+	br_pg_server *pgs = NULL;
+	br_pg_config pgc = { .password = pg_password };
+	if (br_pg_server_start(&pgs, br_broker_loop(b), pg_host, pg_port, &pgc, br_pg_sql_executor(sql), &err)) {
+		fprintf(stderr, "braid serve: %s\n", err.msg);
+		br_broker_close(b);
+		br_sql_close(sql);
+		return 1;
+	}
+	br_info("serving PostgreSQL on %s:%d (%s)", pg_host, br_pg_server_port(pgs),
+	        pg_password ? "SCRAM-SHA-256 password" : "trust: any user, no password");
 	int rc = br_broker_run(b, true);
+	br_pg_server_stop(pgs);
+	br_sql_close(sql);
 	br_broker_close(b);
 	br_info("stopped");
 	return rc ? 1 : 0;

@@ -44,6 +44,9 @@ int br_broker_run(br_broker *b, bool handle_signals);
 void br_broker_stop(br_broker *b);
 /* Flushes, fsyncs, closes everything. */
 void br_broker_close(br_broker *b);
+/* The broker's libuv loop, for other listeners that share it (pgwire). Their
+ * handles must be closed before br_broker_close, which closes what is left. */
+struct uv_loop_s *br_broker_loop(br_broker *b);
 
 /* ---- for request handlers ---- */
 

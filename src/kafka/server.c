@@ -120,6 +120,8 @@ br_groups *br_broker_groups(br_broker *b) { return b->groups; }
 const br_broker_opts *br_broker_options(const br_broker *b) { return &b->o; }
 const char *br_broker_advertised_host(const br_broker *b) { return b->adv_host; }
 int br_broker_port(const br_broker *b) { return b->port; }
+/* pgwire hook: other listeners share the broker's loop */
+uv_loop_t *br_broker_loop(br_broker *b) { return &b->loop; }
 
 /* ---- slots and writing ---- */
 
