@@ -50,11 +50,12 @@ static void serve_usage(FILE *f)
 	        "\n"
 	        "durability (a produce with acks=1/all is answered only once durable):\n"
 	        "  --flush-ms N             group commit: at most one fsync every N ms; writes arriving\n"
-	        "                           meanwhile share the next one (default 2)\n"
+	        "                           meanwhile share the next one (default 1)\n"
 	        "  --fsync-each-request     fsync before answering each request (same as --flush-ms 0)\n"
 	        "\n"
 	        "topics (broker-wide defaults; topic configs override them):\n"
 	        "  --no-auto-create         refuse Metadata/Produce for unknown topics (default: create them)\n"
+	        "  --no-tiering             do not turn topics into Iceberg tables (whatever braid.lake.mode says)\n"
 	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
 	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
 	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
@@ -105,13 +106,14 @@ static int cmd_serve(int argc, char **argv)
 {
 	br_broker_opts o;
 	br_broker_opts_default(&o);
-	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
+	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
 		{ "http", required_argument, 0, O_HTTP }, { "flush-ms", required_argument, 0, O_FLUSH },
 		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
+		{ "no-tiering", no_argument, 0, O_NOTIER },
 		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
@@ -145,6 +147,7 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case O_FSYNC: o.flush_ms = 0; break;
 		case O_NOAUTO: o.auto_create_topics = false; break;
+		case O_NOTIER: o.tiering = false; break;
 		case O_PARTS:
 			if ((v = atoll(optarg)) < 1 || v > 100000)
 				return bad_value("--default-partitions", optarg);

@@ -30,6 +30,7 @@ typedef struct br_broker_opts {
 	int64_t max_request_bytes;   /* frames above this close the connection; default 100 MiB */
 	int64_t retention_check_ms;  /* how often retention runs; default 60 s */
 	int64_t group_initial_rebalance_delay_ms; /* default 0 (wait for more joiners) */
+	bool tiering;                /* topics -> Iceberg tables (src/tier); default true */
 	br_log_opts log;             /* topic defaults */
 } br_broker_opts;
 

@@ -109,9 +109,10 @@ void br_broker_opts_default(br_broker_opts *o)
 	o->host = "127.0.0.1";
 	o->port = 9092;
 	o->auto_create_topics = true;
-	o->flush_ms = 2;
+	o->flush_ms = 1;
 	o->max_request_bytes = 100 << 20;
 	o->retention_check_ms = 60000;
+	o->tiering = true;
 	br_log_opts_default(&o->log);
 }
 
@@ -717,7 +718,7 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	uv_async_init(&b->loop, &b->tier_async, on_tier_async);
 	b->tier_async.data = b;
 	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b };
-	if ((rc = br_tier_open(&b->tier, b->log, &to, err))) {
+	if (b->o.tiering && (rc = br_tier_open(&b->tier, b->log, &to, err))) {
 		br_broker_close(b);
 		return rc;
 	}

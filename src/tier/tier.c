@@ -94,6 +94,9 @@
  * a future version must not corrupt the table. The frontier passes them. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,6 +691,11 @@ static int run_init(br_tier *t, job *j)
 static void *tier_main(void *arg)
 {
 	br_tier *t = arg;
+	/* Tiering is background work: on a machine with few cores it must lose every
+	 * contest for the CPU with the loop thread (produce and fetch latency) and with
+	 * clients. A nice of 10 on this thread alone (Linux niceness is per thread). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10))
+		br_warn("tier: cannot lower the tier thread's priority: %s", strerror(errno));
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		while (!t->queue && !t->stop)
