@@ -582,8 +582,12 @@ static void tier_wake(void *arg)
 /* tier hook: run the tiering scheduler; its dead-letter appends need a flush. */
 static void tier_poll(br_broker *b)
 {
+	int64_t t0 = br_mono_ns();
 	if (b->tier && br_tier_poll(b->tier, br_now_ms()) > 0)
 		flush_start(b);
+	int64_t dt = (br_mono_ns() - t0) / 1000000;
+	if (dt > 50) /* it should only plan (index lookups): say so if it ever stalls */
+		br_warn("tier poll held the loop for %lld ms", (long long)dt);
 }
 
 static void on_tier_async(uv_async_t *a)

@@ -116,6 +116,30 @@ br_topic *br_partition_topic(const br_partition *p);
 enum { BR_READ_UNCOMMITTED = 1, BR_READ_AT_LEAST_ONE = 2 };
 int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, int flags,
                       br_buf *out, br_err *err);
+/* Reading on another thread. The durable prefix of a partition never changes,
+ * so a reader elsewhere can pread it from its own descriptors: the loop thread
+ * plans (index lookups only, no I/O: cheap enough never to stall produce or
+ * fetch), any thread executes. Segment files deleted by retention meanwhile stay
+ * readable through the plan's dup'd descriptors. Whole batches from the one
+ * holding `offset`, at least one, up to max_bytes and the high watermark. */
+typedef struct br_read_span {
+	int fd;               /* dup'd; closed by br_read_plan_free */
+	int64_t pos, len;
+} br_read_span;
+typedef struct br_read_plan {
+	br_read_span *spans;
+	size_t nspans;
+	int64_t *batch_base;   /* per batch: base offset and broker append time */
+	int64_t *batch_append;
+	size_t nbatches;
+	int64_t from, to;      /* offsets covered: [first batch base, end of last batch) */
+	int64_t bytes;
+} br_read_plan;
+int br_partition_plan_read(br_partition *p, int64_t offset, int64_t max_bytes, br_read_plan *out, br_err *err);
+/* Any thread: appends the planned bytes to out. */
+int br_read_plan_exec(const br_read_plan *plan, br_buf *out, br_err *err);
+void br_read_plan_free(br_read_plan *plan);
+
 /* Bytes available from offset to the high watermark (an estimate from the index,
  * used for Fetch min_bytes). */
 int64_t br_partition_bytes_after(const br_partition *p, int64_t offset);

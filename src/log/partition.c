@@ -585,6 +585,88 @@ int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, int fl
 	return 0;
 }
 
+static void plan_push_batch(br_read_plan *pl, size_t *cap, int64_t base, int64_t append)
+{
+	if (pl->nbatches == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		pl->batch_base = br_xrealloc(pl->batch_base, *cap * sizeof *pl->batch_base);
+		pl->batch_append = br_xrealloc(pl->batch_append, *cap * sizeof *pl->batch_append);
+	}
+	pl->batch_base[pl->nbatches] = base;
+	pl->batch_append[pl->nbatches] = append;
+	pl->nbatches++;
+}
+
+int br_partition_plan_read(br_partition *p, int64_t offset, int64_t max_bytes, br_read_plan *out, br_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->from = out->to = offset;
+	if (offset < br_partition_start_offset(p) || offset > p->leo)
+		return br_errf(err, BR_ENOTFOUND, "offset %" PRId64 " is outside [%" PRId64 ", %" PRId64 "]",
+		               offset, br_partition_start_offset(p), p->leo);
+	size_t cap = 0;
+	bool first = true;
+	for (size_t si = seg_find(p, offset); si < p->nsegs && offset < p->hw; si++) {
+		br_segment *s = p->segs[si];
+		if (!s->nidx || offset >= s->next)
+			continue;
+		size_t i = idx_find(s, offset);
+		int64_t start = s->idx[i].pos, end = start;
+		for (; i < s->nidx; i++) {
+			int64_t base = s->base + s->idx[i].rel;
+			if (base >= p->hw)
+				break;
+			int64_t next_pos = i + 1 < s->nidx ? s->idx[i + 1].pos : s->size;
+			if (out->bytes + (next_pos - start) > max_bytes && !(first && end == start))
+				break;
+			if (first && end == start)
+				out->from = base;
+			end = next_pos;
+			plan_push_batch(out, &cap, base, s->idx[i].append_ms);
+			out->to = i + 1 < s->nidx ? s->base + s->idx[i + 1].rel : s->next;
+		}
+		if (end > start) {
+			int fd = dup(s->fd);
+			if (fd < 0) {
+				br_read_plan_free(out);
+				return br_errno(err, BR_EIO, "dup segment of %s/%d", p->topic->name, p->id);
+			}
+			out->spans = br_xrealloc(out->spans, (out->nspans + 1) * sizeof *out->spans);
+			out->spans[out->nspans++] = (br_read_span){ fd, start, end - start };
+			out->bytes += end - start;
+			first = false;
+		}
+		if (i < s->nidx || out->bytes >= max_bytes)
+			break; /* stopped inside this segment */
+		offset = s->next;
+	}
+	return 0;
+}
+
+int br_read_plan_exec(const br_read_plan *plan, br_buf *out, br_err *err)
+{
+	br_buf_reserve(out, (size_t)plan->bytes);
+	for (size_t k = 0; k < plan->nspans; k++) {
+		const br_read_span *sp = &plan->spans[k];
+		uint8_t *dst = br_buf_grow(out, (size_t)sp->len);
+		if (read_all(sp->fd, dst, (size_t)sp->len, (off_t)sp->pos)) {
+			out->len -= (size_t)sp->len;
+			return br_errno(err, BR_EIO, "read %" PRId64 " bytes at %" PRId64, sp->len, sp->pos);
+		}
+	}
+	return 0;
+}
+
+void br_read_plan_free(br_read_plan *plan)
+{
+	for (size_t k = 0; k < plan->nspans; k++)
+		close(plan->spans[k].fd);
+	free(plan->spans);
+	free(plan->batch_base);
+	free(plan->batch_append);
+	memset(plan, 0, sizeof *plan);
+}
+
 int64_t br_partition_bytes_after(const br_partition *p, int64_t offset)
 {
 	if (offset >= p->hw)

@@ -94,6 +94,7 @@
  * a future version must not corrupt the table. The frontier passes them. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <errno.h>
 #include <unistd.h>
@@ -126,7 +127,8 @@ enum { PHASE_BUILD, PHASE_DLQ, PHASE_COMMIT, PHASE_DONE };
 typedef struct job_part {
 	int32_t p;
 	int64_t from, to;         /* offsets covered: [from, to) */
-	br_buf bytes;             /* stored batches, as read from the log */
+	br_read_plan plan;        /* where the stored batches are (made on the loop thread) */
+	br_buf bytes;             /* the stored batches, read by the tier thread */
 	int64_t *batch_base;      /* per batch: base offset and broker append time */
 	int64_t *batch_append;
 	size_t nbatches;
@@ -612,6 +614,14 @@ static int run_tier(br_tier *t, job *j)
 	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
 	for (size_t k = 0; k < j->njparts && !rc; k++) {
 		job_part *jp = &j->parts[k];
+		if (jp->plan.nspans) { /* the stored bytes, read here rather than on the loop thread */
+			rc = br_read_plan_exec(&jp->plan, &jp->bytes, &j->err);
+			br_read_plan_free(&jp->plan);
+			if (rc) {
+				br_errctx(&j->err, "tier: %s/%d", j->topic, jp->p);
+				break;
+			}
+		}
 		br_rb_iter it;
 		br_rb_iter_init(&it, jp->bytes.p, jp->bytes.len, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
 		br_record r;
@@ -691,10 +701,14 @@ static int run_init(br_tier *t, job *j)
 static void *tier_main(void *arg)
 {
 	br_tier *t = arg;
-	/* Tiering is background work: on a machine with few cores it must lose every
-	 * contest for the CPU with the loop thread (produce and fetch latency) and with
-	 * clients. A nice of 10 on this thread alone (Linux niceness is per thread). */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10))
+	/* Tiering is background work: it must lose every contest for the CPU with
+	 * the loop thread (produce and fetch latency) and with clients. SCHED_IDLE
+	 * runs it only on otherwise idle CPU time; under sustained saturation it
+	 * falls behind and catches up later in large commits (the frontier makes
+	 * that safe), which is the trade the lake issue asks for. */
+	struct sched_param sp = { 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) &&
+	    setpriority(PRIO_PROCESS, (id_t)gettid(), 19))
 		br_warn("tier: cannot lower the tier thread's priority: %s", strerror(errno));
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
@@ -721,6 +735,7 @@ static void *tier_main(void *arg)
 static void job_free(job *j)
 {
 	for (size_t k = 0; k < j->njparts; k++) {
+		br_read_plan_free(&j->parts[k].plan);
 		br_buf_free(&j->parts[k].bytes);
 		free(j->parts[k].batch_base);
 		free(j->parts[k].batch_append);
@@ -870,32 +885,21 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 			continue;
 		job_part *jp = &j->parts[j->njparts];
 		br_err err = { 0 };
-		if (br_partition_read(pp, from, budget, BR_READ_AT_LEAST_ONE, &jp->bytes, &err)) {
+		/* only index lookups here: the tier thread reads the bytes (run_tier) */
+		if (br_partition_plan_read(pp, from, budget, &jp->plan, &err)) {
 			br_warn("tier: %s/%d: read at %" PRId64 ": %s", j->topic, p, from, err.msg);
-			br_buf_free(&jp->bytes);
+			br_read_plan_free(&jp->plan);
 			continue;
 		}
-		int64_t to = from;
-		size_t pos = 0, cap = 0;
-		br_rb_hdr h;
-		while (pos < jp->bytes.len &&
-		       br_rb_parse_header(jp->bytes.p + pos, jp->bytes.len - pos, pos, &h, &err) == 0) {
-			if (jp->nbatches == cap) {
-				cap = cap ? 2 * cap : 64;
-				jp->batch_base = br_xrealloc(jp->batch_base, cap * sizeof(int64_t));
-				jp->batch_append = br_xrealloc(jp->batch_append, cap * sizeof(int64_t));
-			}
-			jp->batch_base[jp->nbatches] = h.base_offset;
-			jp->batch_append[jp->nbatches] = br_partition_append_time(pp, h.base_offset);
-			jp->nbatches++;
-			to = h.base_offset + h.last_offset_delta + 1;
-			pos += br_rb_size(&h);
-		}
-		jp->bytes.len = pos; /* whole batches only */
+		int64_t to = jp->plan.to;
+		jp->batch_base = jp->plan.batch_base;
+		jp->batch_append = jp->plan.batch_append;
+		jp->nbatches = jp->plan.nbatches;
+		jp->plan.batch_base = jp->plan.batch_append = NULL; /* now the job part's */
 		if (to > hw)
 			to = hw;
 		if (to <= from) {
-			br_buf_free(&jp->bytes);
+			br_read_plan_free(&jp->plan);
 			free(jp->batch_base);
 			free(jp->batch_append);
 			memset(jp, 0, sizeof *jp);

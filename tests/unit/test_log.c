@@ -309,6 +309,33 @@ static void test_time_lookup(void **state)
 		}
 	}
 	br_buf_free(&out);
+	/* a read plan (made here, executed anywhere) covers whole batches across
+	 * segments, with their append times, and reads the same bytes */
+	br_read_plan plan;
+	assert_int_equal(br_partition_plan_read(p, 123, 1 << 30, &plan, NULL), 0);
+	assert_int_equal(plan.from, 120);
+	assert_int_equal(plan.to, 500);
+	assert_true(plan.nspans > 1);
+	assert_int_equal(plan.nbatches, 38);
+	assert_int_equal(plan.batch_base[0], 120);
+	assert_int_equal(plan.batch_append[0], 1000);
+	br_buf pb = { 0 };
+	assert_int_equal(br_read_plan_exec(&plan, &pb, NULL), 0);
+	int64_t expect = 120;
+	for (size_t pos = 0; pos < pb.len;) {
+		assert_int_equal((int64_t)br_rd_be64(pb.p + pos), expect);
+		assert_int_equal(br_crc32c(0, pb.p + pos + 21, br_rd_be32(pb.p + pos + 8) + 12 - 21), br_rd_be32(pb.p + pos + 17));
+		expect += (int32_t)br_rd_be32(pb.p + pos + 23) + 1;
+		pos += br_rd_be32(pb.p + pos + 8) + 12;
+	}
+	assert_int_equal(expect, 500);
+	br_read_plan_free(&plan);
+	br_buf_free(&pb);
+	/* a small budget still returns one batch */
+	assert_int_equal(br_partition_plan_read(p, 0, 1, &plan, NULL), 0);
+	assert_int_equal(plan.nbatches, 1);
+	assert_int_equal(plan.to, 10);
+	br_read_plan_free(&plan);
 	/* reopen: sealed segments load their indexes, the answers stay */
 	reopen(fx);
 	p = part(fx, "times", 0);
