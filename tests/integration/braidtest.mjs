@@ -139,3 +139,32 @@ class Tap {
 }
 
 export const tap = new Tap();
+
+// icebird (and other readers built on fetch) read tables through URLs: serve
+// file:// URLs from disk, with HEAD and Range requests, as an object store would.
+export function serveFileUrls() {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (url, init = {}) => {
+    const u = String(url);
+    if (!u.startsWith('file://')) return realFetch(url, init);
+    const file = fileURLToPath(u);
+    if (!fs.existsSync(file)) return new Response('not found', { status: 404, statusText: 'Not Found' });
+    const size = fs.statSync(file).size;
+    if ((init.method || 'GET').toUpperCase() === 'HEAD') {
+      return new Response(null, { status: 200, headers: { 'Content-Length': String(size) } });
+    }
+    const data = fs.readFileSync(file);
+    const range = new Headers(init.headers).get('Range');
+    if (range) {
+      const m = /^bytes=(\d+)-(\d*)$/.exec(range);
+      if (!m) return new Response('bad range', { status: 416 });
+      const start = Number(m[1]);
+      const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+      return new Response(data.subarray(start, end + 1), {
+        status: 206,
+        headers: { 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': String(end - start + 1) },
+      });
+    }
+    return new Response(data, { status: 200, headers: { 'Content-Length': String(size) } });
+  };
+}

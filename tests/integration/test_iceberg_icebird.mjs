@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { serveFileUrls } from './braidtest.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -26,32 +27,7 @@ function check(name, ok, detail = '') {
   }
 }
 
-// Serve file:// URLs from disk, as an object store would over HTTP.
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (url, init = {}) => {
-  const u = String(url);
-  if (!u.startsWith('file://')) return realFetch(url, init);
-  const path = fileURLToPath(u);
-  if (!existsSync(path)) return new Response('not found', { status: 404, statusText: 'Not Found' });
-  const size = statSync(path).size;
-  if ((init.method || 'GET').toUpperCase() === 'HEAD') {
-    return new Response(null, { status: 200, headers: { 'Content-Length': String(size) } });
-  }
-  const headers = new Headers(init.headers);
-  const range = headers.get('Range');
-  const data = readFileSync(path);
-  if (range) {
-    const m = /^bytes=(\d+)-(\d*)$/.exec(range);
-    if (!m) return new Response('bad range', { status: 416 });
-    const start = Number(m[1]);
-    const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    return new Response(data.subarray(start, end + 1), {
-      status: 206,
-      headers: { 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': String(end - start + 1) },
-    });
-  }
-  return new Response(data, { status: 200, headers: { 'Content-Length': String(size) } });
-};
+serveFileUrls(); // file:// served from disk for icebird (GET, HEAD, Range)
 
 function norm(v) {
   if (v === undefined || v === null) return null;

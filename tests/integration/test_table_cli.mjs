@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { serveFileUrls } from './braidtest.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -23,24 +24,7 @@ function check(name, ok, detail = '') {
   else { failures++; console.log(`not ok - ${name}${detail ? ': ' + detail : ''}`); }
 }
 
-// file:// served from disk for icebird (GET, HEAD, Range), as an object store would.
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (url, init = {}) => {
-  const u = String(url);
-  if (!u.startsWith('file://')) return realFetch(url, init);
-  const path = fileURLToPath(u);
-  if (!existsSync(path)) return new Response('not found', { status: 404 });
-  const size = statSync(path).size;
-  if ((init.method || 'GET').toUpperCase() === 'HEAD') return new Response(null, { status: 200, headers: { 'Content-Length': String(size) } });
-  const data = readFileSync(path);
-  const range = new Headers(init.headers).get('Range');
-  if (range) {
-    const m = /^bytes=(\d+)-(\d*)$/.exec(range);
-    const start = Number(m[1]), end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-    return new Response(data.subarray(start, end + 1), { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${size}` } });
-  }
-  return new Response(data, { status: 200 });
-};
+serveFileUrls(); // file:// served from disk for icebird (GET, HEAD, Range)
 
 const dir = mkdtempSync(join(tmpdir(), 'braid-table-cli-'));
 const data = join(dir, 'data');
