@@ -127,3 +127,10 @@ if [ "${SKIP_PARQUET:-0}" != 1 ]; then
 	echo "== Parquet: braid vs DuckDB (BENCH_ROWS=${BENCH_ROWS:-10000000})"
 	node bench/parquet_bench.mjs
 fi
+
+# Issue 4: tiering JSON records into an Iceberg table beside DuckDB's read_json -> Parquet
+if [ "${SKIP_TIER:-0}" != 1 ]; then
+	echo
+	echo "== tiering: braid vs DuckDB (TIER_ROWS=${TIER_ROWS:-1000000})"
+	/usr/bin/python3 bench/tier_bench.py "${TIER_ROWS:-1000000}" 2>&1 | grep -v '|rdkafka#'
+fi
