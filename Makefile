@@ -81,8 +81,10 @@ bench: deps all
 	@bench/run.sh
 
 fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do echo "== $$f"; mkdir -p build/fuzz/corpus-$$(basename $$f); \
-		$$f -max_total_time=$${FUZZ_SECONDS:-20} build/fuzz/corpus-$$(basename $$f) fuzz/seeds/$$(basename $$f) 2>&1 | tail -3 || exit 1; done
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); echo "== $$f"; mkdir -p build/fuzz/corpus-$$n; \
+		if ! $$f -max_total_time=$${FUZZ_SECONDS:-20} build/fuzz/corpus-$$n $$(ls -d fuzz/seeds/$$n 2>/dev/null) \
+			> build/fuzz/$$n.log 2>&1; then tail -40 build/fuzz/$$n.log; echo "fuzz: $$n found a problem"; exit 1; fi; \
+		tail -1 build/fuzz/$$n.log; done
 
 clean:
 	rm -rf build
