@@ -539,6 +539,20 @@ static void flush_done(uv_work_t *w, int status)
 		flush_start(b);
 }
 
+/* A whole flush on the calling thread (shutdown, br_broker_handle_frame), then
+ * the produces it covers are answered. No flush may be in flight. */
+static void flush_sync(br_broker *b, const char *what)
+{
+	br_flush *f = br_log_flush_begin(b->log);
+	if (f) {
+		br_log_flush_run(f);
+		br_err err = { 0 };
+		if (br_log_flush_end(b->log, f, &err))
+			br_logf(BR_LOG_ERROR, "%s: %s", what, err.msg);
+	}
+	release_waiters(b);
+}
+
 static void on_flush_timer(uv_timer_t *t)
 {
 	flush_start(t->data);
@@ -789,14 +803,7 @@ void br_broker_close(br_broker *b)
 	 * answered truthfully before the connections go */
 	while (b->flush)
 		uv_run(&b->loop, UV_RUN_ONCE);
-	br_flush *f = br_log_flush_begin(b->log);
-	if (f) {
-		br_log_flush_run(f);
-		br_err err = { 0 };
-		if (br_log_flush_end(b->log, f, &err))
-			br_logf(BR_LOG_ERROR, "final flush: %s", err.msg);
-	}
-	release_waiters(b);
+	flush_sync(b, "final flush");
 	br_tier_close(b->tier); /* tier hook: waits for the job in flight */
 	b->tier = NULL;
 	while (b->parked) {
@@ -845,12 +852,7 @@ int br_broker_handle_frame(br_broker *b, const uint8_t *frame, size_t len, br_bu
 	if (!closed)
 		conn_close(&c); /* orphans deferred slots (finished later by their owners) */
 	/* make every write durable and every parked request answer, so nothing points at c */
-	br_flush *f = br_log_flush_begin(b->log);
-	if (f) {
-		br_log_flush_run(f);
-		br_log_flush_end(b->log, f, NULL);
-	}
-	release_waiters(b);
+	flush_sync(b, "flush");
 	retry_parked(b, true);
 	return closed ? BR_KCLOSE : 0;
 }
