@@ -69,33 +69,33 @@ typedef struct cfg_info {
 	const char *key;
 	int8_t type;
 	const char *broker_key;
-	const char *doc;
+	const char *doc; /* NULL: the log's own (br_topic_config_doc) */
 } cfg_info;
 
 static const cfg_info cfg_infos[] = {
-	{ "cleanup.policy", CT_LIST, NULL, "How old data goes: 'delete' by retention (compaction is not supported)." },
-	{ "compression.type", CT_STRING, NULL, "Batches are stored compressed as the producer sent them." },
+	{ "cleanup.policy", CT_LIST, NULL, NULL },
+	{ "compression.type", CT_STRING, NULL, NULL },
 	{ "delete.retention.ms", CT_LONG, NULL, NULL },
 	{ "file.delete.delay.ms", CT_LONG, NULL, NULL },
 	{ "flush.messages", CT_LONG, NULL, NULL },
 	{ "flush.ms", CT_LONG, NULL, NULL },
 	{ "index.interval.bytes", CT_INT, NULL, "Bytes of batches between two entries of the sparse offset index." },
 	{ "max.compaction.lag.ms", CT_LONG, NULL, NULL },
-	{ "max.message.bytes", CT_INT, "message.max.bytes", "Largest record batch a produce may append." },
-	{ "message.timestamp.type", CT_STRING, NULL, "CreateTime keeps producer timestamps; LogAppendTime stamps the broker's clock." },
+	{ "max.message.bytes", CT_INT, "message.max.bytes", NULL },
+	{ "message.timestamp.type", CT_STRING, NULL, NULL },
 	{ "message.timestamp.difference.max.ms", CT_LONG, NULL, NULL },
 	{ "message.timestamp.before.max.ms", CT_LONG, NULL, NULL },
 	{ "message.timestamp.after.max.ms", CT_LONG, NULL, NULL },
 	{ "min.cleanable.dirty.ratio", CT_DOUBLE, NULL, NULL },
 	{ "min.compaction.lag.ms", CT_LONG, NULL, NULL },
-	{ "min.insync.replicas", CT_INT, NULL, "Always 1: one replica, made durable by fsync." },
+	{ "min.insync.replicas", CT_INT, NULL, NULL },
 	{ "preallocate", CT_BOOLEAN, NULL, NULL },
-	{ "retention.bytes", CT_LONG, "log.retention.bytes", "Per-partition size past which the oldest segments are deleted; -1 keeps all." },
-	{ "retention.ms", CT_LONG, "log.retention.ms", "Age past which whole segments are deleted; -1 keeps them forever." },
-	{ "segment.bytes", CT_INT, "log.segment.bytes", "Size at which the active segment file is rolled." },
+	{ "retention.bytes", CT_LONG, "log.retention.bytes", NULL },
+	{ "retention.ms", CT_LONG, "log.retention.ms", NULL },
+	{ "segment.bytes", CT_INT, "log.segment.bytes", NULL },
 	{ "segment.index.bytes", CT_INT, NULL, NULL },
 	{ "segment.jitter.ms", CT_LONG, NULL, NULL },
-	{ "segment.ms", CT_LONG, "log.roll.ms", "Age at which the active segment file is rolled." },
+	{ "segment.ms", CT_LONG, "log.roll.ms", NULL },
 	{ "unclean.leader.election.enable", CT_BOOLEAN, NULL, NULL },
 	{ "message.downconversion.enable", CT_BOOLEAN, NULL, NULL },
 	{ "local.retention.ms", CT_LONG, NULL, NULL },
@@ -761,7 +761,7 @@ static void describe_topic(br_broker *b, br_kreq *r, br_buf *out, const desc_res
 			syn[ns++] = (synonym){ ci->broker_key, bv, SRC_STATIC_BROKER };
 		int8_t src = config_source(ov, ci);
 		write_config(out, r, keys[i], v, false, src, syn, synonyms ? ns : 0, ci ? ci->type : CT_STRING,
-		             ci ? ci->doc : NULL, docs);
+		             br_topic_config_doc(keys[i]) ? br_topic_config_doc(keys[i]) : ci ? ci->doc : NULL, docs);
 	}
 }
 

@@ -96,6 +96,12 @@ static const cfg_def *cfg_find(const char *key)
 	return NULL;
 }
 
+const char *br_topic_config_doc(const char *key)
+{
+	const cfg_def *d = cfg_find(key);
+	return d ? d->doc : NULL;
+}
+
 static bool parse_long(const char *s, int64_t *v)
 {
 	char *end;

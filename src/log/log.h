@@ -68,6 +68,9 @@ br_partition *br_topic_partition(br_topic *t, int32_t p); /* NULL if out of rang
 /* Effective value of a config (override, else broker default) and whether it is
  * an override. Known keys are listed by br_topic_config_keys. */
 const char *br_topic_config(const br_topic *t, const char *key, bool *is_override);
+/* What a topic config means (DescribeConfigs' documentation); NULL for keys the
+ * log does not know. */
+const char *br_topic_config_doc(const char *key);
 /* NULL-terminated list of the keys DescribeConfigs reports. */
 const char *const *br_topic_config_keys(void);
 /* Iterates over overrides: returns false when done. */
