@@ -23,8 +23,34 @@
  *   2 long        8 bytes little-endian (int, date, time, timestamps too)
  *   3 double      8 bytes IEEE, -0.0 stored as 0.0, every NaN as one NaN
  *   4 string      u32 length little-endian, then the bytes
- * Only these types flow through circuits for now; others are rejected at
- * circuit build time (BR_EUNSUPPORTED). */
+ *   5 interval    16 bytes: months i32, days i32, microseconds i64 (all LE)
+ * Flow types: BOOLEAN, LONG (all SQL integers), DOUBLE (real, double, numeric),
+ * STRING, DATE (br_value.v.i32 days since 1970-01-01), TIMESTAMP and
+ * TIMESTAMPTZ (v.i64 microseconds since the epoch, UTC; a timestamp without
+ * zone is read as UTC) and BR_T_INTERVAL below. Dates and timestamps share tag
+ * 2, so a decoded key gives them back as LONG: br_val_retag restores the
+ * declared type where it matters (br_batch_append_row does it per column).
+ *
+ * INTERVAL is flow-only: PostgreSQL's (months, days, microseconds), carried in
+ * a br_value of type BR_T_INTERVAL (an alias of BR_T_FIXED, which nothing else
+ * in flow uses) whose 16 bytes are the tag-5 payload, and stored in batches as
+ * a fixed[16] column. Intervals compare by their span (a month = 30 days, a
+ * day = 24 hours, as PostgreSQL does); grouping keys compare the three fields,
+ * so '1 day' and '24 hours' are equal in WHERE but two groups in GROUP BY. A
+ * query's result turns interval columns into PostgreSQL's text form. */
+#define BR_T_INTERVAL BR_T_FIXED
+
+typedef struct br_interval {
+	int32_t months, days;
+	int64_t us;
+} br_interval;
+br_interval br_interval_get(const br_value *v);
+/* An interval value whose bytes live in arena. */
+br_value br_interval_value(br_arena *arena, br_interval iv);
+/* Gives a value decoded from a row key (tag 2 -> LONG) its declared type t. */
+void br_val_retag(br_value *v, br_type_id t);
+/* PostgreSQL's text form of a flow value (DateStyle ISO, UTC): appended to out. */
+void br_val_format_pg(const br_value *v, br_type_id t, br_buf *out);
 
 void br_row_encode(br_buf *out, const br_value *vals, int n);
 /* Decodes n values; strings point into p. BR_ECORRUPT on malformed bytes. */
@@ -76,9 +102,24 @@ typedef enum br_xkind {
 	BR_X_CASE,     /* args: [when, then]*, else (always present, may be NULL const) */
 	BR_X_COALESCE, BR_X_NULLIF, BR_X_ABS, BR_X_CAST, BR_X_IN, /* IN: args[0] IN args[1..] */
 	BR_X_CONCAT, BR_X_LIKE, BR_X_ILIKE, BR_X_LOWER, BR_X_UPPER, BR_X_LENGTH,
+	BR_X_FUNC,     /* a scalar function: fn is a br_fn; NULL in -> NULL out unless noted */
 	BR_X_SUBQ,     /* evaluated through a hook (the SQL layer runs a nested query) */
 	BR_X_AGGREF,   /* placeholder a planner rewrites away; evaluating it is an error */
 } br_xkind;
+
+typedef enum br_fn {
+	/* numeric */
+	BR_F_ROUND, BR_F_ROUND2, BR_F_TRUNC, BR_F_TRUNC2, BR_F_CEIL, BR_F_FLOOR, BR_F_POWER, BR_F_SQRT, BR_F_LN,
+	BR_F_LOG10, BR_F_EXP, BR_F_SIGN, BR_F_GREATEST, BR_F_LEAST, /* GREATEST/LEAST skip NULLs */
+	/* strings */
+	BR_F_SUBSTR, BR_F_POSITION, BR_F_REPLACE, BR_F_BTRIM, BR_F_LTRIM, BR_F_RTRIM, BR_F_LPAD, BR_F_RPAD,
+	BR_F_CONCAT, BR_F_CONCAT_WS, /* NULL arguments are skipped */
+	BR_F_SPLIT_PART, BR_F_LEFT, BR_F_RIGHT, BR_F_STARTS_WITH, BR_F_REVERSE, BR_F_REPEAT, BR_F_STRPOS,
+	BR_F_INITCAP, BR_F_OCTET_LENGTH,
+	/* date/time: args[0] is the field or unit name where there is one */
+	BR_F_EXTRACT, BR_F_DATE_TRUNC, BR_F_TO_TIMESTAMP, BR_F_MAKE_DATE,
+	BR_F_LIKE_ESC, BR_F_ILIKE_ESC, /* LIKE with an ESCAPE character: args s, pattern, escape */
+} br_fn;
 
 typedef struct br_expr br_expr;
 typedef struct br_eval br_eval;
@@ -95,6 +136,7 @@ struct br_expr {
 	int col;            /* COL, PARAM */
 	int depth;          /* PARAM: 1 = the immediately enclosing query */
 	int pos;            /* source position for error messages, -1 if none */
+	int fn;             /* FUNC: br_fn */
 	void *subq;         /* SUBQ: opaque to flow */
 	br_subq_fn subq_fn;
 };
@@ -142,13 +184,23 @@ struct br_op {
 };
 
 enum br_agg_kind { BR_AGG_COUNT_STAR, BR_AGG_COUNT, BR_AGG_SUM, BR_AGG_AVG, BR_AGG_MIN, BR_AGG_MAX,
-		   BR_AGG_BOOL_AND, BR_AGG_BOOL_OR };
+		   BR_AGG_BOOL_AND, BR_AGG_BOOL_OR, BR_AGG_STRING_AGG, BR_AGG_ARRAY_AGG };
 
+#define BR_AGG_MAX_ORDER 4
 typedef struct br_agg_spec {
 	int kind;         /* br_agg_kind */
 	int col;          /* input column of the argument (-1 for count(*)) */
 	bool distinct;
 	br_type_id type;  /* result type */
+	/* string_agg / array_agg: the separator (borrowed; string_agg only) and
+	 * the ORDER BY inside the call as input columns. Without ORDER BY the
+	 * values are ordered by value: PostgreSQL leaves the order unspecified,
+	 * and a view's answer must not depend on the order rows arrived. */
+	const char *sep;
+	size_t seplen;
+	int norder;
+	int ocols[BR_AGG_MAX_ORDER];
+	bool odesc[BR_AGG_MAX_ORDER], onulls_first[BR_AGG_MAX_ORDER];
 } br_agg_spec;
 
 enum br_setop_kind { BR_SET_INTERSECT, BR_SET_EXCEPT, BR_SET_INTERSECT_ALL, BR_SET_EXCEPT_ALL };
@@ -183,6 +235,19 @@ br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int 
 br_op *br_op_aggregate(br_circuit *c, br_op *in, int ngroup, const int *gcols, int naggs,
 		       const br_agg_spec *aggs);
 br_op *br_op_distinct(br_circuit *c, br_op *in);
+/* Ranking window functions over partitions: output = the input columns, then
+ * one column per function (LONG). Rows of a partition are ordered by the sort
+ * keys, ties broken by the whole row so that ROW_NUMBER is deterministic.
+ * limit >= 0 emits only rows ranked <= limit (top-N per group: the binder sets
+ * it from a WHERE rn <= N above). Cost: a step re-ranks each touched
+ * partition, O(P log P) for a partition of P rows (see ops.c). */
+enum br_win_kind { BR_WIN_ROW_NUMBER, BR_WIN_RANK, BR_WIN_DENSE_RANK };
+typedef struct br_sort_key {
+	int col;
+	bool desc, nulls_first;
+} br_sort_key;
+br_op *br_op_window(br_circuit *c, br_op *in, int npart, const int *pcols, int nkeys, const br_sort_key *keys,
+		    int nfuncs, const int *kinds, int64_t limit);
 br_op *br_op_setop(br_circuit *c, br_op *a, br_op *b, int kind);
 /* Keeps the Z-set integral of its input (a view's contents); out = input delta. */
 br_op *br_op_integrate(br_circuit *c, br_op *in);

@@ -17,7 +17,8 @@ br_type *br_flow_row_type(int ncols, const br_type_id *types)
 	for (int i = 0; i < ncols; i++) {
 		char name[24];
 		snprintf(name, sizeof name, "c%d", i + 1);
-		br_type_struct_add(st, i + 1, name, false, br_type_new(types[i]), NULL);
+		br_type *t = types[i] == BR_T_INTERVAL ? br_type_fixed(16) : br_type_new(types[i]);
+		br_type_struct_add(st, i + 1, name, false, t, NULL);
 	}
 	return st;
 }
@@ -38,6 +39,8 @@ void br_batch_append_row(br_batch *b, const br_value *vals, int64_t w)
 				v = br_value_i64(BR_T_LONG, (int64_t)v.v.f64);
 			else if (t == BR_T_STRING && v.type != BR_T_BINARY)
 				v = br_value_null(t);
+			else if (t == BR_T_DATE || t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ || t == BR_T_TIME)
+				br_val_retag(&v, t); /* decoded from a row key as LONG */
 		}
 		br_col_append_value(c, &v);
 	}

@@ -54,6 +54,10 @@ void br_row_encode(br_buf *out, const br_value *vals, int n)
 			put_le64(out, u);
 			break;
 		}
+		case BR_T_INTERVAL:
+			br_buf_u8(out, 5);
+			br_buf_put(out, v->v.bytes.p, 16);
+			break;
 		case BR_T_STRING: case BR_T_BINARY: {
 			uint8_t l[4];
 			uint32_t len = (uint32_t)v->v.bytes.len;
@@ -104,6 +108,11 @@ int br_row_decode(const uint8_t *p, size_t len, br_value *vals, int n, br_err *e
 			v->v.bytes.len = l;
 			break;
 		}
+		case 5:
+			v->type = BR_T_INTERVAL;
+			v->v.bytes.p = br_cur_take(&c, 16);
+			v->v.bytes.len = 16;
+			break;
 		default:
 			return br_errf(err, BR_ECORRUPT, "row key: bad tag %u at byte %zu", tag, c.pos - 1);
 		}
@@ -115,9 +124,70 @@ int br_row_decode(const uint8_t *p, size_t len, br_value *vals, int n, br_err *e
 	return 0;
 }
 
+/* Types whose values are integers: numbers, and dates and timestamps (which
+ * come back from row keys as LONG, so they must compare with LONG). */
+static bool is_intlike(br_type_id t)
+{
+	return t == BR_T_LONG || t == BR_T_INT || t == BR_T_DATE || t == BR_T_TIME || t == BR_T_TIMESTAMP ||
+	       t == BR_T_TIMESTAMPTZ;
+}
+
 static bool is_num(br_type_id t)
 {
-	return t == BR_T_LONG || t == BR_T_INT || t == BR_T_DOUBLE || t == BR_T_FLOAT;
+	return is_intlike(t) || t == BR_T_DOUBLE || t == BR_T_FLOAT;
+}
+
+static int64_t ival(const br_value *v)
+{
+	return v->type == BR_T_INT || v->type == BR_T_DATE ? v->v.i32 : v->v.i64;
+}
+
+br_interval br_interval_get(const br_value *v)
+{
+	br_interval iv = { 0 };
+	if (v->is_null || v->type != BR_T_INTERVAL || v->v.bytes.len != 16)
+		return iv;
+	const uint8_t *p = v->v.bytes.p;
+	iv.months = (int32_t)(uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+	iv.days = (int32_t)(uint32_t)(p[4] | p[5] << 8 | p[6] << 16 | (uint32_t)p[7] << 24);
+	iv.us = (int64_t)get_le64(p + 8);
+	return iv;
+}
+
+br_value br_interval_value(br_arena *arena, br_interval iv)
+{
+	uint8_t *p = br_arena_alloc(arena, 16);
+	for (int i = 0; i < 4; i++) {
+		p[i] = (uint8_t)((uint32_t)iv.months >> (8 * i));
+		p[4 + i] = (uint8_t)((uint32_t)iv.days >> (8 * i));
+	}
+	for (int i = 0; i < 8; i++)
+		p[8 + i] = (uint8_t)((uint64_t)iv.us >> (8 * i));
+	return br_value_bytes(BR_T_INTERVAL, p, 16);
+}
+
+void br_val_retag(br_value *v, br_type_id t)
+{
+	if (v->type == t)
+		return;
+	if (v->is_null) {
+		v->type = t;
+		return;
+	}
+	if (t == BR_T_DATE && (v->type == BR_T_LONG || is_intlike(v->type))) {
+		int64_t x = ival(v);
+		*v = br_value_i32(BR_T_DATE, (int32_t)x);
+	} else if ((t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ || t == BR_T_TIME) && is_intlike(v->type)) {
+		int64_t x = ival(v);
+		*v = br_value_i64(t, x);
+	}
+}
+
+/* PostgreSQL orders intervals by their span with 30-day months. */
+static __int128 span(const br_value *v)
+{
+	br_interval iv = br_interval_get(v);
+	return ((__int128)iv.months * 30 + iv.days) * 86400000000LL + iv.us;
 }
 
 static double as_double(const br_value *v)
@@ -134,9 +204,15 @@ int br_val_cmp(const br_value *a, const br_value *b)
 {
 	if (a->is_null || b->is_null)
 		return (int)!a->is_null - (int)!b->is_null;
+	if (a->type == BR_T_INTERVAL && b->type == BR_T_INTERVAL) {
+		__int128 x = span(a), y = span(b);
+		return (x > y) - (x < y);
+	}
 	if (is_num(a->type) && is_num(b->type)) {
-		if (a->type == BR_T_LONG && b->type == BR_T_LONG)
-			return (a->v.i64 > b->v.i64) - (a->v.i64 < b->v.i64);
+		if (is_intlike(a->type) && is_intlike(b->type)) {
+			int64_t x = ival(a), y = ival(b);
+			return (x > y) - (x < y);
+		}
 		double x = as_double(a), y = as_double(b);
 		if (isnan(x) || isnan(y)) /* PostgreSQL: NaN sorts above every number */
 			return (int)isnan(x) - (int)isnan(y);

@@ -661,7 +661,7 @@ static int lift_sublink(bctx *b, json_t *in, br_expr **out)
 		a->in[0] = p;
 		a->naggs = 1;
 		a->aggs = br_arena_alloc(b->env->arena, sizeof *a->aggs);
-		a->aggs[0] = (br_agg_spec){ BR_AGG_COUNT_STAR, -1, false, BR_T_LONG };
+		a->aggs[0] = (br_agg_spec){ .kind = BR_AGG_COUNT_STAR, .col = -1, .type = BR_T_LONG };
 		a->types[0] = BR_T_LONG;
 		a->names[0] = "count";
 		plan *m = pnew(b->env, P_MAP, 1);
@@ -2055,8 +2055,8 @@ static int try_not_in(bctx *b, json_t *in, br_expr ***conj, int *nconj, int *cap
 	a->in[0] = q1;
 	a->naggs = 2;
 	a->aggs = br_arena_alloc(b->env->arena, sizeof *a->aggs * 2);
-	a->aggs[0] = (br_agg_spec){ BR_AGG_COUNT_STAR, -1, false, BR_T_LONG };
-	a->aggs[1] = (br_agg_spec){ BR_AGG_COUNT, 0, false, BR_T_LONG };
+	a->aggs[0] = (br_agg_spec){ .kind = BR_AGG_COUNT_STAR, .col = -1, .type = BR_T_LONG };
+	a->aggs[1] = (br_agg_spec){ .kind = BR_AGG_COUNT, .col = 0, .type = BR_T_LONG };
 	a->types[0] = a->types[1] = BR_T_LONG;
 	a->names[0] = a->names[1] = "?count?";
 	plan *am = pnew(b->env, P_MAP, 2);
