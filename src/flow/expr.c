@@ -86,10 +86,10 @@ static int mdays(int64_t y, int m)
 	return m == 2 && leap(y) ? 29 : n[m - 1];
 }
 
-/* PostgreSQL accepts years 4713 BC .. 294276 AD; braid keeps to years 1..9999
- * plus a margin, which keeps every computation below far from overflow. */
+/* PostgreSQL accepts years 4713 BC .. 294276 AD; braid stops at 200000 AD so
+ * that microseconds of any valid timestamp plus a day never overflow int64. */
 #define MIN_YEAR -4713
-#define MAX_YEAR 294276
+#define MAX_YEAR 200000
 
 static bool digits(const char **p, const char *end, int min, int max, int64_t *out)
 {

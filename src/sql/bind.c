@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/util.h"
 #include "sql/plan.h"
@@ -80,6 +81,10 @@ const char *br_flow_type_name(br_type_id t)
 	case BR_T_LONG: return "bigint";
 	case BR_T_DOUBLE: return "double precision";
 	case BR_T_STRING: return "text";
+	case BR_T_DATE: return "date";
+	case BR_T_TIMESTAMP: return "timestamp without time zone";
+	case BR_T_TIMESTAMPTZ: return "timestamp with time zone";
+	case BR_T_INTERVAL: return "interval";
 	default: return "unknown";
 	}
 }
@@ -169,6 +174,20 @@ static br_expr *mk_col(bctx *b, int col, br_type_id t)
 
 static bool is_unknown(const br_expr *e) { return e->kind == BR_X_CONST && e->depth == UNKNOWN_LIT; }
 static bool is_numeric(br_type_id t) { return t == BR_T_LONG || t == BR_T_DOUBLE; }
+/* date, timestamp, timestamptz: PostgreSQL's datetime category */
+static bool is_dtfam(br_type_id t) { return t == BR_T_DATE || t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ; }
+/* Implicit casts PostgreSQL applies without being asked (besides numbers):
+ * date -> timestamp -> timestamptz. */
+static bool implicit_dt(br_type_id from, br_type_id to)
+{
+	return (from == BR_T_DATE && (to == BR_T_TIMESTAMP || to == BR_T_TIMESTAMPTZ)) ||
+	       (from == BR_T_TIMESTAMP && to == BR_T_TIMESTAMPTZ);
+}
+static br_type_id dt_common(br_type_id a, br_type_id b)
+{
+	return a == BR_T_TIMESTAMPTZ || b == BR_T_TIMESTAMPTZ ? BR_T_TIMESTAMPTZ
+	       : a == BR_T_TIMESTAMP || b == BR_T_TIMESTAMP ? BR_T_TIMESTAMP : BR_T_DATE;
+}
 
 static int coerce(bctx *b, br_expr *e, br_type_id t, br_expr **out, const char *ctx)
 {
@@ -196,7 +215,7 @@ static int coerce(bctx *b, br_expr *e, br_type_id t, br_expr **out, const char *
 	}
 	if (e->type == t)
 		return 0;
-	if (e->type == BR_T_LONG && t == BR_T_DOUBLE) {
+	if ((e->type == BR_T_LONG && t == BR_T_DOUBLE) || implicit_dt(e->type, t)) {
 		br_expr *c = mk(b, BR_X_CAST, t, 1, e->pos);
 		c->args[0] = e;
 		*out = c;
@@ -210,8 +229,9 @@ int br_bind_coerce(bind_env *env, br_expr *e, br_type_id t, br_expr **out, br_er
 {
 	bctx b = { .env = env, .err = err };
 	/* Assignment casts (INSERT): numbers round to integer columns. */
-	if (!is_unknown(e) && e->type != t && !(e->type == BR_T_LONG && t == BR_T_DOUBLE) && is_numeric(e->type) &&
-	    is_numeric(t)) {
+	bool dt_assign = is_dtfam(e->type) && is_dtfam(t); /* timestamp -> date is an assignment cast */
+	if (!is_unknown(e) && e->type != t && !(e->type == BR_T_LONG && t == BR_T_DOUBLE) &&
+	    ((is_numeric(e->type) && is_numeric(t)) || dt_assign)) {
 		br_expr *c = mk(&b, BR_X_CAST, t, 1, e->pos);
 		c->args[0] = e;
 		*out = c;
@@ -232,6 +252,8 @@ static int common_type(bctx *b, br_expr **es, int n, br_type_id *out, const char
 			t = u;
 		else if (is_numeric(t) && is_numeric(u))
 			t = BR_T_DOUBLE;
+		else if (is_dtfam(t) && is_dtfam(u))
+			t = dt_common(t, u);
 		else
 			return perr(b, es[i]->pos, BR_EINVAL, "%s types %s and %s cannot be matched", what,
 				    br_flow_type_name(t), br_flow_type_name(u));
@@ -313,8 +335,70 @@ static int bind_args(bctx *b, json_t *list, br_expr ***out, int *n)
 	return 0;
 }
 
+/* Date/time arithmetic, PostgreSQL's operator table: date +- integer = date,
+ * date - date = integer, datetime +- interval, timestamp - timestamp =
+ * interval, interval +- interval, interval * number, interval / number. */
+static int dt_arith_op(bctx *b, br_xkind k, br_expr *l, br_expr *r, const char *op, int loc, br_expr **out)
+{
+	int rc = 0;
+	/* An unknown literal beside a datetime is an interval ('1 hour'), except
+	 * on the left of a minus, where it is the same kind of datetime. */
+	if (is_unknown(l) && !is_unknown(r))
+		rc = coerce(b, l, r->type == BR_T_INTERVAL ? (k == BR_X_MUL ? BR_T_DOUBLE : BR_T_INTERVAL)
+			    : k == BR_X_SUB ? r->type : BR_T_INTERVAL, &l, "operator");
+	else if (is_unknown(r) && !is_unknown(l))
+		rc = coerce(b, r, l->type == BR_T_INTERVAL && (k == BR_X_MUL || k == BR_X_DIV) ? BR_T_DOUBLE
+			    : l->type == BR_T_DATE && r->k.is_null ? BR_T_LONG : BR_T_INTERVAL, &r, "operator");
+	if (rc)
+		return rc;
+	br_type_id lt = l->type, rt = r->type, res = BR_T__COUNT;
+	bool liv = lt == BR_T_INTERVAL, riv = rt == BR_T_INTERVAL;
+	switch (k) {
+	case BR_X_ADD:
+		if ((lt == BR_T_DATE && rt == BR_T_LONG) || (lt == BR_T_LONG && rt == BR_T_DATE))
+			res = BR_T_DATE;
+		else if (liv && riv)
+			res = BR_T_INTERVAL;
+		else if ((is_dtfam(lt) && riv) || (liv && is_dtfam(rt)))
+			res = liv ? rt : lt;
+		break;
+	case BR_X_SUB:
+		if (lt == BR_T_DATE && rt == BR_T_LONG)
+			res = BR_T_DATE;
+		else if (lt == BR_T_DATE && rt == BR_T_DATE)
+			res = BR_T_LONG;
+		else if (liv && riv)
+			res = BR_T_INTERVAL;
+		else if (is_dtfam(lt) && riv)
+			res = lt;
+		else if (is_dtfam(lt) && is_dtfam(rt))
+			res = BR_T_INTERVAL;
+		break;
+	case BR_X_MUL:
+		if ((liv && is_numeric(rt)) || (is_numeric(lt) && riv))
+			res = BR_T_INTERVAL;
+		break;
+	case BR_X_DIV:
+		if (liv && is_numeric(rt))
+			res = BR_T_INTERVAL;
+		break;
+	default: break;
+	}
+	if (res == BR_T__COUNT)
+		return perr(b, loc, BR_EINVAL, "operator does not exist: %s %s %s", br_flow_type_name(lt), op,
+			    br_flow_type_name(rt));
+	if (res == BR_T_DATE && (liv || riv))
+		res = BR_T_TIMESTAMP; /* date + interval is a timestamp */
+	*out = mk2(b, k, res, l, r, loc);
+	return 0;
+}
+
 static int arith_op(bctx *b, br_xkind k, br_expr *l, br_expr *r, const char *op, int loc, br_expr **out)
 {
+	bool ldt = !is_unknown(l) && (is_dtfam(l->type) || l->type == BR_T_INTERVAL);
+	bool rdt = !is_unknown(r) && (is_dtfam(r->type) || r->type == BR_T_INTERVAL);
+	if (ldt || rdt)
+		return dt_arith_op(b, k, l, r, op, loc, out);
 	if (is_unknown(l) && !is_unknown(r) && is_numeric(r->type)) {
 		int rc = coerce(b, l, r->type, &l, "operator");
 		if (rc)
@@ -350,6 +434,11 @@ static int cmp_op(bctx *b, br_xkind k, br_expr *l, br_expr *r, const char *op, i
 	}
 	if (rc)
 		return rc;
+	if (l->type != r->type && is_dtfam(l->type) && is_dtfam(r->type)) {
+		br_type_id t = dt_common(l->type, r->type);
+		if ((rc = coerce(b, l, t, &l, "operator")) || (rc = coerce(b, r, t, &r, "operator")))
+			return rc;
+	}
 	if (l->type != r->type && !(is_numeric(l->type) && is_numeric(r->type)))
 		return perr(b, loc, BR_EINVAL, "operator does not exist: %s %s %s", br_flow_type_name(l->type), op,
 			    br_flow_type_name(r->type));
@@ -466,14 +555,156 @@ static int type_from_name(bctx *b, json_t *tn, int loc, br_type_id *t)
 		{ "double", BR_T_DOUBLE }, { "numeric", BR_T_DOUBLE }, { "decimal", BR_T_DOUBLE },
 		{ "text", BR_T_STRING }, { "varchar", BR_T_STRING }, { "bpchar", BR_T_STRING },
 		{ "char", BR_T_STRING }, { "string", BR_T_STRING }, { "bool", BR_T_BOOLEAN },
-		{ "boolean", BR_T_BOOLEAN },
+		{ "boolean", BR_T_BOOLEAN }, { "date", BR_T_DATE }, { "timestamp", BR_T_TIMESTAMP },
+		{ "timestamptz", BR_T_TIMESTAMPTZ }, { "interval", BR_T_INTERVAL }, { "datetime", BR_T_TIMESTAMP },
 	};
+	if (!strcasecmp(n, "interval") && json_array_size(jget(tn, "typmods")))
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: INTERVAL with a field qualifier (write INTERVAL '5 minutes')");
 	for (size_t i = 0; i < BR_ARRAY_LEN(map); i++)
 		if (!strcasecmp(map[i].n, n)) {
 			*t = map[i].t;
 			return 0;
 		}
 	return perr(b, loc, BR_EUNSUPPORTED, "unsupported: type %s", n);
+}
+
+/* A FUNC expression over args, each coerced to want[i] (BR_T__COUNT: keep). */
+static int mk_func(bctx *b, const char *name, int fn, br_expr **args, int n, const br_type_id *want, br_type_id rt,
+		   int loc, br_expr **out)
+{
+	br_expr *e = mk(b, BR_X_FUNC, rt, n, loc);
+	e->fn = fn;
+	for (int i = 0; i < n; i++) {
+		br_expr *a = args[i];
+		if (want[i] != BR_T__COUNT && (a->type != want[i] || is_unknown(a))) {
+			bool ok = is_unknown(a) || (a->type == BR_T_LONG && want[i] == BR_T_DOUBLE) || implicit_dt(a->type, want[i]);
+			if (!ok) {
+				char sig[200] = "";
+				size_t o = 0;
+				for (int j = 0; j < n && o < sizeof sig - 40; j++)
+					o += (size_t)snprintf(sig + o, sizeof sig - o, "%s%s", j ? ", " : "",
+							      is_unknown(args[j]) ? "unknown" : br_flow_type_name(args[j]->type));
+				return perr(b, loc, BR_EINVAL, "function %s(%s) does not exist", name, sig);
+			}
+			int rc = coerce(b, a, want[i], &a, name);
+			if (rc)
+				return rc;
+		}
+		e->args[i] = a;
+	}
+	*out = e;
+	return 0;
+}
+
+/* The current time, for now() and friends in batch queries: one value per
+ * statement, as PostgreSQL's transaction timestamp. A materialized view must
+ * not read it: its answer would depend on when it was computed. */
+static int bind_now(bctx *b, br_type_id t, const char *name, int loc, br_expr **out)
+{
+	if (b->env->for_view)
+		return perr(b, loc, BR_EINVAL,
+			    "%s is not allowed in a materialized view: a view's answer must depend only on its input "
+			    "(use the rows' own time columns)", name);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	br_expr *e = mk(b, BR_X_CONST, t, 0, loc);
+	if (t == BR_T_DATE)
+		e->k = br_value_i32(BR_T_DATE, (int32_t)(us / 86400000000LL));
+	else
+		e->k = br_value_i64(t, us);
+	*out = e;
+	return 0;
+}
+
+/* Scalar functions beyond the few above. Returns 1 when name/arity is not one. */
+static int bind_scalar_func(bctx *b, const char *name, br_expr **args, int n, int loc, br_expr **out)
+{
+	static const struct { const char *name; int fn, nmin, nmax; br_type_id want[3]; br_type_id rt; } fns[] = {
+		{ "power", BR_F_POWER, 2, 2, { BR_T_DOUBLE, BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "pow", BR_F_POWER, 2, 2, { BR_T_DOUBLE, BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "sqrt", BR_F_SQRT, 1, 1, { BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "ln", BR_F_LN, 1, 1, { BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "log", BR_F_LOG10, 1, 1, { BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "log10", BR_F_LOG10, 1, 1, { BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "exp", BR_F_EXP, 1, 1, { BR_T_DOUBLE }, BR_T_DOUBLE },
+		{ "substr", BR_F_SUBSTR, 2, 3, { BR_T_STRING, BR_T_LONG, BR_T_LONG }, BR_T_STRING },
+		{ "substring", BR_F_SUBSTR, 2, 3, { BR_T_STRING, BR_T_LONG, BR_T_LONG }, BR_T_STRING },
+		{ "position", BR_F_POSITION, 2, 2, { BR_T_STRING, BR_T_STRING }, BR_T_LONG },
+		{ "strpos", BR_F_STRPOS, 2, 2, { BR_T_STRING, BR_T_STRING }, BR_T_LONG },
+		{ "replace", BR_F_REPLACE, 3, 3, { BR_T_STRING, BR_T_STRING, BR_T_STRING }, BR_T_STRING },
+		{ "btrim", BR_F_BTRIM, 1, 2, { BR_T_STRING, BR_T_STRING }, BR_T_STRING },
+		{ "trim", BR_F_BTRIM, 1, 2, { BR_T_STRING, BR_T_STRING }, BR_T_STRING },
+		{ "ltrim", BR_F_LTRIM, 1, 2, { BR_T_STRING, BR_T_STRING }, BR_T_STRING },
+		{ "rtrim", BR_F_RTRIM, 1, 2, { BR_T_STRING, BR_T_STRING }, BR_T_STRING },
+		{ "lpad", BR_F_LPAD, 2, 3, { BR_T_STRING, BR_T_LONG, BR_T_STRING }, BR_T_STRING },
+		{ "rpad", BR_F_RPAD, 2, 3, { BR_T_STRING, BR_T_LONG, BR_T_STRING }, BR_T_STRING },
+		{ "split_part", BR_F_SPLIT_PART, 3, 3, { BR_T_STRING, BR_T_STRING, BR_T_LONG }, BR_T_STRING },
+		{ "left", BR_F_LEFT, 2, 2, { BR_T_STRING, BR_T_LONG }, BR_T_STRING },
+		{ "right", BR_F_RIGHT, 2, 2, { BR_T_STRING, BR_T_LONG }, BR_T_STRING },
+		{ "starts_with", BR_F_STARTS_WITH, 2, 2, { BR_T_STRING, BR_T_STRING }, BR_T_BOOLEAN },
+		{ "reverse", BR_F_REVERSE, 1, 1, { BR_T_STRING }, BR_T_STRING },
+		{ "repeat", BR_F_REPEAT, 2, 2, { BR_T_STRING, BR_T_LONG }, BR_T_STRING },
+		{ "initcap", BR_F_INITCAP, 1, 1, { BR_T_STRING }, BR_T_STRING },
+		{ "octet_length", BR_F_OCTET_LENGTH, 1, 1, { BR_T_STRING }, BR_T_LONG },
+		{ "to_timestamp", BR_F_TO_TIMESTAMP, 1, 1, { BR_T_DOUBLE }, BR_T_TIMESTAMPTZ },
+		{ "make_date", BR_F_MAKE_DATE, 3, 3, { BR_T_LONG, BR_T_LONG, BR_T_LONG }, BR_T_DATE },
+	};
+	for (size_t i = 0; i < BR_ARRAY_LEN(fns); i++)
+		if (!strcmp(fns[i].name, name) && n >= fns[i].nmin && n <= fns[i].nmax)
+			return mk_func(b, name, fns[i].fn, args, n, fns[i].want, fns[i].rt, loc, out);
+	int rc;
+	if ((!strcmp(name, "round") || !strcmp(name, "trunc")) && n == 2) {
+		br_type_id w[2] = { BR_T_DOUBLE, BR_T_LONG };
+		return mk_func(b, name, name[0] == 'r' ? BR_F_ROUND2 : BR_F_TRUNC2, args, 2, w, BR_T_DOUBLE, loc, out);
+	}
+	if ((!strcmp(name, "round") || !strcmp(name, "trunc") || !strcmp(name, "ceil") || !strcmp(name, "ceiling") ||
+	     !strcmp(name, "floor") || !strcmp(name, "sign")) && n == 1) {
+		br_type_id w = is_unknown(args[0]) || args[0]->type != BR_T_LONG ? BR_T_DOUBLE : BR_T_LONG;
+		int fn = name[0] == 'r' ? BR_F_ROUND : name[0] == 't' ? BR_F_TRUNC : name[0] == 'c' ? BR_F_CEIL
+			: name[1] == 'l' ? BR_F_FLOOR : BR_F_SIGN;
+		return mk_func(b, name, fn, args, 1, &w, w, loc, out);
+	}
+	if (!strcmp(name, "mod") && n == 2)
+		return arith_op(b, BR_X_MOD, args[0], args[1], "%", loc, out);
+	if ((!strcmp(name, "greatest") || !strcmp(name, "least")) && n >= 1) {
+		br_expr *e = mk(b, BR_X_FUNC, BR_T_LONG, n, loc);
+		e->fn = name[0] == 'g' ? BR_F_GREATEST : BR_F_LEAST;
+		memcpy(e->args, args, sizeof *args * (size_t)n);
+		if ((rc = unify_all(b, e->args, n, &e->type, name[0] == 'g' ? "GREATEST" : "LEAST")))
+			return rc;
+		*out = e;
+		return 0;
+	}
+	if ((!strcmp(name, "concat") && n >= 1) || (!strcmp(name, "concat_ws") && n >= 2)) {
+		br_expr *e = mk(b, BR_X_FUNC, BR_T_STRING, n, loc);
+		e->fn = name[6] ? BR_F_CONCAT_WS : BR_F_CONCAT;
+		for (int i = 0; i < n; i++)
+			if (is_unknown(args[i]) && (rc = coerce(b, args[i], BR_T_STRING, &args[i], name)))
+				return rc;
+		if (e->fn == BR_F_CONCAT_WS && (rc = coerce(b, args[0], BR_T_STRING, &args[0], name)))
+			return rc;
+		memcpy(e->args, args, sizeof *args * (size_t)n);
+		*out = e;
+		return 0;
+	}
+	if ((!strcmp(name, "extract") || !strcmp(name, "date_part")) && n == 2) {
+		br_type_id w[2] = { BR_T_STRING, is_unknown(args[1]) ? BR_T_TIMESTAMPTZ : args[1]->type };
+		if (!is_dtfam(w[1]) && w[1] != BR_T_INTERVAL)
+			return perr(b, loc, BR_EINVAL, "function %s(unknown, %s) does not exist", name, br_flow_type_name(w[1]));
+		return mk_func(b, name, BR_F_EXTRACT, args, 2, w, BR_T_DOUBLE, loc, out);
+	}
+	if (!strcmp(name, "date_trunc") && n == 2) {
+		br_type_id t = is_unknown(args[1]) || args[1]->type == BR_T_DATE ? BR_T_TIMESTAMPTZ : args[1]->type;
+		if (t != BR_T_TIMESTAMP && t != BR_T_TIMESTAMPTZ)
+			return perr(b, loc, BR_EINVAL, "function date_trunc(unknown, %s) does not exist", br_flow_type_name(t));
+		br_type_id w[2] = { BR_T_STRING, t };
+		return mk_func(b, name, BR_F_DATE_TRUNC, args, 2, w, t, loc, out);
+	}
+	if ((!strcmp(name, "now") || !strcmp(name, "transaction_timestamp") || !strcmp(name, "statement_timestamp") ||
+	     !strcmp(name, "clock_timestamp")) && n == 0)
+		return bind_now(b, BR_T_TIMESTAMPTZ, name, loc, out);
+	return 1;
 }
 
 static const struct { const char *n; int kind; } agg_names[] = {
@@ -573,7 +804,7 @@ static int bind_func(bctx *b, json_t *in, br_expr **out)
 		return 0;
 	}
 	if ((!strcmp(name, "lower") || !strcmp(name, "upper") || !strcmp(name, "length") ||
-	     !strcmp(name, "char_length")) && n == 1) {
+	     !strcmp(name, "char_length") || !strcmp(name, "character_length")) && n == 1) {
 		if ((rc = coerce(b, args[0], BR_T_STRING, &args[0], name)))
 			return rc;
 		br_xkind k = name[0] == 'l' && name[1] == 'o' ? BR_X_LOWER : name[0] == 'u' ? BR_X_UPPER : BR_X_LENGTH;
@@ -582,6 +813,8 @@ static int bind_func(bctx *b, json_t *in, br_expr **out)
 		*out = e;
 		return 0;
 	}
+	if ((rc = bind_scalar_func(b, name, args, n, loc, out)) <= 0)
+		return rc;
 	if (!strcmp(name, "coalesce") || !strcmp(name, "ifnull")) {
 		br_expr *e = mk(b, BR_X_COALESCE, BR_T_LONG, n, loc);
 		memcpy(e->args, args, sizeof *args * (size_t)n);
@@ -745,7 +978,7 @@ static int bind_aexpr(bctx *b, json_t *in, br_expr **out)
 				return perr(b, loc, BR_EUNSUPPORTED, "unsupported: prefix operator %s", op);
 			if (is_unknown(r) && (rc = coerce(b, r, BR_T_LONG, &r, "operator")))
 				return rc;
-			if (!is_numeric(r->type))
+			if (!is_numeric(r->type) && r->type != BR_T_INTERVAL)
 				return perr(b, loc, BR_EINVAL, "operator does not exist: - %s", br_flow_type_name(r->type));
 			if (r->kind == BR_X_CONST && !r->k.is_null && r->type == BR_T_LONG && r->k.v.i64 != INT64_MIN) {
 				r->k.v.i64 = -r->k.v.i64;
@@ -795,6 +1028,27 @@ static int bind_aexpr(bctx *b, json_t *in, br_expr **out)
 		if ((rc = unify_all(b, e->args, n + 1, &t, "IN")))
 			return rc;
 		if (!strcmp(op, "<>")) {
+			br_expr *x = mk(b, BR_X_NOT, BR_T_BOOLEAN, 1, loc);
+			x->args[0] = e;
+			e = x;
+		}
+		*out = e;
+		return 0;
+	}
+	json_t *fin;
+	if ((!strcmp(kind, "AEXPR_LIKE") || !strcmp(kind, "AEXPR_ILIKE")) && !strcmp(ntype(rj, &fin), "FuncCall") &&
+	    last_name(jget(fin, "funcname")) && !strcmp(last_name(jget(fin, "funcname")), "like_escape") &&
+	    json_array_size(jget(fin, "args")) == 2) {
+		/* x LIKE p ESCAPE c arrives as x LIKE like_escape(p, c) */
+		br_expr *a3[3];
+		if ((rc = bind_expr(b, lj, &a3[0])) || (rc = bind_expr(b, json_array_get(jget(fin, "args"), 0), &a3[1])) ||
+		    (rc = bind_expr(b, json_array_get(jget(fin, "args"), 1), &a3[2])))
+			return rc;
+		static const br_type_id w[3] = { BR_T_STRING, BR_T_STRING, BR_T_STRING };
+		br_expr *e;
+		if ((rc = mk_func(b, "LIKE", kind[6] == 'I' ? BR_F_ILIKE_ESC : BR_F_LIKE_ESC, a3, 3, w, BR_T_BOOLEAN, loc, &e)))
+			return rc;
+		if (op[0] == '!') {
 			br_expr *x = mk(b, BR_X_NOT, BR_T_BOOLEAN, 1, loc);
 			x->args[0] = e;
 			e = x;
@@ -984,6 +1238,26 @@ static int bind_expr(bctx *b, json_t *node, br_expr **out)
 	}
 	if (!strcmp(t, "FuncCall"))
 		return bind_func(b, in, out);
+	if (!strcmp(t, "MinMaxExpr")) {
+		br_expr **args;
+		int n;
+		if ((rc = bind_args(b, jget(in, "args"), &args, &n)))
+			return rc;
+		const char *op = jstr(in, "op");
+		bool g = op && !strcmp(op, "IS_GREATEST");
+		rc = bind_scalar_func(b, g ? "greatest" : "least", args, n, loc, out);
+		return rc > 0 ? perr(b, loc, BR_EINVAL, "malformed %s", g ? "GREATEST" : "LEAST") : rc;
+	}
+	if (!strcmp(t, "SQLValueFunction")) {
+		const char *op = jstr(in, "op");
+		if (op && (!strcmp(op, "SVFOP_CURRENT_TIMESTAMP") || !strcmp(op, "SVFOP_CURRENT_TIMESTAMP_N")))
+			return bind_now(b, BR_T_TIMESTAMPTZ, "current_timestamp", loc, out);
+		if (op && (!strcmp(op, "SVFOP_LOCALTIMESTAMP") || !strcmp(op, "SVFOP_LOCALTIMESTAMP_N")))
+			return bind_now(b, BR_T_TIMESTAMP, "localtimestamp", loc, out);
+		if (op && !strcmp(op, "SVFOP_CURRENT_DATE"))
+			return bind_now(b, BR_T_DATE, "current_date", loc, out);
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: %s", op ? op + 6 : "SQL value function");
+	}
 	if (!strcmp(t, "SubLink"))
 		return bind_sublink(b, in, out);
 	return perr(b, loc, BR_EUNSUPPORTED, "unsupported: expression %s", t);

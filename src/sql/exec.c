@@ -411,11 +411,28 @@ static int exec_select(stmt_ctx *x, json_t *sel)
 	int64_t n;
 	if ((rc = br_exec_plan(x->s, p, NULL, NULL, &x->arena, &rows, &n, x->err)))
 		return rc;
-	result_set(x->res, p->nvisible, p->names, p->types);
+	/* Intervals exist only inside circuits (flow.h): results show their text. */
+	br_type_id *types = br_arena_alloc(&x->arena, sizeof *types * (size_t)(p->nvisible + 1));
+	bool any_iv = false;
+	for (int c = 0; c < p->nvisible; c++) {
+		types[c] = p->types[c] == BR_T_INTERVAL ? BR_T_STRING : p->types[c];
+		any_iv |= p->types[c] == BR_T_INTERVAL;
+	}
+	result_set(x->res, p->nvisible, p->names, types);
 	if (x->res) {
 		/* The batch is built on nvisible columns: hidden sort columns drop here. */
-		for (int64_t i = 0; i < n; i++)
+		br_buf tb = { 0 };
+		for (int64_t i = 0; i < n; i++) {
+			for (int c = 0; any_iv && c < p->nvisible; c++) {
+				if (p->types[c] != BR_T_INTERVAL || rows[i][c].is_null)
+					continue;
+				br_buf_reset(&tb);
+				br_val_format_pg(&rows[i][c], BR_T_INTERVAL, &tb);
+				rows[i][c] = br_value_bytes(BR_T_STRING, br_arena_strndup(&x->arena, (const char *)tb.p, tb.len), tb.len);
+			}
 			br_batch_append_row(&x->res->rows, rows[i], 1);
+		}
+		br_buf_free(&tb);
 	}
 	result_tag(x->res, "SELECT %" PRId64, n);
 	return 0;
