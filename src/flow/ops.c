@@ -549,7 +549,8 @@ typedef struct {
 
 static bool needs_ms(const agg_st *st, const br_agg_spec *s, const br_op *in)
 {
-	if (s->distinct || s->kind == BR_AGG_MIN || s->kind == BR_AGG_MAX)
+	if (s->distinct || s->kind == BR_AGG_MIN || s->kind == BR_AGG_MAX || s->kind == BR_AGG_STRING_AGG ||
+	    s->kind == BR_AGG_ARRAY_AGG)
 		return true;
 	return (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && s->col >= 0 && col_type(in, s->col) == BR_T_DOUBLE;
 }
@@ -590,11 +591,125 @@ static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
 
 static int cmp_vals(const void *a, const void *b) { return br_val_cmp(a, b); }
 
+/* string_agg / array_agg: the multiset holds [order keys..., value] rows. */
+typedef struct { br_value *v; int64_t m; } lrow;
+
+static int lrow_cmp(const void *x, const void *y, void *arg)
+{
+	const br_agg_spec *s = arg;
+	const lrow *a = x, *b = y;
+	for (int j = 0; j <= s->norder; j++) {
+		const br_value *u = &a->v[j], *v = &b->v[j];
+		bool desc = j < s->norder && s->odesc[j], nf = j < s->norder ? s->onulls_first[j] : false;
+		if (u->is_null || v->is_null) {
+			if (u->is_null && v->is_null)
+				continue;
+			return u->is_null ? (nf ? -1 : 1) : (nf ? 1 : -1);
+		}
+		int r = br_val_cmp(u, v);
+		if (r)
+			return desc ? -r : r;
+	}
+	return 0;
+}
+
+/* PostgreSQL's array element quoting: "" around empty strings, NULL, and
+ * anything with braces, commas, quotes, backslashes or blanks. */
+static void array_elem(br_buf *out, const br_value *v, br_type_id t)
+{
+	if (v->is_null) {
+		br_buf_printf(out, "NULL");
+		return;
+	}
+	br_buf tb = { 0 };
+	if (t == BR_T_STRING)
+		br_buf_put(&tb, v->v.bytes.p, v->v.bytes.len);
+	else if (t == BR_T_DOUBLE)
+		br_buf_printf(&tb, "%.15g", v->v.f64);
+	else
+		br_val_format_pg(v, t, &tb);
+	bool q = tb.len == 0 || (tb.len == 4 && !strncasecmp((const char *)tb.p, "null", 4));
+	for (size_t i = 0; i < tb.len && !q; i++)
+		q = strchr("{},\\\" \t\n", tb.p[i]) != NULL;
+	if (q)
+		br_buf_u8(out, '"');
+	for (size_t i = 0; i < tb.len; i++) {
+		if (q && (tb.p[i] == '"' || tb.p[i] == '\\'))
+			br_buf_u8(out, '\\');
+		br_buf_u8(out, tb.p[i]);
+	}
+	if (q)
+		br_buf_u8(out, '"');
+	br_buf_free(&tb);
+}
+
+static int agg_list(agg_st *st, br_circuit *c, group *g, int k, const br_op *in, br_value *out, br_err *err)
+{
+	const br_agg_spec *s = &st->aggs[k];
+	br_ztab *ms = g->a[k].ms;
+	int nv = s->norder + 1;
+	size_t n = 0, i = 0;
+	br_zent *e;
+	while ((e = br_ztab_next(ms, &i)))
+		n += e->w > 0;
+	if (!n) {
+		*out = br_value_null(BR_T_STRING);
+		return 0;
+	}
+	lrow *rows = br_arena_alloc(&c->scratch, sizeof *rows * n);
+	size_t m = 0;
+	for (i = 0; (e = br_ztab_next(ms, &i));) {
+		if (e->w <= 0)
+			continue;
+		rows[m].v = br_arena_alloc(&c->scratch, sizeof(br_value) * (size_t)nv);
+		int rc = br_row_decode(e->key, e->klen, rows[m].v, nv, err);
+		if (rc)
+			return rc;
+		rows[m++].m = s->distinct ? 1 : e->w;
+	}
+	qsort_r(rows, m, sizeof *rows, lrow_cmp, (void *)s);
+	br_type_id vt = col_type(in, s->col);
+	br_buf b = { 0 };
+	if (s->kind == BR_AGG_ARRAY_AGG)
+		br_buf_u8(&b, '{');
+	bool first = true;
+	for (size_t j = 0; j < m; j++)
+		for (int64_t r = 0; r < rows[j].m; r++) {
+			const br_value *v = &rows[j].v[s->norder];
+			if (!first) {
+				if (s->kind == BR_AGG_ARRAY_AGG)
+					br_buf_u8(&b, ',');
+				else
+					br_buf_put(&b, s->sep, s->seplen);
+			}
+			first = false;
+			if (s->kind == BR_AGG_ARRAY_AGG)
+				array_elem(&b, v, vt);
+			else
+				br_buf_put(&b, v->v.bytes.p, v->v.bytes.len);
+			if (b.len > (256u << 20)) {
+				br_buf_free(&b);
+				return br_errf(err, BR_ELIMIT, "%s: result larger than 256 MiB",
+					       s->kind == BR_AGG_ARRAY_AGG ? "array_agg" : "string_agg");
+			}
+		}
+	if (s->kind == BR_AGG_ARRAY_AGG)
+		br_buf_u8(&b, '}');
+	char *p = br_arena_alloc(&c->scratch, b.len + 1);
+	if (b.len)
+		memcpy(p, b.p, b.len);
+	*out = br_value_bytes(BR_T_STRING, p, b.len);
+	br_buf_free(&b);
+	return 0;
+}
+
 /* Computes the current value of aggregate k of group g into *out. */
-static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, br_err *err)
+static int agg_value(agg_st *st, br_circuit *c, group *g, int k, const br_op *in, br_value *out, br_err *err)
 {
 	const br_agg_spec *s = &st->aggs[k];
 	aggst *a = &g->a[k];
+	if (s->kind == BR_AGG_STRING_AGG || s->kind == BR_AGG_ARRAY_AGG)
+		return agg_list(st, c, g, k, in, out, err);
 	if (s->kind == BR_AGG_COUNT_STAR) {
 		*out = br_value_i64(BR_T_LONG, g->cnt);
 		return 0;
@@ -736,9 +851,22 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 			if (s->col < 0)
 				continue;
 			const br_value *v = &row[s->col];
+			aggst *a = &g->a[k];
+			if (s->kind == BR_AGG_STRING_AGG || s->kind == BR_AGG_ARRAY_AGG) {
+				/* array_agg keeps NULL elements; string_agg skips them */
+				if (v->is_null && s->kind == BR_AGG_STRING_AGG)
+					continue;
+				br_value kv2[BR_AGG_MAX_ORDER + 1];
+				for (int j = 0; j < s->norder; j++)
+					kv2[j] = row[s->ocols[j]];
+				kv2[s->norder] = *v;
+				br_buf_reset(&st->kbuf);
+				br_row_encode(&st->kbuf, kv2, s->norder + 1);
+				br_ztab_upsert(a->ms, st->kbuf.p, st->kbuf.len)->w += w;
+				continue;
+			}
 			if (v->is_null)
 				continue;
-			aggst *a = &g->a[k];
 			if (a->ms) {
 				br_buf_reset(&st->kbuf);
 				br_row_encode(&st->kbuf, v, 1);
@@ -768,7 +896,7 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 		if (rc)
 			return rc;
 		for (int k = 0; k < st->naggs; k++) {
-			if ((rc = agg_value(st, c, g, k, &outrow[st->ngroup + k], err)))
+			if ((rc = agg_value(st, c, g, k, op->in[0], &outrow[st->ngroup + k], err)))
 				return rc;
 		}
 		br_buf_reset(&st->kbuf);

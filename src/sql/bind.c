@@ -40,7 +40,20 @@ typedef struct aggctx {
 	int n, cap;
 	br_agg_spec *specs;
 	br_expr **args;
+	br_expr *(*oargs)[BR_AGG_MAX_ORDER]; /* ORDER BY inside string_agg/array_agg */
+	int nextra;                          /* how many oargs in all */
 } aggctx;
+
+/* Adds the ORDER BY expressions of aggregate k to the argument map. */
+static void agg_order_cols(const aggctx *agg, int k, br_agg_spec *spec, plan *m, int *nm)
+{
+	for (int j = 0; j < spec->norder; j++) {
+		spec->ocols[j] = *nm;
+		m->exprs[*nm] = agg->oargs[k][j];
+		m->types[*nm] = agg->oargs[k][j]->type;
+		m->names[(*nm)++] = "?order?";
+	}
+}
 
 /* A view's uncorrelated subqueries, each planned as a one-row relation that
  * the query cross-joins; the subquery's value is then a column. */
@@ -707,21 +720,73 @@ static int bind_scalar_func(bctx *b, const char *name, br_expr **args, int n, in
 	return 1;
 }
 
+static bool expr_eq(const br_expr *a, const br_expr *b);
+
 static const struct { const char *n; int kind; } agg_names[] = {
 	{ "count", BR_AGG_COUNT }, { "sum", BR_AGG_SUM }, { "avg", BR_AGG_AVG }, { "min", BR_AGG_MIN },
 	{ "max", BR_AGG_MAX }, { "bool_and", BR_AGG_BOOL_AND }, { "bool_or", BR_AGG_BOOL_OR },
-	{ "every", BR_AGG_BOOL_AND },
+	{ "every", BR_AGG_BOOL_AND }, { "string_agg", BR_AGG_STRING_AGG }, { "array_agg", BR_AGG_ARRAY_AGG },
 };
 
 static int bind_agg(bctx *b, json_t *in, int kind, const char *name, int loc, br_expr **out)
 {
 	if (!b->agg)
 		return perr(b, loc, BR_EINVAL, "aggregate functions are not allowed here");
-	if (jget(in, "agg_order") || jget(in, "agg_filter") || jget(in, "over"))
+	bool listagg = kind == BR_AGG_STRING_AGG || kind == BR_AGG_ARRAY_AGG;
+	if ((jget(in, "agg_order") && !listagg) || jget(in, "agg_filter") || jget(in, "over"))
 		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: ORDER BY, FILTER or OVER on aggregate %s", name);
 	br_agg_spec spec = { .kind = kind, .col = -1, .distinct = json_is_true(jget(in, "agg_distinct")) };
-	br_expr *arg = NULL;
+	br_expr *arg = NULL, *order[BR_AGG_MAX_ORDER];
 	json_t *args = jget(in, "args");
+	int rc;
+	if (listagg) {
+		size_t want = kind == BR_AGG_STRING_AGG ? 2 : 1;
+		if (json_array_size(args) != want || json_is_true(jget(in, "agg_star")))
+			return perr(b, loc, BR_EINVAL, "function %s takes %zu argument%s", name, want, want > 1 ? "s" : "");
+		aggctx *saved = b->agg;
+		b->agg = NULL;
+		br_expr *sep = NULL;
+		rc = bind_expr(b, json_array_get(args, 0), &arg);
+		if (!rc && want == 2)
+			rc = bind_expr(b, json_array_get(args, 1), &sep);
+		json_t *ol = jget(in, "agg_order");
+		if (json_array_size(ol) > BR_AGG_MAX_ORDER) {
+			b->agg = saved;
+			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: more than %d ORDER BY keys in %s", BR_AGG_MAX_ORDER, name);
+		}
+		for (size_t i = 0; !rc && i < json_array_size(ol); i++) {
+			json_t *sb;
+			ntype(json_array_get(ol, i), &sb);
+			const char *dir = jstr(sb, "sortby_dir"), *nulls = jstr(sb, "sortby_nulls");
+			int j = spec.norder++;
+			spec.odesc[j] = dir && !strcmp(dir, "SORTBY_DESC");
+			spec.onulls_first[j] = nulls && !strcmp(nulls, "SORTBY_NULLS_FIRST") ? true
+				: nulls && !strcmp(nulls, "SORTBY_NULLS_LAST") ? false : spec.odesc[j];
+			rc = bind_expr(b, jget(sb, "node"), &order[j]);
+			if (!rc && is_unknown(order[j]))
+				rc = coerce(b, order[j], BR_T_STRING, &order[j], "ORDER BY");
+		}
+		b->agg = saved;
+		if (rc) {
+			if (strstr(b->err->msg, "not allowed here"))
+				return perr(b, loc, BR_EINVAL, "aggregate function calls cannot be nested");
+			return rc;
+		}
+		if (kind == BR_AGG_STRING_AGG) {
+			if ((rc = coerce(b, arg, BR_T_STRING, &arg, name)) || (rc = coerce(b, sep, BR_T_STRING, &sep, name)))
+				return rc;
+			if (sep->kind != BR_X_CONST)
+				return perr(b, sep->pos, BR_EUNSUPPORTED, "unsupported: a string_agg separator that is not a constant");
+			spec.sep = sep->k.is_null ? "" : (const char *)sep->k.v.bytes.p;
+			spec.seplen = sep->k.is_null ? 0 : sep->k.v.bytes.len;
+		} else if (is_unknown(arg) && (rc = coerce(b, arg, BR_T_STRING, &arg, name))) {
+			return rc;
+		}
+		if (spec.distinct && spec.norder && (spec.norder > 1 || !expr_eq(order[0], arg)))
+			return perr(b, loc, BR_EINVAL, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list");
+		spec.type = BR_T_STRING;
+		goto add;
+	}
 	if (json_is_true(jget(in, "agg_star"))) {
 		if (kind != BR_AGG_COUNT)
 			return perr(b, loc, BR_EINVAL, "%s(*) is not an aggregate PostgreSQL knows", name);
@@ -757,21 +822,28 @@ static int bind_agg(bctx *b, json_t *in, int kind, const char *name, int loc, br
 		default: spec.type = arg->type; break;
 		}
 	}
+add:;
 	aggctx *a = b->agg;
 	if (a->n == a->cap) {
 		int ncap = a->cap ? a->cap * 2 : 8;
 		br_agg_spec *ns = br_arena_alloc(b->env->arena, sizeof *ns * (size_t)ncap);
 		br_expr **na = br_arena_alloc(b->env->arena, sizeof *na * (size_t)ncap);
+		br_expr *(*no)[BR_AGG_MAX_ORDER] = br_arena_alloc(b->env->arena, sizeof *no * (size_t)ncap);
 		if (a->n) {
 			memcpy(ns, a->specs, sizeof *ns * (size_t)a->n);
 			memcpy(na, a->args, sizeof *na * (size_t)a->n);
+			memcpy(no, a->oargs, sizeof *no * (size_t)a->n);
 		}
 		a->specs = ns;
 		a->args = na;
+		a->oargs = no;
 		a->cap = ncap;
 	}
 	a->specs[a->n] = spec;
 	a->args[a->n] = arg;
+	for (int j = 0; j < spec.norder; j++)
+		a->oargs[a->n][j] = order[j];
+	a->nextra += spec.norder;
 	br_expr *e = mk(b, BR_X_AGGREF, spec.type, 0, loc);
 	e->col = a->n++;
 	*out = e;
@@ -2564,9 +2636,9 @@ static int try_scalar(bctx *b, json_t *in, br_expr **out)
 	plan *p;
 	if ((rc = build_joins(&ib, &ci.acc, ci.iconj, ci.niconj, &p)))
 		return rc;
-	plan *m = pnew(b->env, P_MAP, nk + agg.n);
+	plan *m = pnew(b->env, P_MAP, nk + agg.n + agg.nextra);
 	m->in[0] = p;
-	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + agg.n + 1));
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(nk + agg.n + agg.nextra + 1));
 	int nm = 0;
 	for (int k = 0; k < nk; k++) {
 		m->exprs[nm] = ci.ikeys[k];
@@ -2582,6 +2654,7 @@ static int try_scalar(bctx *b, json_t *in, br_expr **out)
 			m->types[nm] = agg.args[k]->type;
 			m->names[nm++] = "?arg?";
 		}
+		agg_order_cols(&agg, k, &specs[k], m, &nm);
 	}
 	m->ncols = m->nvisible = m->nexprs = nm;
 	plan *a = pnew(b->env, P_AGG, nk + agg.n);
@@ -2851,9 +2924,9 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 	hidden_ctx hctx = { groups, ng, agg_mode };
 	if (agg_mode) {
 		/* map: group expressions then aggregate arguments */
-		plan *m = pnew(env, P_MAP, ng + agg.n);
+		plan *m = pnew(env, P_MAP, ng + agg.n + agg.nextra);
 		m->in[0] = p;
-		m->exprs = br_arena_alloc(env->arena, sizeof(br_expr *) * (size_t)(ng + agg.n + 1));
+		m->exprs = br_arena_alloc(env->arena, sizeof(br_expr *) * (size_t)(ng + agg.n + agg.nextra + 1));
 		int nm = 0;
 		for (int i = 0; i < ng; i++) {
 			if (is_unknown(groups[i]) && (rc = coerce(&b, groups[i], BR_T_STRING, &groups[i], "GROUP BY")))
@@ -2871,6 +2944,7 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 				m->types[nm] = agg.args[k]->type;
 				m->names[nm++] = "?arg?";
 			}
+			agg_order_cols(&agg, k, &specs[k], m, &nm);
 			if (agg.args[k] && has_subq(agg.args[k]))
 				return perr(&b, agg.args[k]->pos, BR_EUNSUPPORTED, "unsupported: subquery inside an aggregate");
 		}
