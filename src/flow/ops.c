@@ -1,5 +1,5 @@
 /* ops.c — the operators of a circuit (filter, map, union, join, aggregate,
- * distinct, set operations, integrate) and the circuit that steps them; the
+ * distinct, set operations, window/top-N, integrate) and the circuit that steps them; the
  * stateful operators keep their state in arena-backed br_ztabs. */
 #include <inttypes.h>
 #include <math.h>
@@ -1044,6 +1044,256 @@ static br_op *set_new(br_circuit *c, const br_op_vt *vt, br_op *a, br_op *b, int
 
 br_op *br_op_distinct(br_circuit *c, br_op *in) { return set_new(c, &distinct_vt, in, NULL, -1); }
 br_op *br_op_setop(br_circuit *c, br_op *a, br_op *b, int kind) { return set_new(c, &setop_vt, a, b, kind); }
+
+/* -------------------------------------------------------------- window
+ *
+ * Ranking functions per partition (ROW_NUMBER, RANK, DENSE_RANK), also the
+ * engine of top-N: state is, per partition, the multiset of its rows (encoded
+ * row -> weight) and the rows it emitted last time. A step applies the deltas,
+ * then for every touched partition retracts what it emitted and emits the new
+ * ranking (only ranks <= limit when there is a limit). Re-ranking a touched
+ * partition costs O(P log P) for P live rows: fine for per-group top-N over
+ * many small groups; a global ORDER BY ... LIMIT over a big table pays it per
+ * step (an order-statistics tree would make it O(log P); not needed yet). */
+
+typedef struct wpart {
+	br_ztab rows;            /* encoded input row -> weight */
+	int64_t touched_step;
+	struct wout { const uint8_t *key; uint32_t len; int64_t w; } *emitted; /* output rows emitted last (malloc) */
+	size_t nemitted;
+} wpart;
+
+typedef struct {
+	br_arena arena;
+	br_ztab parts;
+	int npart, nkeys, nfuncs, ncols_in;
+	int *pcols, *kinds;
+	br_sort_key *keys;
+	int64_t limit, step;
+	wpart **touched, **all;
+	size_t ntouched, captouched, nall, capall;
+	br_buf kbuf;
+} win_st;
+
+typedef struct { br_value *v; int64_t w; } wrow;
+
+static int wrow_cmp(const void *x, const void *y, void *arg)
+{
+	const win_st *st = arg;
+	const wrow *a = x, *b = y;
+	for (int i = 0; i < st->nkeys; i++) {
+		const br_sort_key *k = &st->keys[i];
+		const br_value *u = &a->v[k->col], *v = &b->v[k->col];
+		if (u->is_null || v->is_null) {
+			if (u->is_null && v->is_null)
+				continue;
+			return u->is_null ? (k->nulls_first ? -1 : 1) : (k->nulls_first ? 1 : -1);
+		}
+		int r = br_val_cmp(u, v);
+		if (r)
+			return k->desc ? -r : r;
+	}
+	return 0;
+}
+
+/* Peers compare equal on the sort keys; ties are then broken by the whole row
+ * so that ROW_NUMBER does not depend on arrival order. */
+static int wrow_total(const void *x, const void *y, void *arg)
+{
+	const win_st *st = arg;
+	int r = wrow_cmp(x, y, arg);
+	if (r)
+		return r;
+	const wrow *a = x, *b = y;
+	for (int i = 0; i < st->ncols_in; i++) {
+		const br_value *u = &a->v[i], *v = &b->v[i];
+		if (u->is_null || v->is_null) {
+			if (u->is_null != v->is_null)
+				return u->is_null ? 1 : -1;
+			continue;
+		}
+		if ((r = br_val_cmp(u, v)))
+			return r;
+	}
+	return 0;
+}
+
+static int win_rerank(br_op *op, br_circuit *c, wpart *p, br_err *err)
+{
+	win_st *st = op->st;
+	int nin = st->ncols_in, nout = nin + st->nfuncs, rc;
+	br_value *orow = row_buf(c, nout);
+	for (size_t i = 0; i < p->nemitted; i++) {
+		if ((rc = br_row_decode(p->emitted[i].key, p->emitted[i].len, orow, nout, err)))
+			return rc;
+		br_batch_append_row(&op->out, orow, -p->emitted[i].w);
+	}
+	p->nemitted = 0;
+	size_t n = 0, i = 0;
+	br_zent *e;
+	while ((e = br_ztab_next(&p->rows, &i)))
+		n += e->w > 0;
+	if (!n)
+		return 0;
+	wrow *rows = br_arena_alloc(&c->scratch, sizeof *rows * n);
+	size_t m = 0;
+	for (i = 0; (e = br_ztab_next(&p->rows, &i));) {
+		if (e->w <= 0)
+			continue;
+		rows[m].v = br_arena_alloc(&c->scratch, sizeof(br_value) * (size_t)nout);
+		if ((rc = br_row_decode(e->key, e->klen, rows[m].v, nin, err)))
+			return rc;
+		for (int k = 0; k < nin; k++)
+			br_val_retag(&rows[m].v[k], col_type(op->in[0], k));
+		rows[m++].w = e->w;
+	}
+	qsort_r(rows, m, sizeof *rows, wrow_total, st);
+	p->emitted = br_xrealloc(p->emitted, sizeof *p->emitted * (m * 2 + 1));
+	int64_t rownum = 0, rank = 0, dense = 0;
+	for (size_t j = 0; j < m; j++) {
+		bool peer = j > 0 && wrow_cmp(&rows[j - 1], &rows[j], st) == 0;
+		/* a row of weight w is w identical rows: each gets its own number */
+		for (int64_t r = 0; r < rows[j].w; r++) {
+			rownum++;
+			if (!(peer || r > 0)) {
+				rank = rownum;
+				dense++;
+			}
+			bool keep = st->limit < 0;
+			for (int f = 0; f < st->nfuncs; f++) {
+				int64_t x = st->kinds[f] == BR_WIN_ROW_NUMBER ? rownum : st->kinds[f] == BR_WIN_RANK ? rank : dense;
+				rows[j].v[nin + f] = br_value_i64(BR_T_LONG, x);
+				keep |= f == 0 && x <= st->limit;
+			}
+			if (!keep)
+				continue;
+			br_buf_reset(&st->kbuf);
+			br_row_encode(&st->kbuf, rows[j].v, nout);
+			if (p->nemitted && p->emitted[p->nemitted - 1].len == st->kbuf.len &&
+			    !memcmp(p->emitted[p->nemitted - 1].key, st->kbuf.p, st->kbuf.len)) {
+				p->emitted[p->nemitted - 1].w++; /* same row, same ranks (RANK over duplicates) */
+			} else {
+				if (p->nemitted >= m * 2 + 1)
+					p->emitted = br_xrealloc(p->emitted, sizeof *p->emitted * (p->nemitted * 2 + 2));
+				uint8_t *k = br_arena_alloc(&st->arena, st->kbuf.len ? st->kbuf.len : 1);
+				memcpy(k, st->kbuf.p, st->kbuf.len);
+				p->emitted[p->nemitted++] = (struct wout){ k, (uint32_t)st->kbuf.len, 1 };
+			}
+			br_batch_append_row(&op->out, rows[j].v, 1);
+		}
+		if (st->limit >= 0 && st->nfuncs && rownum >= st->limit && st->kinds[0] == BR_WIN_ROW_NUMBER)
+			break; /* nothing further can be kept */
+	}
+	return 0;
+}
+
+static int win_step(br_op *op, br_circuit *c, br_err *err)
+{
+	win_st *st = op->st;
+	const br_batch *in = &op->in[0]->out;
+	st->step++;
+	st->ntouched = 0;
+	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->npart);
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		for (int k = 0; k < st->npart; k++)
+			kv[k] = row[st->pcols[k]];
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, st->npart);
+		br_zent *pe = br_ztab_upsert(&st->parts, st->kbuf.p, st->kbuf.len);
+		wpart *p = pe->aux;
+		if (!p) {
+			p = br_arena_alloc(&st->arena, sizeof *p);
+			memset(p, 0, sizeof *p);
+			br_ztab_init(&p->rows, &st->arena);
+			p->touched_step = -1;
+			pe->aux = p;
+			if (st->nall == st->capall) {
+				st->capall = st->capall ? st->capall * 2 : 16;
+				st->all = br_xrealloc(st->all, sizeof *st->all * st->capall);
+			}
+			st->all[st->nall++] = p;
+		}
+		if (p->touched_step != st->step) {
+			p->touched_step = st->step;
+			if (st->ntouched == st->captouched) {
+				st->captouched = st->captouched ? st->captouched * 2 : 64;
+				st->touched = br_xrealloc(st->touched, sizeof *st->touched * st->captouched);
+			}
+			st->touched[st->ntouched++] = p;
+		}
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, row, in->ncols);
+		br_ztab_upsert(&p->rows, st->kbuf.p, st->kbuf.len)->w += br_batch_weight(in, i);
+	}
+	for (size_t t = 0; t < st->ntouched; t++) {
+		int rc = win_rerank(op, c, st->touched[t], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void win_free(br_op *op)
+{
+	win_st *st = op->st;
+	for (size_t i = 0; i < st->nall; i++) {
+		br_ztab_free(&st->all[i]->rows);
+		free(st->all[i]->emitted);
+	}
+	free(st->all);
+	free(st->touched);
+	br_ztab_free(&st->parts);
+	br_arena_free(&st->arena);
+	free(st->pcols);
+	free(st->kinds);
+	free(st->keys);
+	br_buf_free(&st->kbuf);
+	free(st);
+}
+
+static void win_explain(const br_op *op, br_buf *out)
+{
+	const win_st *st = op->st;
+	br_buf_printf(out, "window partitions=%d keys=%d funcs=%d", st->npart, st->nkeys, st->nfuncs);
+	if (st->limit >= 0)
+		br_buf_printf(out, " top=%" PRId64, st->limit);
+}
+static const br_op_vt win_vt = { "window", win_step, NULL, NULL, NULL, win_free, win_explain };
+
+br_op *br_op_window(br_circuit *c, br_op *in, int npart, const int *pcols, int nkeys, const br_sort_key *keys,
+		    int nfuncs, const int *kinds, int64_t limit)
+{
+	int nin = ncols_of(in);
+	br_type_id *t = br_xcalloc((size_t)(nin + nfuncs) + 1, sizeof *t);
+	for (int i = 0; i < nin; i++)
+		t[i] = col_type(in, i);
+	for (int i = 0; i < nfuncs; i++)
+		t[nin + i] = BR_T_LONG;
+	br_op *op = op_new(c, &win_vt, nin + nfuncs, t);
+	free(t);
+	win_st *st = br_xcalloc(1, sizeof *st);
+	br_arena_init(&st->arena, 64 * 1024);
+	br_ztab_init(&st->parts, &st->arena);
+	st->npart = npart;
+	st->nkeys = nkeys;
+	st->nfuncs = nfuncs;
+	st->ncols_in = nin;
+	st->limit = limit;
+	st->pcols = br_xcalloc((size_t)npart + 1, sizeof(int));
+	if (npart)
+		memcpy(st->pcols, pcols, sizeof(int) * (size_t)npart);
+	st->keys = br_xcalloc((size_t)nkeys + 1, sizeof *st->keys);
+	if (nkeys)
+		memcpy(st->keys, keys, sizeof *keys * (size_t)nkeys);
+	st->kinds = br_xcalloc((size_t)nfuncs + 1, sizeof(int));
+	if (nfuncs)
+		memcpy(st->kinds, kinds, sizeof(int) * (size_t)nfuncs);
+	op->st = st;
+	op->nin = 1;
+	op->in[0] = in;
+	return op;
+}
 
 /* ----------------------------------------------------------- integrate */
 

@@ -68,9 +68,23 @@ typedef struct liftctx {
 	const struct from_acc *outer; /* the query's FROM items (for parameter sets) */
 } liftctx;
 
+/* Ranking window functions of a select list. They share one window (the
+ * first one's PARTITION BY / ORDER BY); each reads as column WIN_BASE + i
+ * until the window plan exists and the columns get their real positions. */
+#define WIN_BASE (1 << 28)
+#define WIN_MAX 8
+typedef struct winctx {
+	int nfuncs;
+	int kinds[WIN_MAX];
+	int npart, nkeys;
+	br_expr **part, **keys;
+	br_sort_key *dirs;
+} winctx;
+
 typedef struct bctx {
 	bind_env *env;
 	scope *sc;
+	winctx *win;     /* non-NULL where window functions are allowed */
 	liftctx *lift;   /* non-NULL where a view may lift subqueries */
 	aggctx *agg;     /* non-NULL where aggregates are allowed */
 	br_err *err;
@@ -850,6 +864,180 @@ add:;
 	return 0;
 }
 
+
+static plan *pnew(bind_env *env, plan_kind k, int ncols);
+
+static int bind_window(bctx *b, json_t *in, const char *name, int loc, br_expr **out)
+{
+	int kind = !strcmp(name, "row_number") ? BR_WIN_ROW_NUMBER : !strcmp(name, "rank") ? BR_WIN_RANK
+		: !strcmp(name, "dense_rank") ? BR_WIN_DENSE_RANK : -1;
+	if (kind < 0)
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: window function %s", name);
+	if (!b->win)
+		return perr(b, loc, BR_EINVAL, "window functions are not allowed here");
+	if (json_array_size(jget(in, "args")))
+		return perr(b, loc, BR_EINVAL, "function %s takes no arguments", name);
+	json_t *over = jget(in, "over");
+	if (jget(over, "name") || jget(over, "refname") || jget(over, "startOffset") || jget(over, "endOffset"))
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: named windows and frames");
+	winctx *w = b->win, tmp = { 0 };
+	json_t *pl = jget(over, "partitionClause"), *ol = jget(over, "orderClause");
+	tmp.npart = (int)json_array_size(pl);
+	tmp.nkeys = (int)json_array_size(ol);
+	tmp.part = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(tmp.npart + 1));
+	tmp.keys = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(tmp.nkeys + 1));
+	tmp.dirs = br_arena_alloc(b->env->arena, sizeof(br_sort_key) * (size_t)(tmp.nkeys + 1));
+	winctx *saved = b->win;
+	aggctx *sagg = b->agg;
+	b->win = NULL;
+	b->agg = NULL;
+	int rc = 0;
+	for (int i = 0; !rc && i < tmp.npart; i++)
+		rc = bind_expr(b, json_array_get(pl, (size_t)i), &tmp.part[i]);
+	for (int i = 0; !rc && i < tmp.nkeys; i++) {
+		json_t *sb;
+		ntype(json_array_get(ol, (size_t)i), &sb);
+		const char *dir = jstr(sb, "sortby_dir"), *nulls = jstr(sb, "sortby_nulls");
+		tmp.dirs[i].desc = dir && !strcmp(dir, "SORTBY_DESC");
+		tmp.dirs[i].nulls_first = nulls && !strcmp(nulls, "SORTBY_NULLS_FIRST") ? true
+			: nulls && !strcmp(nulls, "SORTBY_NULLS_LAST") ? false : tmp.dirs[i].desc;
+		rc = bind_expr(b, jget(sb, "node"), &tmp.keys[i]);
+	}
+	b->win = saved;
+	b->agg = sagg;
+	if (rc)
+		return rc;
+	for (int i = 0; i < tmp.npart; i++)
+		if (is_unknown(tmp.part[i]) && (rc = coerce(b, tmp.part[i], BR_T_STRING, &tmp.part[i], "PARTITION BY")))
+			return rc;
+	for (int i = 0; i < tmp.nkeys; i++)
+		if (is_unknown(tmp.keys[i]) && (rc = coerce(b, tmp.keys[i], BR_T_STRING, &tmp.keys[i], "ORDER BY")))
+			return rc;
+	if (!w->nfuncs) {
+		w->npart = tmp.npart;
+		w->nkeys = tmp.nkeys;
+		w->part = tmp.part;
+		w->keys = tmp.keys;
+		w->dirs = tmp.dirs;
+	} else {
+		bool same = w->npart == tmp.npart && w->nkeys == tmp.nkeys;
+		for (int i = 0; same && i < tmp.npart; i++)
+			same = expr_eq(w->part[i], tmp.part[i]);
+		for (int i = 0; same && i < tmp.nkeys; i++)
+			same = expr_eq(w->keys[i], tmp.keys[i]) && w->dirs[i].desc == tmp.dirs[i].desc &&
+			       w->dirs[i].nulls_first == tmp.dirs[i].nulls_first;
+		if (!same)
+			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: window functions over different windows in one query");
+	}
+	if (w->nfuncs == WIN_MAX)
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: more than %d window functions", WIN_MAX);
+	w->kinds[w->nfuncs] = kind;
+	br_expr *e = mk(b, BR_X_COL, BR_T_LONG, 0, loc);
+	e->col = WIN_BASE + w->nfuncs++;
+	*out = e;
+	return 0;
+}
+
+/* Moves window placeholders (WIN_BASE + i) to their columns. */
+static void win_fix(br_expr *e, int base)
+{
+	if (e->kind == BR_X_COL && e->col >= WIN_BASE)
+		e->col = base + e->col - WIN_BASE;
+	for (int i = 0; i < e->nargs; i++)
+		win_fix(e->args[i], base);
+}
+
+/* Builds map(FROM row, partition and order expressions) -> window above p. */
+static plan *win_plan(bctx *b, plan *p, const winctx *w)
+{
+	int width = p->ncols, nx = w->npart + w->nkeys;
+	plan *m = pnew(b->env, P_MAP, width + nx);
+	m->in[0] = p;
+	m->nexprs = width + nx;
+	m->exprs = br_arena_alloc(b->env->arena, sizeof(br_expr *) * (size_t)(width + nx + 1));
+	for (int i = 0; i < width; i++) {
+		m->exprs[i] = mk_col(b, i, p->types[i]);
+		m->types[i] = p->types[i];
+		m->names[i] = p->names[i];
+	}
+	for (int i = 0; i < nx; i++) {
+		br_expr *x = i < w->npart ? w->part[i] : w->keys[i - w->npart];
+		m->exprs[width + i] = x;
+		m->types[width + i] = x->type;
+		m->names[width + i] = "?window?";
+	}
+	m->has_subq = p->has_subq;
+	plan *wp = pnew(b->env, P_WINDOW, width + nx + w->nfuncs);
+	memcpy(wp->types, m->types, sizeof(br_type_id) * (size_t)(width + nx));
+	memcpy(wp->names, m->names, sizeof(char *) * (size_t)(width + nx));
+	for (int i = 0; i < w->nfuncs; i++) {
+		wp->types[width + nx + i] = BR_T_LONG;
+		wp->names[width + nx + i] = "?rank?";
+	}
+	wp->in[0] = m;
+	wp->has_subq = m->has_subq;
+	wp->ngroup = w->npart;
+	wp->gcols = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)(w->npart + 1));
+	for (int i = 0; i < w->npart; i++)
+		wp->gcols[i] = width + i;
+	wp->nwkeys = w->nkeys;
+	wp->wkeys = br_arena_alloc(b->env->arena, sizeof(br_sort_key) * (size_t)(w->nkeys + 1));
+	for (int i = 0; i < w->nkeys; i++) {
+		wp->wkeys[i] = w->dirs[i];
+		wp->wkeys[i].col = width + w->npart + i;
+	}
+	wp->nwfuncs = w->nfuncs;
+	wp->wkinds = br_arena_alloc(b->env->arena, sizeof(int) * (size_t)w->nfuncs);
+	memcpy(wp->wkinds, w->kinds, sizeof(int) * (size_t)w->nfuncs);
+	wp->wlimit = -1;
+	return wp;
+}
+
+/* Top-N: a filter "rank <= N" (or < N, = N) over the first ranking column of
+ * a window below tells the window to emit only ranks up to N, so a step
+ * touches N rows of a group, not the whole group. Walks the plan tree. */
+static void push_topn(plan *p)
+{
+	if (!p)
+		return;
+	push_topn(p->in[0]);
+	push_topn(p->in[1]);
+	if (p->kind != P_FILTER)
+		return;
+	const br_expr *e = p->pred;
+	if (e->nargs != 2 || e->kind < BR_X_EQ || e->kind > BR_X_GE)
+		return;
+	const br_expr *cx = e->args[0], *kx = e->args[1];
+	br_xkind k = e->kind;
+	if (cx->kind != BR_X_COL) { /* N >= rn */
+		cx = e->args[1];
+		kx = e->args[0];
+		k = k == BR_X_GE ? BR_X_LE : k == BR_X_GT ? BR_X_LT : k;
+	}
+	if (cx->kind != BR_X_COL || kx->kind != BR_X_CONST || kx->k.is_null || kx->type != BR_T_LONG)
+		return;
+	int64_t n = kx->k.v.i64;
+	if (k == BR_X_LT)
+		n--;
+	else if (k != BR_X_LE && k != BR_X_EQ)
+		return;
+	int col = cx->col;
+	for (plan *q = p->in[0]; q;) {
+		if (q->kind == P_FILTER) {
+			q = q->in[0];
+		} else if (q->kind == P_MAP && col < q->nexprs && q->exprs[col]->kind == BR_X_COL) {
+			col = q->exprs[col]->col;
+			q = q->in[0];
+		} else if (q->kind == P_WINDOW) {
+			if (col == q->ncols - q->nwfuncs && n >= 0 && (q->wlimit < 0 || n < q->wlimit))
+				q->wlimit = n;
+			return;
+		} else {
+			return;
+		}
+	}
+}
+
 static int bind_func(bctx *b, json_t *in, br_expr **out)
 {
 	int loc = jloc(in);
@@ -860,7 +1048,7 @@ static int bind_func(bctx *b, json_t *in, br_expr **out)
 		if (!strcmp(agg_names[i].n, name))
 			return bind_agg(b, in, agg_names[i].kind, name, loc, out);
 	if (jget(in, "over"))
-		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: window function %s", name);
+		return bind_window(b, in, name, loc, out);
 	br_expr **args;
 	int n, rc;
 	if ((rc = bind_args(b, jget(in, "args"), &args, &n)))
@@ -2790,7 +2978,9 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 	}
 	/* Select list (aggregates allowed; they become AGGREF placeholders). */
 	aggctx agg = { 0 };
+	winctx win = { 0 };
 	b.agg = &agg;
+	b.win = &win;
 	json_t *tl = jget(sel, "targetList");
 	int cap = (int)json_array_size(tl) + sc->n + 1, nt = 0;
 	br_expr **targets = br_arena_alloc(env->arena, sizeof *targets * (size_t)cap);
@@ -2851,6 +3041,7 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 		const char *tn = target_name(env, rt); /* points into the parse tree: copy */
 		names[nt++] = br_arena_strndup(env->arena, tn, strlen(tn));
 	}
+	b.win = NULL;
 	if (!nt && !json_array_size(tl))
 		return perr(&b, -1, BR_EUNSUPPORTED, "unsupported: SELECT with an empty select list");
 
@@ -2921,6 +3112,13 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 	if ((rc = build_joins(&b, &acc, conj, nconj, &p)))
 		return rc;
 	bool agg_mode = ng > 0 || agg.n > 0 || having;
+	if (win.nfuncs) {
+		if (agg_mode)
+			return perr(&b, -1, BR_EUNSUPPORTED, "unsupported: window functions in a query with GROUP BY or aggregates");
+		p = win_plan(&b, p, &win);
+		for (int i = 0; i < nt; i++)
+			win_fix(targets[i], p->ncols - win.nfuncs);
+	}
 	hidden_ctx hctx = { groups, ng, agg_mode };
 	if (agg_mode) {
 		/* map: group expressions then aggregate arguments */
@@ -3016,10 +3214,67 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 	return 0;
 }
 
+/* ORDER BY ... LIMIT in a materialized view: the view keeps the top rows, a
+ * window numbering the rows in that order with a limit of offset + limit,
+ * then "rn > offset". The view's contents are a set; a SELECT over it orders
+ * them again if it wants an order. */
+static int view_topn(bind_env *env, plan **pp, br_err *err)
+{
+	plan *p = *pp;
+	bctx b = { .env = env, .err = err };
+	if (!p->nsort)
+		return perr(&b, -1, BR_EUNSUPPORTED,
+			    "unsupported: LIMIT/OFFSET without ORDER BY in a materialized view (its rows would be arbitrary)");
+	int64_t lim = p->limit < 0 ? -1 : p->limit > INT64_MAX - p->offset ? INT64_MAX : p->offset + p->limit;
+	plan *w = pnew(env, P_WINDOW, p->ncols + 1);
+	memcpy(w->types, p->types, sizeof(br_type_id) * (size_t)p->ncols);
+	memcpy(w->names, p->names, sizeof(char *) * (size_t)p->ncols);
+	w->types[p->ncols] = BR_T_LONG;
+	w->names[p->ncols] = "?rn?";
+	w->in[0] = p;
+	w->has_subq = p->has_subq;
+	w->nwkeys = p->nsort;
+	w->wkeys = br_arena_alloc(env->arena, sizeof(br_sort_key) * (size_t)p->nsort);
+	for (int i = 0; i < p->nsort; i++)
+		w->wkeys[i] = (br_sort_key){ p->sort[i].col, p->sort[i].desc, p->sort[i].nulls_first };
+	w->nwfuncs = 1;
+	w->wkinds = br_arena_alloc(env->arena, sizeof(int));
+	w->wkinds[0] = BR_WIN_ROW_NUMBER;
+	w->wlimit = lim;
+	plan *top = w;
+	if (p->offset) {
+		plan *f = pcopy_shape(env, P_FILTER, w);
+		br_expr *k = mk(&b, BR_X_CONST, BR_T_LONG, 0, -1);
+		k->k = br_value_i64(BR_T_LONG, p->offset);
+		f->pred = mk2(&b, BR_X_GT, BR_T_BOOLEAN, mk_col(&b, p->ncols, BR_T_LONG), k, -1);
+		top = f;
+	}
+	plan *m = pnew(env, P_MAP, p->nvisible);
+	m->in[0] = top;
+	m->nexprs = p->nvisible;
+	m->exprs = br_arena_alloc(env->arena, sizeof(br_expr *) * (size_t)(p->nvisible + 1));
+	for (int i = 0; i < p->nvisible; i++) {
+		m->exprs[i] = mk_col(&b, i, p->types[i]);
+		m->types[i] = p->types[i];
+		m->names[i] = p->names[i];
+	}
+	m->has_subq = p->has_subq;
+	p->nsort = 0;
+	p->limit = -1;
+	p->offset = 0;
+	*pp = m;
+	return 0;
+}
+
 int br_bind_select(bind_env *env, json_t *select, plan **out, br_err *err)
 {
 	bool corr = false;
-	return bind_query(env, select, NULL, out, &corr, err);
+	int rc = bind_query(env, select, NULL, out, &corr, err);
+	if (!rc && env->for_view && ((*out)->limit >= 0 || (*out)->offset))
+		rc = view_topn(env, out, err);
+	if (!rc)
+		push_topn(*out);
+	return rc;
 }
 
 int br_bind_table_expr(bind_env *env, const br_sql_table *t, json_t *node, br_expr **out, br_err *err)

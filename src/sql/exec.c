@@ -126,6 +126,9 @@ static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
 	case P_DISTINCT: *out = br_op_distinct(lc->c, a); return 0;
 	case P_UNION: *out = br_op_union(lc->c, a, b, p->negate); return 0;
 	case P_SETOP: *out = br_op_setop(lc->c, a, b, p->setkind); return 0;
+	case P_WINDOW:
+		*out = br_op_window(lc->c, a, p->ngroup, p->gcols, p->nwkeys, p->wkeys, p->nwfuncs, p->wkinds, p->wlimit);
+		return 0;
 	}
 	return br_errf(err, BR_EINVAL, "plan: unknown node");
 }
