@@ -360,10 +360,10 @@ static void test_aggregate_retractions(void **state)
 	br_op *in = br_op_input(&c, 2, t);
 	int g[1] = { 0 };
 	br_agg_spec aggs[] = {
-		{ BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_COUNT, 1, false, BR_T_LONG },
-		{ BR_AGG_SUM, 1, false, BR_T_LONG },        { BR_AGG_MIN, 1, false, BR_T_LONG },
-		{ BR_AGG_MAX, 1, false, BR_T_LONG },        { BR_AGG_COUNT, 1, true, BR_T_LONG },
-		{ BR_AGG_AVG, 1, false, BR_T_DOUBLE },
+		{ .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG }, { .kind = BR_AGG_COUNT, .col = 1, .distinct = false, .type = BR_T_LONG },
+		{ .kind = BR_AGG_SUM, .col = 1, .distinct = false, .type = BR_T_LONG },        { .kind = BR_AGG_MIN, .col = 1, .distinct = false, .type = BR_T_LONG },
+		{ .kind = BR_AGG_MAX, .col = 1, .distinct = false, .type = BR_T_LONG },        { .kind = BR_AGG_COUNT, .col = 1, .distinct = true, .type = BR_T_LONG },
+		{ .kind = BR_AGG_AVG, .col = 1, .distinct = false, .type = BR_T_DOUBLE },
 	};
 	br_op *out = br_op_integrate(&c, br_op_aggregate(&c, in, 1, g, 7, aggs));
 	br_value r[] = { S("x"), L(5), S("x"), L(1), S("x"), L(5), S("x"), N(), S("y"), L(7) };
@@ -389,7 +389,7 @@ static void test_global_aggregate_empty(void **state)
 	br_circuit_init(&c);
 	br_type_id t[1] = { BR_T_LONG };
 	br_op *in = br_op_input(&c, 1, t);
-	br_agg_spec aggs[] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_SUM, 0, false, BR_T_LONG } };
+	br_agg_spec aggs[] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG }, { .kind = BR_AGG_SUM, .col = 0, .distinct = false, .type = BR_T_LONG } };
 	br_op *out = br_op_integrate(&c, br_op_aggregate(&c, in, 0, NULL, 2, aggs));
 	/* no input at all: one row, count 0, sum NULL */
 	step_expect(&c, out, 2, "0,NULL*1");
