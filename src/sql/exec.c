@@ -1,6 +1,7 @@
 /* exec.c — the SQL session: runs statements, lowers plans to flow circuits,
  * runs batch queries (one step over the tables' contents) and keeps
  * materialized views current (one step per change to a table they read). */
+#include <ctype.h>
 #include <inttypes.h>
 #include <pg_query.h>
 #include <stdio.h>
@@ -775,6 +776,120 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 	return 0;
 }
 
+/* ------------------------------------------------- SHOW and DESCRIBE */
+
+typedef struct name_list {
+	char **names;
+	int n, cap;
+} name_list;
+
+static void name_add(void *arg, const br_sql_table *t)
+{
+	name_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->names = br_xrealloc(l->names, sizeof *l->names * (size_t)l->cap);
+	}
+	l->names[l->n++] = t->name;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* SHOW TABLES | VIEWS: one text column "name", sorted. */
+static int exec_show(stmt_ctx *x, const char *what)
+{
+	name_list l = { 0 };
+	if (what && !strcmp(what, "tables")) {
+		if (!x->s->cat->vt->list)
+			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW TABLES on this catalog");
+		x->s->cat->vt->list(x->s->cat, name_add, &l);
+	} else if (what && !strcmp(what, "views")) {
+		br_map_slot *slot;
+		for (size_t i = 0; br_map_next(&x->s->views, &i, &slot);) {
+			br_sql_table t = { .name = ((br_sql_view *)slot->val)->name };
+			name_add(&l, &t);
+		}
+	} else {
+		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW %s", what ? what : "?");
+	}
+	qsort(l.names, (size_t)l.n, sizeof *l.names, cmp_name);
+	char *cols[1] = { "name" };
+	br_type_id types[1] = { BR_T_STRING };
+	result_set(x->res, 1, cols, types);
+	for (int i = 0; x->res && i < l.n; i++) {
+		br_value v = br_value_bytes(BR_T_STRING, l.names[i], strlen(l.names[i]));
+		br_batch_append_row(&x->res->rows, &v, 1);
+	}
+	result_tag(x->res, "SHOW %d", l.n);
+	free(l.names);
+	return 0;
+}
+
+/* DESCRIBE name: the columns of a table or view, with PostgreSQL type names. */
+static int exec_describe(stmt_ctx *x, const char *name)
+{
+	const br_sql_table *t = x->s->cat->vt->find(x->s->cat, name);
+	br_sql_view *v = t ? NULL : br_map_gets(&x->s->views, name);
+	if (!t && !v)
+		return br_errf(x->err, BR_ENOTFOUND, "relation \"%s\" does not exist", name);
+	char *cols[2] = { "column_name", "column_type" };
+	br_type_id types[2] = { BR_T_STRING, BR_T_STRING };
+	result_set(x->res, 2, cols, types);
+	int n = t ? t->ncols : v->p->nvisible;
+	for (int i = 0; x->res && i < n; i++) {
+		const char *cn = t ? t->cols[i] : v->p->names[i];
+		const char *tn = br_flow_type_name(t ? t->types[i] : v->p->types[i]);
+		br_value row[2] = { br_value_bytes(BR_T_STRING, cn, strlen(cn)), br_value_bytes(BR_T_STRING, tn, strlen(tn)) };
+		br_batch_append_row(&x->res->rows, row, 1);
+	}
+	result_tag(x->res, "DESCRIBE %d", n);
+	return 0;
+}
+
+/* DESCRIBE is not PostgreSQL grammar: a statement that starts with DESCRIBE
+ * (or DESC) and a name is taken here, up to its ';'. Returns the length
+ * consumed, 0 when sql does not start with it. */
+static size_t describe_prefix(const char *sql, char *name, size_t cap)
+{
+	const char *p = sql;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	size_t kw = !strncasecmp(p, "describe", 8) ? 8 : !strncasecmp(p, "desc", 4) ? 4 : 0;
+	if (!kw || (p[kw] != ' ' && p[kw] != '\t' && p[kw] != '\n'))
+		return 0;
+	p += kw;
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	size_t n = 0;
+	if (*p == '"') { /* quoted identifier, "" is a quote */
+		for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+			if (*p == '"')
+				p++;
+			if (n + 1 < cap)
+				name[n++] = *p;
+		}
+		if (*p != '"')
+			return 0;
+		p++;
+	} else {
+		for (; *p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.'); p++)
+			if (n + 1 < cap)
+				name[n++] = (char)tolower((unsigned char)*p);
+	}
+	name[n] = 0;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (!n || (*p && *p != ';'))
+		return 0;
+	if (*p == ';')
+		p++;
+	/* a.b: the part after the last dot (there is one schema) */
+	char *dot = strrchr(name, '.');
+	if (dot)
+		memmove(name, dot + 1, strlen(dot));
+	return (size_t)(p - sql);
+}
+
 static int exec_stmt(stmt_ctx *x, json_t *stmt)
 {
 	json_t *in;
@@ -850,6 +965,8 @@ static int exec_stmt(stmt_ctx *x, json_t *stmt)
 		result_tag(x->res, "CREATE INDEX");
 		return 0;
 	}
+	if (!strcmp(t, "VariableShowStmt"))
+		return exec_show(x, jstr(in, "name"));
 	if (!strcmp(t, "TransactionStmt")) {
 		result_tag(x->res, "%s", "OK"); /* every statement is its own transaction */
 		return 0;
@@ -866,6 +983,22 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 	err->msg[0] = 0;
 	if (res) {
 		br_sql_result_free(res);
+	}
+	char dname[256];
+	size_t dlen = describe_prefix(sql, dname, sizeof dname);
+	if (dlen) {
+		stmt_ctx x = { .s = s, .sql = sql, .res = res, .err = err };
+		br_arena_init(&x.arena, 4096);
+		int rc = exec_describe(&x, dname);
+		br_arena_free(&x.arena);
+		const char *rest = sql + dlen;
+		while (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')
+			rest++;
+		if (rc || !*rest)
+			return rc;
+		sql = rest;
+		if (res) /* the last statement's result wins */
+			br_sql_result_free(res);
 	}
 	PgQueryParseResult pr = pg_query_parse(sql);
 	if (pr.error) {

@@ -14,7 +14,8 @@
  *
  * Tables live behind this interface so the session does not care where rows
  * are kept (in memory now; topics and lake tables later). Column types are
- * flow types: BR_T_BOOLEAN, BR_T_LONG, BR_T_DOUBLE, BR_T_STRING. */
+ * flow types (flow.h): BR_T_BOOLEAN, BR_T_LONG, BR_T_DOUBLE, BR_T_STRING,
+ * BR_T_DATE, BR_T_TIMESTAMP, BR_T_TIMESTAMPTZ, BR_T_INTERVAL. */
 
 typedef struct br_sql_table {
 	char *name;
@@ -36,6 +37,8 @@ typedef struct br_catalog_vt {
 	/* Applies a weighted delta (inserts > 0, deletes < 0). */
 	int (*apply)(br_catalog *c, const char *name, const br_batch *delta, br_err *err);
 	void (*free)(br_catalog *c);
+	/* Calls fn for every table, in any order (SHOW TABLES). May be NULL. */
+	void (*list)(br_catalog *c, void (*fn)(void *arg, const br_sql_table *t), void *arg);
 } br_catalog_vt;
 
 struct br_catalog {

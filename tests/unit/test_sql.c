@@ -831,6 +831,24 @@ static void test_surface(void **state)
 		  "FROM e WHERE k = 'b' ORDER BY n", "2 rows");
 	EXPECT(s, "SELECT count(*) FROM (SELECT k, rank() OVER (ORDER BY d NULLS FIRST) AS r FROM e) x WHERE r = 1", "2");
 	EXPECT(s, "SELECT n FROM (SELECT n, dense_rank() OVER (ORDER BY k) AS r FROM e) x WHERE r = 2 ORDER BY n LIMIT 1", "1");
+	/* SHOW and DESCRIBE */
+	exec_ok(s, "CREATE TABLE a2(x INTERVAL); CREATE MATERIALIZED VIEW ev AS SELECT k, max(ts) AS last FROM e GROUP BY k");
+	rowset r = { 0 };
+	br_err err = { 0 };
+	assert_int_equal(braid_rows(s, "SHOW TABLES", &r, true, &err), 0);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.rows[0], "'a2'");
+	assert_string_equal(r.rows[1], "'e'");
+	rs_free(&r);
+	EXPECT(s, "SHOW VIEWS", "'ev'");
+	assert_int_equal(braid_rows(s, "DESCRIBE e", &r, true, &err), 0);
+	assert_int_equal(r.n, 5);
+	assert_string_equal(r.rows[1], "'ts'|'timestamp without time zone'");
+	assert_string_equal(r.rows[2], "'d'|'date'");
+	rs_free(&r);
+	EXPECT(s, "desc ev", "2 rows");
+	EXPECT(s, "DESCRIBE a2; SELECT 1", "1");
+	EXPECT(s, "DESCRIBE nope", "ERROR: relation \"nope\" does not exist");
 	br_sql_close(s);
 }
 
