@@ -415,7 +415,7 @@ static void gen_pred(br_buf *b, const gen *g, int depth)
 
 static void gen_expr(br_buf *b, const gen *g, int depth)
 {
-	switch (depth > 2 ? rnd(2) : rnd(10)) {
+	switch (depth > 2 ? rnd(2) : rnd(12)) {
 	case 0: br_buf_printf(b, "%s", g->cols[rnd((uint32_t)g->ncols)]); break;
 	case 1: br_buf_printf(b, "%d", (int)rnd(12) - 3); break;
 	case 2: case 3: {
@@ -447,6 +447,18 @@ static void gen_expr(br_buf *b, const gen *g, int depth)
 		gen_expr(b, g, depth + 1);
 		br_buf_printf(b, ", %d)", (int)rnd(5));
 		break;
+	case 8: /* string functions SQLite shares: length, substr, replace */
+		br_buf_printf(b, "length(CAST(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, " AS TEXT))");
+		break;
+	case 9: {
+		bool sub = rnd(2);
+		br_buf_printf(b, sub ? "CAST(substr(CAST(" : "CAST(replace(CAST(");
+		gen_expr(b, g, depth + 1);
+		br_buf_printf(b, sub ? " AS TEXT), 1, 2) AS INTEGER)" : " AS TEXT), '1', '2') AS INTEGER)");
+		break;
+	}
 	default:
 		br_buf_printf(b, "CASE WHEN ");
 		gen_pred(b, g, depth + 1);
