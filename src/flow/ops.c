@@ -1187,6 +1187,37 @@ static int win_rerank(br_op *op, br_circuit *c, wpart *p, br_err *err)
 	return 0;
 }
 
+/* Top-N: a row strictly behind the last row a full partition emitted cannot
+ * change what it emits (inserted, it ranks past the limit; deleted, it was
+ * not shown and ranked nobody shown), so the partition need not be re-ranked.
+ * This is what makes a step cost O(changed rows) for most top-N updates,
+ * instead of O(partition). "Full": ROW_NUMBER and RANK emitted at least
+ * limit rows; DENSE_RANK's last emitted value reached the limit. */
+static int win_beyond(br_op *op, br_circuit *c, wpart *p, const br_value *row, bool *skip, br_err *err)
+{
+	win_st *st = op->st;
+	*skip = false;
+	if (st->limit < 0 || !p->nemitted || !st->nfuncs)
+		return 0;
+	int nin = st->ncols_in, nout = nin + st->nfuncs;
+	int64_t total = 0;
+	for (size_t i = 0; i < p->nemitted; i++)
+		total += p->emitted[i].w;
+	br_value *last = row_buf(c, nout);
+	int rc = br_row_decode(p->emitted[p->nemitted - 1].key, p->emitted[p->nemitted - 1].len, last, nout, err);
+	if (rc)
+		return rc;
+	for (int k = 0; k < nin; k++)
+		br_val_retag(&last[k], col_type(op->in[0], k));
+	bool full = st->kinds[0] == BR_WIN_DENSE_RANK ? last[nin].v.i64 >= st->limit : total >= st->limit;
+	if (!full)
+		return 0;
+	wrow a = { (br_value *)row, 1 }, b = { last, 1 };
+	int cmp = st->kinds[0] == BR_WIN_ROW_NUMBER ? wrow_total(&a, &b, st) : wrow_cmp(&a, &b, st);
+	*skip = cmp > 0;
+	return 0;
+}
+
 static int win_step(br_op *op, br_circuit *c, br_err *err)
 {
 	win_st *st = op->st;
@@ -1214,7 +1245,11 @@ static int win_step(br_op *op, br_circuit *c, br_err *err)
 			}
 			st->all[st->nall++] = p;
 		}
-		if (p->touched_step != st->step) {
+		int rc;
+		bool skip = false;
+		if (p->touched_step != st->step && (rc = win_beyond(op, c, p, row, &skip, err)))
+			return rc;
+		if (p->touched_step != st->step && !skip) {
 			p->touched_step = st->step;
 			if (st->ntouched == st->captouched) {
 				st->captouched = st->captouched ? st->captouched * 2 : 64;
