@@ -441,6 +441,53 @@ static void test_distinct_and_setops(void **state)
 	br_circuit_free(&c);
 }
 
+/* Top-2 per group with ROW_NUMBER: deleting a shown row re-admits the next
+ * one; a row behind a full group changes nothing; duplicates get numbers of
+ * their own. RANK and DENSE_RANK over ties. */
+static void test_window_topn(void **state)
+{
+	(void)state;
+	br_circuit c;
+	br_circuit_init(&c);
+	br_type_id t[2] = { BR_T_LONG, BR_T_LONG };
+	br_op *in = br_op_input(&c, 2, t);
+	int pc[1] = { 0 }, rn[1] = { BR_WIN_ROW_NUMBER }, rk[2] = { BR_WIN_RANK, BR_WIN_DENSE_RANK };
+	br_sort_key k[1] = { { .col = 1, .desc = true, .nulls_first = true } };
+	br_op *top = br_op_integrate(&c, br_op_window(&c, in, 1, pc, 1, k, 1, rn, 2));
+	br_op *all = br_op_integrate(&c, br_op_window(&c, in, 1, pc, 1, k, 2, rk, -1));
+	br_value r1[] = { L(1), L(5), L(1), L(9), L(1), L(7), L(2), L(3), L(2), L(3) };
+	int64_t w1[] = { 1, 1, 1, 1, 1 };
+	feed(&c, in, 2, 5, r1, w1);
+	step_expect(&c, top, 3, "1,7,2*1;1,9,1*1;2,3,1*1;2,3,2*1");
+	char *got = contents(all, 4);
+	assert_string_equal(got, "1,5,3,3*1;1,7,2,2*1;1,9,1,1*1;2,3,1,1*2");
+	free(got);
+	/* delete the best of group 1: 5 comes in at number 2 */
+	br_value d1[] = { L(1), L(9) };
+	int64_t wd[] = { -1 };
+	feed(&c, in, 2, 1, d1, wd);
+	step_expect(&c, top, 3, "1,5,2*1;1,7,1*1;2,3,1*1;2,3,2*1");
+	/* a row behind the full group changes nothing shown; then it is deleted */
+	br_value r2[] = { L(1), L(1) };
+	feed(&c, in, 2, 1, r2, w1);
+	step_expect(&c, top, 3, "1,5,2*1;1,7,1*1;2,3,1*1;2,3,2*1");
+	got = contents(all, 4);
+	assert_string_equal(got, "1,1,3,3*1;1,5,2,2*1;1,7,1,1*1;2,3,1,1*2");
+	free(got);
+	feed(&c, in, 2, 1, r2, wd);
+	step_expect(&c, top, 3, "1,5,2*1;1,7,1*1;2,3,1*1;2,3,2*1");
+	/* a better row pushes 5 out */
+	br_value r3[] = { L(1), L(8) };
+	feed(&c, in, 2, 1, r3, w1);
+	step_expect(&c, top, 3, "1,7,2*1;1,8,1*1;2,3,1*1;2,3,2*1");
+	/* emptying group 2 removes its rows */
+	br_value d2[] = { L(2), L(3) };
+	int64_t wd2[] = { -2 };
+	feed(&c, in, 2, 1, d2, wd2);
+	step_expect(&c, top, 3, "1,7,2*1;1,8,1*1");
+	br_circuit_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_aggregate_retractions),
 		cmocka_unit_test(test_global_aggregate_empty),
 		cmocka_unit_test(test_distinct_and_setops),
+		cmocka_unit_test(test_window_topn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
