@@ -2249,6 +2249,8 @@ static int bind_setop(bind_env *env, json_t *sel, scope *parent, plan **out, boo
 			p->types[c] = a;
 		else if (is_numeric(a) && is_numeric(bt))
 			p->types[c] = BR_T_DOUBLE;
+		else if (is_dtfam(a) && is_dtfam(bt))
+			p->types[c] = dt_common(a, bt);
 		else
 			return perr(&b, -1, BR_EINVAL, "UNION types %s and %s cannot be matched", br_flow_type_name(a),
 				    br_flow_type_name(bt));
