@@ -218,17 +218,26 @@ static bool parse_ts_text(const char *s, size_t n, bool tz, int64_t *us)
 	return true;
 }
 
-/* Adds a (possibly fractional) count of months to iv, carrying the fraction
- * down as PostgreSQL does (a month is 30 days, a day 24 hours). */
-static void iv_add(br_interval *iv, double months, double days, double us)
+/* Adds (possibly fractional) months, days and microseconds to iv, carrying
+ * fractions down as PostgreSQL does (a month is 30 days, a day 24 hours).
+ * False when a field would overflow. */
+static bool iv_add(br_interval *iv, double months, double days, double us)
 {
 	double wm = trunc(months);
 	days += (months - wm) * 30;
 	double wd = trunc(days);
 	us += (days - wd) * (double)US_PER_DAY;
-	iv->months += (int32_t)wm;
-	iv->days += (int32_t)wd;
-	iv->us += (int64_t)llround(us);
+	if (!(fabs(wm) < 2147483647.0 && fabs(wd) < 2147483647.0 && fabs(us) < 9.2e18))
+		return false;
+	int32_t m2, d2;
+	int64_t u2;
+	if (__builtin_add_overflow(iv->months, (int32_t)wm, &m2) || __builtin_add_overflow(iv->days, (int32_t)wd, &d2) ||
+	    __builtin_add_overflow(iv->us, (int64_t)llround(us), &u2))
+		return false;
+	iv->months = m2;
+	iv->days = d2;
+	iv->us = u2;
+	return true;
 }
 
 /* PostgreSQL's interval input, postgres style: [@] {number unit | [-]H:MM[:SS[.f]] | number}... [ago] */
@@ -294,7 +303,9 @@ static bool parse_interval_text(const char *s, size_t n, br_interval *out)
 			}
 			if (mi > 59 || sec > 59)
 				return false;
-			iv.us += sign * (h * US_PER_HOUR + mi * US_PER_MIN + sec * US_PER_SEC + frac);
+			if (h > 2562047787 || __builtin_add_overflow(iv.us, sign * (h * US_PER_HOUR + mi * US_PER_MIN + sec * US_PER_SEC + frac),
+									      &iv.us))
+				return false;
 			p = r;
 			any = true;
 			continue;
@@ -317,37 +328,42 @@ static bool parse_interval_text(const char *s, size_t n, br_interval *out)
 		unit[ul] = 0;
 		if (ul > 1 && unit[ul - 1] == 's' && strcmp(unit, "s") && strcmp(unit, "ms") && strcmp(unit, "us"))
 			unit[--ul] = 0; /* plural */
+		bool ok = true;
 		if (!ul || !strcmp(unit, "second") || !strcmp(unit, "sec") || !strcmp(unit, "s"))
-			iv_add(&iv, 0, 0, x * US_PER_SEC);
+			ok = iv_add(&iv, 0, 0, x * US_PER_SEC);
 		else if (!strcmp(unit, "minute") || !strcmp(unit, "min") || !strcmp(unit, "m"))
-			iv_add(&iv, 0, 0, x * US_PER_MIN);
+			ok = iv_add(&iv, 0, 0, x * US_PER_MIN);
 		else if (!strcmp(unit, "hour") || !strcmp(unit, "hr") || !strcmp(unit, "h"))
-			iv_add(&iv, 0, 0, x * (double)US_PER_HOUR);
+			ok = iv_add(&iv, 0, 0, x * (double)US_PER_HOUR);
 		else if (!strcmp(unit, "day") || !strcmp(unit, "d"))
-			iv_add(&iv, 0, x, 0);
+			ok = iv_add(&iv, 0, x, 0);
 		else if (!strcmp(unit, "week") || !strcmp(unit, "w"))
-			iv_add(&iv, 0, x * 7, 0);
+			ok = iv_add(&iv, 0, x * 7, 0);
 		else if (!strcmp(unit, "month") || !strcmp(unit, "mon"))
-			iv_add(&iv, x, 0, 0);
+			ok = iv_add(&iv, x, 0, 0);
 		else if (!strcmp(unit, "year") || !strcmp(unit, "yr") || !strcmp(unit, "y"))
-			iv_add(&iv, x * 12, 0, 0);
+			ok = iv_add(&iv, x * 12, 0, 0);
 		else if (!strcmp(unit, "decade"))
-			iv_add(&iv, x * 120, 0, 0);
+			ok = iv_add(&iv, x * 120, 0, 0);
 		else if (!strcmp(unit, "century") || !strcmp(unit, "centurie"))
-			iv_add(&iv, x * 1200, 0, 0);
+			ok = iv_add(&iv, x * 1200, 0, 0);
 		else if (!strcmp(unit, "millennium") || !strcmp(unit, "millennia"))
-			iv_add(&iv, x * 12000, 0, 0);
+			ok = iv_add(&iv, x * 12000, 0, 0);
 		else if (!strcmp(unit, "millisecond") || !strcmp(unit, "msec") || !strcmp(unit, "ms"))
-			iv_add(&iv, 0, 0, x * 1000);
+			ok = iv_add(&iv, 0, 0, x * 1000);
 		else if (!strcmp(unit, "microsecond") || !strcmp(unit, "usec") || !strcmp(unit, "us"))
-			iv_add(&iv, 0, 0, x);
+			ok = iv_add(&iv, 0, 0, x);
 		else
+			return false;
+		if (!ok)
 			return false;
 		any = true;
 	}
 	if (!any)
 		return false;
 	if (ago) {
+		if (iv.months == INT32_MIN || iv.days == INT32_MIN || iv.us == INT64_MIN)
+			return false;
 		iv.months = -iv.months;
 		iv.days = -iv.days;
 		iv.us = -iv.us;
@@ -813,7 +829,8 @@ static int iv_mul(const br_expr *e, br_eval *ev, br_interval iv, double f, br_va
 	if (fabs(m) > INT32_MAX || fabs(d) > INT32_MAX || fabs(u) > 9.2e18)
 		return xerr(err, e, BR_EINVAL, "interval out of range");
 	br_interval r = { 0 };
-	iv_add(&r, m, d, u);
+	if (!iv_add(&r, m, d, u))
+		return xerr(err, e, BR_EINVAL, "interval out of range");
 	*out = br_interval_value(ev->scratch, r);
 	return 0;
 }
