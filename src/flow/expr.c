@@ -1231,7 +1231,7 @@ static int eval_func(const br_expr *e, br_eval *ev, const br_value *row, br_valu
 	}
 	case BR_F_REPEAT: {
 		int64_t k = i64of(&a[1]);
-		if (k > 0 && sn && (uint64_t)k * sn > MAX_STR)
+		if (k > 0 && sn && (k > (int64_t)MAX_STR || (uint64_t)k * sn > MAX_STR))
 			return xerr(err, e, BR_ELIMIT, "requested length too large");
 		for (int64_t i = 0; i < k; i++)
 			br_buf_put(&b, sp, sn);
