@@ -65,6 +65,30 @@ br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen);
 /* for (size_t i = 0; (e = br_ztab_next(t, &i));) visits every entry. */
 br_zent *br_ztab_next(const br_ztab *t, size_t *i);
 
+/* ------------------------------------------------------------ ordered set
+ *
+ * A set of encoded single values (row keys of one value) in br_val_cmp order:
+ * a treap with a fixed-seed priority sequence (so its shape depends only on
+ * its input). Keys are borrowed and must outlive their membership; nodes come
+ * from the arena and are recycled, so a set costs O(members) memory however
+ * often values come and go. Insert of a present key and remove of an absent
+ * key are no-ops. */
+
+typedef struct br_onode br_onode;
+typedef struct br_oset {
+	br_onode *root, *free;
+	size_t n;
+	uint32_t seed;
+	br_arena *arena; /* borrowed */
+} br_oset;
+
+void br_oset_init(br_oset *s, br_arena *arena);
+void br_oset_insert(br_oset *s, const uint8_t *key, uint32_t klen);
+void br_oset_remove(br_oset *s, const uint8_t *key, uint32_t klen);
+/* Smallest / largest key, NULL when empty. */
+const uint8_t *br_oset_first(const br_oset *s, uint32_t *klen);
+const uint8_t *br_oset_last(const br_oset *s, uint32_t *klen);
+
 /* ------------------------------------------------------------ expressions */
 
 typedef enum br_xkind {

@@ -517,6 +517,13 @@ typedef struct {
 	int64_t nn, ntrue;
 	__int128 isum;
 	br_ztab *ms;
+	/* Kept as values enter and leave the multiset (weight crossing 0), so
+	 * the common aggregates never rescan it: the live values in order (min,
+	 * max), how many there are and their exact sum (DISTINCT count/sum). */
+	br_oset *os;
+	int64_t nlive;
+	__int128 lsum;
+	br_type_id in_type;
 } aggst;
 
 typedef struct group {
@@ -562,9 +569,15 @@ static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
 		g->key = e->key;
 		g->klen = e->klen;
 		for (int k = 0; k < st->naggs; k++) {
+			if (st->aggs[k].col >= 0)
+				g->a[k].in_type = col_type(op->in[0], st->aggs[k].col);
 			if (needs_ms(st, &st->aggs[k], op->in[0])) {
 				g->a[k].ms = br_xcalloc(1, sizeof(br_ztab));
 				br_ztab_init(g->a[k].ms, &st->arena);
+				if (st->aggs[k].kind == BR_AGG_MIN || st->aggs[k].kind == BR_AGG_MAX) {
+					g->a[k].os = br_arena_alloc(&st->arena, sizeof(br_oset));
+					br_oset_init(g->a[k].os, &st->arena);
+				}
 				if (st->nms == st->capms) {
 					st->capms = st->capms ? st->capms * 2 : 16;
 					st->all_ms = br_xrealloc(st->all_ms, st->capms * sizeof *st->all_ms);
@@ -596,8 +609,25 @@ static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, 
 		*out = br_value_i64(BR_T_LONG, g->cnt);
 		return 0;
 	}
-	if (a->ms) {
-		/* Live distinct values, sorted: min/max/distinct/double sums read them. */
+	if (a->os) {
+		uint32_t klen;
+		const uint8_t *key = s->kind == BR_AGG_MIN ? br_oset_first(a->os, &klen) : br_oset_last(a->os, &klen);
+		if (!key) {
+			*out = br_value_null(s->type);
+			return 0;
+		}
+		return br_row_decode(key, klen, out, 1, err);
+	}
+	if (a->ms && s->distinct && s->kind == BR_AGG_COUNT) {
+		*out = br_value_i64(BR_T_LONG, a->nlive);
+		return 0;
+	}
+	if (a->ms && s->distinct && (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && a->in_type == BR_T_LONG) {
+		a->isum = a->lsum; /* the integer sum below, over live distinct values */
+		a->nn = a->nlive;
+	} else if (a->ms) {
+		/* Live distinct values, sorted: double sums read them in value order so
+		 * the result does not depend on arrival order. */
 		size_t n = 0, i = 0;
 		br_zent *e;
 		while ((e = br_ztab_next(a->ms, &i)))
@@ -707,6 +737,20 @@ static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, 
 	}
 }
 
+/* A value entered (d = 1) or left (d = -1) the live multiset of a. */
+static void agg_live(aggst *a, const br_zent *e, const br_value *v, int d)
+{
+	a->nlive += d;
+	if (v->type == BR_T_LONG)
+		a->lsum += (__int128)v->v.i64 * d;
+	if (a->os) {
+		if (d > 0)
+			br_oset_insert(a->os, e->key, e->klen);
+		else
+			br_oset_remove(a->os, e->key, e->klen);
+	}
+}
+
 static int agg_step(br_op *op, br_circuit *c, br_err *err)
 {
 	agg_st *st = op->st;
@@ -739,7 +783,11 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 			if (a->ms) {
 				br_buf_reset(&st->kbuf);
 				br_row_encode(&st->kbuf, v, 1);
-				br_ztab_upsert(a->ms, st->kbuf.p, st->kbuf.len)->w += w;
+				br_zent *e = br_ztab_upsert(a->ms, st->kbuf.p, st->kbuf.len);
+				int64_t old = e->w;
+				e->w += w;
+				if ((old > 0) != (e->w > 0))
+					agg_live(a, e, v, e->w > 0 ? 1 : -1);
 				continue;
 			}
 			a->nn += w;
