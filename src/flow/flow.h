@@ -41,7 +41,10 @@ bool br_val_is_true(const br_value *v);
  * pointer. Keys are copied into the arena the table was given (no per-row
  * malloc); entries are never removed, a weight of 0 means absent (so keys of
  * deleted rows stay in the arena until the table is freed: the cost of never
- * moving keys). Grows at 50% load. */
+ * moving keys). Grows at 50% load, incrementally: the old slot array stays
+ * until each upsert has moved a few of its entries, so no single step pays
+ * for rehashing a large table. Upserts invalidate entry pointers and must not
+ * happen while iterating with br_ztab_next. */
 
 typedef struct br_zent {
 	uint64_t hash;
@@ -53,7 +56,9 @@ typedef struct br_zent {
 
 typedef struct br_ztab {
 	br_zent *slots;
-	size_t cap, count;
+	size_t cap, count;   /* count: entries in slots and old together */
+	br_zent *old;        /* the previous slot array while entries move out */
+	size_t oldcap, moved; /* moved: old slots visited so far */
 	br_arena *arena; /* borrowed */
 } br_ztab;
 

@@ -531,8 +531,9 @@ typedef struct group {
 	int64_t touched_step;
 	const uint8_t *key;   /* encoded group columns (the table's copy) */
 	uint32_t klen;
-	const uint8_t *out;   /* last emitted output row, NULL if none */
-	uint32_t outlen;
+	uint8_t *out;         /* last emitted output row (valid when outlen > 0 or has_out) */
+	uint32_t outlen, outcap;
+	bool has_out;
 	aggst a[];
 } group;
 
@@ -800,12 +801,12 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 	for (size_t t = 0; t < st->ntouched; t++) {
 		group *g = st->touched[t];
 		/* Retract what this group showed before, then show its new row. */
-		if (g->out) {
+		if (g->has_out) {
 			int rc = br_row_decode(g->out, g->outlen, outrow, nout, err);
 			if (rc)
 				return rc;
 			br_batch_append_row(&op->out, outrow, -1);
-			g->out = NULL;
+			g->has_out = false;
 		}
 		if (g->cnt <= 0 && st->ngroup > 0)
 			continue;
@@ -818,10 +819,15 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 		}
 		br_buf_reset(&st->kbuf);
 		br_row_encode(&st->kbuf, outrow, nout);
-		uint8_t *copy = br_arena_alloc(&st->arena, st->kbuf.len ? st->kbuf.len : 1);
-		memcpy(copy, st->kbuf.p, st->kbuf.len);
-		g->out = copy;
+		/* The row's buffer is reused while it fits, so a group that changes
+		 * every step does not grow the arena every step. */
+		if (st->kbuf.len > g->outcap) {
+			g->outcap = (uint32_t)(st->kbuf.len * 2);
+			g->out = br_arena_alloc(&st->arena, g->outcap);
+		}
+		memcpy(g->out, st->kbuf.p, st->kbuf.len);
 		g->outlen = (uint32_t)st->kbuf.len;
+		g->has_out = true;
 		br_batch_append_row(&op->out, outrow, 1);
 	}
 	return 0;

@@ -1,6 +1,7 @@
 /* test_oset.c — br_oset (the ordered set behind min/max) against a sorted
- * reference under random inserts and removes, and the aggregate operator's
- * min/max/count(DISTINCT)/sum(DISTINCT) under heavy retraction. */
+ * reference under random inserts and removes, br_ztab's incremental growth
+ * (every key findable, iterated once, while entries move between arrays), and
+ * the aggregate's min/max/count(DISTINCT)/sum(DISTINCT) under retraction. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -73,6 +74,44 @@ static void test_oset_random(void **state)
 	br_arena_free(&arena);
 }
 
+static void test_ztab_growth(void **state)
+{
+	(void)state;
+	br_arena arena;
+	br_arena_init(&arena, 1 << 16);
+	br_ztab t;
+	br_ztab_init(&t, &arena);
+	enum { N = 50000 };
+	for (int64_t i = 0; i < N; i++) {
+		int64_t k = i * 2654435761LL;
+		br_ztab_upsert(&t, &k, sizeof k)->w += i + 1;
+		/* Re-upsert an older key: it may still sit in the old array. */
+		int64_t j = (i / 2) * 2654435761LL;
+		br_ztab_upsert(&t, &j, sizeof j)->w += 0;
+		if (i % 4999)
+			continue;
+		for (int64_t q = 0; q <= i; q++) {
+			int64_t kq = q * 2654435761LL;
+			br_zent *e = br_ztab_find(&t, &kq, sizeof kq);
+			assert_non_null(e);
+			assert_int_equal(e->w, q + 1);
+		}
+		size_t seen = 0, it = 0;
+		int64_t sum = 0;
+		br_zent *e;
+		while ((e = br_ztab_next(&t, &it))) {
+			seen++;
+			sum += e->w;
+		}
+		assert_int_equal(seen, (size_t)i + 1);
+		assert_int_equal(sum, (i + 1) * (i + 2) / 2);
+	}
+	int64_t absent = -7;
+	assert_null(br_ztab_find(&t, &absent, sizeof absent));
+	br_ztab_free(&t);
+	br_arena_free(&arena);
+}
+
 /* min, max, count(DISTINCT), sum(DISTINCT) over one group while values come
  * and go with multiplicities; checked against a recount after every step. */
 static void test_aggregate_churn(void **state)
@@ -142,6 +181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_oset_random),
+		cmocka_unit_test(test_ztab_growth),
 		cmocka_unit_test(test_aggregate_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
