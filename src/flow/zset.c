@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/map.h"
 #include "base/util.h"
@@ -238,6 +239,21 @@ static void migrate(br_ztab *t, size_t nslots)
 	}
 }
 
+/* Large slot arrays ask for huge pages: probes land on random slots, and with
+ * 4 KiB pages nearly every one is a TLB miss. */
+static br_zent *alloc_slots(size_t n)
+{
+	size_t bytes = n * sizeof(br_zent), huge = (size_t)2 << 20;
+	if (bytes < 2 * huge)
+		return br_xcalloc(n, sizeof(br_zent));
+	void *p = NULL;
+	if (posix_memalign(&p, huge, bytes))
+		return br_xcalloc(n, sizeof(br_zent));
+	madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
+}
+
 static void grow(br_ztab *t)
 {
 	migrate(t, SIZE_MAX);
@@ -245,7 +261,7 @@ static void grow(br_ztab *t)
 	t->oldcap = t->cap;
 	t->moved = 0;
 	t->cap = t->cap ? t->cap * 2 : 16;
-	t->slots = br_xcalloc(t->cap, sizeof *t->slots);
+	t->slots = alloc_slots(t->cap);
 	if (!t->old)
 		t->oldcap = 0;
 	else if (t->oldcap <= 1024)
