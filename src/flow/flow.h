@@ -70,29 +70,37 @@ br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen);
 /* for (size_t i = 0; (e = br_ztab_next(t, &i));) visits every entry. */
 br_zent *br_ztab_next(const br_ztab *t, size_t *i);
 
-/* ------------------------------------------------------------ ordered set
+/* ------------------------------------------------------------ extreme heap
  *
- * A set of encoded single values (row keys of one value) in br_val_cmp order:
- * a treap with a fixed-seed priority sequence (so its shape depends only on
- * its input). Keys are borrowed and must outlive their membership; nodes come
- * from the arena and are recycled, so a set costs O(members) memory however
- * often values come and go. Insert of a present key and remove of an absent
- * key are no-ops. */
+ * The min (or max) of a multiset that changes: a binary heap of encoded single
+ * values (row keys of one value, borrowed: they must outlive the heap, as the
+ * keys of a br_ztab do), ordered as br_val_cmp orders values. Values that
+ * leave are not removed: br_xheap_top drops entries whose multiplicity in
+ * `live` is no longer positive when they reach the top, and br_xheap_compact
+ * rebuilds from `live` when dead entries outnumber live ones, so pushes cost
+ * O(1) on average, a top O(log n) amortized, and memory O(live values). */
 
-typedef struct br_onode br_onode;
-typedef struct br_oset {
-	br_onode *root, *free;
-	size_t n;
-	uint32_t seed;
-	br_arena *arena; /* borrowed */
-} br_oset;
+typedef struct br_xh_ent {
+	const uint8_t *key;
+	uint32_t klen;
+	bool fast;       /* a long (row key tag 2), value in ik */
+	int64_t ik;
+} br_xh_ent;
 
-void br_oset_init(br_oset *s, br_arena *arena);
-void br_oset_insert(br_oset *s, const uint8_t *key, uint32_t klen);
-void br_oset_remove(br_oset *s, const uint8_t *key, uint32_t klen);
-/* Smallest / largest key, NULL when empty. */
-const uint8_t *br_oset_first(const br_oset *s, uint32_t *klen);
-const uint8_t *br_oset_last(const br_oset *s, uint32_t *klen);
+typedef struct br_xheap {
+	br_xh_ent *a;    /* owned */
+	size_t n, cap;
+	bool max;
+} br_xheap;
+
+void br_xheap_init(br_xheap *h, bool max);
+void br_xheap_free(br_xheap *h);
+/* Call when a value's multiplicity becomes positive. */
+void br_xheap_push(br_xheap *h, const uint8_t *key, uint32_t klen);
+/* The extreme value whose weight in live is positive, NULL if none. */
+const uint8_t *br_xheap_top(br_xheap *h, const br_ztab *live, uint32_t *klen);
+/* Rebuilds from live (nlive values with positive weight) if mostly dead. */
+void br_xheap_compact(br_xheap *h, const br_ztab *live, size_t nlive);
 
 /* ------------------------------------------------------------ expressions */
 

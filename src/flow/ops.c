@@ -518,9 +518,9 @@ typedef struct {
 	__int128 isum;
 	br_ztab *ms;
 	/* Kept as values enter and leave the multiset (weight crossing 0), so
-	 * the common aggregates never rescan it: the live values in order (min,
+	 * the common aggregates never rescan it: a heap of the live values (min,
 	 * max), how many there are and their exact sum (DISTINCT count/sum). */
-	br_oset *os;
+	br_xheap *xh;
 	int64_t nlive;
 	__int128 lsum;
 	br_type_id in_type;
@@ -550,6 +550,8 @@ typedef struct {
 	bool started;
 	br_ztab **all_ms; /* every multiset, for freeing */
 	size_t nms, capms;
+	br_xheap **all_xh; /* every heap, for freeing */
+	size_t nxh, capxh;
 } agg_st;
 
 static bool needs_ms(const agg_st *st, const br_agg_spec *s, const br_op *in)
@@ -576,8 +578,13 @@ static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
 				g->a[k].ms = br_xcalloc(1, sizeof(br_ztab));
 				br_ztab_init(g->a[k].ms, &st->arena);
 				if (st->aggs[k].kind == BR_AGG_MIN || st->aggs[k].kind == BR_AGG_MAX) {
-					g->a[k].os = br_arena_alloc(&st->arena, sizeof(br_oset));
-					br_oset_init(g->a[k].os, &st->arena);
+					g->a[k].xh = br_arena_alloc(&st->arena, sizeof(br_xheap));
+					br_xheap_init(g->a[k].xh, st->aggs[k].kind == BR_AGG_MAX);
+					if (st->nxh == st->capxh) {
+						st->capxh = st->capxh ? st->capxh * 2 : 16;
+						st->all_xh = br_xrealloc(st->all_xh, st->capxh * sizeof *st->all_xh);
+					}
+					st->all_xh[st->nxh++] = g->a[k].xh;
 				}
 				if (st->nms == st->capms) {
 					st->capms = st->capms ? st->capms * 2 : 16;
@@ -610,9 +617,10 @@ static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, 
 		*out = br_value_i64(BR_T_LONG, g->cnt);
 		return 0;
 	}
-	if (a->os) {
+	if (a->xh) {
 		uint32_t klen;
-		const uint8_t *key = s->kind == BR_AGG_MIN ? br_oset_first(a->os, &klen) : br_oset_last(a->os, &klen);
+		br_xheap_compact(a->xh, a->ms, (size_t)a->nlive);
+		const uint8_t *key = br_xheap_top(a->xh, a->ms, &klen);
 		if (!key) {
 			*out = br_value_null(s->type);
 			return 0;
@@ -744,12 +752,8 @@ static void agg_live(aggst *a, const br_zent *e, const br_value *v, int d)
 	a->nlive += d;
 	if (v->type == BR_T_LONG)
 		a->lsum += (__int128)v->v.i64 * d;
-	if (a->os) {
-		if (d > 0)
-			br_oset_insert(a->os, e->key, e->klen);
-		else
-			br_oset_remove(a->os, e->key, e->klen);
-	}
+	if (a->xh && d > 0)
+		br_xheap_push(a->xh, e->key, e->klen); /* leaving values drop out lazily */
 }
 
 static int agg_step(br_op *op, br_circuit *c, br_err *err)
@@ -841,6 +845,9 @@ static void agg_free(br_op *op)
 		free(st->all_ms[i]);
 	}
 	free(st->all_ms);
+	for (size_t i = 0; i < st->nxh; i++)
+		br_xheap_free(st->all_xh[i]);
+	free(st->all_xh);
 	br_ztab_free(&st->groups);
 	br_arena_free(&st->arena);
 	free(st->gcols);

@@ -1,5 +1,5 @@
-/* test_oset.c — br_oset (the ordered set behind min/max) against a sorted
- * reference under random inserts and removes, br_ztab's incremental growth
+/* test_aggstate.c — aggregate state: br_xheap (min/max) against a reference
+ * multiset under random inserts and removes, br_ztab's incremental growth
  * (every key findable, iterated once, while entries move between arrays), and
  * the aggregate's min/max/count(DISTINCT)/sum(DISTINCT) under retraction. */
 #include <setjmp.h>
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,56 +23,79 @@ static uint64_t rnd(void)
 	return rng;
 }
 
-static void test_oset_random(void **state)
+/* The heap's top equals the extreme of a reference multiset while values
+ * come and go (lazy deletion, duplicates from re-entering values, compaction),
+ * for longs (inline fast path) and strings (decoded comparison). */
+static void check_heap(bool max, bool strings)
 {
-	(void)state;
 	br_arena arena;
 	br_arena_init(&arena, 4096);
-	br_oset s;
-	br_oset_init(&s, &arena);
-	/* Keys live in a fixed table: present[i] says whether value i-500 is in. */
+	br_ztab live;
+	br_ztab_init(&live, &arena);
+	br_xheap h;
+	br_xheap_init(&h, max);
 	enum { N = 1000 };
-	br_buf keys[N];
-	bool present[N] = { 0 };
-	for (int i = 0; i < N; i++) {
-		keys[i] = (br_buf){ 0 };
-		br_value v = br_value_i64(BR_T_LONG, i - 500);
-		br_row_encode(&keys[i], &v, 1);
-	}
+	int64_t mult[N] = { 0 };
+	size_t nlive = 0;
+	char sbuf[32];
+	br_buf kb = { 0 };
 	for (int step = 0; step < 200000; step++) {
 		int i = (int)(rnd() % N);
-		if (rnd() % 2) {
-			br_oset_insert(&s, keys[i].p, (uint32_t)keys[i].len);
-			present[i] = true;
-		} else {
-			br_oset_remove(&s, keys[i].p, (uint32_t)keys[i].len);
-			present[i] = false;
+		int64_t w = (rnd() % 2 && mult[i] > 0) ? -1 : 1;
+		br_value v = br_value_i64(BR_T_LONG, i - 500);
+		if (strings) {
+			int n = snprintf(sbuf, sizeof sbuf, "v%04d", i);
+			v = br_value_bytes(BR_T_STRING, sbuf, (size_t)n);
 		}
-		if (step % 97)
+		br_buf_reset(&kb);
+		br_row_encode(&kb, &v, 1);
+		br_zent *e = br_ztab_upsert(&live, kb.p, kb.len);
+		int64_t old = e->w;
+		e->w += w;
+		mult[i] += w;
+		if (old <= 0 && e->w > 0) {
+			nlive++;
+			br_xheap_push(&h, e->key, e->klen);
+		} else if (old > 0 && e->w <= 0)
+			nlive--;
+		if (step % 7)
 			continue;
-		int lo = -1, hi = -1;
-		size_t n = 0;
+		br_xheap_compact(&h, &live, nlive);
+		int want = -1;
 		for (int j = 0; j < N; j++)
-			if (present[j]) {
-				if (lo < 0)
-					lo = j;
-				hi = j;
-				n++;
-			}
-		assert_int_equal(s.n, n);
+			if (mult[j] > 0 && (want < 0 || max))
+				want = j;
 		uint32_t klen;
-		const uint8_t *f = br_oset_first(&s, &klen), *l;
-		if (lo < 0) {
-			assert_null(f);
+		const uint8_t *top = br_xheap_top(&h, &live, &klen);
+		if (want < 0) {
+			assert_null(top);
 			continue;
 		}
-		l = br_oset_last(&s, &klen);
-		assert_ptr_equal(f, keys[lo].p);
-		assert_ptr_equal(l, keys[hi].p);
+		assert_non_null(top);
+		br_value got;
+		br_err err;
+		assert_int_equal(br_row_decode(top, klen, &got, 1, &err), 0);
+		if (strings) {
+			int n = snprintf(sbuf, sizeof sbuf, "v%04d", want);
+			assert_int_equal(got.v.bytes.len, n);
+			assert_memory_equal(got.v.bytes.p, sbuf, (size_t)n);
+		} else
+			assert_int_equal(got.v.i64, want - 500);
+		assert_true(h.n <= 2 * nlive + 64 + 7);
 	}
-	for (int i = 0; i < N; i++)
-		br_buf_free(&keys[i]);
+	br_buf_free(&kb);
+	br_xheap_free(&h);
+	br_ztab_free(&live);
 	br_arena_free(&arena);
+}
+
+static void test_xheap(void **state)
+{
+	(void)state;
+	check_heap(false, false);
+	check_heap(true, false);
+	check_heap(false, true);
+	check_heap(true, true);
 }
 
 static void test_ztab_growth(void **state)
@@ -180,7 +204,7 @@ static void test_aggregate_churn(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oset_random),
+		cmocka_unit_test(test_xheap),
 		cmocka_unit_test(test_ztab_growth),
 		cmocka_unit_test(test_aggregate_churn),
 	};
