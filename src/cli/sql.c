@@ -231,13 +231,46 @@ static void print_result(cli *c, const br_sql_result *r)
 
 /* ------------------------------------------------------------ running */
 
+/* An error as psql prints it: the message, then for a position the line of
+ * the statement it falls in with a caret under the character. */
+static void print_error(const char *stmt, const br_err *err)
+{
+	char msg[sizeof err->msg];
+	snprintf(msg, sizeof msg, "%s", err->msg);
+	char *at = strstr(msg, " at character ");
+	long pos = 0;
+	if (at) {
+		char *end;
+		pos = strtol(at + 14, &end, 10);
+		if (*end || pos < 1 || (size_t)pos > strlen(stmt) + 1)
+			pos = 0;
+		else
+			*at = 0;
+	}
+	fprintf(stderr, "ERROR:  %s\n", msg);
+	if (!pos)
+		return;
+	const char *line = stmt, *p = stmt + pos - 1;
+	int lineno = 1;
+	for (const char *q = stmt; q < p; q++)
+		if (*q == '\n') {
+			line = q + 1;
+			lineno++;
+		}
+	const char *eol = strchr(line, '\n');
+	int len = eol ? (int)(eol - line) : (int)strlen(line);
+	char prefix[32];
+	int pl = snprintf(prefix, sizeof prefix, "LINE %d: ", lineno);
+	fprintf(stderr, "%s%.*s\n%*s^\n", prefix, len, line, pl + (int)width((const uint8_t *)line, (size_t)(p - line)), "");
+}
+
 /* Runs each statement of text on its own, printing its answer; stops at the
  * first error (printed psql-style). */
 static int run_text(cli *c, const char *text)
 {
 	PgQuerySplitResult sp = pg_query_split_with_scanner(text);
 	if (sp.error) {
-		fprintf(stderr, "ERROR:  %s\n", sp.error->message);
+		fprintf(stderr, "ERROR:  %s\n", sp.error->message); /* the scanner's own (unterminated strings) */
 		pg_query_free_split_result(sp);
 		return 1;
 	}
@@ -250,7 +283,7 @@ static int run_text(cli *c, const char *text)
 		br_sql_result r = { 0 };
 		br_err err = { 0 };
 		if (br_sql_exec(c->s, one, &r, &err)) {
-			fprintf(stderr, "ERROR:  %s\n", err.msg);
+			print_error(one, &err);
 			rc = 1;
 		} else {
 			print_result(c, &r);

@@ -727,9 +727,13 @@ static int cat_scan(br_catalog *cc, const char *name, br_batch *out, br_err *err
 	return rc;
 }
 
+/* Records for one partition: batches of at most ~256 KiB of records, far
+ * below max.message.bytes (1 MiB by default), appended together. */
 typedef struct out_part {
 	br_rb_builder b;
+	br_buf bytes;      /* finished batches */
 	bool used;
+	int failed;
 } out_part;
 
 static void add_record(ttable *t, out_part *parts, br_buf *key, br_buf *val, bool tombstone, int64_t now)
@@ -747,6 +751,8 @@ static void add_record(ttable *t, out_part *parts, br_buf *key, br_buf *val, boo
 	}
 	br_rb_add(&parts[p].b, now, t->def.npk ? key->p : NULL, t->def.npk ? (int32_t)key->len : -1,
 		  tombstone ? NULL : val->p, tombstone ? -1 : (int32_t)val->len, NULL, 0);
+	if (parts[p].b.recs.len >= 256 * 1024 && !parts[p].failed)
+		parts[p].failed = br_rb_finish(&parts[p].b, &parts[p].bytes, NULL);
 }
 
 /* The JSON object of columns cols (n of them, positions idx) of row i. */
@@ -820,9 +826,11 @@ static int cat_apply(br_catalog *cc, const char *name, const br_batch *delta, br
 	for (int32_t p = 0; p < t->nparts; p++) {
 		if (!parts[p].used)
 			continue;
-		br_buf bytes = { 0 };
+		br_buf bytes = parts[p].bytes;
 		br_partition *part = table_part(c, t, p);
 		br_append_result res = { 0 };
+		if (!rc && parts[p].failed)
+			rc = br_errf(err, parts[p].failed, "cannot encode a record batch for %s/%d", t->topic, p);
 		if (!rc)
 			rc = br_rb_finish(&parts[p].b, &bytes, err);
 		if (!rc && !part)
