@@ -273,6 +273,7 @@ typedef struct reader {
 	br_buf enc, kenc;
 	br_catalog_delta_fn cb;
 	void *arg;
+	int64_t skipped;
 } reader;
 
 static void emit_stored(reader *rd, const stored_row *s, int64_t w, br_err *err)
@@ -356,9 +357,12 @@ static int read_batches(reader *rd, int32_t part, const br_buf *buf, br_err *err
 					continue;
 				br_err rerr = { 0 };
 				if (apply_record(rd, &r, &rerr)) {
+					/* the first few by name, then a count per poll (a topic full of
+					 * foreign records must not flood the log at every open) */
+					if (rd->skipped++ < 5)
+						br_warn("table %s: record %s/%d@%" PRId64 " skipped: %s", t->def.name, t->topic,
+							part, r.offset, rerr.msg);
 					rd->c->skipped++;
-					br_warn("table %s: record %s/%d@%" PRId64 " skipped: %s", t->def.name, t->topic, part,
-						r.offset, rerr.msg);
 				}
 			}
 			br_rb_iter_free(&it);
@@ -419,6 +423,9 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 	}
 	if (!rc)
 		rc = flush_delta(&rd, err);
+	if (rd.skipped > 5)
+		br_warn("table %s: %" PRId64 " records of topic %s skipped in all (they do not fit the table)",
+			t->def.name, rd.skipped, t->topic);
 	br_buf_free(&buf);
 	br_buf_free(&rd.enc);
 	br_buf_free(&rd.kenc);
