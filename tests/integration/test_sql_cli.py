@@ -14,7 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from braidtest import BRAID, Broker, free_port, tap  # noqa: E402
 
-from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 
 def bsql(data, *args, stdin=None):
@@ -83,6 +83,20 @@ def main():
         p.produce("users", key='{"id":3}', value=None)  # tombstone
         p.produce("users", key='{"id":6}', value="not json")  # skipped with a warning
         tap.eq(p.flush(30), 0, "confluent_kafka produced JSON rows, an upsert and a tombstone")
+
+        # braid's SQL writes and librdkafka's murmur2 partitioner agree: each key lives in one partition
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "check", "enable.auto.commit": False})
+        c.assign([TopicPartition("users", p_, 0) for p_ in (0, 1)])
+        where, seen, deadline = {}, 0, time.time() + 20
+        while seen < 10 and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            seen += 1
+            where.setdefault(m.key(), set()).add(m.partition())
+        c.close()
+        tap.ok(seen == 10 and all(len(v) == 1 for v in where.values()) and len({min(v) for v in where.values()}) == 2,
+               "each key's records (SQL's and the producer's) are in one partition; both partitions used", where)
 
         tap.eq(psql(pg, "SELECT id, name, city FROM users ORDER BY id"), "1|ada|oslo\n2|bob|paris\n5|eve|oslo",
                "psql: produced records are rows (upsert replaced 1, tombstone deleted 3)")
