@@ -276,9 +276,17 @@ typedef struct reader {
 	int64_t skipped;
 } reader;
 
+/* Deltas are built only for a caller that wants them (not while a table is
+ * loaded at open or creation: no view reads it yet). */
+static void emit_row(reader *rd, const br_value *row, int64_t w)
+{
+	if (rd->cb)
+		br_batch_append_row(&rd->delta, row, w);
+}
+
 static void emit_stored(reader *rd, const stored_row *s, int64_t w, br_err *err)
 {
-	if (!br_row_decode(s->b, s->len, rd->old, rd->t->def.ncols, err))
+	if (rd->cb && !br_row_decode(s->b, s->len, rd->old, rd->t->def.ncols, err))
 		br_batch_append_row(&rd->delta, rd->old, w);
 }
 
@@ -306,7 +314,7 @@ static int apply_record(reader *rd, const br_record *r, br_err *err)
 	br_row_encode(&rd->enc, rd->row, t->def.ncols);
 	if (!t->def.npk) {
 		br_ztab_upsert(&t->rows, rd->enc.p, rd->enc.len)->w += 1;
-		br_batch_append_row(&rd->delta, rd->row, 1);
+		emit_row(rd, rd->row, 1);
 		return 0;
 	}
 	for (int i = 0; i < t->def.npk; i++)
@@ -323,7 +331,7 @@ static int apply_record(reader *rd, const br_record *r, br_err *err)
 	memcpy(s->b, rd->enc.p, rd->enc.len);
 	br_map_put(&t->bykey, rd->kenc.p, rd->kenc.len, s);
 	free(old);
-	br_batch_append_row(&rd->delta, rd->row, 1);
+	emit_row(rd, rd->row, 1);
 	return 0;
 }
 
