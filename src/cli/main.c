@@ -48,6 +48,8 @@ static void serve_usage(FILE *f)
 	        "  --advertised-host HOST   host name Metadata gives clients (default: the --kafka host)\n"
 	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433; port 0 = any free port)\n"
 	        "  --pg-password PASSWORD   require SCRAM-SHA-256 with this password (default: trust)\n"
+	        "                           (SQL tables are topics; tables and views persist in DIR/sql,\n"
+	        "                           shared with `braid sql` when no server runs)\n"
 	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
 	        "\n"
 	        "durability (a produce with acks=1/all is answered only once durable):\n"
