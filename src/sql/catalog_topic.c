@@ -655,9 +655,9 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 	br_topic *tp = br_log_topic(c->log, topic, strlen(topic));
 	if (attach && !tp)
 		return br_errf(err, BR_ENOTFOUND, "topic \"%s\" does not exist", topic);
-	if (attach && opt_text(def, "partitions", &v))
-		return br_errf(err, BR_EINVAL, "option \"partitions\" applies to a topic the table creates, not to "
-			       "an existing one");
+	if (attach && (opt_text(def, "partitions", &v) || opt_text(def, "commit_interval", &v)))
+		return br_errf(err, BR_EINVAL, "options \"partitions\" and \"commit_interval\" apply to a topic the "
+			       "table creates; an existing topic keeps its configs (change them with a Kafka admin client)");
 	if (!attach && tp)
 		return br_errf(err, BR_EEXIST, "topic \"%s\" already exists: attach the table to it with WITH (topic = "
 			       "'%s')", topic, topic);

@@ -211,6 +211,15 @@ static void test_external_records(void **state)
 	assert_q(&x, "SELECT id, k, n FROM u ORDER BY id", "1|a|5;4|b|NULL");
 	assert_q(&x, "SELECT * FROM uv ORDER BY k", "a|5;b|NULL");
 	assert_int_equal(br_catalog_topic_skipped(br_sql_catalog(x.s)), 2);
+	/* partitions added to the topic (CreatePartitions) are followed too */
+	br_err err = { 0 };
+	assert_int_equal(br_log_set_partitions(x.log, "u", 3, &err), 0);
+	const char *k2[] = { "{\"id\":9}" };
+	const char *v2[] = { "{\"id\":9,\"k\":\"a\",\"n\":1}" };
+	produce(x.log, "u", 2, 1, k2, v2);
+	assert_q(&x, "SELECT * FROM uv ORDER BY k", "a|6;b|NULL");
+	free(q(&x, "INSERT INTO u VALUES (10, 'c', 1), (11, 'c', 2), (12, 'c', 3), (13, 'c', 4)"));
+	assert_q(&x, "SELECT * FROM uv ORDER BY k", "a|6;b|NULL;c|10");
 	sess_close(&x);
 }
 
