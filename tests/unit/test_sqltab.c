@@ -246,6 +246,17 @@ static void test_keyless_and_attach(void **state)
 	assert_q(&x, "SELECT sum(a) FROM r", "3");
 	assert_int_not_equal(qerr(&x, "CREATE TABLE bad (a bigint) WITH (colour = 'red')", msg, sizeof msg), 0);
 	assert_non_null(strstr(msg, "unsupported: table option \"colour\""));
+	/* list: sorted names, for SHOW TABLES */
+	char **names;
+	int n;
+	br_catalog *cat = br_sql_catalog(x.s);
+	assert_int_equal(cat->vt->list(cat, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "e");
+	assert_string_equal(names[1], "r");
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	/* DROP TABLE deletes the topic it created, not one it attached to */
 	free(q(&x, "DROP TABLE r; DROP TABLE e"));
 	assert_non_null(br_log_topic(x.log, "raw", 3));
