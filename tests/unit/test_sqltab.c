@@ -211,6 +211,27 @@ static void test_external_records(void **state)
 	assert_q(&x, "SELECT id, k, n FROM u ORDER BY id", "1|a|5;4|b|NULL");
 	assert_q(&x, "SELECT * FROM uv ORDER BY k", "a|5;b|NULL");
 	assert_int_equal(br_catalog_topic_skipped(br_sql_catalog(x.s)), 2);
+
+	/* random bytes as keys and values are skipped, never a crash or a row */
+	{
+		char kb[64][24], vb[64][24];
+		const char *rk[64], *rv[64];
+		uint32_t seed = 12345;
+		for (int i = 0; i < 64; i++) {
+			for (int j = 0; j < 23; j++) {
+				seed = seed * 1103515245u + 12345u;
+				kb[i][j] = (char)(1 + (seed >> 16) % 255);
+				seed = seed * 1103515245u + 12345u;
+				vb[i][j] = (char)(1 + (seed >> 16) % 255);
+			}
+			kb[i][23] = vb[i][23] = 0;
+			vb[i][0] = i % 2 ? '{' : vb[i][0];
+			rk[i] = i % 3 ? kb[i] : NULL;
+			rv[i] = i % 5 ? vb[i] : NULL;
+		}
+		produce(x.log, "u", 0, 64, rk, rv);
+		assert_q(&x, "SELECT id, k, n FROM u ORDER BY id", "1|a|5;4|b|NULL");
+	}
 	/* partitions added to the topic (CreatePartitions) are followed too */
 	br_err err = { 0 };
 	assert_int_equal(br_log_set_partitions(x.log, "u", 3, &err), 0);
