@@ -70,6 +70,7 @@ typedef struct ttable {
 	json_t *options;      /* as given in WITH (...) */
 	int32_t nparts;
 	int64_t *next;        /* per partition: next offset to read */
+	uint8_t topic_id[16]; /* of the topic read so far (a re-created topic starts over) */
 	br_type *keytype;     /* struct of the key columns (keyed tables) */
 	br_map bykey;         /* keyed: encoded key -> stored_row* (malloc'd) */
 	br_arena arena;       /* keyless: keys of rows */
@@ -386,11 +387,52 @@ static int read_batches(reader *rd, int32_t part, const br_buf *buf, br_err *err
 	return 0;
 }
 
+/* The topic was deleted and created again (Kafka admin): its offsets start
+ * over, so does the table; views see every old row retracted. */
+static int restart_table(topiccat *c, ttable *t, br_topic *tp, br_catalog_delta_fn cb, void *arg, br_err *err)
+{
+	br_warn("table %s: topic %s was re-created; the table now holds the new topic's records", t->def.name, t->topic);
+	int rc = 0;
+	if (cb) {
+		br_batch all, neg;
+		br_batch_init(&all, t->def.rowtype, true);
+		br_batch_init(&neg, t->def.rowtype, true);
+		br_value *row = br_xcalloc((size_t)t->def.ncols + 1, sizeof *row);
+		if (!(rc = c->base.vt->scan(&c->base, t->def.name, &all, err))) {
+			for (int64_t i = 0; i < all.nrows; i++) {
+				br_batch_get_row(&all, i, row);
+				br_batch_append_row(&neg, row, -br_batch_weight(&all, i));
+			}
+			if (neg.nrows)
+				rc = cb(arg, t->def.name, &neg, err);
+		}
+		free(row);
+		br_batch_free(&all);
+		br_batch_free(&neg);
+	}
+	br_map_slot *s;
+	for (size_t i = 0; br_map_next(&t->bykey, &i, &s);)
+		free(s->val);
+	br_map_free(&t->bykey);
+	memset(&t->bykey, 0, sizeof t->bykey);
+	br_ztab_free(&t->rows);
+	br_arena_free(&t->arena);
+	br_arena_init(&t->arena, 64 * 1024);
+	br_ztab_init(&t->rows, &t->arena);
+	if (t->nparts)
+		memset(t->next, 0, sizeof *t->next * (size_t)t->nparts);
+	memcpy(t->topic_id, br_topic_id(tp), 16);
+	return rc;
+}
+
 static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg, br_err *err)
 {
 	br_topic *tp = br_log_topic(c->log, t->topic, strlen(t->topic));
 	if (!tp)
 		return 0; /* deleted under us: the table keeps what it had */
+	int rc;
+	if (memcmp(t->topic_id, br_topic_id(tp), 16) && (rc = restart_table(c, t, tp, cb, arg, err)))
+		return rc;
 	int32_t n = br_topic_partition_count(tp);
 	if (n > t->nparts) { /* partitions were added */
 		t->next = br_xrealloc(t->next, sizeof *t->next * (size_t)n);
@@ -412,7 +454,7 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 	rd.old = br_xcalloc((size_t)t->def.ncols + 1, sizeof(br_value));
 	rd.key = br_xcalloc((size_t)t->def.npk + 1, sizeof(br_value));
 	br_buf buf = { 0 };
-	int rc = 0;
+	rc = 0;
 	for (int32_t p = 0; p < n && !rc; p++) {
 		br_partition *part = br_topic_partition(tp, p);
 		if (t->next[p] < br_partition_start_offset(part)) {
@@ -684,6 +726,7 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 		json_object_set_new(t->options, def->opt_keys[i], json_string(def->opt_vals[i]));
 	t->nparts = br_topic_partition_count(tp);
 	t->next = br_xcalloc((size_t)t->nparts + 1, sizeof *t->next);
+	memcpy(t->topic_id, br_topic_id(tp), 16);
 	br_map_put(&c->tables, def->name, strlen(def->name), t);
 	/* An attached topic's records are rows already (read now, no view can
 	 * read the table yet). */
@@ -972,6 +1015,7 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		}
 		t->nparts = br_topic_partition_count(tp);
 		t->next = br_xcalloc((size_t)t->nparts + 1, sizeof *t->next);
+		memcpy(t->topic_id, br_topic_id(tp), 16);
 		rc = poll_table(c, t, NULL, NULL, err);
 	}
 	if (rc) {

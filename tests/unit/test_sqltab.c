@@ -191,6 +191,15 @@ static void test_upsert(void **state)
 	assert_int_not_equal(qerr(&x, "INSERT INTO t VALUES (NULL, 'z', 1)", msg, sizeof msg), 0);
 	assert_string_equal(msg, "null value in column \"id\" of relation \"t\" violates not-null constraint");
 	assert_int_equal(records(x.log, "t"), 7);
+	/* the topic deleted and created again (Kafka admin): the table starts over */
+	br_err err = { 0 };
+	assert_int_equal(br_log_delete_topic(x.log, "t", &err), 0);
+	assert_int_equal(br_log_create_topic(x.log, "t", 1, NULL, 0, &err), 0);
+	const char *keys[] = { "{\"id\":7}" };
+	const char *vals[] = { "{\"id\":7,\"name\":\"g\",\"n\":70}" };
+	produce(x.log, "t", 0, 1, keys, vals);
+	assert_q(&x, "SELECT id, name, n FROM t ORDER BY id", "7|g|70");
+	assert_q(&x, "SELECT * FROM v", "1|70");
 	sess_close(&x);
 }
 
