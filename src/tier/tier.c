@@ -156,6 +156,7 @@ typedef struct job {
 	br_arena arena;           /* data file descriptions */
 	br_ice_datafile *files;
 	size_t nfiles;
+	br_ice_file_writer *fw;   /* unpartitioned tables: the data file being streamed */
 	br_rb_builder dlqb;
 	bool dlq_started;
 	br_buf dlq;               /* dead letters: RecordBatch v2 bytes for the DLQ topic */
@@ -476,19 +477,58 @@ static void add_dead(job *j, int32_t part, const br_record *r, const char *reaso
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
 }
 
+#define CHUNK_ROWS 8192
+
+static void add_file(job *j, const br_ice_datafile *files, size_t n)
+{
+	j->files = br_xrealloc(j->files, (j->nfiles + n) * sizeof *j->files);
+	memcpy(j->files + j->nfiles, files, n * sizeof *files);
+	j->nfiles += n;
+}
+
+/* Streams the rows built so far into the job's open data file once they are
+ * CHUNK_ROWS: the batch stays a few MiB (warm in cache, no page faults from
+ * growing column buffers) however large the job. A partitioned table keeps
+ * its rows until flush_rows, which splits them by partition. */
+static int chunk_rows(br_ice_table *tb, job *j, br_batch *b)
+{
+	if (b->nrows < CHUNK_ROWS || *br_ice_table_partition(tb))
+		return 0;
+	int rc = 0;
+	if (!j->fw && (rc = br_ice_file_open(tb, NULL, &j->fw, &j->err)))
+		return rc;
+	if ((rc = br_ice_file_write(j->fw, b, &j->err)))
+		return rc;
+	br_batch_reset(b);
+	return 0;
+}
+
 /* Writes the rows built so far as data files (kept in the job until the commit). */
 static int flush_rows(br_ice_table *tb, job *j, br_batch *b)
 {
+	int rc = 0;
+	if (j->fw) {
+		br_ice_file_writer *fw = j->fw;
+		j->fw = NULL;
+		if ((rc = br_ice_file_write(fw, b, &j->err))) {
+			br_ice_file_abort(fw);
+			return rc;
+		}
+		br_ice_datafile *df = br_arena_alloc(&j->arena, sizeof *df);
+		if ((rc = br_ice_file_close(fw, &j->arena, df, &j->err)))
+			return rc;
+		add_file(j, df, 1);
+		br_batch_reset(b);
+		return 0;
+	}
 	if (!b->nrows)
 		return 0;
 	br_ice_datafile *files;
 	size_t n;
-	int rc = br_ice_write_files(tb, b, NULL, &j->arena, &files, &n, &j->err);
+	rc = br_ice_write_files(tb, b, NULL, &j->arena, &files, &n, &j->err);
 	if (rc)
 		return rc;
-	j->files = br_xrealloc(j->files, (j->nfiles + n) * sizeof *j->files);
-	memcpy(j->files + j->nfiles, files, n * sizeof *files);
-	j->nfiles += n;
+	add_file(j, files, n);
 	br_batch_reset(b);
 	return 0;
 }
@@ -651,6 +691,8 @@ static int run_tier(br_tier *t, job *j)
 				j->rows++;
 			} else
 				rc = json_record(t, tb, j, &b, jp, &r, append_ms);
+			if (!rc)
+				rc = chunk_rows(tb, j, &b);
 		}
 		if (!rc && n < 0) {
 			rc = n;
@@ -660,6 +702,10 @@ static int run_tier(br_tier *t, job *j)
 	}
 	if (!rc)
 		rc = flush_rows(tb, j, &b);
+	if (rc && j->fw) {
+		br_ice_file_abort(j->fw);
+		j->fw = NULL;
+	}
 	br_batch_free(&b);
 	if (!rc && j->dlq_started) {
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
@@ -706,6 +752,7 @@ static void *tier_main(void *arg)
 	 * runs it only on otherwise idle CPU time; under sustained saturation it
 	 * falls behind and catches up later in large commits (the frontier makes
 	 * that safe), which is the trade the lake issue asks for. */
+	pthread_setname_np(pthread_self(), "braid-tier"); /* for top -H, perf and bench/tier_bench.py */
 	struct sched_param sp = { 0 };
 	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) &&
 	    setpriority(PRIO_PROCESS, (id_t)gettid(), 19))
