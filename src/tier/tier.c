@@ -803,6 +803,67 @@ static void job_free(job *j)
 	free(j);
 }
 
+static int topic_mode(const br_topic *tp);
+
+/* The retention guard (loop thread): records at or past the frontier are not in
+ * the lake yet, so the log must keep them. A tiered topic whose frontier is not
+ * known yet (before its first JOB_INIT ends, or after a failed job) keeps
+ * everything; a topic with lake mode off pins nothing; an unknown mode (a typo
+ * that stops tiering) keeps everything rather than lose data from both places. */
+static int64_t retain_from(void *arg, const br_topic *tp, int32_t p)
+{
+	br_tier *t = arg;
+	if (topic_mode(tp) == MODE_OFF)
+		return INT64_MAX;
+	tstate *s = br_map_gets(&t->topics, br_topic_name(tp));
+	if (!s || !s->ready || p >= s->n)
+		return 0;
+	return s->frontier[p];
+}
+
+static const char *mode_name(const char *v)
+{
+	return !v || !*v ? "key_value" : v;
+}
+
+/* The config guard (loop thread): braid.lake.* changes on a topic whose table
+ * exists either take effect at the next job (commit interval and bytes,
+ * compaction, DLQ topic, schema=infer) or are refused here, with the reason,
+ * because the table cannot follow them: the partition spec and a declared
+ * schema are read only when the table is created, and the columns of a
+ * key_value table are not those of a json one. */
+static int config_guard(void *arg, const br_topic *tp, const char *key, const char *was, const char *now, br_err *err)
+{
+	br_tier *t = arg;
+	if (strncmp(key, "braid.lake.", 11))
+		return 0;
+	char *dir = br_xasprintf("%s/lake/kafka/%s", t->data_dir, br_topic_name(tp));
+	bool exists = access(dir, F_OK) == 0;
+	free(dir);
+	if (!exists)
+		return 0;
+	const char *name = br_topic_name(tp);
+	if (!strcmp(key, "braid.lake.partition") && strcmp(was ? was : "", now ? now : ""))
+		return br_errf(err, BR_EINVAL,
+			       "braid.lake.partition cannot change: table kafka.%s exists and keeps the partition spec "
+			       "it was created with (\"%s\"); drop the table (braid table drop kafka.%s) to re-create it, "
+			       "or use a new topic", name, was ? was : "", name);
+	if (!strcmp(key, "braid.lake.schema") && now && strcmp(now, "infer"))
+		return br_errf(err, BR_EINVAL,
+			       "braid.lake.schema cannot be declared anew: table kafka.%s exists and keeps its columns "
+			       "(set braid.lake.schema=infer to add columns as they appear, or change them with "
+			       "braid table alter)", name);
+	if (!strcmp(key, "braid.lake.mode")) {
+		const char *a = mode_name(was), *b = mode_name(now);
+		if (strcmp(a, "off") && strcmp(b, "off") && strcmp(a, b))
+			return br_errf(err, BR_EINVAL,
+				       "braid.lake.mode cannot change from %s to %s: table kafka.%s has the columns of %s "
+				       "mode; drop the table (braid table drop kafka.%s) or use a new topic", a, b, name, a,
+				       name);
+	}
+	return 0;
+}
+
 int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 {
 	br_tier *t = br_xcalloc(1, sizeof *t);
@@ -820,6 +881,8 @@ int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 		free(t);
 		return br_errf(err, BR_EIO, "cannot start the tiering thread");
 	}
+	br_log_set_retention_guard(log, retain_from, t);
+	br_log_set_config_guard(log, config_guard, t);
 	*out = t;
 	return 0;
 }
@@ -1226,6 +1289,8 @@ void br_tier_close(br_tier *t)
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
+	br_log_set_retention_guard(t->log, NULL, NULL);
+	br_log_set_config_guard(t->log, NULL, NULL);
 	job *lists[3] = { t->queue, t->done, t->waiting };
 	for (int k = 0; k < 3; k++)
 		while (lists[k]) {
