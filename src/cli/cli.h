@@ -3,5 +3,6 @@
 #define BR_CLI_H
 
 int br_cli_table(int argc, char **argv); /* braid table ... (table.c) */
+int br_cli_topic(int argc, char **argv); /* braid topic ... (topic.c) */
 
 #endif

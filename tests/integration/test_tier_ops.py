@@ -120,7 +120,51 @@ def phase_config_changes():
         b.close()
 
 
+def phase_cli():
+    topic = "clitopic"
+    b = Broker()
+    try:
+        def cli(*args):
+            return subprocess.run([BRAID, "topic"] + list(args) + ["--bootstrap", b.bootstrap, "--data", b.data],
+                                  capture_output=True, text=True, timeout=30)
+        r = cli("create", topic, "--partitions", "2", "--config", "braid.lake.mode=json",
+                "--config", "braid.lake.commit.interval.ms=200")
+        tap.ok(r.returncode == 0 and "created topic" in r.stdout, "braid topic create", r.stdout + r.stderr)
+        r = cli("create", topic)
+        tap.ok(r.returncode == 1 and "already exists" in r.stderr, "creating it twice fails with the reason", r.stderr)
+        r = cli("create", "bad-cfg", "--config", "retention.ms=soon")
+        tap.ok(r.returncode == 1 and "retention.ms" in r.stderr, "a bad config value is refused", r.stderr)
+        good = [b'{"n": %d}' % i for i in range(200)]
+        p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5, "log_level": 0})
+        for i, v in enumerate(good):
+            p.produce(topic, value=v, partition=i % 2)
+        for i in range(7):
+            p.produce(topic, value=b"not json %d" % i, partition=0)
+        p.flush(30)
+        f = wait_frontier(b, topic, {0: 107, 1: 100}, timeout=30)
+        tap.eq(f, {0: 107, 1: 100}, "records tiered")
+        r = cli("describe", topic)
+        out = r.stdout
+        tap.ok(r.returncode == 0 and "partitions 2" in out and "records tiered 200, dead-lettered 7, not yet tiered 0" in out,
+               "braid topic describe: partitions, counts of tiered and dead-lettered records", out + r.stderr)
+        tap.ok("braid.lake.mode" in out and "(set on the topic)" in out, "describe lists the configs", out)
+        r = cli("alter", topic, "--config", "braid.lake.commit.interval.ms=5000", "--config", "retention.ms=86400000")
+        tap.ok(r.returncode == 0, "braid topic alter (incremental: other overrides stay)", r.stdout + r.stderr)
+        out = cli("describe", topic).stdout
+        tap.ok("5000" in out and "86400000" in out and "json" in out, "describe shows the altered and the kept configs", out)
+        r = cli("alter", topic, "--config", "braid.lake.mode=key_value")
+        tap.ok(r.returncode == 1 and "cannot change from json to key_value" in r.stderr, "alter refused by the lake, with the reason",
+               r.stderr)
+        r = cli("alter", topic, "--delete", "retention.ms")
+        tap.ok(r.returncode == 0 and "86400000" not in cli("describe", topic).stdout, "braid topic alter --delete")
+        r = cli("describe", "nope")
+        tap.ok(r.returncode == 1 and "does not exist" in r.stderr, "describe of a missing topic", r.stderr)
+    finally:
+        b.close()
+
+
 if __name__ == "__main__":
     tap.run("retention keeps what the lake lacks", phase_retention)
     tap.run("config changes on an existing table", phase_config_changes)
+    tap.run("CLI topic commands", phase_cli)
     tap.finish()
