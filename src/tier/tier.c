@@ -157,6 +157,8 @@ typedef struct job {
 	br_ice_datafile *files;
 	size_t nfiles;
 	br_ice_file_writer *fw;   /* unpartitioned tables: the data file being streamed */
+	br_batch spare;           /* the rows the encoder thread is writing (has_spare) */
+	bool has_spare;
 	br_rb_builder dlqb;
 	bool dlq_started;
 	br_buf dlq;               /* dead letters: RecordBatch v2 bytes for the DLQ topic */
@@ -199,6 +201,18 @@ struct br_tier {
 	br_map tables;            /* name -> br_ice_table* */
 	br_tjson *json;
 	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
+	/* the encoder thread: Parquet-encodes and compresses one chunk of rows
+	 * into the open data file while the tier thread parses the next */
+	struct {
+		pthread_t thread;
+		pthread_mutex_t mu;
+		pthread_cond_t cv;
+		br_ice_file_writer *fw;
+		const br_batch *b;
+		bool busy, stop, started;
+		int rc;
+		br_err err;
+	} enc;
 };
 
 /* ------------------------------------------------------------- frontier text */
@@ -486,31 +500,110 @@ static void add_file(job *j, const br_ice_datafile *files, size_t n)
 	j->nfiles += n;
 }
 
+/* Waits until the encoder thread is idle; returns the status of its last
+ * write (its error goes to the job). */
+static int enc_wait(br_tier *t, job *j)
+{
+	pthread_mutex_lock(&t->enc.mu);
+	while (t->enc.busy)
+		pthread_cond_wait(&t->enc.cv, &t->enc.mu);
+	int rc = t->enc.rc;
+	if (rc)
+		j->err = t->enc.err;
+	t->enc.rc = 0;
+	pthread_mutex_unlock(&t->enc.mu);
+	return rc;
+}
+
+static void enc_submit(br_tier *t, br_ice_file_writer *fw, const br_batch *b)
+{
+	pthread_mutex_lock(&t->enc.mu);
+	t->enc.fw = fw;
+	t->enc.b = b;
+	t->enc.busy = true;
+	pthread_cond_broadcast(&t->enc.cv);
+	pthread_mutex_unlock(&t->enc.mu);
+}
+
+static void *enc_main(void *arg)
+{
+	br_tier *t = arg;
+	pthread_setname_np(pthread_self(), "braid-tier-enc");
+	struct sched_param sp = { 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	pthread_mutex_lock(&t->enc.mu);
+	for (;;) {
+		while (!t->enc.busy && !t->enc.stop)
+			pthread_cond_wait(&t->enc.cv, &t->enc.mu);
+		if (t->enc.stop)
+			break;
+		pthread_mutex_unlock(&t->enc.mu);
+		br_err e = { 0 };
+		int rc = br_ice_file_write(t->enc.fw, t->enc.b, &e);
+		pthread_mutex_lock(&t->enc.mu);
+		t->enc.rc = rc;
+		if (rc)
+			t->enc.err = e;
+		t->enc.busy = false;
+		pthread_cond_broadcast(&t->enc.cv);
+	}
+	pthread_mutex_unlock(&t->enc.mu);
+	return NULL;
+}
+
 /* Streams the rows built so far into the job's open data file once they are
  * CHUNK_ROWS: the batch stays a few MiB (warm in cache, no page faults from
- * growing column buffers) however large the job. A partitioned table keeps
- * its rows until flush_rows, which splits them by partition. */
-static int chunk_rows(br_ice_table *tb, job *j, br_batch *b)
+ * growing column buffers) however large the job. The chunk is handed to the
+ * encoder thread (Parquet pages, zstd) and the tier thread goes on parsing
+ * into the spare batch: two chunks in flight, so parsing and encoding use
+ * both cores when they are free. A partitioned table keeps its rows until
+ * flush_rows, which splits them by partition. */
+static int chunk_rows(br_tier *t, br_ice_table *tb, job *j, br_batch *b)
 {
 	if (b->nrows < CHUNK_ROWS || *br_ice_table_partition(tb))
 		return 0;
 	int rc = 0;
 	if (!j->fw && (rc = br_ice_file_open(tb, NULL, &j->fw, &j->err)))
 		return rc;
-	if ((rc = br_ice_file_write(j->fw, b, &j->err)))
+	if (!t->enc.started) { /* no encoder thread: encode here */
+		if ((rc = br_ice_file_write(j->fw, b, &j->err)))
+			return rc;
+		br_batch_reset(b);
+		return 0;
+	}
+	if ((rc = enc_wait(t, j)))
 		return rc;
-	br_batch_reset(b);
+	if (!j->has_spare) {
+		br_batch_init(&j->spare, b->type, false);
+		j->has_spare = true;
+	} else
+		br_batch_reset(&j->spare);
+	br_batch full = *b;
+	*b = j->spare;
+	j->spare = full;
+	enc_submit(t, j->fw, &j->spare);
 	return 0;
 }
 
+/* Drops the spare batch (its type is the schema's, which an update frees). */
+static void drop_spare(job *j)
+{
+	if (j->has_spare)
+		br_batch_free(&j->spare);
+	j->has_spare = false;
+}
+
 /* Writes the rows built so far as data files (kept in the job until the commit). */
-static int flush_rows(br_ice_table *tb, job *j, br_batch *b)
+static int flush_rows(br_tier *t, br_ice_table *tb, job *j, br_batch *b)
 {
 	int rc = 0;
 	if (j->fw) {
 		br_ice_file_writer *fw = j->fw;
 		j->fw = NULL;
-		if ((rc = br_ice_file_write(fw, b, &j->err))) {
+		rc = enc_wait(t, j);
+		drop_spare(j);
+		if (rc || (rc = br_ice_file_write(fw, b, &j->err))) {
 			br_ice_file_abort(fw);
 			return rc;
 		}
@@ -545,7 +638,7 @@ static int json_record(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const 
 		rc = br_tjson_infer(t->json, b->type, 6, &ch, &nch, reason, sizeof reason);
 		if (!rc && nch) {
 			/* rows so far keep the old schema (their files carry the old field ids) */
-			if ((rc = flush_rows(tb, j, b)))
+			if ((rc = flush_rows(t, tb, j, b)))
 				return rc;
 			/* the batch borrows the old schema's types, which the update frees */
 			br_batch_free(b);
@@ -692,7 +785,7 @@ static int run_tier(br_tier *t, job *j)
 			} else
 				rc = json_record(t, tb, j, &b, jp, &r, append_ms);
 			if (!rc)
-				rc = chunk_rows(tb, j, &b);
+				rc = chunk_rows(t, tb, j, &b);
 		}
 		if (!rc && n < 0) {
 			rc = n;
@@ -701,11 +794,13 @@ static int run_tier(br_tier *t, job *j)
 		br_rb_iter_free(&it);
 	}
 	if (!rc)
-		rc = flush_rows(tb, j, &b);
+		rc = flush_rows(t, tb, j, &b);
 	if (rc && j->fw) {
+		enc_wait(t, j); /* the encoder may still be writing into it */
 		br_ice_file_abort(j->fw);
 		j->fw = NULL;
 	}
+	drop_spare(j);
 	br_batch_free(&b);
 	if (!rc && j->dlq_started) {
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
@@ -881,6 +976,11 @@ int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 		free(t);
 		return br_errf(err, BR_EIO, "cannot start the tiering thread");
 	}
+	pthread_mutex_init(&t->enc.mu, NULL);
+	pthread_cond_init(&t->enc.cv, NULL);
+	t->enc.started = pthread_create(&t->enc.thread, NULL, enc_main, t) == 0;
+	if (!t->enc.started)
+		br_warn("tier: cannot start the encoder thread; encoding on the tier thread");
 	br_log_set_retention_guard(log, retain_from, t);
 	br_log_set_config_guard(log, config_guard, t);
 	*out = t;
@@ -1289,6 +1389,15 @@ void br_tier_close(br_tier *t)
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
+	if (t->enc.started) {
+		pthread_mutex_lock(&t->enc.mu);
+		t->enc.stop = true;
+		pthread_cond_broadcast(&t->enc.cv);
+		pthread_mutex_unlock(&t->enc.mu);
+		pthread_join(t->enc.thread, NULL);
+	}
+	pthread_mutex_destroy(&t->enc.mu);
+	pthread_cond_destroy(&t->enc.cv);
 	br_log_set_retention_guard(t->log, NULL, NULL);
 	br_log_set_config_guard(t->log, NULL, NULL);
 	job *lists[3] = { t->queue, t->done, t->waiting };
