@@ -28,6 +28,13 @@ def psql(port, sql):
     return p.stdout.strip() + (("\nERR " + p.stderr.strip()) if p.returncode else "")
 
 
+def wait_pg(pg, timeout=60):
+    """After a restart the SQL port opens once the catalog is loaded."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and psql(pg, "SELECT 1") != "1":
+        time.sleep(0.2)
+
+
 def topic_alter(b, topic, *cfg):
     args = [BRAID, "topic", "alter", topic, "--bootstrap", b.bootstrap]
     for c in cfg:
@@ -118,6 +125,7 @@ def phase_retention():
         check_table(pg, "ev", "agg", rows, "before restart")
 
         b.restart()
+        wait_pg(pg)
         check_table(pg, "ev", "agg", rows, "after restart (log start past 0)")
         tap.ok("read from the lake" in open(b.logpath).read(), "the broker log says the lake was read")
 
@@ -172,6 +180,7 @@ def phase_seam():
         for i in range(k):
             check_table(pg, "s%d" % i, "a%d" % i, rows, "seam at frontier ~%d" % fronts[i])
         b.restart()
+        wait_pg(pg)
         check_table(pg, "s%d" % (k - 1), "a%d" % (k - 1), rows, "after restart")
     finally:
         b.close()
@@ -200,6 +209,7 @@ def phase_upsert():
         rng = wait_retention(b, "u", 2, ends)
         tap.ok(all(rng[p][0] > 0 for p in range(2)), "u: retention deleted tiered segments %s" % rng, rng)
         b.restart()
+        wait_pg(pg)
         check_table(pg, "u", None, list(final.values()), "upsert after restart")
         tap.eq(psql(pg, "SELECT v FROM u WHERE id = 17"), str(17 * 7 + 3), "upsert: the last update of a key wins")
 
@@ -210,6 +220,7 @@ def phase_upsert():
         ends = {p: hi for p, (lo, hi) in log_range(b.bootstrap, "u", 2).items()}
         tap.eq(wait_frontier(b, "u", ends, timeout=60), ends, "u: the tombstone passed the frontier (dead-lettered)")
         b.restart()
+        wait_pg(pg)
         log = open(b.logpath).read()
         tap.ok("the lake is not used" in log and "dead-lettered" in log,
                "after a tombstone the upsert table falls back to the log, with a warning", b.log_tail(10))
