@@ -491,6 +491,26 @@ static int seam_row(void *arg, const br_value *row, br_err *err)
 	return apply_row(rd, row);
 }
 
+/* A tombstone that tiering dead-lettered, read back by the seam: deletes as
+ * apply_record does (a key that does not decode is skipped, as there). */
+static int seam_tomb(void *arg, const uint8_t *key, int32_t key_len, br_err *err)
+{
+	reader *rd = arg;
+	ttable *t = rd->t;
+	br_err kerr = { 0 };
+	if (decode_key(t, &rd->keyscratch, key, key ? (size_t)key_len : 0, rd->key, &kerr)) {
+		rd->c->skipped++;
+		return 0;
+	}
+	br_buf_reset(&rd->kenc);
+	br_row_encode(&rd->kenc, rd->key, t->def.npk);
+	stored_row *old = br_map_del(&t->bykey, rd->kenc.p, rd->kenc.len);
+	if (old)
+		emit_stored(rd, old, -1, err);
+	free(old);
+	return 0;
+}
+
 /* Forgets every row (a lake read that failed half way). */
 static void table_clear(ttable *t)
 {
@@ -519,7 +539,8 @@ static void seam_load(topiccat *c, ttable *t)
 	for (int32_t p = 0; p < t->nparts; p++)
 		high[p] = br_partition_high_watermark(br_topic_partition(tp, p));
 	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
-			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high };
+			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
+			      .tomb = seam_tomb };
 	reader rd;
 	reader_init(&rd, c, t, NULL, NULL);
 	char why[512];

@@ -47,6 +47,7 @@
 #include "base/util.h"
 #include "flow/flow.h"
 #include "iceberg/iceberg.h"
+#include "log/records.h"
 #include "sql/seam.h"
 #include "tier/tier.h"
 
@@ -57,7 +58,7 @@ int br_seam_frontier(const char *frontier_text, const char *dlq_text, const br_s
 		snprintf(why, whysz, "the lake snapshot records no frontier");
 		return 0;
 	}
-	if (spec->upsert && dlq_text && strtoll(dlq_text, NULL, 10) != 0) {
+	if (spec->upsert && dlq_text && strtoll(dlq_text, NULL, 10) != 0 && !(spec->log && spec->tomb)) {
 		snprintf(why, whysz, "%s records were dead-lettered (tombstones are, and the lake cannot show "
 			 "deletes): an upsert table reads the log", dlq_text);
 		return 0;
@@ -151,11 +152,14 @@ static void get_row(const br_batch *b, const colmap *m, const br_seam_spec *spec
 	}
 }
 
-/* An upsert table's lake row, kept until all are sorted by (partition, offset). */
+/* An upsert table's lake row or dead letter, kept until all are sorted by
+ * (partition, offset). */
+enum { H_ROW, H_TOMB, H_SKIP };
 typedef struct held {
 	int32_t p;
+	int kind;                 /* H_ROW: enc is the encoded row; H_TOMB: the record key (NULL: none) */
 	int64_t off;
-	uint32_t len;
+	int32_t len;
 	const uint8_t *enc;
 } held;
 
@@ -164,7 +168,9 @@ static int held_cmp(const void *a, const void *b)
 	const held *x = a, *y = b;
 	if (x->p != y->p)
 		return x->p < y->p ? -1 : 1;
-	return (x->off > y->off) - (x->off < y->off);
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return (x->kind > y->kind) - (x->kind < y->kind);
 }
 
 typedef struct scanner {
@@ -174,11 +180,26 @@ typedef struct scanner {
 	void *arg;
 	colmap m;
 	br_value *row;
-	br_arena arena;           /* upsert: encoded rows */
+	br_arena arena;           /* upsert: encoded rows and dead letters' keys */
 	held *hs;
 	size_t nh, caph;
 	br_buf enc;
 } scanner;
+
+static void hold(scanner *s, int32_t p, int64_t off, int kind, const uint8_t *b, int32_t len)
+{
+	if (s->nh == s->caph) {
+		s->caph = s->caph ? s->caph * 2 : 4096;
+		s->hs = br_xrealloc(s->hs, s->caph * sizeof *s->hs);
+	}
+	const uint8_t *copy = NULL;
+	if (b) {
+		uint8_t *c = br_arena_alloc(&s->arena, len > 0 ? (size_t)len : 1);
+		memcpy(c, b, (size_t)len);
+		copy = c;
+	}
+	s->hs[s->nh++] = (held){ p, kind, off, len, copy };
+}
 
 /* The rows of one scanned batch below the frontier: to fn, or held (upsert). */
 static int take_batch(scanner *s, const br_batch *b, br_err *err)
@@ -198,27 +219,106 @@ static int take_batch(scanner *s, const br_batch *b, br_err *err)
 		}
 		br_buf_reset(&s->enc);
 		br_row_encode(&s->enc, s->row, spec->ncols);
-		if (s->nh == s->caph) {
-			s->caph = s->caph ? s->caph * 2 : 4096;
-			s->hs = br_xrealloc(s->hs, s->caph * sizeof *s->hs);
-		}
-		uint8_t *copy = br_arena_alloc(&s->arena, s->enc.len ? s->enc.len : 1);
-		memcpy(copy, s->enc.p, s->enc.len);
-		s->hs[s->nh++] = (held){ p, off, (uint32_t)s->enc.len, copy };
+		hold(s, p, off, H_ROW, s->enc.p, (int32_t)s->enc.len);
 	}
 	return 0;
 }
 
-/* Upsert rows in (partition, offset) order, the log reader's order. */
+/* The last value of header `name` of r as a NUL-terminated string (tiering
+ * appends its braid.source.* headers after the record's own ones). */
+static bool header(const br_record *r, const char *name, char *out, size_t cap)
+{
+	size_t pos = 0, n = strlen(name);
+	br_rec_header h;
+	bool found = false;
+	while (br_record_header_next(r, &pos, &h))
+		if (h.key_len == (int32_t)n && !memcmp(h.key, name, n) && h.value && (size_t)h.value_len < cap) {
+			memcpy(out, h.value, (size_t)h.value_len);
+			out[h.value_len] = 0;
+			found = true;
+		}
+	return found;
+}
+
+/* DEAD LETTERS OF AN UPSERT TABLE. Tiering dead-letters tombstones (and
+ * records that do not fit) to the DLQ topic with headers braid.source.topic /
+ * .partition / .offset, durably BEFORE the commit that moves the frontier past
+ * them (tier.c, DEAD LETTERS), and each exactly once. So the dead letters of
+ * this topic below F[p] are in the DLQ, and there are braid.dlq.records of
+ * them: we hold every one (tombstones to apply, others to skip as the log
+ * reader does) and refuse the lake (return 1 with why) unless the count
+ * matches — e.g. the DLQ's retention deleted some. */
+static int read_dead_letters(scanner *s, const char *topic, int64_t want, char *why, size_t whysz, br_err *err)
+{
+	const br_seam_spec *spec = s->spec;
+	br_topic *tp = br_log_topic(spec->log, topic, strlen(topic));
+	const char *cfg = tp ? br_topic_config(tp, "braid.lake.dlq", NULL) : NULL;
+	char *name = cfg && *cfg && strcmp(cfg, topic) && !br_topic_name_check(cfg, strlen(cfg), NULL)
+			     ? br_xstrdup(cfg) : br_xasprintf("%.240s.dlq", topic);
+	br_topic *dt = br_log_topic(spec->log, name, strlen(name));
+	br_partition *dp = dt && br_topic_partition_count(dt) > 0 ? br_topic_partition(dt, 0) : NULL;
+	int64_t found = 0, off = dp ? br_partition_start_offset(dp) : 0;
+	size_t first = s->nh;
+	br_buf buf = { 0 };
+	int rc = 0;
+	while (dp && !rc && off < br_partition_high_watermark(dp)) {
+		br_buf_reset(&buf);
+		if ((rc = br_partition_read(dp, off, 4 << 20, BR_READ_AT_LEAST_ONE, &buf, err)) || !buf.len)
+			break;
+		for (size_t pos = 0; !rc && pos < buf.len;) {
+			br_rb_hdr h;
+			if ((rc = br_rb_parse_header(buf.p + pos, buf.len - pos, pos, &h, err)))
+				break;
+			size_t size = br_rb_size(&h);
+			br_rb_iter it;
+			br_rb_iter_init(&it, buf.p + pos, size, 64u << 20, BR_RB_SKIP_CRC);
+			br_record r;
+			char src[256], ps[16], os[24];
+			while ((rc = br_rb_iter_next(&it, &r, err)) == 1) {
+				if (r.offset < off || !header(&r, "braid.source.topic", src, sizeof src) ||
+				    strcmp(src, topic) || !header(&r, "braid.source.partition", ps, sizeof ps) ||
+				    !header(&r, "braid.source.offset", os, sizeof os))
+					continue;
+				int32_t p = (int32_t)strtol(ps, NULL, 10);
+				int64_t o = strtoll(os, NULL, 10);
+				if (p < 0 || p >= spec->nparts || o < 0 || o >= s->frontier[p])
+					continue;
+				hold(s, p, o, r.value ? H_SKIP : H_TOMB, r.key, r.key ? r.key_len : -1);
+			}
+			br_rb_iter_free(&it);
+			off = h.base_offset + h.last_offset_delta + 1;
+			pos += size;
+		}
+		if (rc > 0)
+			rc = 0;
+	}
+	br_buf_free(&buf);
+	if (rc)
+		return br_errctx(err, "reading dead-letter topic %s", name);
+	/* distinct (partition, offset) among the dead letters just held */
+	qsort(s->hs + first, s->nh - first, sizeof *s->hs, held_cmp);
+	for (size_t k = first; k < s->nh; k++)
+		found += k == first || s->hs[k].p != s->hs[k - 1].p || s->hs[k].off != s->hs[k - 1].off;
+	if (found != want)
+		snprintf(why, whysz, "%" PRId64 " records were dead-lettered but %" PRId64 " are in topic %s (the "
+			 "tombstones among them are needed): an upsert table reads the log", want, found, name);
+	free(name);
+	return found == want ? 0 : 1;
+}
+
+/* Upsert rows and tombstones in (partition, offset) order, the log reader's. */
 static int apply_held(scanner *s, br_err *err)
 {
 	qsort(s->hs, s->nh, sizeof *s->hs, held_cmp);
 	for (size_t k = 0; k < s->nh; k++) {
-		if (k && s->hs[k].p == s->hs[k - 1].p && s->hs[k].off == s->hs[k - 1].off)
+		held *h = &s->hs[k];
+		if (k && h->p == s->hs[k - 1].p && h->off == s->hs[k - 1].off)
 			continue; /* an offset twice would be a broken table: apply it once */
-		int rc = br_row_decode(s->hs[k].enc, s->hs[k].len, s->row, s->spec->ncols, err);
-		if (!rc)
+		int rc = 0;
+		if (h->kind == H_ROW && !(rc = br_row_decode(h->enc, (size_t)h->len, s->row, s->spec->ncols, err)))
 			rc = s->fn(s->arg, s->row, err);
+		else if (h->kind == H_TOMB)
+			rc = s->spec->tomb(s->arg, h->enc, h->len, err);
 		if (rc)
 			return rc;
 	}
@@ -226,8 +326,8 @@ static int apply_held(scanner *s, br_err *err)
 }
 
 /* Returns 0 when used, 1 when not usable (why), <0 on error. */
-static int scan_rows(br_ice_table *tb, int64_t snap, const br_seam_spec *spec, const int64_t *frontier,
-		     br_seam_row_fn fn, void *arg, char *why, size_t whysz, br_err *err)
+static int scan_rows(br_ice_table *tb, const char *topic, const br_ice_snapshot *snap, const br_seam_spec *spec,
+		     const int64_t *frontier, br_seam_row_fn fn, void *arg, char *why, size_t whysz, br_err *err)
 {
 	/* columns are checked against the table's current schema before any row */
 	scanner s = { .spec = spec, .frontier = frontier, .fn = fn, .arg = arg };
@@ -236,7 +336,7 @@ static int scan_rows(br_ice_table *tb, int64_t snap, const br_seam_spec *spec, c
 		free(s.m.idx);
 		return 1;
 	}
-	br_ice_scan_opts o = { .snapshot_id = snap };
+	br_ice_scan_opts o = { .snapshot_id = snap->id };
 	br_ice_scan *sc;
 	int rc = br_ice_scan_open(tb, &o, &sc, err);
 	if (rc) {
@@ -250,6 +350,9 @@ static int scan_rows(br_ice_table *tb, int64_t snap, const br_seam_spec *spec, c
 	while ((rc = br_ice_scan_next(sc, &b, err)) == 1)
 		if ((rc = take_batch(&s, &b, err)))
 			break;
+	const char *dead = br_ice_snapshot_prop(snap, "braid.dlq.records");
+	if (!rc && spec->upsert && dead && strtoll(dead, NULL, 10) > 0)
+		rc = read_dead_letters(&s, topic, strtoll(dead, NULL, 10), why, whysz, err);
 	if (!rc && spec->upsert)
 		rc = apply_held(&s, err);
 	br_batch_free(&b);
@@ -290,7 +393,7 @@ int br_seam_read(const char *data_dir, const char *topic, const br_seam_spec *sp
 		snprintf(why, whysz, "table kafka.%s has no snapshot yet", topic);
 	else if (br_seam_frontier(br_ice_snapshot_prop(s, "braid.frontier"),
 				  br_ice_snapshot_prop(s, "braid.dlq.records"), spec, frontier, why, whysz)) {
-		rc = scan_rows(tb, s->id, spec, frontier, fn, arg, why, whysz, err);
+		rc = scan_rows(tb, topic, s, spec, frontier, fn, arg, why, whysz, err);
 		if (rc < 0)
 			br_errctx(err, "reading table kafka.%s, snapshot %" PRId64, topic, s->id);
 		else

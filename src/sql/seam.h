@@ -13,18 +13,25 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "log/log.h"
 #include "types/types.h"
 
 /* One row of the table's declared columns (ncols values, in declared order).
  * A non-zero return stops the read and is returned by br_seam_read. */
 typedef int (*br_seam_row_fn)(void *arg, const br_value *row, br_err *err);
+/* An upsert table's tombstone (from the dead-letter topic): the record key
+ * (NULL when the record had none). Same return convention. */
+typedef int (*br_seam_tomb_fn)(void *arg, const uint8_t *key, int32_t key_len, br_err *err);
 
 typedef struct br_seam_spec {
 	int ncols;
 	char *const *cols;        /* declared column names */
 	const br_type_id *types;  /* their types (boolean, long, double, string...) */
-	bool upsert;              /* rows in (_partition, _offset) order; the lake must hold every record
-				     below the frontier (no dead letters: tombstones are dead-lettered) */
+	bool upsert;              /* rows in (_partition, _offset) order, with the tombstones that tiering
+				     dead-lettered (read back from the DLQ topic when log and tomb are set;
+				     without them an upsert table with dead letters does not use the lake) */
+	br_log *log;              /* for the dead-letter topic (may be NULL); loop thread */
+	br_seam_tomb_fn tomb;     /* may be NULL */
 	int32_t nparts;           /* the topic's partition count now */
 	const int64_t *high;      /* per partition: the log's high watermark now (nparts entries) */
 } br_seam_spec;
