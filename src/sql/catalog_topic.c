@@ -36,10 +36,11 @@
  * topic), the records already tiered come from the lake: seam.h reads the
  * rows of the current snapshot of kafka.<topic> below the frontier F[p] that
  * the same snapshot records, they are applied as records would be, and next[p]
- * starts at F[p]. So log segments that retention removed after tiering are
- * not needed. Where the lake cannot be used (seam.c says when: e.g. an upsert
- * table whose tombstones were dead-lettered), the table is read from its log
- * start as before, and records removed by retention are then missing.
+ * starts at F[p]; an upsert table also gets the tombstones that tiering
+ * dead-lettered (seam_tomb). So log segments that retention removed after
+ * tiering are not needed. Where the lake cannot be used (seam.c says when:
+ * e.g. a key_value lake, a DLQ that lost dead letters), the table is read from
+ * its log start as before, and records removed by retention are then missing.
  *
  * catalog.json (atomic replace = commit point):
  *   {"version":1,

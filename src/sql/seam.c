@@ -18,11 +18,13 @@
  * log reader refuse the same records (a value that is not a JSON object or has
  * a value of the wrong type). For an upsert table it is not: a tombstone (null
  * value) is dead-lettered, and a delete that the lake does not show would bring
- * a deleted row back. So an upsert table uses the lake only when the snapshot
- * says no record was ever dead-lettered (braid.dlq.records = 0); otherwise it
- * reads the whole log, as before. Upsert rows are applied in (_partition,
- * _offset) order, the order the log reader applies them, because data files
- * (after compaction especially) need not be in offset order.
+ * a deleted row back. So an upsert table also reads the dead letters of its
+ * topic below the frontier back from the DLQ topic (see read_dead_letters:
+ * all of them must be there, counted against the snapshot's
+ * braid.dlq.records) and applies lake rows and tombstones together in
+ * (_partition, _offset) order, the order the log reader applies them (data
+ * files, after compaction especially, need not be in offset order). If the DLQ
+ * lost some (its own retention), the table reads the whole log, as before.
  *
  * WHEN THE LAKE IS NOT USED (the log is read from its start, as before): no
  * table kafka.<topic>, a key_value mode table (no typed columns), no frontier
