@@ -1,18 +1,22 @@
 /* test_seam.c — unit tests for the backfill seam of SQL tables (src/sql/seam.c):
  * the frontier and dead-letter checks of one snapshot, rows below the frontier
  * only, upsert rows in (partition, offset) order whatever the file order,
- * column mapping by name with int→long widening, and the fall-back reasons. */
+ * column mapping by name with int→long widening, the fall-back reasons, and an
+ * upsert table's tombstones read back from the dead-letter topic. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
 #include "iceberg/iceberg.h"
+#include "log/log.h"
+#include "log/records.h"
 #include "sql/seam.h"
 
 static char dir[256];
@@ -198,11 +202,131 @@ static void test_read(void **state)
 	br_lake_close(l);
 }
 
+/* Appends records (key, value; NULL = null) with optional source headers to p. */
+typedef struct rec {
+	const char *key, *value, *src_topic, *src_off;
+} rec;
+
+static void append(br_log *log, const char *topic, const rec *rs, int n)
+{
+	br_rb_opts o;
+	br_rb_opts_default(&o);
+	br_rb_builder b;
+	br_rb_builder_init(&b, &o);
+	for (int i = 0; i < n; i++) {
+		br_rec_header h[3] = {
+			{ (const uint8_t *)"braid.source.topic", 18, (const uint8_t *)rs[i].src_topic,
+			  rs[i].src_topic ? (int32_t)strlen(rs[i].src_topic) : 0 },
+			{ (const uint8_t *)"braid.source.partition", 22, (const uint8_t *)"0", 1 },
+			{ (const uint8_t *)"braid.source.offset", 19, (const uint8_t *)rs[i].src_off,
+			  rs[i].src_off ? (int32_t)strlen(rs[i].src_off) : 0 },
+		};
+		br_rb_add(&b, 1000, rs[i].key, rs[i].key ? (int32_t)strlen(rs[i].key) : -1, rs[i].value,
+			  rs[i].value ? (int32_t)strlen(rs[i].value) : -1, h, rs[i].src_topic ? 3 : 0);
+	}
+	br_buf bytes = { 0 };
+	br_err err = { 0 };
+	assert_int_equal(br_rb_finish(&b, &bytes, &err), 0);
+	br_partition *p = br_topic_partition(br_log_topic(log, topic, strlen(topic)), 0);
+	br_append_result res = { 0 };
+	assert_int_equal(br_partition_append(p, bytes.p, bytes.len, 1000, &res, &err), 0);
+	assert_int_equal(res.status, BR_APPEND_OK);
+	assert_int_equal(br_partition_sync(p, &err), 0);
+	br_buf_free(&bytes);
+	br_rb_builder_free(&b);
+}
+
+typedef struct events {
+	char s[512];
+} events;
+
+static int ev_row(void *arg, const br_value *row, br_err *err)
+{
+	(void)err;
+	events *e = arg;
+	size_t n = strlen(e->s);
+	snprintf(e->s + n, sizeof e->s - n, "row %" PRId64 " %.*s;", row[0].v.i64, (int)row[1].v.bytes.len,
+		 (const char *)row[1].v.bytes.p);
+	return 0;
+}
+
+static int ev_tomb(void *arg, const uint8_t *key, int32_t len, br_err *err)
+{
+	(void)err;
+	events *e = arg;
+	size_t n = strlen(e->s);
+	snprintf(e->s + n, sizeof e->s - n, "tomb %.*s;", key ? (int)len : 4, key ? (const char *)key : "null");
+	return 0;
+}
+
+static void test_dead_letters(void **state)
+{
+	(void)state;
+	br_log_opts lo;
+	br_log_opts_default(&lo);
+	char *ld = br_xasprintf("%s/log", dir);
+	lo.dir = ld;
+	br_log *log;
+	br_err err = { 0 };
+	assert_int_equal(br_log_open(&log, &lo, &err), 0);
+	free(ld);
+	assert_int_equal(br_log_create_topic(log, "u", 1, NULL, 0, &err), 0);
+	assert_int_equal(br_log_create_topic(log, "u.dlq", 1, NULL, 0, &err), 0);
+	/* the source log: @0 id 1, @1 not JSON, @2 tombstone of id 1, @3 id 2 (past the frontier) */
+	rec src[] = { { "{\"id\":1}", "{\"id\":1,\"name\":\"a\",\"v\":1}", NULL, NULL },
+		      { "{\"id\":3}", "nope", NULL, NULL },
+		      { "{\"id\":1}", NULL, NULL, NULL },
+		      { "{\"id\":2}", "{\"id\":2,\"name\":\"b\",\"v\":2}", NULL, NULL } };
+	append(log, "u", src, 4);
+	/* the DLQ: the two dead letters of u below the frontier, one of another
+	 * topic, one of u past the frontier (a crash before the commit) */
+	rec dlq[] = { { "{\"id\":9}", NULL, "other", "0" },
+		      { "{\"id\":3}", "nope", "u", "1" },
+		      { "{\"id\":1}", NULL, "u", "2" },
+		      { "{\"id\":2}", NULL, "u", "3" } };
+	append(log, "u.dlq", dlq, 4);
+
+	br_lake *l;
+	assert_int_equal(br_lake_open(dir, &l, &err), 0);
+	br_schema *sc;
+	assert_int_equal(br_schema_parse(lake_schema, strlen(lake_schema), &sc, &err), 0);
+	assert_int_equal(br_ice_create(l, "kafka", "u", sc, NULL, NULL, &err), 0);
+	br_schema_free(sc);
+	br_ice_table *t;
+	assert_int_equal(br_ice_load(l, "kafka", "u", &t, &err), 0);
+	lrow a[] = { { 0, 0, 1, "a", 1 } };
+	commit(t, a, 1, "0:3", "2");
+
+	char *cols[] = { "id", "name", "v" };
+	br_type_id types[] = { BR_T_LONG, BR_T_STRING, BR_T_LONG };
+	int64_t high[1] = { 4 }, f[1];
+	br_seam_spec sp = { .ncols = 3, .cols = cols, .types = types, .nparts = 1, .high = high, .upsert = true,
+			    .log = log, .tomb = ev_tomb };
+	char why[256];
+	events e = { { 0 } };
+	assert_int_equal(br_seam_read(dir, "u", &sp, f, ev_row, &e, why, sizeof why, &err), 1);
+	assert_int_equal(f[0], 3);
+	assert_string_equal(e.s, "row 1 a;tomb {\"id\":1};");
+
+	/* a snapshot that counts a dead letter the DLQ no longer has: the log is read */
+	lrow b[] = { { 0, 9, 5, "x", 5 } };
+	commit(t, b, 1, "0:3", "3");
+	memset(&e, 0, sizeof e);
+	assert_int_equal(br_seam_read(dir, "u", &sp, f, ev_row, &e, why, sizeof why, &err), 0);
+	assert_string_equal(e.s, "");
+	assert_non_null(strstr(why, "3 records were dead-lettered but 2 are in topic u.dlq"));
+
+	br_ice_table_free(t);
+	br_lake_close(l);
+	br_log_close(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frontier),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_letters, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
