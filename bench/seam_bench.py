@@ -32,6 +32,7 @@ def timed(args):
     p = subprocess.run(args, capture_output=True, text=True)
     if p.returncode:
         raise SystemExit("%s failed: %s" % (args, p.stderr))
+    timed.stderr = p.stderr
     return time.time() - t, p.stdout
 
 
@@ -88,6 +89,8 @@ def main():
             t, out = timed(q)
             lake.append(t)
             answers.add(out)
+            if timed.stderr.count("read from the lake") != 2:
+                raise SystemExit("the lake path was not taken by both tables:\n" + timed.stderr)
             os.rename(os.path.join(data, "lake"), os.path.join(tmp, "lake.aside"))
             t, out = timed(q)
             log.append(t)
