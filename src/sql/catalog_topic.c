@@ -560,8 +560,12 @@ static void seam_load(topiccat *c, ttable *t)
 		br_warn("table %s: %s; reading topic %s from its start instead", t->def.name, err.msg, t->topic);
 		table_clear(t);
 	} else if (why[0]) {
-		br_warn("table %s: the lake is not used (%s); reading topic %s from its start", t->def.name, why,
-			t->topic);
+		/* a warning only when it costs rows (retention trimmed the log) */
+		bool trimmed = false;
+		for (int32_t p = 0; p < t->nparts; p++)
+			trimmed |= br_partition_start_offset(br_topic_partition(tp, p)) > 0;
+		br_logf(trimmed ? BR_LOG_WARN : BR_LOG_DEBUG,
+			"table %s: the lake is not used (%s); reading topic %s from its start", t->def.name, why, t->topic);
 	}
 	reader_free(&rd);
 	free(high);
