@@ -13,7 +13,6 @@
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
 #include "sql/sql.h"       /* pgwire */
-#include "tier/tier.h"     /* tier hook: braid topic frontier */
 
 #define BRAID_VERSION "0.1.0"
 
@@ -28,8 +27,8 @@ static void usage(FILE *f)
 	        "  serve      run the server (Kafka protocol on 127.0.0.1:9092 by default)\n"
 	        "  sql        an embedded SQL session over a data directory (REPL, -c SQL, -f FILE)\n"
 	        "  table      Iceberg tables of a data directory: create, append, scan, inspect, history, ...\n"
-	        "  topic frontier TOPIC --data DIR\n"
-	        "             the lake frontier of a topic's table (next offset not yet tiered, per partition)\n"
+	        "  topic      topics of a running server: create, alter, describe (configs, lake frontier, lag,\n"
+	        "             records tiered / dead-lettered); frontier TOPIC --data DIR\n"
 	        "  version    print the version\n"
 	        "  help       this text; `braid <command> --help` describes a command's flags\n",
 	        BRAID_VERSION);
@@ -270,52 +269,6 @@ static int cmd_serve(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-/* tier hook: `braid topic frontier TOPIC --data DIR`. Reads the table's current
- * snapshot only (never the log, whose LOCK a running server holds). */
-static int cmd_topic(int argc, char **argv)
-{
-	const char *data = "braid-data", *topic = NULL;
-	if (argc < 2 || strcmp(argv[1], "frontier")) {
-		fprintf(stderr, "usage: braid topic frontier TOPIC [--data DIR]\n");
-		return 2;
-	}
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--data") && i + 1 < argc)
-			data = argv[++i];
-		else if (!strncmp(argv[i], "--data=", 7))
-			data = argv[i] + 7;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: braid topic frontier TOPIC [--data DIR]\n\n"
-			       "Prints, per partition, the next offset not yet in the Iceberg table kafka.TOPIC\n"
-			       "(read from the table's current snapshot; safe while a server runs), then the\n"
-			       "records tiered and dead-lettered over the table's life.\n");
-			return 0;
-		} else if (argv[i][0] != '-' && !topic)
-			topic = argv[i];
-		else {
-			fprintf(stderr, "braid topic frontier: unexpected argument \"%s\"\n", argv[i]);
-			return 2;
-		}
-	}
-	if (!topic) {
-		fprintf(stderr, "usage: braid topic frontier TOPIC [--data DIR]\n");
-		return 2;
-	}
-	int64_t *f = NULL, tiered = 0, dead = 0;
-	int32_t n = 0;
-	br_err err = { 0 };
-	if (br_tier_frontier_read(data, topic, &f, &n, &tiered, &dead, &err)) {
-		fprintf(stderr, "braid topic frontier: %s\n", err.msg);
-		return 1;
-	}
-	printf("partition\tfrontier\n");
-	for (int32_t i = 0; i < n; i++)
-		printf("%d\t%" PRId64 "\n", i, f[i] < 0 ? 0 : f[i]);
-	printf("# tiered %" PRId64 " dead-lettered %" PRId64 "\n", tiered, dead);
-	free(f);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -333,7 +286,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "sql"))
 		return br_cli_sql(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "topic")) /* tier hook */
-		return cmd_topic(argc - 1, argv + 1);
+		return br_cli_topic(argc - 1, argv + 1);
 	fprintf(stderr, "braid: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);
 	return 2;

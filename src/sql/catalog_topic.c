@@ -29,11 +29,18 @@
  * durable prefix: a crash can never take back a row a view has shown) and
  * hands the table's effective delta to the caller (an upsert that changes a row
  * is a retraction of the old row plus the new one; one that changes nothing is
- * no delta). At open, every table is read from its log start: the tables hold
- * their current contents in memory (keyed rows in a hash map, one malloc per
- * row; keyless rows as a Z-set in an arena). Reading the lake snapshot instead
- * of the whole log is the backfill seam, not done yet; records removed by
- * retention are then simply missing.
+ * no delta). The tables hold their current contents in memory (keyed rows in
+ * a hash map, one malloc per row; keyless rows as a Z-set in an arena).
+ *
+ * THE SEAM. When a table is loaded (session open, CREATE TABLE on an existing
+ * topic), the records already tiered come from the lake: seam.h reads the
+ * rows of the current snapshot of kafka.<topic> below the frontier F[p] that
+ * the same snapshot records, they are applied as records would be, and next[p]
+ * starts at F[p]; an upsert table also gets the tombstones that tiering
+ * dead-lettered (seam_tomb). So log segments that retention removed after
+ * tiering are not needed. Where the lake cannot be used (seam.c says when:
+ * e.g. a key_value lake, a DLQ that lost dead letters), the table is read from
+ * its log start as before, and records removed by retention are then missing.
  *
  * catalog.json (atomic replace = commit point):
  *   {"version":1,
@@ -55,6 +62,7 @@
 #include "flow/flow.h"
 #include "log/log.h"
 #include "log/records.h"
+#include "sql/seam.h"
 #include "sql/sql.h"
 #include "types/text.h"
 
@@ -85,6 +93,7 @@ typedef struct view_def {
 typedef struct topiccat {
 	br_catalog base;
 	br_log *log;
+	char *data;           /* <data> */
 	char *dir;            /* <data>/sql */
 	br_map tables;        /* name -> ttable* */
 	view_def *views;
@@ -291,6 +300,37 @@ static void emit_stored(reader *rd, const stored_row *s, int64_t w, br_err *err)
 		br_batch_append_row(&rd->delta, rd->old, w);
 }
 
+/* Applies one row (a record's value, or a lake row) to the table's state and
+ * its delta. */
+static int apply_row(reader *rd, const br_value *row)
+{
+	ttable *t = rd->t;
+	br_err err = { 0 };
+	br_buf_reset(&rd->enc);
+	br_row_encode(&rd->enc, row, t->def.ncols);
+	if (!t->def.npk) {
+		br_ztab_upsert(&t->rows, rd->enc.p, rd->enc.len)->w += 1;
+		emit_row(rd, row, 1);
+		return 0;
+	}
+	for (int i = 0; i < t->def.npk; i++)
+		rd->key[i] = row[t->def.pk[i]];
+	br_buf_reset(&rd->kenc);
+	br_row_encode(&rd->kenc, rd->key, t->def.npk);
+	stored_row *old = br_map_get(&t->bykey, rd->kenc.p, rd->kenc.len);
+	if (old && old->len == rd->enc.len && !memcmp(old->b, rd->enc.p, old->len))
+		return 0; /* the same row again: no change */
+	if (old)
+		emit_stored(rd, old, -1, &err);
+	stored_row *s = br_xmalloc(sizeof *s + rd->enc.len);
+	s->len = (uint32_t)rd->enc.len;
+	memcpy(s->b, rd->enc.p, rd->enc.len);
+	br_map_put(&t->bykey, rd->kenc.p, rd->kenc.len, s);
+	free(old);
+	emit_row(rd, row, 1);
+	return 0;
+}
+
 /* Applies one record to the table's state and its delta. */
 static int apply_record(reader *rd, const br_record *r, br_err *err)
 {
@@ -311,29 +351,32 @@ static int apply_record(reader *rd, const br_record *r, br_err *err)
 	}
 	if ((rc = decode_value(t, &rd->scratch, r->value, (size_t)r->value_len, rd->row, err)))
 		return rc;
-	br_buf_reset(&rd->enc);
-	br_row_encode(&rd->enc, rd->row, t->def.ncols);
-	if (!t->def.npk) {
-		br_ztab_upsert(&t->rows, rd->enc.p, rd->enc.len)->w += 1;
-		emit_row(rd, rd->row, 1);
-		return 0;
-	}
-	for (int i = 0; i < t->def.npk; i++)
-		rd->key[i] = rd->row[t->def.pk[i]];
-	br_buf_reset(&rd->kenc);
-	br_row_encode(&rd->kenc, rd->key, t->def.npk);
-	stored_row *old = br_map_get(&t->bykey, rd->kenc.p, rd->kenc.len);
-	if (old && old->len == rd->enc.len && !memcmp(old->b, rd->enc.p, old->len))
-		return 0; /* the same row again: no change */
-	if (old)
-		emit_stored(rd, old, -1, err);
-	stored_row *s = br_xmalloc(sizeof *s + rd->enc.len);
-	s->len = (uint32_t)rd->enc.len;
-	memcpy(s->b, rd->enc.p, rd->enc.len);
-	br_map_put(&t->bykey, rd->kenc.p, rd->kenc.len, s);
-	free(old);
-	emit_row(rd, rd->row, 1);
-	return 0;
+	return apply_row(rd, rd->row);
+}
+
+static void reader_init(reader *rd, topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg)
+{
+	*rd = (reader){ .c = c, .t = t, .cb = cb, .arg = arg };
+	br_batch_init(&rd->scratch, t->def.rowtype, false);
+	if (t->keytype)
+		br_batch_init(&rd->keyscratch, t->keytype, false);
+	br_batch_init(&rd->delta, t->def.rowtype, true);
+	rd->row = br_xcalloc((size_t)t->def.ncols + 1, sizeof(br_value));
+	rd->old = br_xcalloc((size_t)t->def.ncols + 1, sizeof(br_value));
+	rd->key = br_xcalloc((size_t)t->def.npk + 1, sizeof(br_value));
+}
+
+static void reader_free(reader *rd)
+{
+	br_buf_free(&rd->enc);
+	br_buf_free(&rd->kenc);
+	br_batch_free(&rd->scratch);
+	if (rd->t->keytype)
+		br_batch_free(&rd->keyscratch);
+	br_batch_free(&rd->delta);
+	free(rd->row);
+	free(rd->old);
+	free(rd->key);
 }
 
 static int flush_delta(reader *rd, br_err *err)
@@ -440,19 +483,13 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 			t->next[p] = 0;
 		t->nparts = n;
 	}
-	reader rd = { .c = c, .t = t, .cb = cb, .arg = arg };
+	reader rd;
 	bool any = false;
 	for (int32_t p = 0; p < n && !any; p++)
 		any = t->next[p] < br_partition_high_watermark(br_topic_partition(tp, p));
 	if (!any)
 		return 0;
-	br_batch_init(&rd.scratch, t->def.rowtype, false);
-	if (t->keytype)
-		br_batch_init(&rd.keyscratch, t->keytype, false);
-	br_batch_init(&rd.delta, t->def.rowtype, true);
-	rd.row = br_xcalloc((size_t)t->def.ncols + 1, sizeof(br_value));
-	rd.old = br_xcalloc((size_t)t->def.ncols + 1, sizeof(br_value));
-	rd.key = br_xcalloc((size_t)t->def.npk + 1, sizeof(br_value));
+	reader_init(&rd, c, t, cb, arg);
 	br_buf buf = { 0 };
 	rc = 0;
 	for (int32_t p = 0; p < n && !rc; p++) {
@@ -477,18 +514,104 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 		br_warn("table %s: %" PRId64 " records of topic %s skipped in all (they do not fit the table)",
 			t->def.name, rd.skipped, t->topic);
 	br_buf_free(&buf);
-	br_buf_free(&rd.enc);
-	br_buf_free(&rd.kenc);
-	br_batch_free(&rd.scratch);
-	if (t->keytype)
-		br_batch_free(&rd.keyscratch);
-	br_batch_free(&rd.delta);
-	free(rd.row);
-	free(rd.old);
-	free(rd.key);
+	reader_free(&rd);
 	if (rc)
 		br_errctx(err, "reading table %s from topic %s", t->def.name, t->topic);
 	return rc;
+}
+
+/* A lake row: applied as its record would be (a NULL key column is skipped,
+ * as decode_value refuses it). */
+static int seam_row(void *arg, const br_value *row, br_err *err)
+{
+	reader *rd = arg;
+	ttable *t = rd->t;
+	for (int i = 0; i < t->def.npk; i++)
+		if (row[t->def.pk[i]].is_null) {
+			rd->c->skipped++;
+			return 0;
+		}
+	return apply_row(rd, row);
+}
+
+/* A tombstone that tiering dead-lettered, read back by the seam: deletes as
+ * apply_record does (a key that does not decode is skipped, as there). */
+static int seam_tomb(void *arg, const uint8_t *key, int32_t key_len, br_err *err)
+{
+	reader *rd = arg;
+	ttable *t = rd->t;
+	br_err kerr = { 0 };
+	if (decode_key(t, &rd->keyscratch, key, key ? (size_t)key_len : 0, rd->key, &kerr)) {
+		rd->c->skipped++;
+		return 0;
+	}
+	br_buf_reset(&rd->kenc);
+	br_row_encode(&rd->kenc, rd->key, t->def.npk);
+	stored_row *old = br_map_del(&t->bykey, rd->kenc.p, rd->kenc.len);
+	if (old)
+		emit_stored(rd, old, -1, err);
+	free(old);
+	return 0;
+}
+
+/* Forgets every row (a lake read that failed half way). */
+static void table_clear(ttable *t)
+{
+	br_map_slot *s;
+	for (size_t i = 0; br_map_next(&t->bykey, &i, &s);)
+		free(s->val);
+	br_map_free(&t->bykey);
+	memset(&t->bykey, 0, sizeof t->bykey);
+	br_ztab_free(&t->rows);
+	br_arena_free(&t->arena);
+	br_arena_init(&t->arena, 64 * 1024);
+	br_ztab_init(&t->rows, &t->arena);
+}
+
+/* THE SEAM (see the header and seam.h): a table being loaded (next[] all 0)
+ * takes the rows below the lake frontier from the lake and starts next[] at
+ * the frontier; poll_table then reads the log from there. Any reason not to
+ * use the lake leaves next[] at 0: the log is read from its start. */
+static void seam_load(topiccat *c, ttable *t)
+{
+	br_topic *tp = br_log_topic(c->log, t->topic, strlen(t->topic));
+	if (!tp || t->nparts < 1)
+		return;
+	int64_t *high = br_xcalloc((size_t)t->nparts, sizeof *high);
+	int64_t *front = br_xcalloc((size_t)t->nparts, sizeof *front);
+	for (int32_t p = 0; p < t->nparts; p++)
+		high[p] = br_partition_high_watermark(br_topic_partition(tp, p));
+	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
+			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
+			      .tomb = seam_tomb };
+	reader rd;
+	reader_init(&rd, c, t, NULL, NULL);
+	char why[512];
+	br_err err = { 0 };
+	int rc = br_seam_read(c->data, t->topic, &spec, front, seam_row, &rd, why, sizeof why, &err);
+	if (rc == 1) {
+		int64_t rows = 0;
+		for (int32_t p = 0; p < t->nparts; p++) {
+			t->next[p] = front[p];
+			rows += front[p];
+		}
+		if (rows)
+			br_info("table %s: offsets below the lake frontier of kafka.%s read from the lake",
+				t->def.name, t->topic);
+	} else if (rc < 0) {
+		br_warn("table %s: %s; reading topic %s from its start instead", t->def.name, err.msg, t->topic);
+		table_clear(t);
+	} else if (why[0]) {
+		/* a warning only when it costs rows (retention trimmed the log) */
+		bool trimmed = false;
+		for (int32_t p = 0; p < t->nparts; p++)
+			trimmed |= br_partition_start_offset(br_topic_partition(tp, p)) > 0;
+		br_logf(trimmed ? BR_LOG_WARN : BR_LOG_DEBUG,
+			"table %s: the lake is not used (%s); reading topic %s from its start", t->def.name, why, t->topic);
+	}
+	reader_free(&rd);
+	free(high);
+	free(front);
 }
 
 /* ------------------------------------------------------------ persistence */
@@ -729,7 +852,9 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 	memcpy(t->topic_id, br_topic_id(tp), 16);
 	br_map_put(&c->tables, def->name, strlen(def->name), t);
 	/* An attached topic's records are rows already (read now, no view can
-	 * read the table yet). */
+	 * read the table yet): from the lake below its frontier, then the log. */
+	if (attach)
+		seam_load(c, t);
 	if ((rc = poll_table(c, t, NULL, NULL, err)) || (rc = save(c, err))) {
 		br_map_del(&c->tables, def->name, strlen(def->name));
 		table_free(t);
@@ -981,6 +1106,7 @@ static void cat_free(br_catalog *cc)
 		free(c->views[i].sql);
 	}
 	free(c->views);
+	free(c->data);
 	free(c->dir);
 	free(c);
 }
@@ -1003,6 +1129,7 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 	topiccat *c = br_xcalloc(1, sizeof *c);
 	c->base.vt = &topic_vt;
 	c->log = log;
+	c->data = br_xstrdup(data_dir);
 	c->dir = br_xasprintf("%s/sql", data_dir);
 	int rc = load(c, err);
 	br_map_slot *s;
@@ -1016,6 +1143,7 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		t->nparts = br_topic_partition_count(tp);
 		t->next = br_xcalloc((size_t)t->nparts + 1, sizeof *t->next);
 		memcpy(t->topic_id, br_topic_id(tp), 16);
+		seam_load(c, t);
 		rc = poll_table(c, t, NULL, NULL, err);
 	}
 	if (rc) {
@@ -1027,6 +1155,7 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 			free(c->views[i].sql);
 		}
 		free(c->views);
+		free(c->data);
 		free(c->dir);
 		free(c);
 		return rc;
