@@ -36,6 +36,24 @@ def free_port():
     return p
 
 
+def tier_cpu(pid):
+    """CPU seconds (user + system) used so far by the tier thread(s) of pid: on a
+    shared machine the wall time of a SCHED_IDLE thread says more about the
+    neighbours than about tiering, so both are reported."""
+    tot = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            st = open("/proc/%d/task/%s/stat" % (pid, tid)).read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        if comm.startswith("braid-tier"):
+            f = st[st.rindex(")") + 2:].split()
+            tot += (int(f[11]) + int(f[12])) / tick
+    return tot
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="braid-tierbench-", dir=os.path.join(ROOT, "build"))
     data = os.path.join(tmp, "data")
@@ -70,6 +88,12 @@ def main():
         cfg = ConfigResource("topic", "bids", set_config={
             "braid.lake.mode": "json", "braid.lake.schema": json.dumps(SCHEMA),
             "braid.lake.commit.interval.ms": "500"})
+        perf = None
+        if os.environ.get("PERF_OUT"):  # profile the catch-up: PERF_OUT=perf.data bench/tier_bench.py
+            perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "fp"), "-o", os.environ["PERF_OUT"], "-p", str(proc.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        cpu0 = tier_cpu(proc.pid)
         admin.alter_configs([cfg])[cfg].result()
         t = time.time()
         while True:
@@ -81,6 +105,10 @@ def main():
                 raise SystemExit("tiering did not reach the log end in 10 minutes")
             time.sleep(0.05)
         braid_s = time.time() - t
+        cpu_s = tier_cpu(proc.pid) - cpu0
+        if perf:
+            perf.send_signal(2)
+            perf.wait()
     finally:
         proc.terminate()
         proc.wait()
@@ -91,19 +119,22 @@ const r = createRequire(process.argv[1]);
   const { DuckDBInstance } = await import(r.resolve('@duckdb/node-api'));
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
-  const t = performance.now();
+  const t = performance.now(), c0 = process.cpuUsage();
   await c.run(`COPY (SELECT * FROM read_json('${process.argv[2]}', format='newline_delimited', columns={auction:'BIGINT', bidder:'BIGINT', price:'BIGINT', channel:'VARCHAR', url:'VARCHAR', date_time:'BIGINT', extra:'VARCHAR'})) TO '${process.argv[3]}' (FORMAT parquet, COMPRESSION zstd)`);
-  console.log((performance.now() - t) / 1000);
+  const u = process.cpuUsage(c0);
+  console.log((performance.now() - t) / 1000, (u.user + u.system) / 1e6);
 })();""", os.path.join(ROOT, "tests", "js", "package.json"), jl, os.path.join(tmp, "duck.parquet")],
         capture_output=True, text=True, check=True)
-    duck_s = float(duck.stdout.strip())
+    duck_s, duck_cpu = map(float, duck.stdout.split())
     mb = size / 1e6
     print("# tiering benchmark: %d Nexmark bids as JSON, %.1f MB (produce with kcat took %.2f s)" % (N, mb, produce_s))
     print("braid tiering (catch-up, json mode, declared schema, zstd Parquet + Iceberg commits): %.2f s, %.0f records/s, %.1f MB/s"
           % (braid_s, N / braid_s, mb / braid_s))
+    print("  tier thread CPU time: %.2f s (%.0f records per CPU second)" % (cpu_s, N / cpu_s if cpu_s else 0))
     print("DuckDB read_json -> zstd Parquet COPY:                                           %.2f s, %.0f records/s, %.1f MB/s"
           % (duck_s, N / duck_s, mb / duck_s))
-    print("ratio braid/DuckDB (time): %.2f   (goal <= 1.0)" % (braid_s / duck_s))
+    print("  DuckDB CPU time (all its threads): %.2f s" % duck_cpu)
+    print("ratio braid/DuckDB (time): %.2f   (goal <= 1.0); CPU time ratio %.2f" % (braid_s / duck_s, cpu_s / duck_cpu))
     print("produce rate of the same file with kcat: %.0f records/s (tiering %s keep up)"
           % (N / produce_s, "can" if braid_s <= produce_s else "cannot"))
     shutil.rmtree(tmp, ignore_errors=True)

@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "cli/cli.h"
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
 #include "sql/sql.h"       /* pgwire */
-#include "tier/tier.h"     /* tier hook: braid topic frontier */
 
 #define BRAID_VERSION "0.1.0"
 
@@ -25,9 +25,10 @@ static void usage(FILE *f)
 	        "\n"
 	        "commands:\n"
 	        "  serve      run the server (Kafka protocol on 127.0.0.1:9092 by default)\n"
+	        "  sql        an embedded SQL session over a data directory (REPL, -c SQL, -f FILE)\n"
 	        "  table      Iceberg tables of a data directory: create, append, scan, inspect, history, ...\n"
-	        "  topic frontier TOPIC --data DIR\n"
-	        "             the lake frontier of a topic's table (next offset not yet tiered, per partition)\n"
+	        "  topic      topics of a running server: create, alter, describe (configs, lake frontier, lag,\n"
+	        "             records tiered / dead-lettered); frontier TOPIC --data DIR\n"
 	        "  version    print the version\n"
 	        "  help       this text; `braid <command> --help` describes a command's flags\n",
 	        BRAID_VERSION);
@@ -41,11 +42,14 @@ static void serve_usage(FILE *f)
 	        "Runs braid in the foreground until Ctrl-C or SIGTERM, which shut it down cleanly\n"
 	        "(pending produces are flushed and fsynced, files closed).\n"
 	        "\n"
-	        "  --data DIR               data directory (default ./braid-data)\n"
+	        "  --data DIR               data directory (default ./braid-data); SQL tables are topics,\n"
+	        "                           table and view definitions live in DIR/sql (shared with\n"
+	        "                           `braid sql` when no server runs)\n"
 	        "  --kafka HOST:PORT        Kafka listener (default 127.0.0.1:9092; port 0 = any free port)\n"
 	        "  --advertised-host HOST   host name Metadata gives clients (default: the --kafka host)\n"
 	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433; port 0 = any free port)\n"
 	        "  --pg-password PASSWORD   require SCRAM-SHA-256 with this password (default: trust)\n"
+
 	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
 	        "\n"
 	        "durability (a produce with acks=1/all is answered only once durable):\n"
@@ -221,9 +225,18 @@ static int cmd_serve(int argc, char **argv)
 	}
 	br_info("braid %s serving Kafka on %s:%d, data in %s (group commit %s)", BRAID_VERSION, o.host, br_broker_port(b),
 	        o.data_dir, o.flush_ms ? "on" : "off: fsync per request");
-	/* pgwire: the PostgreSQL surface on the broker's loop, over an in-memory
-	 * SQL catalog (tables are not yet backed by topics) */
-	br_sql *sql = br_sql_open(NULL);
+	/* pgwire: the PostgreSQL surface on the broker's loop, over the data
+	 * directory's SQL catalog (tables are topics, views persist); every pgwire
+	 * session shares this one br_sql */
+	br_catalog *cat;
+	if (br_catalog_topic_open(&cat, br_broker_log(b), o.data_dir, &err)) {
+		fprintf(stderr, "braid serve: %s\n", err.msg);
+		br_broker_close(b);
+		return 1;
+	}
+	br_sql *sql = br_sql_open(cat);
+	if (br_sql_restore(sql, &err))
+		br_warn("%s", err.msg);
 	br_pg_server *pgs = NULL;
 	br_pg_config pgc = { .password = pg_password };
 	if (br_pg_server_start(&pgs, br_broker_loop(b), pg_host, pg_port, &pgc, br_pg_sql_executor(sql), &err)) {
@@ -234,58 +247,26 @@ static int cmd_serve(int argc, char **argv)
 	}
 	br_info("serving PostgreSQL on %s:%d (%s)", pg_host, br_pg_server_port(pgs),
 	        pg_password ? "SCRAM-SHA-256 password" : "trust: any user, no password");
+	/* where `braid sql` tells users to connect while this server holds the dir */
+	char *addr_path = br_xasprintf("%s/sql/pg-address", o.data_dir);
+	char addr[300];
+	int alen = snprintf(addr, sizeof addr, "%s %d\n", pg_host, br_pg_server_port(pgs));
+	char *sqldir = br_xasprintf("%s/sql", o.data_dir);
+	if (br_mkdirs(sqldir, &err) || br_write_file_atomic(addr_path, addr, (size_t)alen, &err))
+		br_warn("%s", err.msg);
+	free(sqldir);
+	/* views follow records that Kafka clients produce to tables' topics even
+	 * when no SQL statement runs (each statement also polls first) */
+	br_sql_follower *follow = br_cli_sql_follow(br_broker_loop(b), sql, 100);
 	int rc = br_broker_run(b, true);
+	br_cli_sql_follow_stop(follow);
 	br_pg_server_stop(pgs);
+	unlink(addr_path);
+	free(addr_path);
 	br_sql_close(sql);
 	br_broker_close(b);
 	br_info("stopped");
 	return rc ? 1 : 0;
-}
-
-/* tier hook: `braid topic frontier TOPIC --data DIR`. Reads the table's current
- * snapshot only (never the log, whose LOCK a running server holds). */
-static int cmd_topic(int argc, char **argv)
-{
-	const char *data = "braid-data", *topic = NULL;
-	if (argc < 2 || strcmp(argv[1], "frontier")) {
-		fprintf(stderr, "usage: braid topic frontier TOPIC [--data DIR]\n");
-		return 2;
-	}
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--data") && i + 1 < argc)
-			data = argv[++i];
-		else if (!strncmp(argv[i], "--data=", 7))
-			data = argv[i] + 7;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: braid topic frontier TOPIC [--data DIR]\n\n"
-			       "Prints, per partition, the next offset not yet in the Iceberg table kafka.TOPIC\n"
-			       "(read from the table's current snapshot; safe while a server runs), then the\n"
-			       "records tiered and dead-lettered over the table's life.\n");
-			return 0;
-		} else if (argv[i][0] != '-' && !topic)
-			topic = argv[i];
-		else {
-			fprintf(stderr, "braid topic frontier: unexpected argument \"%s\"\n", argv[i]);
-			return 2;
-		}
-	}
-	if (!topic) {
-		fprintf(stderr, "usage: braid topic frontier TOPIC [--data DIR]\n");
-		return 2;
-	}
-	int64_t *f = NULL, tiered = 0, dead = 0;
-	int32_t n = 0;
-	br_err err = { 0 };
-	if (br_tier_frontier_read(data, topic, &f, &n, &tiered, &dead, &err)) {
-		fprintf(stderr, "braid topic frontier: %s\n", err.msg);
-		return 1;
-	}
-	printf("partition\tfrontier\n");
-	for (int32_t i = 0; i < n; i++)
-		printf("%d\t%" PRId64 "\n", i, f[i] < 0 ? 0 : f[i]);
-	printf("# tiered %" PRId64 " dead-lettered %" PRId64 "\n", tiered, dead);
-	free(f);
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -302,8 +283,10 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "table"))
 		return br_cli_table(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sql"))
+		return br_cli_sql(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "topic")) /* tier hook */
-		return cmd_topic(argc - 1, argv + 1);
+		return br_cli_topic(argc - 1, argv + 1);
 	fprintf(stderr, "braid: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -73,34 +73,78 @@ static const uint8_t *bound_bytes(br_arena *a, br_value v, bool upper, size_t *l
 	return p;
 }
 
-/* Writes one batch as one Parquet file at data/<part path>/<uuid>.parquet and
- * describes it in *df. */
-static int write_one(br_ice_table *t, const br_batch *b, const br_value *part, const br_pq_options *opt, br_arena *a,
-		     br_map *dirs, br_ice_datafile *df, br_err *err)
+/* One data file being written: at data/<part path>/<uuid>.parquet. */
+struct br_ice_file_writer {
+	br_ice_table *t;
+	br_value *part;        /* borrowed (write_one) or NULL: unpartitioned */
+	char *dir, *path;
+	br_pq_writer *w;
+};
+
+static int file_open(br_ice_table *t, const br_value *part, const br_pq_options *opt, br_ice_file_writer **out,
+		     br_err *err)
 {
 	const br_ice_meta *m = br_ice_table_meta(t);
 	br_buf rel = { 0 };
 	br_ice_partition_path(t, part, &rel);
 	br_buf_u8(&rel, 0);
 	const char *pp = (const char *)rel.p;
-	char *dir = *pp ? br_xasprintf("%s/data/%s", br_ice_table_dir(t), pp) : br_xasprintf("%s/data", br_ice_table_dir(t));
+	br_ice_file_writer *fw = br_xcalloc(1, sizeof *fw);
+	fw->t = t;
+	fw->part = (br_value *)part;
+	fw->dir = *pp ? br_xasprintf("%s/data/%s", br_ice_table_dir(t), pp) : br_xasprintf("%s/data", br_ice_table_dir(t));
+	br_buf_free(&rel);
 	char uuid[37];
 	br_ice_uuid(uuid);
-	char *path = br_xasprintf("%s/%s.parquet", dir, uuid);
-	int rc = br_mkdirs(dir, err);
-	br_pq_writer *w = NULL;
+	fw->path = br_xasprintf("%s/%s.parquet", fw->dir, uuid);
+	int rc = br_mkdirs(fw->dir, err);
 	if (!rc)
-		rc = br_pq_writer_open(path, m->schema, opt, &w, err);
-	if (!rc) {
-		rc = br_pq_writer_write(w, b, err);
-		if (rc)
-			br_pq_writer_abort(w);
+		rc = br_pq_writer_open(fw->path, m->schema, opt, &fw->w, err);
+	if (rc) {
+		free(fw->dir);
+		free(fw->path);
+		free(fw);
+		return rc;
 	}
+	*out = fw;
+	return 0;
+}
+
+static void file_free(br_ice_file_writer *fw)
+{
+	free(fw->dir);
+	free(fw->path);
+	free(fw);
+}
+
+void br_ice_file_abort(br_ice_file_writer *fw)
+{
+	if (!fw)
+		return;
+	br_pq_writer_abort(fw->w);
+	file_free(fw);
+}
+
+int br_ice_file_write(br_ice_file_writer *fw, const br_batch *b, br_err *err)
+{
+	return b->nrows ? br_pq_writer_write(fw->w, b, err) : 0;
+}
+
+/* Closes the Parquet file and describes it in *df; the directory is noted in
+ * dirs (fsynced by the caller) or, with dirs NULL, fsynced here. Frees fw. */
+static int file_close(br_ice_file_writer *fw, br_arena *a, br_map *dirs, br_ice_datafile *df, br_err *err)
+{
+	br_ice_table *t = fw->t;
+	const br_ice_meta *m = br_ice_table_meta(t);
+	const br_value *part = fw->part;
 	br_pq_metrics met = { 0 };
-	if (!rc)
-		rc = br_pq_writer_close(w, &met, err);
+	int rc = br_pq_writer_close(fw->w, &met, err);
 	if (!rc) {
-		br_map_put(dirs, dir, strlen(dir), (void *)1);
+		if (dirs)
+			br_map_put(dirs, fw->dir, strlen(fw->dir), (void *)1);
+		else
+			rc = br_fsync_dir(fw->dir, err);
+		const char *path = fw->path;
 		memset(df, 0, sizeof *df);
 		char *uri = br_xasprintf("file://%s", path);
 		df->path = br_arena_strndup(a, uri, strlen(uri));
@@ -138,10 +182,51 @@ static int write_one(br_ice_table *t, const br_batch *b, const br_value *part, c
 		}
 		br_pq_metrics_free(&met);
 	}
-	free(path);
-	free(dir);
-	br_buf_free(&rel);
+	file_free(fw);
 	return rc;
+}
+
+int br_ice_file_open(br_ice_table *t, const br_pq_options *opt, br_ice_file_writer **out, br_err *err)
+{
+	const br_ice_meta *m = br_ice_table_meta(t);
+	if (m->spec->n)
+		return br_errf(err, BR_EUNSUPPORTED, "table %s is partitioned: write its rows with br_ice_write_files",
+			       br_ice_table_location(t));
+	br_pq_options def;
+	if (!opt) {
+		br_pq_options_default(&def);
+		const char *codec = br_ice_table_property(t, "write.parquet.compression-codec");
+		if (codec) {
+			int c = br_pq_codec_parse(codec);
+			if (c < 0)
+				return br_errf(err, BR_EINVAL, "table %s: unknown write.parquet.compression-codec \"%s\"",
+					       br_ice_table_location(t), codec);
+			def.codec = c;
+		}
+		opt = &def;
+	}
+	return file_open(t, NULL, opt, out, err);
+}
+
+int br_ice_file_close(br_ice_file_writer *fw, br_arena *a, br_ice_datafile *df, br_err *err)
+{
+	return file_close(fw, a, NULL, df, err);
+}
+
+/* Writes one batch as one Parquet file at data/<part path>/<uuid>.parquet and
+ * describes it in *df. */
+static int write_one(br_ice_table *t, const br_batch *b, const br_value *part, const br_pq_options *opt, br_arena *a,
+		     br_map *dirs, br_ice_datafile *df, br_err *err)
+{
+	br_ice_file_writer *fw;
+	int rc = file_open(t, part, opt, &fw, err);
+	if (rc)
+		return rc;
+	if ((rc = br_pq_writer_write(fw->w, b, err))) {
+		br_ice_file_abort(fw);
+		return rc;
+	}
+	return file_close(fw, a, dirs, df, err);
 }
 
 typedef struct group {

@@ -246,6 +246,17 @@ bool br_ice_file_may_match(const br_ice_table *t, const br_ice_datafile *df, con
  * or br_ice_overwrite. */
 int br_ice_write_files(br_ice_table *t, const br_batch *b, const br_pq_options *opt, br_arena *a,
 		       br_ice_datafile **files, size_t *n, br_err *err);
+/* Streaming: one data file of an unpartitioned table (BR_EUNSUPPORTED when
+ * partitioned) written batch by batch, so a writer of many rows holds one small
+ * batch at a time rather than all of them (the tiering hot path). opt NULL:
+ * as br_ice_write_files. br_ice_file_close writes the footer, fsyncs the file
+ * and its directory, describes it in *df (memory from a) and frees the writer,
+ * also on failure; br_ice_file_abort removes the file. Nothing is committed. */
+typedef struct br_ice_file_writer br_ice_file_writer;
+int br_ice_file_open(br_ice_table *t, const br_pq_options *opt, br_ice_file_writer **out, br_err *err);
+int br_ice_file_write(br_ice_file_writer *w, const br_batch *b, br_err *err);
+int br_ice_file_close(br_ice_file_writer *w, br_arena *a, br_ice_datafile *df, br_err *err);
+void br_ice_file_abort(br_ice_file_writer *w);
 /* br_ice_write_files + br_ice_append in one call. */
 int br_ice_append_batch(br_ice_table *t, const br_batch *b, const br_ice_kv *summary, br_err *err);
 

@@ -742,6 +742,11 @@ static void describe_topic(br_broker *b, br_kreq *r, br_buf *out, const desc_res
 	int32_t n = 0;
 	for (int32_t i = 0; keys[i]; i++)
 		n += wanted(d, keys[i]);
+	/* braid.* overrides (the lake's braid.lake.*) have no broker default: they
+	 * are listed when set on the topic, after the Kafka keys */
+	const char *bk, *bv;
+	for (size_t it = 0; br_topic_config_next(t, &it, &bk, &bv);)
+		n += !strncmp(bk, "braid.", 6) && wanted(d, bk);
 	br_kw_arr(out, r->flex, n);
 	for (int32_t i = 0; keys[i]; i++) {
 		if (!wanted(d, keys[i]))
@@ -762,6 +767,12 @@ static void describe_topic(br_broker *b, br_kreq *r, br_buf *out, const desc_res
 		int8_t src = config_source(ov, ci);
 		write_config(out, r, keys[i], v, false, src, syn, synonyms ? ns : 0, ci ? ci->type : CT_STRING,
 		             br_topic_config_doc(keys[i]) ? br_topic_config_doc(keys[i]) : ci ? ci->doc : NULL, docs);
+	}
+	for (size_t it = 0; br_topic_config_next(t, &it, &bk, &bv);) {
+		if (strncmp(bk, "braid.", 6) || !wanted(d, bk))
+			continue;
+		synonym syn = { bk, bv, SRC_TOPIC };
+		write_config(out, r, bk, bv, false, SRC_TOPIC, &syn, synonyms ? 1 : 0, CT_STRING, NULL, docs);
 	}
 }
 

@@ -548,6 +548,41 @@ int br_log_set_partitions(br_log *log, const char *name, int32_t total, br_err *
 	return rc;
 }
 
+void br_log_set_config_guard(br_log *log, br_config_guard_fn fn, void *arg)
+{
+	log->cfg_guard = fn;
+	log->cfg_guard_arg = arg;
+}
+
+/* Asks the guard about each braid.* override that changes between old and the
+ * topic's new configs. O(overrides). */
+static int config_guard(br_log *log, br_topic *t, br_map *old, br_err *err)
+{
+	if (!log->cfg_guard)
+		return 0;
+	size_t it = 0;
+	br_map_slot *s;
+	while (br_map_next(&t->configs, &it, &s)) {
+		if (s->klen < 6 || memcmp(s->key, "braid.", 6))
+			continue;
+		const char *was = br_map_get(old, s->key, s->klen);
+		if (was && !strcmp(was, s->val))
+			continue;
+		int rc = log->cfg_guard(log->cfg_guard_arg, t, s->key, was, s->val, err);
+		if (rc)
+			return rc;
+	}
+	it = 0;
+	while (br_map_next(old, &it, &s)) {
+		if (s->klen < 6 || memcmp(s->key, "braid.", 6) || br_map_get(&t->configs, s->key, s->klen))
+			continue;
+		int rc = log->cfg_guard(log->cfg_guard_arg, t, s->key, s->val, NULL, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int br_log_set_configs(br_log *log, const char *name, const char *const *kv, size_t n, bool incremental, br_err *err)
 {
 	br_topic *t = br_log_topic(log, name, strlen(name));
@@ -574,7 +609,9 @@ int br_log_set_configs(br_log *log, const char *name, const char *const *kv, siz
 		const char *k = kv[2 * i], *v = kv[2 * i + 1];
 		free(v ? br_map_put(&t->configs, k, strlen(k), br_xstrdup(v)) : br_map_del(&t->configs, k, strlen(k)));
 	}
-	int rc = topic_save(t, err);
+	int rc = config_guard(log, t, &old, err);
+	if (!rc)
+		rc = topic_save(t, err);
 	br_map *drop = rc ? &t->configs : &old;
 	it = 0;
 	while (br_map_next(drop, &it, &s))
@@ -702,6 +739,26 @@ int br_log_flush_end(br_log *log, br_flush *f, br_err *err)
 	free(f);
 	log->flushing = false;
 	return rc;
+}
+
+int br_partition_sync(br_partition *p, br_err *err)
+{
+	br_log *log = p->log;
+	for (size_t i = 0; i < log->nsealed; i++)
+		if (log->sealed_fds[i] >= 0 && fdatasync(log->sealed_fds[i]))
+			return br_errno(err, BR_EIO, "fsync of a rolled segment failed");
+	br_segment *a = p->segs[p->nsegs - 1];
+	if ((a->fd >= 0 && fdatasync(a->fd)) || (a->ifd >= 0 && fdatasync(a->ifd)))
+		return br_errno(err, BR_EIO, "fsync of %s/%d failed", p->topic->name, p->id);
+	if (p->leo > p->hw)
+		p->hw = p->leo;
+	return 0;
+}
+
+void br_log_set_retention_guard(br_log *log, br_retention_guard_fn fn, void *arg)
+{
+	log->guard = fn;
+	log->guard_arg = arg;
 }
 
 int br_log_enforce_retention(br_log *log, int64_t now_ms)

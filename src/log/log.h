@@ -56,6 +56,14 @@ int br_log_set_partitions(br_log *log, const char *name, int32_t total, br_err *
 int br_log_set_configs(br_log *log, const char *name, const char *const *kv, size_t n,
                        bool incremental, br_err *err);
 
+/* The config guard: asked by br_log_set_configs (loop thread) about every
+ * braid.* override whose value changes (old or new NULL: absent); a negative
+ * status refuses the whole change with err's message. Tiering installs one to
+ * refuse changes an existing table cannot follow (its partition spec). */
+typedef int (*br_config_guard_fn)(void *arg, const br_topic *t, const char *key, const char *old_value,
+				  const char *new_value, br_err *err);
+void br_log_set_config_guard(br_log *log, br_config_guard_fn fn, void *arg);
+
 br_topic *br_log_topic(br_log *log, const char *name, size_t len);
 /* Fills *out (caller frees the array, not the topics) sorted by name; returns count. */
 size_t br_log_topics(br_log *log, br_topic ***out);
@@ -177,9 +185,25 @@ size_t br_log_flush_files(const br_flush *f);
  * acknowledged so far stays durable, but nothing after can be promised). */
 int br_log_flush_end(br_log *log, br_flush *f, br_err *err);
 
+/* Synchronous durability for one partition, for callers that answer on the
+ * loop thread and cannot wait for a group commit (SQL INSERT in `braid sql` and
+ * pgwire): fdatasyncs the partition's active segment and index, and every
+ * rolled segment not yet synced, then moves its high watermark to the LEO.
+ * Safe while a group-commit flush is in flight (its end only moves high
+ * watermarks forward); that flush still syncs the same files again later. */
+int br_partition_sync(br_partition *p, br_err *err);
+
 /* Rolls and deletes segments per segment.ms / retention.ms / retention.bytes.
- * Call periodically; returns the number of segments deleted. */
+ * Call periodically; returns the number of segments deleted. A segment holding
+ * an offset at or above the retention guard's answer for its partition is
+ * kept, whatever its age or the partition's size. */
 int br_log_enforce_retention(br_log *log, int64_t now_ms);
+/* The retention guard: asked (on the loop thread, during retention) for the
+ * lowest offset of a partition that must stay; INT64_MAX pins nothing.
+ * Tiering installs one so that records not yet in the lake (at or past the
+ * lake frontier) are never deleted. fn NULL removes it. */
+typedef int64_t (*br_retention_guard_fn)(void *arg, const br_topic *t, int32_t partition);
+void br_log_set_retention_guard(br_log *log, br_retention_guard_fn fn, void *arg);
 
 /* Hands out a fresh idempotent producer id (persisted in blocks, never reused). */
 int br_log_new_producer_id(br_log *log, int64_t *id, br_err *err);

@@ -57,6 +57,7 @@ struct br_partition {
 	size_t nsegs;
 	int64_t leo, hw;
 	bool dirty;        /* written since the last flush began */
+	bool guard_warned; /* retention held back by the guard was logged */
 	br_map producers;  /* 8-byte pid -> br_producer_state* */
 };
 
@@ -82,6 +83,10 @@ struct br_log {
 	int *sealed_fds; /* dup'd fds of rolled segments not yet fsynced */
 	size_t nsealed, sealed_cap;
 	int64_t next_pid, pid_limit;
+	br_retention_guard_fn guard; /* see br_log_set_retention_guard */
+	void *guard_arg;
+	br_config_guard_fn cfg_guard; /* see br_log_set_config_guard */
+	void *cfg_guard_arg;
 };
 
 /* partition.c */

@@ -798,6 +798,10 @@ int br_partition_retention(br_partition *p, int64_t now_ms)
 	for (size_t i = 0; i < p->nsegs; i++)
 		total += p->segs[i]->size;
 	int deleted = 0;
+	/* what a reader elsewhere (tiering) still needs: asked once per partition */
+	int64_t keep = INT64_MAX;
+	if (p->nsegs > 1 && t->log->guard)
+		keep = t->log->guard(t->log->guard_arg, t, p->id);
 	while (p->nsegs > 1) {
 		br_segment *s = p->segs[0];
 		bool by_time = t->retention_ms >= 0 && now_ms - s->max_append > t->retention_ms;
@@ -805,6 +809,14 @@ int br_partition_retention(br_partition *p, int64_t now_ms)
 		/* only what is durable may go: a segment beyond hw has unflushed bytes */
 		if ((!by_time && !by_size) || s->next > p->hw)
 			break;
+		if (s->next > keep) {
+			if (!p->guard_warned)
+				br_info("retention: %s/%d keeps offsets from %" PRId64 " on: not yet in the lake (frontier %" PRId64 ")",
+					t->name, p->id, s->base, keep);
+			p->guard_warned = true;
+			break;
+		}
+		p->guard_warned = false;
 		total -= s->size;
 		memmove(p->segs, p->segs + 1, (p->nsegs - 1) * sizeof *p->segs);
 		p->nsegs--;

@@ -3275,6 +3275,9 @@ int br_bind_select(bind_env *env, json_t *select, plan **out, br_err *err)
 	if (!rc && env->for_view && ((*out)->limit >= 0 || (*out)->offset))
 		rc = view_topn(env, out, err);
 	if (!rc)
+		*out = br_plan_optimize(env->arena, *out);
+	/* after the optimizer, which never moves a filter below a window */
+	if (!rc)
 		push_topn(*out);
 	return rc;
 }

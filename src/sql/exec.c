@@ -36,6 +36,7 @@ struct br_sql {
 	int depth;          /* nested plan executions (correlated subqueries) */
 	br_sql_view_cb listener;
 	void *listener_arg;
+	bool restoring;     /* re-creating kept views: do not save them again */
 };
 
 static const plan *find_view_plan(br_sql *s, const char *name)
@@ -293,6 +294,7 @@ typedef struct stmt_ctx {
 	br_arena arena;
 	bind_env env;
 	const char *sql;
+	const char *stmt_text; /* this statement alone (kept with a view) */
 	br_sql_result *res;
 	br_err *err;
 } stmt_ctx;
@@ -340,12 +342,10 @@ static void result_tag(br_sql_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Applies a delta to a table and steps every view that reads it. */
-static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+/* Steps every view that reads table with the table's delta. */
+static int step_views(br_sql *s, const char *table, const br_batch *delta, br_err *err)
 {
-	int rc = s->cat->vt->apply(s->cat, table, delta, err);
-	if (rc)
-		return rc;
+	int rc = 0;
 	br_map_slot *slot;
 	int first = 0;
 	br_err verr;
@@ -377,6 +377,29 @@ static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_e
 			s->listener(s->listener_arg, v->name, &v->out->out);
 	}
 	return first;
+}
+
+static int poll_delta(void *arg, const char *table, const br_batch *delta, br_err *err)
+{
+	return step_views(arg, table, delta, err);
+}
+
+int br_sql_poll(br_sql *s, br_err *err)
+{
+	return s->cat->vt->poll ? s->cat->vt->poll(s->cat, poll_delta, s, err) : 0;
+}
+
+/* Applies a delta to a table and steps every view that reads it. A log-backed
+ * catalog only writes records: the rows come back through its poll, the same
+ * way other producers' records do, so upserts become their effective delta. */
+static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+{
+	int rc = s->cat->vt->apply(s->cat, table, delta, err);
+	if (rc)
+		return rc;
+	if (s->cat->vt->poll)
+		return br_sql_poll(s, err);
+	return step_views(s, table, delta, err);
 }
 
 int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *err)
@@ -442,6 +465,79 @@ static int exec_select(stmt_ctx *x, json_t *sel)
 	return 0;
 }
 
+/* A PRIMARY KEY constraint (col: the column it is written on, or NULL for a
+ * table constraint) adds its column names to *keys; a second key is an error. */
+static int pkey_constraint(stmt_ctx *x, json_t *con, json_t **keys, const char *col)
+{
+	const char *ct = jstr(con, "contype");
+	if (!ct || strcmp(ct, "CONSTR_PRIMARY"))
+		return 0;
+	if (*keys)
+		return br_errf(x->err, BR_EINVAL, "multiple primary keys for table are not allowed");
+	*keys = json_array();
+	if (col) {
+		json_array_append_new(*keys, json_string(col));
+		return 0;
+	}
+	size_t i;
+	json_t *k, *kin;
+	json_array_foreach(jget(con, "keys"), i, k) {
+		const char *kn = !strcmp(ntype(k, &kin), "String") ? jstr(kin, "sval") : NULL;
+		json_array_append_new(*keys, json_string(kn ? kn : "?"));
+	}
+	return 0;
+}
+
+/* Resolves the primary key names to positions and copies WITH (...) options as
+ * text into def (memory in the statement's arena). */
+static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_table *def)
+{
+	size_t i;
+	json_t *k;
+	def->npk = (int)json_array_size(keys);
+	def->pk = br_arena_alloc(&x->arena, sizeof(int) * (size_t)(def->npk + 1));
+	json_array_foreach(keys, i, k) {
+		const char *kn = json_string_value(k);
+		def->pk[i] = -1;
+		for (int c = 0; c < def->ncols; c++)
+			if (!strcmp(def->cols[c], kn))
+				def->pk[i] = c;
+		if (def->pk[i] < 0)
+			return br_errf(x->err, BR_EINVAL, "column \"%s\" named in key does not exist", kn);
+		for (size_t j = 0; j < i; j++)
+			if (def->pk[j] == def->pk[i])
+				return br_errf(x->err, BR_EINVAL, "column \"%s\" appears twice in primary key constraint", kn);
+	}
+	json_t *opts = jget(in, "options"), *o;
+	def->nopts = (int)json_array_size(opts);
+	def->opt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->opt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	json_array_foreach(opts, i, o) {
+		json_t *d, *a;
+		ntype(o, &d);
+		const char *key = jstr(d, "defname"), *at = ntype(jget(d, "arg"), &a);
+		char num[32];
+		const char *val = NULL;
+		if (!strcmp(at, "String"))
+			val = jstr(a, "sval");
+		else if (!strcmp(at, "Float"))
+			val = jstr(a, "fval");
+		else if (!strcmp(at, "Integer")) {
+			snprintf(num, sizeof num, "%" PRId64, (int64_t)json_integer_value(jget(a, "ival")));
+			val = num;
+		} else if (!strcmp(at, "TypeName")) {
+			json_t *names = jget(a, "names"), *last;
+			ntype(json_array_get(names, json_array_size(names) - 1), &last);
+			val = jstr(last, "sval");
+		}
+		if (!key || !val)
+			return br_errf(x->err, BR_EINVAL, "table option \"%s\" needs a value", key ? key : "?");
+		def->opt_keys[i] = br_arena_strndup(&x->arena, key, strlen(key));
+		def->opt_vals[i] = br_arena_strndup(&x->arena, val, strlen(val));
+	}
+	return 0;
+}
+
 static int exec_create_table(stmt_ctx *x, json_t *in)
 {
 	json_t *rel = jget(in, "relation");
@@ -462,11 +558,16 @@ static int exec_create_table(stmt_ctx *x, json_t *in)
 	br_sql_table def = { .name = (char *)name, .ncols = 0 };
 	def.cols = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(n + 1));
 	def.types = br_arena_alloc(&x->arena, sizeof(br_type_id) * (size_t)(n + 1));
+	json_t *pkeys = NULL; /* PRIMARY KEY: the column names, as a table constraint gives them */
 	for (int i = 0; i < n; i++) {
 		json_t *cd;
 		const char *t = ntype(json_array_get(elts, (size_t)i), &cd);
-		if (!strcmp(t, "Constraint"))
-			continue; /* table constraints (PRIMARY KEY (...)): accepted, not enforced yet */
+		if (!strcmp(t, "Constraint")) {
+			/* other table constraints: accepted, not enforced */
+			if (pkey_constraint(x, cd, &pkeys, NULL))
+				return x->err->code;
+			continue;
+		}
 		if (strcmp(t, "ColumnDef"))
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: %s in CREATE TABLE", t);
 		const char *cn = jstr(cd, "colname");
@@ -483,8 +584,18 @@ static int exec_create_table(stmt_ctx *x, json_t *in)
 				return br_errf(x->err, BR_EINVAL, "column \"%s\" specified more than once", cn);
 		def.cols[def.ncols] = (char *)(cn ? cn : "?");
 		def.types[def.ncols++] = e->type;
+		size_t k;
+		json_t *con;
+		json_array_foreach(jget(cd, "constraints"), k, con) {
+			json_t *ci;
+			if (!strcmp(ntype(con, &ci), "Constraint") && pkey_constraint(x, ci, &pkeys, cn))
+				return x->err->code;
+		}
 	}
-	int rc = x->s->cat->vt->create(x->s->cat, &def, x->err);
+	int rc = table_keys_and_options(x, in, pkeys, &def);
+	json_decref(pkeys);
+	if (!rc)
+		rc = x->s->cat->vt->create(x->s->cat, &def, x->err);
 	if (!rc)
 		result_tag(x->res, "CREATE TABLE");
 	return rc;
@@ -724,6 +835,11 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 		view_free(v);
 		return rc;
 	}
+	if (x->s->cat->vt->save_view && !x->s->restoring &&
+	    (rc = x->s->cat->vt->save_view(x->s->cat, name, x->stmt_text, x->err))) {
+		view_free(v);
+		return rc;
+	}
 	br_map_put(&x->s->views, name, strlen(name), v);
 	result_tag(x->res, "CREATE MATERIALIZED VIEW");
 	return 0;
@@ -750,6 +866,11 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 				return br_errf(x->err, BR_ENOTFOUND, "view \"%s\" does not exist", name);
 			}
 			view_free(v);
+			if (x->s->cat->vt->save_view) {
+				int rc = x->s->cat->vt->save_view(x->s->cat, name, NULL, x->err);
+				if (rc)
+					return rc;
+			}
 			continue;
 		}
 		if (!rt || strcmp(rt, "OBJECT_TABLE"))
@@ -778,50 +899,38 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 
 /* ------------------------------------------------- SHOW and DESCRIBE */
 
-typedef struct name_list {
-	char **names;
-	int n, cap;
-} name_list;
-
-static void name_add(void *arg, const br_sql_table *t)
-{
-	name_list *l = arg;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->names = br_xrealloc(l->names, sizeof *l->names * (size_t)l->cap);
-	}
-	l->names[l->n++] = t->name;
-}
-
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* SHOW TABLES | VIEWS: one text column "name", sorted. */
 static int exec_show(stmt_ctx *x, const char *what)
 {
-	name_list l = { 0 };
+	char **names = NULL;
+	int n = 0, rc;
 	if (what && !strcmp(what, "tables")) {
 		if (!x->s->cat->vt->list)
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW TABLES on this catalog");
-		x->s->cat->vt->list(x->s->cat, name_add, &l);
+		if ((rc = x->s->cat->vt->list(x->s->cat, &names, &n)))
+			return rc;
 	} else if (what && !strcmp(what, "views")) {
+		names = br_xcalloc(x->s->views.count + 1, sizeof *names);
 		br_map_slot *slot;
-		for (size_t i = 0; br_map_next(&x->s->views, &i, &slot);) {
-			br_sql_table t = { .name = ((br_sql_view *)slot->val)->name };
-			name_add(&l, &t);
-		}
+		for (size_t i = 0; br_map_next(&x->s->views, &i, &slot);)
+			names[n++] = br_xstrdup(((br_sql_view *)slot->val)->name);
 	} else {
 		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW %s", what ? what : "?");
 	}
-	qsort(l.names, (size_t)l.n, sizeof *l.names, cmp_name);
+	qsort(names, (size_t)n, sizeof *names, cmp_name);
 	char *cols[1] = { "name" };
 	br_type_id types[1] = { BR_T_STRING };
 	result_set(x->res, 1, cols, types);
-	for (int i = 0; x->res && i < l.n; i++) {
-		br_value v = br_value_bytes(BR_T_STRING, l.names[i], strlen(l.names[i]));
-		br_batch_append_row(&x->res->rows, &v, 1);
+	for (int i = 0; i < n; i++) {
+		br_value v = br_value_bytes(BR_T_STRING, names[i], strlen(names[i]));
+		if (x->res)
+			br_batch_append_row(&x->res->rows, &v, 1);
+		free(names[i]);
 	}
-	result_tag(x->res, "SHOW %d", l.n);
-	free(l.names);
+	free(names);
+	result_tag(x->res, "SHOW %d", n);
 	return 0;
 }
 
@@ -1017,6 +1126,20 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 	json_array_foreach(jget(root, "stmts"), i, st) {
 		stmt_ctx x = { .s = s, .sql = sql, .res = res, .err = err };
 		br_arena_init(&x.arena, 16 * 1024);
+		size_t len = strlen(sql), loc = (size_t)json_integer_value(jget(st, "stmt_location"));
+		size_t slen = (size_t)json_integer_value(jget(st, "stmt_len"));
+		loc = BR_MIN(loc, len);
+		if (!slen || slen > len - loc)
+			slen = len - loc;
+		while (slen && (sql[loc] == ' ' || sql[loc] == '\n' || sql[loc] == '\t' || sql[loc] == '\r'))
+			loc++, slen--;
+		x.stmt_text = br_arena_strndup(&x.arena, sql + loc, slen);
+		/* A log-backed catalog first takes in what arrived since the last
+		 * statement; a view that cannot follow is marked unusable and says
+		 * so when queried, so this statement goes on. */
+		br_err perr = { 0 };
+		if (s->cat->vt->poll && br_sql_poll(s, &perr))
+			br_warn("%s", perr.msg);
 		x.env = (bind_env){ .session = s, .cat = s->cat, .find_view = find_view_plan, .arena = &x.arena, .sql = sql };
 		if (res) {
 			br_sql_result_free(res);
@@ -1027,6 +1150,27 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 			break;
 	}
 	json_decref(root);
+	return rc;
+}
+
+int br_sql_restore(br_sql *s, br_err *err)
+{
+	if (!s->cat->vt->views)
+		return 0;
+	char **names, **sqls;
+	int n, rc = 0;
+	s->cat->vt->views(s->cat, &names, &sqls, &n);
+	s->restoring = true;
+	for (int i = 0; i < n; i++) {
+		br_err verr = { 0 };
+		if (br_sql_exec(s, sqls[i], NULL, &verr) && !rc)
+			rc = br_errf(err, verr.code, "view \"%s\" could not be re-created: %s", names[i], verr.msg);
+		free(names[i]);
+		free(sqls[i]);
+	}
+	s->restoring = false;
+	free(names);
+	free(sqls);
 	return rc;
 }
 

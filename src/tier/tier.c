@@ -156,6 +156,9 @@ typedef struct job {
 	br_arena arena;           /* data file descriptions */
 	br_ice_datafile *files;
 	size_t nfiles;
+	br_ice_file_writer *fw;   /* unpartitioned tables: the data file being streamed */
+	br_batch spare;           /* the rows the encoder thread is writing (has_spare) */
+	bool has_spare;
 	br_rb_builder dlqb;
 	bool dlq_started;
 	br_buf dlq;               /* dead letters: RecordBatch v2 bytes for the DLQ topic */
@@ -198,6 +201,18 @@ struct br_tier {
 	br_map tables;            /* name -> br_ice_table* */
 	br_tjson *json;
 	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
+	/* the encoder thread: Parquet-encodes and compresses one chunk of rows
+	 * into the open data file while the tier thread parses the next */
+	struct {
+		pthread_t thread;
+		pthread_mutex_t mu;
+		pthread_cond_t cv;
+		br_ice_file_writer *fw;
+		const br_batch *b;
+		bool busy, stop, started;
+		int rc;
+		br_err err;
+	} enc;
 };
 
 /* ------------------------------------------------------------- frontier text */
@@ -476,19 +491,137 @@ static void add_dead(job *j, int32_t part, const br_record *r, const char *reaso
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
 }
 
-/* Writes the rows built so far as data files (kept in the job until the commit). */
-static int flush_rows(br_ice_table *tb, job *j, br_batch *b)
+#define CHUNK_ROWS 8192
+
+static void add_file(job *j, const br_ice_datafile *files, size_t n)
 {
+	j->files = br_xrealloc(j->files, (j->nfiles + n) * sizeof *j->files);
+	memcpy(j->files + j->nfiles, files, n * sizeof *files);
+	j->nfiles += n;
+}
+
+/* Waits until the encoder thread is idle; returns the status of its last
+ * write (its error goes to the job). */
+static int enc_wait(br_tier *t, job *j)
+{
+	pthread_mutex_lock(&t->enc.mu);
+	while (t->enc.busy)
+		pthread_cond_wait(&t->enc.cv, &t->enc.mu);
+	int rc = t->enc.rc;
+	if (rc)
+		j->err = t->enc.err;
+	t->enc.rc = 0;
+	pthread_mutex_unlock(&t->enc.mu);
+	return rc;
+}
+
+static void enc_submit(br_tier *t, br_ice_file_writer *fw, const br_batch *b)
+{
+	pthread_mutex_lock(&t->enc.mu);
+	t->enc.fw = fw;
+	t->enc.b = b;
+	t->enc.busy = true;
+	pthread_cond_broadcast(&t->enc.cv);
+	pthread_mutex_unlock(&t->enc.mu);
+}
+
+static void *enc_main(void *arg)
+{
+	br_tier *t = arg;
+	pthread_setname_np(pthread_self(), "braid-tier-enc");
+	struct sched_param sp = { 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	pthread_mutex_lock(&t->enc.mu);
+	for (;;) {
+		while (!t->enc.busy && !t->enc.stop)
+			pthread_cond_wait(&t->enc.cv, &t->enc.mu);
+		if (t->enc.stop)
+			break;
+		pthread_mutex_unlock(&t->enc.mu);
+		br_err e = { 0 };
+		int rc = br_ice_file_write(t->enc.fw, t->enc.b, &e);
+		pthread_mutex_lock(&t->enc.mu);
+		t->enc.rc = rc;
+		if (rc)
+			t->enc.err = e;
+		t->enc.busy = false;
+		pthread_cond_broadcast(&t->enc.cv);
+	}
+	pthread_mutex_unlock(&t->enc.mu);
+	return NULL;
+}
+
+/* Streams the rows built so far into the job's open data file once they are
+ * CHUNK_ROWS: the batch stays a few MiB (warm in cache, no page faults from
+ * growing column buffers) however large the job. The chunk is handed to the
+ * encoder thread (Parquet pages, zstd) and the tier thread goes on parsing
+ * into the spare batch: two chunks in flight, so parsing and encoding use
+ * both cores when they are free. A partitioned table keeps its rows until
+ * flush_rows, which splits them by partition. */
+static int chunk_rows(br_tier *t, br_ice_table *tb, job *j, br_batch *b)
+{
+	if (b->nrows < CHUNK_ROWS || *br_ice_table_partition(tb))
+		return 0;
+	int rc = 0;
+	if (!j->fw && (rc = br_ice_file_open(tb, NULL, &j->fw, &j->err)))
+		return rc;
+	if (!t->enc.started) { /* no encoder thread: encode here */
+		if ((rc = br_ice_file_write(j->fw, b, &j->err)))
+			return rc;
+		br_batch_reset(b);
+		return 0;
+	}
+	if ((rc = enc_wait(t, j)))
+		return rc;
+	if (!j->has_spare) {
+		br_batch_init(&j->spare, b->type, false);
+		j->has_spare = true;
+	} else
+		br_batch_reset(&j->spare);
+	br_batch full = *b;
+	*b = j->spare;
+	j->spare = full;
+	enc_submit(t, j->fw, &j->spare);
+	return 0;
+}
+
+/* Drops the spare batch (its type is the schema's, which an update frees). */
+static void drop_spare(job *j)
+{
+	if (j->has_spare)
+		br_batch_free(&j->spare);
+	j->has_spare = false;
+}
+
+/* Writes the rows built so far as data files (kept in the job until the commit). */
+static int flush_rows(br_tier *t, br_ice_table *tb, job *j, br_batch *b)
+{
+	int rc = 0;
+	if (j->fw) {
+		br_ice_file_writer *fw = j->fw;
+		j->fw = NULL;
+		rc = enc_wait(t, j);
+		drop_spare(j);
+		if (rc || (rc = br_ice_file_write(fw, b, &j->err))) {
+			br_ice_file_abort(fw);
+			return rc;
+		}
+		br_ice_datafile *df = br_arena_alloc(&j->arena, sizeof *df);
+		if ((rc = br_ice_file_close(fw, &j->arena, df, &j->err)))
+			return rc;
+		add_file(j, df, 1);
+		br_batch_reset(b);
+		return 0;
+	}
 	if (!b->nrows)
 		return 0;
 	br_ice_datafile *files;
 	size_t n;
-	int rc = br_ice_write_files(tb, b, NULL, &j->arena, &files, &n, &j->err);
+	rc = br_ice_write_files(tb, b, NULL, &j->arena, &files, &n, &j->err);
 	if (rc)
 		return rc;
-	j->files = br_xrealloc(j->files, (j->nfiles + n) * sizeof *j->files);
-	memcpy(j->files + j->nfiles, files, n * sizeof *files);
-	j->nfiles += n;
+	add_file(j, files, n);
 	br_batch_reset(b);
 	return 0;
 }
@@ -505,7 +638,7 @@ static int json_record(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const 
 		rc = br_tjson_infer(t->json, b->type, 6, &ch, &nch, reason, sizeof reason);
 		if (!rc && nch) {
 			/* rows so far keep the old schema (their files carry the old field ids) */
-			if ((rc = flush_rows(tb, j, b)))
+			if ((rc = flush_rows(t, tb, j, b)))
 				return rc;
 			/* the batch borrows the old schema's types, which the update frees */
 			br_batch_free(b);
@@ -651,6 +784,8 @@ static int run_tier(br_tier *t, job *j)
 				j->rows++;
 			} else
 				rc = json_record(t, tb, j, &b, jp, &r, append_ms);
+			if (!rc)
+				rc = chunk_rows(t, tb, j, &b);
 		}
 		if (!rc && n < 0) {
 			rc = n;
@@ -659,7 +794,13 @@ static int run_tier(br_tier *t, job *j)
 		br_rb_iter_free(&it);
 	}
 	if (!rc)
-		rc = flush_rows(tb, j, &b);
+		rc = flush_rows(t, tb, j, &b);
+	if (rc && j->fw) {
+		enc_wait(t, j); /* the encoder may still be writing into it */
+		br_ice_file_abort(j->fw);
+		j->fw = NULL;
+	}
+	drop_spare(j);
 	br_batch_free(&b);
 	if (!rc && j->dlq_started) {
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
@@ -706,6 +847,7 @@ static void *tier_main(void *arg)
 	 * runs it only on otherwise idle CPU time; under sustained saturation it
 	 * falls behind and catches up later in large commits (the frontier makes
 	 * that safe), which is the trade the lake issue asks for. */
+	pthread_setname_np(pthread_self(), "braid-tier"); /* for top -H, perf and bench/tier_bench.py */
 	struct sched_param sp = { 0 };
 	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) &&
 	    setpriority(PRIO_PROCESS, (id_t)gettid(), 19))
@@ -756,6 +898,67 @@ static void job_free(job *j)
 	free(j);
 }
 
+static int topic_mode(const br_topic *tp);
+
+/* The retention guard (loop thread): records at or past the frontier are not in
+ * the lake yet, so the log must keep them. A tiered topic whose frontier is not
+ * known yet (before its first JOB_INIT ends, or after a failed job) keeps
+ * everything; a topic with lake mode off pins nothing; an unknown mode (a typo
+ * that stops tiering) keeps everything rather than lose data from both places. */
+static int64_t retain_from(void *arg, const br_topic *tp, int32_t p)
+{
+	br_tier *t = arg;
+	if (topic_mode(tp) == MODE_OFF)
+		return INT64_MAX;
+	tstate *s = br_map_gets(&t->topics, br_topic_name(tp));
+	if (!s || !s->ready || p >= s->n)
+		return 0;
+	return s->frontier[p];
+}
+
+static const char *mode_name(const char *v)
+{
+	return !v || !*v ? "key_value" : v;
+}
+
+/* The config guard (loop thread): braid.lake.* changes on a topic whose table
+ * exists either take effect at the next job (commit interval and bytes,
+ * compaction, DLQ topic, schema=infer) or are refused here, with the reason,
+ * because the table cannot follow them: the partition spec and a declared
+ * schema are read only when the table is created, and the columns of a
+ * key_value table are not those of a json one. */
+static int config_guard(void *arg, const br_topic *tp, const char *key, const char *was, const char *now, br_err *err)
+{
+	br_tier *t = arg;
+	if (strncmp(key, "braid.lake.", 11))
+		return 0;
+	char *dir = br_xasprintf("%s/lake/kafka/%s", t->data_dir, br_topic_name(tp));
+	bool exists = access(dir, F_OK) == 0;
+	free(dir);
+	if (!exists)
+		return 0;
+	const char *name = br_topic_name(tp);
+	if (!strcmp(key, "braid.lake.partition") && strcmp(was ? was : "", now ? now : ""))
+		return br_errf(err, BR_EINVAL,
+			       "braid.lake.partition cannot change: table kafka.%s exists and keeps the partition spec "
+			       "it was created with (\"%s\"); drop the table (braid table drop kafka.%s) to re-create it, "
+			       "or use a new topic", name, was ? was : "", name);
+	if (!strcmp(key, "braid.lake.schema") && now && strcmp(now, "infer"))
+		return br_errf(err, BR_EINVAL,
+			       "braid.lake.schema cannot be declared anew: table kafka.%s exists and keeps its columns "
+			       "(set braid.lake.schema=infer to add columns as they appear, or change them with "
+			       "braid table alter)", name);
+	if (!strcmp(key, "braid.lake.mode")) {
+		const char *a = mode_name(was), *b = mode_name(now);
+		if (strcmp(a, "off") && strcmp(b, "off") && strcmp(a, b))
+			return br_errf(err, BR_EINVAL,
+				       "braid.lake.mode cannot change from %s to %s: table kafka.%s has the columns of %s "
+				       "mode; drop the table (braid table drop kafka.%s) or use a new topic", a, b, name, a,
+				       name);
+	}
+	return 0;
+}
+
 int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 {
 	br_tier *t = br_xcalloc(1, sizeof *t);
@@ -773,6 +976,13 @@ int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 		free(t);
 		return br_errf(err, BR_EIO, "cannot start the tiering thread");
 	}
+	pthread_mutex_init(&t->enc.mu, NULL);
+	pthread_cond_init(&t->enc.cv, NULL);
+	t->enc.started = pthread_create(&t->enc.thread, NULL, enc_main, t) == 0;
+	if (!t->enc.started)
+		br_warn("tier: cannot start the encoder thread; encoding on the tier thread");
+	br_log_set_retention_guard(log, retain_from, t);
+	br_log_set_config_guard(log, config_guard, t);
 	*out = t;
 	return 0;
 }
@@ -1179,6 +1389,17 @@ void br_tier_close(br_tier *t)
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
+	if (t->enc.started) {
+		pthread_mutex_lock(&t->enc.mu);
+		t->enc.stop = true;
+		pthread_cond_broadcast(&t->enc.cv);
+		pthread_mutex_unlock(&t->enc.mu);
+		pthread_join(t->enc.thread, NULL);
+	}
+	pthread_mutex_destroy(&t->enc.mu);
+	pthread_cond_destroy(&t->enc.cv);
+	br_log_set_retention_guard(t->log, NULL, NULL);
+	br_log_set_config_guard(t->log, NULL, NULL);
 	job *lists[3] = { t->queue, t->done, t->waiting };
 	for (int k = 0; k < 3; k++)
 		while (lists[k]) {

@@ -53,6 +53,8 @@ struct br_tjson {
 	jnode *nodes;
 	size_t nn, cap;
 	br_buf str;    /* decoded string scratch */
+	char pathbuf[256];
+	br_buf marks;  /* column states saved before an append (rollback) */
 	char *reason;
 	size_t rcap;
 	br_ice_schema_change ch[32];
@@ -79,6 +81,7 @@ void br_tjson_free(br_tjson *j)
 	clear_changes(j);
 	free(j->nodes);
 	br_buf_free(&j->str);
+	br_buf_free(&j->marks);
 	free(j);
 }
 
@@ -336,6 +339,22 @@ bool br_tier_utf8_valid(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* br_tier_utf8_valid with an 8-bytes-at-a-time ASCII fast path (values are
+ * mostly ASCII). */
+static bool utf8_ok(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	for (; i < n && p[i] < 0x80; i++)
+		;
+	return i == n || br_tier_utf8_valid(p + i, n - i);
+}
+
 static void put_utf8(br_buf *b, uint32_t cp)
 {
 	uint8_t u[4];
@@ -375,20 +394,31 @@ static uint32_t hex4(const uint8_t *p)
 /* The decoded bytes of a string node; valid until the next call. The escapes
  * were checked by the parser, so decoding cannot fail (a lone surrogate
  * becomes U+FFFD). */
-/* dst = a + sep + b, cut to cap: the column path of a nested field, built for
- * every field of every record, so plain copies rather than snprintf (which was
- * a fifth of tiering's time in a profile). */
-static void join_path(char *dst, size_t cap, const char *a, const char *sep, const char *b)
+/* A column path for reasons, built only when a reason is written (never on
+ * the hot path): each level names its parent. "value.a.b", "value.l[]". */
+typedef struct jpath {
+	const struct jpath *up;
+	const char *name, *sep;
+} jpath;
+
+static size_t path_put(const jpath *p, char *dst, size_t cap)
 {
-	size_t n = 0;
-	for (const char *parts[3] = { a, sep, b }, **q = parts; q < parts + 3; q++) {
-		size_t l = strlen(*q);
+	size_t n = p->up ? path_put(p->up, dst, cap) : 0;
+	for (const char *q = p->up ? p->sep : "", *parts[2] = { q, p->name }, **x = parts; x < parts + 2; x++) {
+		size_t l = strlen(*x);
 		if (l > cap - 1 - n)
 			l = cap - 1 - n;
-		memcpy(dst + n, *q, l);
+		memcpy(dst + n, *x, l);
 		n += l;
 	}
 	dst[n] = 0;
+	return n;
+}
+
+static const char *P(br_tjson *j, const jpath *p)
+{
+	path_put(p, j->pathbuf, sizeof j->pathbuf);
+	return j->pathbuf;
 }
 
 static const uint8_t *str_of(br_tjson *j, const jnode *x, size_t *len)
@@ -440,8 +470,15 @@ static const uint8_t *str_of(br_tjson *j, const jnode *x, size_t *len)
 static bool key_is(br_tjson *j, const jnode *k, const char *name)
 {
 	size_t l;
-	const uint8_t *p = str_of(j, k, &l);
-	return l == strlen(name) && !memcmp(p, name, l);
+	const uint8_t *p = k->esc ? str_of(j, k, &l) : j->in + k->off;
+	if (!k->esc)
+		l = k->len;
+	/* byte by byte: name's NUL ends the match (a key byte is never 0 unless
+	 * escaped, and then it is compared the same way) */
+	size_t i = 0;
+	while (i < l && name[i] && (uint8_t)name[i] == p[i])
+		i++;
+	return i == l && !name[l];
 }
 
 /* An integer node as int64; false when it does not fit. */
@@ -570,13 +607,13 @@ static const char *kind_name(int k)
 
 /* Converts node x to column type t, appending to c unless c is NULL (dry run).
  * path names the column in reasons. */
-static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const char *path)
+static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const jpath *path)
 {
 	const jnode *nd = &j->nodes[x];
 	const br_type *t = f->type;
 	if (nd->kind == J_NULL) {
 		if (f->required)
-			return fail(j, "required field %s is null", path);
+			return fail(j, "required field %s is null", P(j, path));
 		if (c)
 			br_col_append_null(c);
 		return 0;
@@ -597,7 +634,7 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 		if (nd->kind != J_NUM)
 			break;
 		if (!nd->is_int || !int_of(j, nd, &iv) || (t->id == BR_T_INT && (iv < INT32_MIN || iv > INT32_MAX)))
-			return fail(j, "field %s: %.*s does not fit %s", path, (int)BR_MIN(nd->len, 40), j->in + nd->off,
+			return fail(j, "field %s: %.*s does not fit %s", P(j, path), (int)BR_MIN(nd->len, 40), j->in + nd->off,
 				    br_type_name(t, tn, sizeof tn));
 		if (c) {
 			if (t->id == BR_T_INT)
@@ -623,8 +660,8 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 		if (nd->kind != J_STR)
 			break;
 		s = str_of(j, nd, &len);
-		if (t->id == BR_T_STRING && !br_tier_utf8_valid(s, len))
-			return fail(j, "field %s: string is not valid UTF-8", path);
+		if (t->id == BR_T_STRING && !utf8_ok(s, len))
+			return fail(j, "field %s: string is not valid UTF-8", P(j, path));
 		if (c)
 			br_col_append_bytes(c, s, len);
 		return 0;
@@ -634,18 +671,18 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 		if (nd->kind == J_STR) {
 			s = str_of(j, nd, &len);
 			if (!parse_iso(s, len, &days, &us))
-				return fail(j, "field %s: \"%.*s\" is not an ISO-8601 %s", path, (int)BR_MIN(len, 40), s,
+				return fail(j, "field %s: \"%.*s\" is not an ISO-8601 %s", P(j, path), (int)BR_MIN(len, 40), s,
 					    t->id == BR_T_DATE ? "date" : "timestamp");
 		} else if (nd->kind == J_NUM && nd->is_int && int_of(j, nd, &iv)) {
 			/* dates as days, timestamps as epoch milliseconds */
 			if (t->id != BR_T_DATE && (iv > INT64_MAX / 1000 || iv < INT64_MIN / 1000))
-				return fail(j, "field %s: epoch milliseconds out of range", path);
+				return fail(j, "field %s: epoch milliseconds out of range", P(j, path));
 			days = iv;
 			us = iv * 1000;
 		} else
 			break;
 		if (t->id == BR_T_DATE && (days < INT32_MIN || days > INT32_MAX))
-			return fail(j, "field %s: date out of range", path);
+			return fail(j, "field %s: date out of range", P(j, path));
 		if (c) {
 			if (t->id == BR_T_DATE)
 				br_col_append_i32(c, (int32_t)days);
@@ -656,29 +693,44 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 	case BR_T_STRUCT: {
 		if (nd->kind != J_OBJ)
 			break;
-		/* O(keys x fields) per object: fine for the handful of fields events have;
-		 * a hash of the field names would pay off only for very wide structs. */
-		for (int i = 0; i < t->nchildren; i++) {
-			const br_field *cf = &t->children[i];
-			char sub[256];
-			join_path(sub, sizeof sub, path, ".", cf->name);
-			uint32_t found = 0;
-			for (uint32_t k = x + 1; k < nd->end; k = j->nodes[j->nodes[k].end].end)
-				if (key_is(j, &j->nodes[k], cf->name))
-					found = j->nodes[k].end; /* the last duplicate wins, as in most parsers */
-			int rc;
-			if (found)
-				rc = conv(j, found, cf, c ? &c->children[i] : NULL, sub);
-			else if (cf->required)
-				rc = fail(j, "missing required field %s", sub);
-			else {
-				if (c)
-					br_col_append_null(&c->children[i]);
-				rc = 0;
+		/* One pass over the keys, each matched to a field: first the field
+		 * after the last match (events repeat one key order, so this hits),
+		 * then all fields. O(keys) for ordered keys, O(keys x fields) worst.
+		 * The last duplicate wins, as in most parsers. */
+		uint32_t found_s[64], *found = found_s;
+		if (t->nchildren > 64)
+			found = br_xmalloc((size_t)t->nchildren * sizeof *found);
+		memset(found, 0, (size_t)t->nchildren * sizeof *found);
+		int guess = 0;
+		for (uint32_t k = x + 1; k < nd->end; k = j->nodes[j->nodes[k].end].end) {
+			const jnode *kn = &j->nodes[k];
+			int hit = -1;
+			if (guess < t->nchildren && key_is(j, kn, t->children[guess].name))
+				hit = guess;
+			else
+				for (int i = 0; i < t->nchildren && hit < 0; i++)
+					if (i != guess && key_is(j, kn, t->children[i].name))
+						hit = i;
+			if (hit >= 0) {
+				found[hit] = kn->end;
+				guess = hit + 1;
 			}
-			if (rc)
-				return rc;
 		}
+		int rc = 0;
+		for (int i = 0; i < t->nchildren && !rc; i++) {
+			const br_field *cf = &t->children[i];
+			jpath sub = { path, cf->name, "." };
+			if (found[i])
+				rc = conv(j, found[i], cf, c ? &c->children[i] : NULL, &sub);
+			else if (cf->required)
+				rc = fail(j, "missing required field %s", P(j, &sub));
+			else if (c)
+				br_col_append_null(&c->children[i]);
+		}
+		if (found != found_s)
+			free(found);
+		if (rc)
+			return rc;
 		if (c)
 			br_col_append_struct(c);
 		return 0;
@@ -686,10 +738,9 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 	case BR_T_LIST: {
 		if (nd->kind != J_ARR)
 			break;
-		char sub[256];
-		join_path(sub, sizeof sub, path, "[]", "");
+		jpath sub = { path, "", "[]" };
 		for (uint32_t k = x + 1; k < nd->end; k = j->nodes[k].end) {
-			int rc = conv(j, k, &t->children[0], c ? &c->children[0] : NULL, sub);
+			int rc = conv(j, k, &t->children[0], c ? &c->children[0] : NULL, &sub);
 			if (rc)
 				return rc;
 		}
@@ -700,15 +751,14 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 	case BR_T_MAP: {
 		if (nd->kind != J_OBJ)
 			break;
-		char sub[256];
-		join_path(sub, sizeof sub, path, "{}", "");
+		jpath sub = { path, "", "{}" };
 		for (uint32_t k = x + 1; k < nd->end; k = j->nodes[j->nodes[k].end].end) {
 			s = str_of(j, &j->nodes[k], &len);
 			if (!br_tier_utf8_valid(s, len))
-				return fail(j, "field %s: key is not valid UTF-8", path);
+				return fail(j, "field %s: key is not valid UTF-8", P(j, path));
 			if (c)
 				br_col_append_bytes(&c->children[0], s, len);
-			int rc = conv(j, j->nodes[k].end, &t->children[1], c ? &c->children[1] : NULL, sub);
+			int rc = conv(j, j->nodes[k].end, &t->children[1], c ? &c->children[1] : NULL, &sub);
 			if (rc)
 				return rc;
 		}
@@ -717,9 +767,41 @@ static int conv(br_tjson *j, uint32_t x, const br_field *f, br_col *c, const cha
 		return 0;
 	}
 	default:
-		return fail(j, "field %s: type %s is not supported in json mode", path, br_type_name(t, tn, sizeof tn));
+		return fail(j, "field %s: type %s is not supported in json mode", P(j, path), br_type_name(t, tn, sizeof tn));
 	}
-	return fail(j, "field %s: expected %s, got %s", path, br_type_name(t, tn, sizeof tn), kind_name(nd->kind));
+	return fail(j, "field %s: expected %s, got %s", P(j, path), br_type_name(t, tn, sizeof tn), kind_name(nd->kind));
+}
+
+/* Column states before an append, so a value failing halfway can be taken
+ * back: the lengths of every buffer of the column and its descendants (a
+ * bitmap shrunk to its old byte length is rewritten bit by bit by the next
+ * append; a bitmap made during the failed value shrinks to nothing, which
+ * means "all valid" again). One pass instead of a dry run plus an append. */
+typedef struct colmark {
+	int64_t len, null_count;
+	size_t validity, values, offsets;
+} colmark;
+
+static void mark_cols(br_buf *m, const br_col *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		colmark k = { c[i].len, c[i].null_count, c[i].validity.len, c[i].values.len, c[i].offsets.len };
+		br_buf_put(m, &k, sizeof k);
+		mark_cols(m, c[i].children, c[i].nchildren);
+	}
+}
+
+static void rollback_cols(const colmark **m, br_col *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const colmark *k = (*m)++;
+		c[i].len = k->len;
+		c[i].null_count = k->null_count;
+		c[i].validity.len = k->validity;
+		c[i].values.len = k->values;
+		c[i].offsets.len = k->offsets;
+		rollback_cols(m, c[i].children, c[i].nchildren);
+	}
 }
 
 /* The value columns as a pseudo-field for conv's struct case: the root minus
@@ -738,18 +820,25 @@ static int conv_root(br_tjson *j, const br_type *root, int first, br_batch *b)
 		fake.nchildren = view.nchildren;
 		fake.children = b->cols + first;
 		c = &fake;
+		j->marks.len = 0;
+		mark_cols(&j->marks, b->cols + first, view.nchildren);
 	}
 	/* the struct case names columns "value.x": trim the prefix in reasons */
-	int rc = conv(j, 0, &f, c, "value");
+	jpath top = { NULL, "value", "" };
+	int rc = conv(j, 0, &f, c, &top);
+	/* fake is not a real column: it must not keep a validity or length of its own */
+	if (c)
+		br_buf_free(&fake.validity);
 	if (rc) {
+		if (c) {
+			const colmark *m = (const colmark *)j->marks.p;
+			rollback_cols(&m, b->cols + first, view.nchildren);
+		}
 		char *p = strstr(j->reason, "value.");
 		if (p)
 			memmove(p, p + 6, strlen(p + 6) + 1);
 		return rc;
 	}
-	/* fake is not a real column: it must not keep a validity or length of its own */
-	if (c)
-		br_buf_free(&fake.validity);
 	return 0;
 }
 
@@ -757,9 +846,6 @@ int br_tjson_append(br_tjson *j, br_batch *b, int first, char *reason, size_t ca
 {
 	j->reason = reason;
 	j->rcap = cap;
-	int rc = conv_root(j, b->type, first, NULL);
-	if (rc)
-		return rc;
 	return conv_root(j, b->type, first, b);
 }
 

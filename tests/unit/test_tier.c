@@ -419,8 +419,20 @@ static void test_tier_end_to_end(void **state)
 	assert_int_equal(br_tier_frontier_read(x.dir, "raw", &f, &n, NULL, NULL, NULL), 0);
 	assert_int_equal(f[0], 6);
 	free(f);
-	/* switching a json topic to key_value must not write rows of the wrong shape */
+	/* switching a json topic to key_value is refused while the table exists
+	 * (the config guard), and changes nothing */
 	const char *kvm[] = { "braid.lake.mode", "key_value" };
+	br_err e = { 0 };
+	assert_int_equal(br_log_set_configs(x.log, "ev", kvm, 1, true, &e), BR_EINVAL);
+	assert_non_null(strstr(e.msg, "cannot change from json to key_value"));
+	const char *part[] = { "braid.lake.partition", "day(_timestamp)" };
+	assert_int_equal(br_log_set_configs(x.log, "ev", part, 1, true, &e), BR_EINVAL);
+	assert_non_null(strstr(e.msg, "braid.lake.partition cannot change"));
+	assert_string_equal(br_topic_config(br_log_topic(x.log, "ev", 2), "braid.lake.mode", NULL), "json");
+	/* through off, the guard cannot tell the table's layout: tiering still
+	 * refuses to write rows of the wrong shape */
+	const char *off[] = { "braid.lake.mode", "off" };
+	assert_int_equal(br_log_set_configs(x.log, "ev", off, 1, true, NULL), 0);
 	assert_int_equal(br_log_set_configs(x.log, "ev", kvm, 1, true, NULL), 0);
 	const char *v3[] = { "{\"a\": 5}" };
 	produce(x.log, "ev", 0, v3, 1);
