@@ -516,7 +516,8 @@ static int sess_key_step(br_op *op, br_circuit *c, skey *k, br_err *err)
 	int64_t *s0 = br_arena_alloc(&c->scratch, sizeof(int64_t) * (n0 + 1));
 	int64_t *e0 = br_arena_alloc(&c->scratch, sizeof(int64_t) * (n0 + 1));
 	srow *old = br_arena_alloc(&c->scratch, sizeof(srow) * (n0 + 1));
-	memcpy(old, k->rows, sizeof(srow) * n0);
+	if (n0)
+		memcpy(old, k->rows, sizeof(srow) * n0);
 	sessions_of(old, n0, st->gap, s0, e0);
 	/* Apply the delta: merge weights into the sorted rows. */
 	qsort(k->delta, k->nd, sizeof *k->delta, srow_cmp);
@@ -836,7 +837,8 @@ static int wagg_close(br_op *op, br_circuit *c, br_err *err)
 		}
 		closing[n++] = p;
 	}
-	qsort(closing, n, sizeof *closing, pane_cmp);
+	if (n > 1)
+		qsort(closing, n, sizeof *closing, pane_cmp);
 	int nout = ncols_of(op), rc = 0;
 	br_value *row = row_buf(c, nout);
 	for (size_t k = 0; k < n; k++) {

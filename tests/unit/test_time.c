@@ -1,0 +1,652 @@
+/* test_time.c — unit tests for src/flow/time.c: interval text, time options,
+ * the watermark tracker (lateness, idle partitions, forged timestamps), the
+ * window operators (tumble/hop assignment, sessions under retraction, the
+ * windowed aggregate in both emit modes with state release), and determinism
+ * across partition interleavings, batch sizes and step boundaries. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "flow/time.h"
+
+#define SEC 1000000LL
+
+/* ------------------------------------------------------------- helpers */
+
+static br_value L(int64_t x) { return br_value_i64(BR_T_LONG, x); }
+static br_value TS(int64_t x) { return br_value_i64(BR_T_TIMESTAMP, x); }
+static br_value S(const char *s) { return br_value_bytes(BR_T_STRING, s, strlen(s)); }
+
+static void feed(br_circuit *c, br_op *in, int ncols, int nrows, const br_value *vals, const int64_t *w)
+{
+	br_batch b;
+	br_batch_init(&b, in->out_type, true);
+	for (int i = 0; i < nrows; i++)
+		br_batch_append_row(&b, vals + i * ncols, w ? w[i] : 1);
+	br_err err = { 0 };
+	assert_int_equal(br_circuit_feed(c, in, &b, &err), 0);
+	br_batch_free(&b);
+}
+
+static void fmt_row(const br_value *v, int n, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		const br_value *x = &v[i];
+		char tmp[64];
+		if (x->is_null)
+			snprintf(tmp, sizeof tmp, "NULL");
+		else if (x->type == BR_T_STRING)
+			snprintf(tmp, sizeof tmp, "'%.*s'", (int)x->v.bytes.len, x->v.bytes.p);
+		else if (x->type == BR_T_DOUBLE)
+			snprintf(tmp, sizeof tmp, "%g", x->v.f64);
+		else
+			snprintf(tmp, sizeof tmp, "%" PRId64, x->v.i64);
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", tmp);
+	}
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted "row*weight" lines joined by ';' of a consolidated Z-set given as
+ * a ztab (integrate contents). */
+static char *ztab_text(const br_ztab *t, int ncols)
+{
+	size_t cap = 64, n = 0;
+	char **lines = malloc(cap * sizeof *lines);
+	br_zent *e;
+	br_value v[16];
+	for (size_t i = 0; (e = br_ztab_next(t, &i));) {
+		if (!e->w)
+			continue;
+		assert_int_equal(br_row_decode(e->key, e->klen, v, ncols, NULL), 0);
+		char row[300];
+		fmt_row(v, ncols, row, sizeof row);
+		if (n == cap)
+			lines = realloc(lines, (cap *= 2) * sizeof *lines);
+		lines[n++] = br_xasprintf("%s*%" PRId64, row, e->w);
+	}
+	qsort(lines, n, sizeof *lines, cmp_str);
+	br_buf b = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		br_buf_printf(&b, "%s%s", i ? ";" : "", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	br_buf_u8(&b, 0);
+	return (char *)b.p;
+}
+
+static char *contents(const br_op *integ, int ncols) { return ztab_text(br_op_contents(integ), ncols); }
+
+static void expect(const br_op *integ, int ncols, const char *want)
+{
+	char *got = contents(integ, ncols);
+	if (strcmp(got, want))
+		fail_msg("got  %s\nwant %s", got, want);
+	free(got);
+}
+
+static void step(br_circuit *c)
+{
+	br_err err = { 0 };
+	if (br_circuit_step(c, &err))
+		fail_msg("step: %s", err.msg);
+}
+
+static void watermark(br_circuit *c, int64_t wm)
+{
+	br_err err = { 0 };
+	assert_int_equal(br_time_circuit_watermark(c, wm, &err), 0);
+}
+
+/* The delta of op's last step, as text (consolidated). */
+static char *delta_text(const br_op *op)
+{
+	br_arena a;
+	br_arena_init(&a, 0);
+	br_ztab t;
+	br_ztab_init(&t, &a);
+	br_buf k = { 0 };
+	br_value v[16];
+	int n = op->out.ncols;
+	for (int64_t i = 0; i < op->out.nrows; i++) {
+		br_batch_get_row(&op->out, i, v);
+		br_buf_reset(&k);
+		br_row_encode(&k, v, n);
+		br_ztab_upsert(&t, k.p, k.len)->w += br_batch_weight(&op->out, i);
+	}
+	char *s = ztab_text(&t, n);
+	br_buf_free(&k);
+	br_ztab_free(&t);
+	br_arena_free(&a);
+	return s;
+}
+
+/* ---------------------------------------------------------- intervals */
+
+static void test_intervals(void **state)
+{
+	br_err err = { 0 };
+	int64_t us;
+	struct { const char *s; int64_t us; } ok[] = {
+		{ "5 seconds", 5 * SEC }, { "1 minute", 60 * SEC }, { "500 ms", 500000 }, { "1m30s", 90 * SEC },
+		{ "1 hour 30 minutes", 5400 * SEC }, { "2.5s", 2500000 }, { "00:01:30", 90 * SEC }, { "1:30", 90 * SEC },
+		{ "10 us", 10 }, { "1 DAY", 86400 * SEC }, { "0 s", 0 }, { " 7 Seconds ", 7 * SEC },
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+		if (br_time_parse_interval(ok[i].s, &us, &err))
+			fail_msg("%s: %s", ok[i].s, err.msg);
+		assert_int_equal(us, ok[i].us);
+	}
+	const char *bad[] = { "5", "", "-1 s", "5 parsecs", "s", "1e300 days", "abc" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (!br_time_parse_interval(bad[i], &us, &err))
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(br_time_parse_interval("5 parsecs", &us, &err), BR_EINVAL);
+	assert_non_null(strstr(err.msg, "unknown unit \"parsecs\""));
+}
+
+static void test_options(void **state)
+{
+	br_err err = { 0 };
+	br_time_opts o;
+	br_time_opts_default(&o);
+	const char *k[] = { "event_time", "watermark_delay", "lateness", "allowed_lateness", "idle_timeout",
+			    "max_future_skew" };
+	const char *v[] = { "ts", "5 seconds", "update", "1 minute", "30 seconds", "1 minute" };
+	assert_int_equal(br_time_parse_options(&o, 6, k, v, &err), 0);
+	assert_string_equal(o.event_time, "ts");
+	assert_int_equal(o.watermark_delay, 5 * SEC);
+	assert_int_equal(o.lateness, BR_LATE_UPDATE);
+	assert_int_equal(o.allowed_lateness, 60 * SEC);
+	assert_int_equal(o.idle_timeout, 30 * SEC);
+	assert_int_equal(o.max_future_skew, 60 * SEC);
+	br_buf b = { 0 };
+	br_time_opts_format(&o, &b);
+	br_buf_u8(&b, 0);
+	assert_string_equal((char *)b.p, "event_time=ts, watermark_delay=5s, lateness=update, allowed_lateness=60s, "
+					 "idle_timeout=30s, max_future_skew=60s");
+	br_buf_free(&b);
+
+	br_time_opts_default(&o);
+	assert_int_equal(br_time_parse_option(&o, "compression", "zstd", &err), BR_ENOTFOUND);
+	assert_int_equal(br_time_parse_option(&o, "lateness", "ignore", &err), BR_EINVAL);
+	assert_non_null(strstr(err.msg, "not drop, update or dead_letter"));
+	assert_int_equal(br_time_parse_option(&o, "watermark_delay", "5", &err), BR_EINVAL);
+	assert_non_null(strstr(err.msg, "watermark_delay"));
+	const char *k2[] = { "watermark_delay" }, *v2[] = { "5 s" };
+	assert_int_equal(br_time_parse_options(&o, 1, k2, v2, &err), BR_EINVAL); /* no event_time */
+	const char *k3[] = { "event_time", "allowed_lateness" }, *v3[] = { "ts", "5 s" };
+	br_time_opts_default(&o);
+	assert_int_equal(br_time_parse_options(&o, 2, k3, v3, &err), BR_EINVAL); /* needs lateness=update */
+}
+
+/* ------------------------------------------------------------ tracker */
+
+static void test_tracker_lateness(void **state)
+{
+	br_time_opts o;
+	br_time_opts_default(&o);
+	strcpy(o.event_time, "ts");
+	o.watermark_delay = 5 * SEC;
+	br_wm_tracker t;
+	br_wm_init(&t, &o, 1);
+	const char *why;
+	assert_int_equal(br_wm_global(&t), BR_TIME_NONE);
+	/* events (s): 10 12 8 7 6 20 15 14 */
+	assert_int_equal(br_wm_observe(&t, 0, false, 10 * SEC, 100 * SEC, &why), BR_TIME_ON_TIME);
+	assert_int_equal(br_wm_partition(&t, 0), 5 * SEC);
+	assert_int_equal(br_wm_observe(&t, 0, false, 12 * SEC, 100 * SEC, &why), BR_TIME_ON_TIME);
+	assert_int_equal(br_wm_partition(&t, 0), 7 * SEC);
+	assert_int_equal(br_wm_observe(&t, 0, false, 8 * SEC, 100 * SEC, &why), BR_TIME_ON_TIME);  /* out of order, within delay */
+	assert_int_equal(br_wm_observe(&t, 0, false, 7 * SEC, 100 * SEC, &why), BR_TIME_ON_TIME);  /* exactly at the watermark */
+	assert_int_equal(br_wm_observe(&t, 0, false, 7 * SEC - 1, 100 * SEC, &why), BR_TIME_LATE); /* 1us below */
+	assert_non_null(strstr(why, "late"));
+	assert_int_equal(br_wm_partition(&t, 0), 7 * SEC); /* late records never move it */
+	assert_int_equal(br_wm_observe(&t, 0, false, 20 * SEC, 100 * SEC, &why), BR_TIME_ON_TIME);
+	assert_int_equal(br_wm_observe(&t, 0, false, 15 * SEC, 100 * SEC, &why), BR_TIME_ON_TIME);
+	assert_int_equal(br_wm_observe(&t, 0, false, 14 * SEC, 100 * SEC, &why), BR_TIME_LATE);
+	assert_int_equal(br_wm_observe(&t, 0, true, 0, 100 * SEC, &why), BR_TIME_LATE);
+	assert_string_equal(why, "event time is NULL");
+	assert_int_equal(br_wm_global(&t), 15 * SEC);
+	assert_int_equal(t.parts[0].on_time, 6);
+	assert_int_equal(t.parts[0].late, 3);
+	br_wm_free(&t);
+
+	/* lateness = update, allowed 3s: late by <= 3s is applied, beyond is not */
+	o.lateness = BR_LATE_UPDATE;
+	o.allowed_lateness = 3 * SEC;
+	br_wm_init(&t, &o, 1);
+	assert_int_equal(br_wm_observe(&t, 0, false, 20 * SEC, 0, &why), BR_TIME_ON_TIME); /* wm 15 */
+	assert_int_equal(br_wm_observe(&t, 0, false, 12 * SEC, 0, &why), BR_TIME_LATE_UPDATE);
+	assert_int_equal(br_wm_observe(&t, 0, false, 12 * SEC - 1, 0, &why), BR_TIME_LATE);
+	assert_int_equal(br_wm_partition(&t, 0), 15 * SEC);
+	assert_int_equal(t.parts[0].late_applied, 1);
+	br_wm_free(&t);
+}
+
+static void test_tracker_partitions_idle(void **state)
+{
+	br_time_opts o;
+	br_time_opts_default(&o);
+	strcpy(o.event_time, "ts");
+	o.watermark_delay = 1 * SEC;
+	o.idle_timeout = 10 * SEC;
+	br_wm_tracker t;
+	br_wm_init(&t, &o, 2);
+	/* append times drive idleness, event times the watermark */
+	br_wm_observe(&t, 0, false, 100 * SEC, 1000 * SEC, NULL);
+	assert_int_equal(br_wm_global(&t), BR_TIME_NONE); /* partition 1 not seen, not idle yet */
+	br_wm_observe(&t, 1, false, 50 * SEC, 1001 * SEC, NULL);
+	assert_int_equal(br_wm_global(&t), 49 * SEC); /* min(99, 49) */
+	br_wm_observe(&t, 0, false, 200 * SEC, 1011 * SEC, NULL);
+	assert_false(br_wm_idle(&t, 1)); /* 1011 - 1001 = 10: not more than the timeout */
+	assert_int_equal(br_wm_global(&t), 49 * SEC);
+	br_wm_observe(&t, 0, false, 300 * SEC, 1012 * SEC, NULL);
+	assert_true(br_wm_idle(&t, 1));
+	assert_int_equal(br_wm_global(&t), 299 * SEC); /* idle partition no longer holds it back */
+	/* partition 1 resumes: it counts again, but the global watermark never goes back */
+	assert_int_equal(br_wm_observe(&t, 1, false, 60 * SEC, 1013 * SEC, NULL), BR_TIME_ON_TIME);
+	assert_false(br_wm_idle(&t, 1));
+	assert_int_equal(br_wm_global(&t), 299 * SEC);
+	br_wm_observe(&t, 1, false, 400 * SEC, 1014 * SEC, NULL);
+	br_wm_observe(&t, 0, false, 500 * SEC, 1014 * SEC, NULL);
+	assert_int_equal(br_wm_global(&t), 399 * SEC);
+	br_wm_free(&t);
+
+	/* a partition that never receives anything stops holding back after the timeout */
+	br_wm_init(&t, &o, 3);
+	br_wm_observe(&t, 0, false, 5 * SEC, 0, NULL);
+	assert_int_equal(br_wm_global(&t), BR_TIME_NONE);
+	br_wm_observe(&t, 0, false, 30 * SEC, 11 * SEC, NULL);
+	assert_int_equal(br_wm_global(&t), 29 * SEC);
+	br_wm_free(&t);
+}
+
+/* One forged far-future event among 10,000 honest ones (1 event/ms, out of
+ * order by up to 400 ms, delay 1 s): every honest one is on time, the forged
+ * one is quarantined, and the watermark never jumps. */
+static void test_forged_timestamp(void **state)
+{
+	br_time_opts o;
+	br_time_opts_default(&o);
+	strcpy(o.event_time, "ts");
+	o.watermark_delay = 1 * SEC;
+	o.max_future_skew = 60 * SEC;
+	br_wm_tracker t;
+	br_wm_init(&t, &o, 1);
+	int64_t base = 1700000000LL * SEC;
+	uint64_t rng = 42;
+	int quarantined = 0, late = 0;
+	for (int i = 0; i < 10000; i++) {
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		int64_t append = base + i * 1000LL;
+		int64_t ev = append - (int64_t)((rng >> 33) % 400000);
+		if (i == 5000) {
+			const char *why;
+			int v = br_wm_observe(&t, 0, false, base + 365LL * 86400 * SEC, append, &why);
+			assert_int_equal(v, BR_TIME_QUARANTINED);
+			assert_non_null(strstr(why, "max_future_skew"));
+			quarantined++;
+		}
+		int v = br_wm_observe(&t, 0, false, ev, append, NULL);
+		late += v == BR_TIME_LATE;
+		assert_true(br_wm_global(&t) <= append);
+	}
+	assert_int_equal(late, 0);
+	assert_int_equal(quarantined, 1);
+	assert_int_equal(t.parts[0].on_time, 10000);
+	assert_int_equal(t.parts[0].quarantined, 1);
+	br_wm_free(&t);
+
+	/* without the skew limit the same forged event makes honest data late */
+	o.max_future_skew = -1;
+	br_wm_init(&t, &o, 1);
+	br_wm_observe(&t, 0, false, base, base, NULL);
+	br_wm_observe(&t, 0, false, base + 365LL * 86400 * SEC, base, NULL);
+	assert_int_equal(br_wm_observe(&t, 0, false, base + 1, base, NULL), BR_TIME_LATE);
+	br_wm_free(&t);
+}
+
+/* ---------------------------------------------------------- operators */
+
+static void test_tumble_hop_assign(void **state)
+{
+	br_circuit c;
+	br_circuit_init(&c);
+	br_type_id ty[2] = { BR_T_STRING, BR_T_TIMESTAMP };
+	br_op *in = br_op_input(&c, 2, ty);
+	br_op *tum = br_op_window_assign(&c, in, BR_WIN_TUMBLE, 1, 10, 0, 0);
+	br_op *hop = br_op_window_assign(&c, in, BR_WIN_HOP, 1, 10, 5, 0);
+	br_op *it = br_op_integrate(&c, tum), *ih = br_op_integrate(&c, hop);
+	assert_int_equal(tum->out_type->children[2].type->id, BR_T_TIMESTAMP);
+	/* boundaries: 0 and 10 start windows, 9 is the last of [0,10), -1 is in [-10,0) */
+	br_value rows[] = { S("a"), TS(0), S("b"), TS(9), S("c"), TS(10), S("d"), TS(-1), S("e"), br_value_null(BR_T_TIMESTAMP) };
+	feed(&c, in, 2, 5, rows, NULL);
+	step(&c);
+	expect(it, 4, "'a',0,0,10*1;'b',9,0,10*1;'c',10,10,20*1;'d',-1,-10,0*1");
+	expect(ih, 4, "'a',0,-5,5*1;'a',0,0,10*1;'b',9,0,10*1;'b',9,5,15*1;'c',10,10,20*1;'c',10,5,15*1;"
+		      "'d',-1,-10,0*1;'d',-1,-5,5*1");
+	int64_t w[] = { -1 };
+	feed(&c, in, 2, 1, rows + 4, w); /* retract c */
+	step(&c);
+	expect(it, 4, "'a',0,0,10*1;'b',9,0,10*1;'d',-1,-10,0*1");
+	br_circuit_free(&c);
+
+	/* hop whose size is not a multiple of the slide: size 10, slide 4 */
+	br_circuit_init(&c);
+	in = br_op_input(&c, 2, ty);
+	hop = br_op_window_assign(&c, in, BR_WIN_HOP, 1, 10, 4, 0);
+	ih = br_op_integrate(&c, hop);
+	feed(&c, in, 2, 1, rows + 4, NULL); /* t = 10: windows starting 8, 4, (0 ends at 10: no) */
+	step(&c);
+	expect(ih, 4, "'c',10,4,14*1;'c',10,8,18*1");
+	br_circuit_free(&c);
+}
+
+static void test_session_merge_split(void **state)
+{
+	br_circuit c;
+	br_circuit_init(&c);
+	br_type_id ty[2] = { BR_T_STRING, BR_T_LONG };
+	br_op *in = br_op_input(&c, 2, ty);
+	int keys[1] = { 0 };
+	br_op *s = br_op_session(&c, in, 1, 10, 1, keys, 0);
+	br_op *it = br_op_integrate(&c, s);
+	br_value r1[] = { S("k"), L(0), S("k"), L(30), S("j"), L(5) };
+	feed(&c, in, 2, 3, r1, NULL);
+	step(&c);
+	expect(it, 4, "'j',5,5,15*1;'k',0,0,10*1;'k',30,30,40*1");
+	/* 10 is not within the gap of 0 (0 + 10 is the end, exclusive): new session */
+	br_value r2[] = { S("k"), L(10) };
+	feed(&c, in, 2, 1, r2, NULL);
+	step(&c);
+	expect(it, 4, "'j',5,5,15*1;'k',0,0,10*1;'k',10,10,20*1;'k',30,30,40*1");
+	/* 19 and 25 bridge [10,20) and [30,40): one session [10,40) */
+	br_value r3[] = { S("k"), L(19), S("k"), L(25) };
+	feed(&c, in, 2, 2, r3, NULL);
+	step(&c);
+	expect(it, 4, "'j',5,5,15*1;'k',0,0,10*1;'k',10,10,40*1;'k',19,10,40*1;'k',25,10,40*1;'k',30,10,40*1");
+	char *d = delta_text(s);
+	/* only the changed rows moved */
+	assert_string_equal(d, "'k',10,10,20*-1;'k',10,10,40*1;'k',19,10,40*1;'k',25,10,40*1;'k',30,10,40*1;'k',30,30,40*-1");
+	free(d);
+	/* retracting the bridge splits the session again */
+	int64_t neg[] = { -1 };
+	feed(&c, in, 2, 1, r3 + 2, neg);
+	step(&c);
+	expect(it, 4, "'j',5,5,15*1;'k',0,0,10*1;'k',10,10,29*1;'k',19,10,29*1;'k',30,30,40*1");
+	/* watermark 30 releases sessions ending at or before 30 */
+	assert_int_equal(br_session_rows(s), 5);
+	watermark(&c, 30);
+	step(&c);
+	assert_int_equal(br_session_rows(s), 1);
+	expect(it, 4, "'j',5,5,15*1;'k',0,0,10*1;'k',10,10,29*1;'k',19,10,29*1;'k',30,30,40*1");
+	br_circuit_free(&c);
+}
+
+/* events (key, ts) -> tumble(10) -> window agg GROUP BY window_start,
+ * window_end, key: count(*), sum(v) */
+typedef struct wagg_fix {
+	br_circuit c;
+	br_op *in, *win, *agg, *integ;
+} wagg_fix;
+
+static void wagg_build(wagg_fix *f, int emit, int64_t lateness, bool hop)
+{
+	br_circuit_init(&f->c);
+	br_type_id ty[3] = { BR_T_STRING, BR_T_LONG, BR_T_LONG };
+	f->in = br_op_input(&f->c, 3, ty);
+	f->win = br_op_window_assign(&f->c, f->in, hop ? BR_WIN_HOP : BR_WIN_TUMBLE, 1, 10, 5, 0);
+	int g[3] = { 3, 4, 0 };
+	br_agg_spec a[2] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_SUM, 2, false, BR_T_LONG } };
+	f->agg = br_op_window_agg(&f->c, f->win, 3, 4, 3, g, 2, a, emit, lateness);
+	f->integ = br_op_integrate(&f->c, f->agg);
+}
+
+static void test_window_agg_changelog(void **state)
+{
+	wagg_fix f;
+	wagg_build(&f, BR_EMIT_CHANGELOG, 5, false);
+	br_value r1[] = { S("a"), L(1), L(10), S("a"), L(9), L(1), S("b"), L(10), L(7) };
+	feed(&f.c, f.in, 3, 3, r1, NULL);
+	step(&f.c);
+	expect(f.integ, 5, "0,10,'a',2,11*1;10,20,'b',1,7*1");
+	assert_int_equal(br_window_agg_open_panes(f.agg), 2);
+	/* watermark 12: [0,10) stays open until 10 + 5 (allowed lateness) */
+	watermark(&f.c, 12);
+	step(&f.c);
+	assert_int_equal(br_window_agg_open_panes(f.agg), 2);
+	/* a late update within the allowed lateness retracts and replaces */
+	br_value r2[] = { S("a"), L(3), L(100) };
+	feed(&f.c, f.in, 3, 1, r2, NULL);
+	step(&f.c);
+	char *d = delta_text(f.agg);
+	assert_string_equal(d, "0,10,'a',2,11*-1;0,10,'a',3,111*1");
+	free(d);
+	/* watermark 15 closes [0,10): its state is freed, its rows stay in the view */
+	watermark(&f.c, 15);
+	step(&f.c);
+	assert_int_equal(br_window_agg_open_panes(f.agg), 1);
+	expect(f.integ, 5, "0,10,'a',3,111*1;10,20,'b',1,7*1");
+	/* a row for the closed window is dropped and counted (sources filter these) */
+	feed(&f.c, f.in, 3, 1, r2, NULL);
+	step(&f.c);
+	assert_int_equal(br_window_agg_dropped(f.agg), 1);
+	expect(f.integ, 5, "0,10,'a',3,111*1;10,20,'b',1,7*1");
+	/* retraction inside an open window */
+	int64_t neg[] = { -1 };
+	feed(&f.c, f.in, 3, 1, r1 + 6, neg);
+	step(&f.c);
+	expect(f.integ, 5, "0,10,'a',3,111*1");
+	br_circuit_free(&f.c);
+}
+
+static void test_window_agg_on_close(void **state)
+{
+	wagg_fix f;
+	wagg_build(&f, BR_EMIT_ON_WINDOW_CLOSE, 0, true); /* hop size 10 slide 5 */
+	br_value r1[] = { S("a"), L(1), L(10), S("a"), L(7), L(1), S("b"), L(12), L(7) };
+	feed(&f.c, f.in, 3, 3, r1, NULL);
+	step(&f.c);
+	assert_int_equal(f.agg->out.nrows, 0); /* nothing before a window closes */
+	expect(f.integ, 5, "");
+	int64_t neg[] = { -1 };
+	feed(&f.c, f.in, 3, 1, r1 + 3, neg); /* retraction before close: never shows */
+	watermark(&f.c, 10);                 /* closes [-5,5) and [0,10) (end <= 10) */
+	step(&f.c);
+	char *d = delta_text(f.agg);
+	assert_string_equal(d, "-5,5,'a',1,10*1;0,10,'a',1,10*1");
+	free(d);
+	/* the emitted rows are final: only additions ever (append-only) */
+	watermark(&f.c, 10);
+	step(&f.c);
+	assert_int_equal(f.agg->out.nrows, 0);
+	watermark(&f.c, 100);
+	step(&f.c);
+	d = delta_text(f.agg);
+	assert_string_equal(d, "10,20,'b',1,7*1;5,15,'b',1,7*1");
+	free(d);
+	assert_int_equal(br_window_agg_open_panes(f.agg), 0);
+	expect(f.integ, 5, "-5,5,'a',1,10*1;0,10,'a',1,10*1;10,20,'b',1,7*1;5,15,'b',1,7*1");
+	br_circuit_free(&f.c);
+}
+
+/* ---------------------------------------------------------- determinism
+ *
+ * 3 partitions of events (key, ts, v) in log order, out of order within the
+ * partition by up to 3 s, with a few very late ones. Each run merges the
+ * partitions in a different random interleaving, cuts steps at random
+ * points, observes every record through a tracker (delay 3 s, lateness per
+ * policy) and feeds accepted records to tumble(10 s) -> window agg. The
+ * integrated output must be the same in every run; under changelog it must
+ * equal the batch aggregate of the accepted records, under on_window_close
+ * that aggregate restricted to windows closed by the final watermark. */
+
+#define NP 3
+#define NEV 600
+
+typedef struct ev { int64_t ts, v, append; int key; } ev;
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *s >> 33;
+}
+
+static void make_log(ev log[NP][NEV])
+{
+	uint64_t s = 7;
+	for (int p = 0; p < NP; p++)
+		for (int i = 0; i < NEV; i++) {
+			int64_t base = (int64_t)i * SEC / 2 + p * 300000;
+			int64_t jitter = (int64_t)(rnd(&s) % 3000) * 1000;
+			if (rnd(&s) % 50 == 0)
+				jitter += 20 * SEC; /* very late */
+			else if (rnd(&s) % 25 == 0)
+				jitter += 3 * SEC; /* late by less than the allowed lateness */
+			log[p][i] = (ev){ base - jitter, (int64_t)(rnd(&s) % 100), base + SEC, (int)(rnd(&s) % 4) };
+		}
+}
+
+static char *run_once(ev log[NP][NEV], uint64_t seed, int emit, int lateness, char **batch_out)
+{
+	br_time_opts o;
+	br_time_opts_default(&o);
+	strcpy(o.event_time, "ts");
+	o.watermark_delay = 3 * SEC;
+	o.lateness = lateness;
+	o.allowed_lateness = lateness == BR_LATE_UPDATE ? 4 * SEC : 0;
+	br_wm_tracker t;
+	br_wm_init(&t, &o, NP);
+	wagg_fix f;
+	br_circuit_init(&f.c);
+	br_type_id ty[3] = { BR_T_STRING, BR_T_LONG, BR_T_LONG };
+	f.in = br_op_input(&f.c, 3, ty);
+	f.win = br_op_window_assign(&f.c, f.in, BR_WIN_TUMBLE, 1, 10 * SEC, 0, 0);
+	int g[3] = { 3, 4, 0 };
+	br_agg_spec a[2] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_SUM, 2, false, BR_T_LONG } };
+	f.agg = br_op_window_agg(&f.c, f.win, 3, 4, 3, g, 2, a, emit, o.allowed_lateness);
+	f.integ = br_op_integrate(&f.c, f.agg);
+	/* the batch reference: a plain aggregate over the accepted records */
+	br_circuit bc;
+	br_circuit_init(&bc);
+	br_op *bin = br_op_input(&bc, 3, ty);
+	br_op *bwin = br_op_window_assign(&bc, bin, BR_WIN_TUMBLE, 1, 10 * SEC, 0, 0);
+	br_op *bagg = br_op_aggregate(&bc, bwin, 3, g, 2, a);
+	br_op *binteg = br_op_integrate(&bc, bagg);
+	br_batch acc, all;
+	br_batch_init(&acc, f.in->out_type, true);
+	br_batch_init(&all, f.in->out_type, true);
+	int pos[NP] = { 0 };
+	uint64_t s = seed;
+	int left = NP * NEV;
+	static const char *keys[4] = { "k0", "k1", "k2", "k3" };
+	while (left) {
+		int p = (int)(rnd(&s) % NP);
+		int run = 1 + (int)(rnd(&s) % 40);
+		for (int r = 0; r < run && pos[p] < NEV; r++, left--) {
+			ev *e = &log[p][pos[p]++];
+			int v = br_wm_observe(&t, p, false, e->ts, e->append, NULL);
+			if (v != BR_TIME_ON_TIME && v != BR_TIME_LATE_UPDATE)
+				continue;
+			br_value row[3] = { S(keys[e->key]), L(e->ts), L(e->v) };
+			br_batch_append_row(&acc, row, 1);
+			br_batch_append_row(&all, row, 1);
+		}
+		if (rnd(&s) % 3 == 0 || !left) { /* a step boundary */
+			br_err err = { 0 };
+			assert_int_equal(br_circuit_feed(&f.c, f.in, &acc, &err), 0);
+			br_batch_reset(&acc);
+			watermark(&f.c, br_wm_global(&t));
+			step(&f.c);
+			assert_int_equal(br_window_agg_dropped(f.agg), 0);
+		}
+	}
+	int64_t final_wm = br_wm_global(&t), nlate = 0, napplied = 0;
+	for (int p = 0; p < NP; p++) {
+		nlate += t.parts[p].late;
+		napplied += t.parts[p].late_applied;
+	}
+	assert_true(nlate > 5); /* the fixture does exercise lateness */
+	assert_true(lateness == BR_LATE_UPDATE ? napplied > 5 : napplied == 0);
+	br_err err = { 0 };
+	assert_int_equal(br_circuit_feed(&bc, bin, &all, &err), 0);
+	step(&bc);
+	char *got = contents(f.integ, 5);
+	if (batch_out) {
+		if (emit == BR_EMIT_CHANGELOG) {
+			*batch_out = contents(binteg, 5);
+		} else { /* only windows closed by the final watermark */
+			br_arena ar;
+			br_arena_init(&ar, 0);
+			br_ztab z;
+			br_ztab_init(&z, &ar);
+			br_zent *e;
+			br_value v[5];
+			for (size_t i = 0; (e = br_ztab_next(br_op_contents(binteg), &i));) {
+				assert_int_equal(br_row_decode(e->key, e->klen, v, 5, NULL), 0);
+				if (e->w && v[1].v.i64 + o.allowed_lateness <= final_wm)
+					br_ztab_upsert(&z, e->key, e->klen)->w = e->w;
+			}
+			*batch_out = ztab_text(&z, 5);
+			br_ztab_free(&z);
+			br_arena_free(&ar);
+		}
+	}
+	br_batch_free(&acc);
+	br_batch_free(&all);
+	br_circuit_free(&bc);
+	br_circuit_free(&f.c);
+	br_wm_free(&t);
+	return got;
+}
+
+static void test_determinism(void **state)
+{
+	static ev log[NP][NEV];
+	make_log(log);
+	for (int mode = 0; mode < 4; mode++) {
+		int emit = mode & 1 ? BR_EMIT_ON_WINDOW_CLOSE : BR_EMIT_CHANGELOG;
+		int lateness = mode & 2 ? BR_LATE_UPDATE : BR_LATE_DROP;
+		char *batch = NULL;
+		char *first = run_once(log, 1, emit, lateness, &batch);
+		assert_true(strlen(first) > 100);
+		if (strcmp(first, batch))
+			fail_msg("mode %d: streamed\n%s\nbatch\n%s", mode, first, batch);
+		for (uint64_t seed = 2; seed < 12; seed++) {
+			char *again = run_once(log, seed, emit, lateness, NULL);
+			if (strcmp(first, again))
+				fail_msg("mode %d seed %" PRIu64 " differs:\n%s\n%s", mode, seed, first, again);
+			free(again);
+		}
+		free(first);
+		free(batch);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intervals),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_tracker_lateness),
+		cmocka_unit_test(test_tracker_partitions_idle),
+		cmocka_unit_test(test_forged_timestamp),
+		cmocka_unit_test(test_tumble_hop_assign),
+		cmocka_unit_test(test_session_merge_split),
+		cmocka_unit_test(test_window_agg_changelog),
+		cmocka_unit_test(test_window_agg_on_close),
+		cmocka_unit_test(test_determinism),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
