@@ -165,6 +165,17 @@ int br_sql_set_table_time(br_sql *s, const char *table, const br_time_opts *o, b
 	return 0;
 }
 
+int br_sql_set_table_partitions(br_sql *s, const char *table, int nparts, br_err *err)
+{
+	ttime *t = table_time(s, table);
+	if (!t)
+		return br_errf(err, BR_ENOTFOUND, "table \"%s\" has no event time", table);
+	if (nparts < 1 || nparts < t->wm.nparts)
+		return br_errf(err, BR_EINVAL, "table \"%s\": partition count %d (has %d)", table, nparts, t->wm.nparts);
+	br_wm_set_partitions(&t->wm, nparts);
+	return 0;
+}
+
 int br_sql_table_options(br_sql *s, const char *table, json_t *options, br_err *err)
 {
 	br_time_opts o;

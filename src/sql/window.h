@@ -20,6 +20,11 @@ int br_sql_time_defelem(br_time_opts *o, json_t *defelem, br_err *err);
  * event_time column exists and is BIGINT (microseconds), TIMESTAMP or
  * TIMESTAMPTZ, or is "_append_time". Resets the table's watermark tracker. */
 int br_sql_set_table_time(br_sql *s, const char *table, const br_time_opts *o, br_err *err);
+/* The number of partitions of the table's log (default 1). The global
+ * watermark waits for every partition (until idle_timeout), so this must be
+ * set before rows of a multi-partition log are ingested: a partition the
+ * tracker does not know of cannot hold the watermark back. */
+int br_sql_set_table_partitions(br_sql *s, const char *table, int nparts, br_err *err);
 /* CREATE TABLE's WITH list: every option must be a time option; then
  * br_sql_set_table_time. */
 int br_sql_table_options(br_sql *s, const char *table, json_t *options, br_err *err);
