@@ -1007,3 +1007,270 @@ int64_t br_window_agg_open_panes(const br_op *op)
 {
 	return op->vt == &wagg_vt ? (int64_t)((const wagg_st *)op->st)->panes.count : -1;
 }
+
+/* ----------------------------------------------------------- interval join
+ *
+ * Per side: key -> ikey, the key's live rows (time, encoded row, weight) in
+ * arrival order, consolidated (a retraction finds its row). A step probes the
+ * other side's rows of the same key, checks the interval and emits the
+ * product of the weights. Rows are released by the watermark (time.h). */
+
+typedef struct irow {
+	int64_t t, w;
+	uint8_t *row;        /* malloc'd, owned by the ikey */
+	uint32_t len;
+} irow;
+
+typedef struct ikey {
+	irow *rows;
+	size_t n, cap;
+} ikey;
+
+typedef struct iside {
+	br_map index;        /* encoded key -> ikey* */
+	int nkeys, *keys, tcol, ncols;
+	int64_t nrows;
+} iside;
+
+typedef struct {
+	iside s[2];
+	int64_t lower, upper, lateness, wm, pending_wm;
+	br_buf kbuf, rbuf;
+} ijoin_st;
+
+/* Encodes the key of row into kbuf; false when a key column is NULL. */
+static bool ij_key(const iside *sd, const br_value *row, br_buf *kbuf, br_value *kv)
+{
+	for (int k = 0; k < sd->nkeys; k++) {
+		kv[k] = row[sd->keys[k]];
+		if (kv[k].is_null)
+			return false;
+	}
+	br_buf_reset(kbuf);
+	br_row_encode(kbuf, kv, sd->nkeys);
+	return true;
+}
+
+static bool ij_match(const ijoin_st *st, int64_t ta, int64_t tb)
+{
+	/* tb + lower <= ta <= tb + upper, without overflow for sane intervals */
+	return ta - tb >= st->lower && ta - tb <= st->upper;
+}
+
+static int ij_emit(br_op *op, br_circuit *c, const br_value *arow, int na, const irow *b, int nb, int64_t w,
+		   br_err *err)
+{
+	br_value *out = row_buf(c, na + nb);
+	memcpy(out, arow, sizeof *out * (size_t)na);
+	int rc = br_row_decode(b->row, b->len, out + na, nb, err);
+	if (!rc)
+		br_batch_append_row(&op->out, out, w);
+	return rc;
+}
+
+static int ij_emit_rev(br_op *op, br_circuit *c, const irow *a, int na, const br_value *brow, int nb, int64_t w,
+		       br_err *err)
+{
+	br_value *out = row_buf(c, na + nb);
+	int rc = br_row_decode(a->row, a->len, out, na, err);
+	memcpy(out + na, brow, sizeof *out * (size_t)nb);
+	if (!rc)
+		br_batch_append_row(&op->out, out, w);
+	return rc;
+}
+
+static void ij_insert(ijoin_st *st, iside *sd, const br_value *row, int64_t t, int64_t w)
+{
+	br_value kv[64];
+	if (sd->nkeys > 64 || !ij_key(sd, row, &st->kbuf, kv))
+		return;
+	ikey *k = br_map_get(&sd->index, st->kbuf.p, st->kbuf.len);
+	if (!k) {
+		k = br_xcalloc(1, sizeof *k);
+		br_map_put(&sd->index, st->kbuf.p, st->kbuf.len, k);
+	}
+	br_buf_reset(&st->rbuf);
+	br_row_encode(&st->rbuf, row, sd->ncols);
+	for (size_t i = 0; i < k->n; i++)
+		if (k->rows[i].len == st->rbuf.len && !memcmp(k->rows[i].row, st->rbuf.p, st->rbuf.len)) {
+			k->rows[i].w += w;
+			if (!k->rows[i].w) {
+				free(k->rows[i].row);
+				k->rows[i] = k->rows[--k->n];
+				sd->nrows--;
+			}
+			return;
+		}
+	if (k->n == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 4;
+		k->rows = br_xrealloc(k->rows, sizeof *k->rows * k->cap);
+	}
+	uint8_t *copy = br_xmalloc(st->rbuf.len ? st->rbuf.len : 1);
+	memcpy(copy, st->rbuf.p, st->rbuf.len);
+	k->rows[k->n++] = (irow){ t, w, copy, (uint32_t)st->rbuf.len };
+	sd->nrows++;
+}
+
+/* Probes the other side with every row of side s's delta. */
+static int ij_probe(br_op *op, br_circuit *c, int s, br_err *err)
+{
+	ijoin_st *st = op->st;
+	iside *me = &st->s[s], *other = &st->s[1 - s];
+	const br_batch *in = &op->in[s]->out;
+	br_value *row = row_buf(c, in->ncols), kv[64];
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		if (row[me->tcol].is_null || me->nkeys > 64 || !ij_key(me, row, &st->kbuf, kv))
+			continue;
+		ikey *k = br_map_get(&other->index, st->kbuf.p, st->kbuf.len);
+		int64_t t = row[me->tcol].v.i64, w = br_batch_weight(in, i);
+		for (size_t r = 0; k && r < k->n; r++) {
+			const irow *o = &k->rows[r];
+			int rc = 0;
+			if (s == 0 && ij_match(st, t, o->t))
+				rc = ij_emit(op, c, row, me->ncols, o, other->ncols, w * o->w, err);
+			else if (s == 1 && ij_match(st, o->t, t))
+				rc = ij_emit_rev(op, c, o, other->ncols, row, me->ncols, w * o->w, err);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void ij_apply(ijoin_st *st, br_op *op, br_circuit *c, int s)
+{
+	iside *sd = &st->s[s];
+	const br_batch *in = &op->in[s]->out;
+	br_value *row = row_buf(c, in->ncols);
+	for (int64_t i = 0; i < in->nrows; i++) {
+		br_batch_get_row(in, i, row);
+		if (!row[sd->tcol].is_null)
+			ij_insert(st, sd, row, row[sd->tcol].v.i64, br_batch_weight(in, i));
+	}
+}
+
+/* Drops rows no future row of the other side can match. */
+static void ij_release(ijoin_st *st)
+{
+	int64_t floor = sat_sub(st->wm, st->lateness); /* every future row has t >= floor */
+	for (int s = 0; s < 2; s++) {
+		iside *sd = &st->s[s];
+		br_map_slot *slot;
+		for (size_t i = 0; br_map_next(&sd->index, &i, &slot);) {
+			ikey *k = slot->val;
+			for (size_t r = 0; r < k->n;) {
+				/* a: future b needs b.t >= a.t - upper... a matches b iff a.t - upper <= b.t <= a.t - lower */
+				bool dead = s == 0 ? k->rows[r].t - st->lower < floor : sat_add(k->rows[r].t, st->upper) < floor;
+				if (!dead) {
+					r++;
+					continue;
+				}
+				free(k->rows[r].row);
+				k->rows[r] = k->rows[--k->n];
+				sd->nrows--;
+			}
+			/* Empty keys stay (a few bytes) until the map is freed: deleting
+			 * while iterating is not safe with this map. */
+			if (!k->n && k->cap > 4) {
+				free(k->rows);
+				k->rows = NULL;
+				k->cap = 0;
+			}
+		}
+	}
+}
+
+static int ij_step(br_op *op, br_circuit *c, br_err *err)
+{
+	ijoin_st *st = op->st;
+	/* dA |><| B (old B), then A += dA, then A' |><| dB, then B += dB */
+	int rc = ij_probe(op, c, 0, err);
+	if (rc)
+		return rc;
+	ij_apply(st, op, c, 0);
+	if ((rc = ij_probe(op, c, 1, err)))
+		return rc;
+	ij_apply(st, op, c, 1);
+	if (st->pending_wm != BR_TIME_NONE && st->pending_wm > st->wm) {
+		st->wm = st->pending_wm;
+		ij_release(st);
+	}
+	return 0;
+}
+
+static int ij_watermark(br_op *op, int64_t wm, br_err *err)
+{
+	ijoin_st *st = op->st;
+	if (wm > st->pending_wm)
+		st->pending_wm = wm;
+	return 0;
+}
+
+static void ij_free(br_op *op)
+{
+	ijoin_st *st = op->st;
+	for (int s = 0; s < 2; s++) {
+		br_map_slot *slot;
+		for (size_t i = 0; br_map_next(&st->s[s].index, &i, &slot);) {
+			ikey *k = slot->val;
+			for (size_t r = 0; r < k->n; r++)
+				free(k->rows[r].row);
+			free(k->rows);
+			free(k);
+		}
+		br_map_free(&st->s[s].index);
+		free(st->s[s].keys);
+	}
+	br_buf_free(&st->kbuf);
+	br_buf_free(&st->rbuf);
+	free(st);
+}
+
+static void ij_explain(const br_op *op, br_buf *out)
+{
+	const ijoin_st *st = op->st;
+	br_buf_printf(out, "interval join keys=%d a.t - b.t in [%" PRId64 "us, %" PRId64 "us]", st->s[0].nkeys, st->lower,
+		      st->upper);
+}
+static const br_op_vt ij_vt = { "interval_join", ij_step, ij_watermark, NULL, NULL, ij_free, ij_explain };
+
+br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
+			   int atcol, int btcol, int64_t lower, int64_t upper, int64_t allowed_lateness)
+{
+	int na = ncols_of(a), nb = ncols_of(b);
+	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
+	for (int i = 0; i < na; i++)
+		t[i] = col_type(a, i);
+	for (int i = 0; i < nb; i++)
+		t[na + i] = col_type(b, i);
+	br_op *op = op_new(c, &ij_vt, na + nb, t);
+	free(t);
+	ijoin_st *st = br_xcalloc(1, sizeof *st);
+	st->lower = lower;
+	st->upper = upper;
+	st->lateness = allowed_lateness;
+	st->wm = st->pending_wm = BR_TIME_NONE;
+	for (int s = 0; s < 2; s++) {
+		iside *sd = &st->s[s];
+		sd->nkeys = nkeys;
+		sd->keys = br_xcalloc((size_t)nkeys + 1, sizeof(int));
+		if (nkeys)
+			memcpy(sd->keys, s == 0 ? akeys : bkeys, sizeof(int) * (size_t)nkeys);
+		sd->tcol = s == 0 ? atcol : btcol;
+		sd->ncols = s == 0 ? na : nb;
+	}
+	op->st = st;
+	op->nin = 2;
+	op->in[0] = a;
+	op->in[1] = b;
+	return op;
+}
+
+int64_t br_interval_join_rows(const br_op *op)
+{
+	if (op->vt != &ij_vt)
+		return -1;
+	const ijoin_st *st = op->st;
+	return st->s[0].nrows + st->s[1].nrows;
+}

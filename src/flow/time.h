@@ -143,6 +143,20 @@ br_op *br_op_session(br_circuit *c, br_op *in, int tcol, int64_t gap, int nkeys,
 br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngroup, const int *gcols, int naggs,
 			const br_agg_spec *aggs, int emit, int64_t allowed_lateness);
 int64_t br_window_agg_dropped(const br_op *op);
+
+/* Interval join (inner): rows a ++ b where the key columns are equal (NULL
+ * keys never match) and b.t + lower <= a.t <= b.t + upper (lower may be
+ * negative), i.e. a.ts BETWEEN b.ts + lower AND b.ts + upper. Incremental
+ * like br_op_join (dA|><|B + A'|><|dB). State: per side and key, the live
+ * rows; a row of a is released once no future b can match it
+ * (a.t - lower < watermark - allowed_lateness), a row of b once
+ * b.t + upper < watermark - allowed_lateness: memory is bounded by the rows
+ * within the interval of the watermark. Probing is linear in the rows of a
+ * key. */
+br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
+			   int atcol, int btcol, int64_t lower, int64_t upper, int64_t allowed_lateness);
+/* Rows held by an interval join (both sides). */
+int64_t br_interval_join_rows(const br_op *op);
 int64_t br_window_agg_open_panes(const br_op *op);
 /* Open sessions kept by a session operator (rows held). */
 int64_t br_session_rows(const br_op *op);

@@ -636,6 +636,135 @@ static void test_determinism(void **state)
 	}
 }
 
+static br_expr *xcol(int i)
+{
+	br_expr *e = calloc(1, sizeof *e);
+	e->kind = BR_X_COL;
+	e->col = i;
+	e->type = BR_T_LONG;
+	e->pos = -1;
+	return e;
+}
+
+static br_expr *xconst(int64_t v)
+{
+	br_expr *e = calloc(1, sizeof *e);
+	e->kind = BR_X_CONST;
+	e->k = L(v);
+	e->type = BR_T_LONG;
+	e->pos = -1;
+	return e;
+}
+
+static br_expr *xbin(br_xkind k, br_type_id t, br_expr *a, br_expr *b)
+{
+	br_expr *e = calloc(1, sizeof *e);
+	e->kind = k;
+	e->type = t;
+	e->nargs = 2;
+	e->args = calloc(2, sizeof *e->args);
+	e->args[0] = a;
+	e->args[1] = b;
+	e->pos = -1;
+	return e;
+}
+
+static void xfree(br_expr *e)
+{
+	for (int i = 0; i < e->nargs; i++)
+		xfree(e->args[i]);
+	free(e->args);
+	free(e);
+}
+
+/* a(k, t) and b(k, t): a.t BETWEEN b.t - 5 AND b.t, by hand, then against a
+ * hash join + filter under random inserts and deletes. */
+static void test_interval_join(void **state)
+{
+	br_circuit c;
+	br_circuit_init(&c);
+	br_type_id ty[2] = { BR_T_STRING, BR_T_LONG };
+	br_op *a = br_op_input(&c, 2, ty), *b = br_op_input(&c, 2, ty);
+	int k0[1] = { 0 };
+	br_op *j = br_op_interval_join(&c, a, b, 1, k0, k0, 1, 1, -5, 0, 0);
+	br_op *it = br_op_integrate(&c, j);
+	/* reference: equi-join then 0 >= a.t - b.t >= -5 */
+	br_op *hj = br_op_join(&c, a, b, 1, k0, k0);
+	br_expr *d = xbin(BR_X_SUB, BR_T_LONG, xcol(1), xcol(3));
+	br_expr *pred = xbin(BR_X_AND, BR_T_BOOLEAN, xbin(BR_X_GE, BR_T_BOOLEAN, d, xconst(-5)),
+			     xbin(BR_X_LE, BR_T_BOOLEAN, xcol(1), xcol(3)));
+	br_op *ref = br_op_integrate(&c, br_op_filter(&c, hj, pred));
+	br_value a1[] = { S("x"), L(10) }, b1[] = { S("x"), L(12), S("x"), L(20), S("y"), L(12) };
+	feed(&c, a, 2, 1, a1, NULL);
+	feed(&c, b, 2, 3, b1, NULL);
+	step(&c);
+	expect(it, 4, "'x',10,'x',12*1");
+	br_value a2[] = { S("x"), L(18) };
+	feed(&c, a, 2, 1, a2, NULL);
+	step(&c);
+	expect(it, 4, "'x',10,'x',12*1;'x',18,'x',20*1");
+	int64_t neg[] = { -1 };
+	feed(&c, b, 2, 1, b1 + 2, neg);
+	step(&c);
+	expect(it, 4, "'x',10,'x',12*1");
+	assert_int_equal(br_interval_join_rows(j), 4);
+	/* watermark 16: a rows with t + 5 < 16 (a.t = 10) and b rows with t < 16 (12, 12) go */
+	watermark(&c, 16);
+	step(&c);
+	assert_int_equal(br_interval_join_rows(j), 1);
+	expect(it, 4, "'x',10,'x',12*1");
+	br_circuit_free(&c);
+
+	/* random inserts/deletes without watermarks: equal to join + filter */
+	br_circuit_init(&c);
+	a = br_op_input(&c, 2, ty);
+	b = br_op_input(&c, 2, ty);
+	j = br_op_interval_join(&c, a, b, 1, k0, k0, 1, 1, -5, 0, 0);
+	it = br_op_integrate(&c, j);
+	hj = br_op_join(&c, a, b, 1, k0, k0);
+	ref = br_op_integrate(&c, br_op_filter(&c, hj, pred));
+	uint64_t r = 3;
+	static const char *keys[3] = { "p", "q", "r" };
+	br_value live[2][400];
+	int nlive[2] = { 0, 0 };
+	for (int st = 0; st < 60; st++) {
+		for (int side = 0; side < 2; side++) {
+			int n = (int)(rnd(&r) % 6);
+			for (int i = 0; i < n; i++) {
+				br_value row[2];
+				int64_t w = 1;
+				if (nlive[side] > 2 && rnd(&r) % 3 == 0) { /* delete a live row */
+					int idx = (int)(rnd(&r) % (uint64_t)(nlive[side] / 2));
+					row[0] = live[side][2 * idx];
+					row[1] = live[side][2 * idx + 1];
+					live[side][2 * idx] = live[side][nlive[side] - 2];
+					live[side][2 * idx + 1] = live[side][nlive[side] - 1];
+					nlive[side] -= 2;
+					w = -1;
+				} else {
+					row[0] = S(keys[rnd(&r) % 3]);
+					row[1] = L((int64_t)(rnd(&r) % 40));
+					if (nlive[side] < 398) {
+						live[side][nlive[side]++] = row[0];
+						live[side][nlive[side]++] = row[1];
+					}
+					else
+						continue;
+				}
+				feed(&c, side ? b : a, 2, 1, row, &w);
+			}
+		}
+		step(&c);
+		char *got = contents(it, 4), *want = contents(ref, 4);
+		if (strcmp(got, want))
+			fail_msg("step %d\ngot  %s\nwant %s", st, got, want);
+		free(got);
+		free(want);
+	}
+	br_circuit_free(&c);
+	xfree(pred);
+}
+
 /* ---------------------------------------------------------------- SQL */
 
 /* Runs sql; returns the last result's rows as sorted "a|b|c" lines joined by
@@ -893,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_window_agg_changelog),
 		cmocka_unit_test(test_window_agg_on_close),
 		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_interval_join),
 		cmocka_unit_test(test_sql_windows),
 		cmocka_unit_test(test_sql_emit_and_lateness),
 		cmocka_unit_test(test_sql_determinism),
