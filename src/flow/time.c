@@ -460,6 +460,7 @@ typedef struct {
 	br_map keys_map;     /* encoded key -> skey* */
 	br_buf kbuf, rbuf;
 	int64_t step, wm, pending_wm, nrows;
+	int64_t next_close;  /* no session can close below this watermark */
 	skey **touched;
 	size_t ntouched, captouched;
 } sess_st;
@@ -592,51 +593,59 @@ static int sess_key_step(br_op *op, br_circuit *c, skey *k, br_err *err)
 	return rc;
 }
 
-/* Releases sessions that are final: end + allowed_lateness <= watermark. */
+/* Releases sessions that are final: end + allowed_lateness <= watermark.
+ * Skipped while the watermark is below the earliest first-session end of any
+ * key (next_close); otherwise one pass over the keys (O(keys) per step that
+ * closes something), deleting keys left without rows. */
 static void sess_release(sess_st *st)
 {
+	if (st->wm < st->next_close)
+		return;
+	int64_t next = INT64_MAX;
+	br_buf empty = { 0 }; /* u32 length + bytes of each emptied key */
 	br_map_slot *slot;
-	char **gone = NULL;
-	size_t *gonelen = NULL, ngone = 0, capgone = 0;
 	for (size_t i = 0; br_map_next(&st->keys_map, &i, &slot);) {
 		skey *k = slot->val;
-		int64_t *s = br_xmalloc(sizeof(int64_t) * (k->n + 1)), *e = br_xmalloc(sizeof(int64_t) * (k->n + 1));
-		sessions_of(k->rows, k->n, st->gap, s, e);
 		size_t cut = 0;
-		while (cut < k->n && sat_add(e[cut], st->lateness) <= st->wm)
-			cut++;
+		while (cut < k->n) { /* session starting at row cut: [rows[cut].t, e) */
+			size_t j = cut;
+			int64_t e = sat_add(k->rows[cut].t, st->gap);
+			while (j + 1 < k->n && k->rows[j + 1].t < e) {
+				j++;
+				int64_t e2 = sat_add(k->rows[j].t, st->gap);
+				e = e2 > e ? e2 : e;
+			}
+			if (sat_add(e, st->lateness) > st->wm) {
+				next = sat_add(e, st->lateness) < next ? sat_add(e, st->lateness) : next;
+				break;
+			}
+			cut = j + 1;
+		}
 		for (size_t r = 0; r < cut; r++)
 			free(k->rows[r].row);
 		memmove(k->rows, k->rows + cut, sizeof *k->rows * (k->n - cut));
 		k->n -= cut;
 		st->nrows -= (int64_t)cut;
-		free(s);
-		free(e);
 		if (!k->n) {
-			if (ngone == capgone) {
-				capgone = capgone ? capgone * 2 : 16;
-				gone = br_xrealloc(gone, sizeof *gone * capgone);
-				gonelen = br_xrealloc(gonelen, sizeof *gonelen * capgone);
-			}
-			gone[ngone] = slot->key;
-			gonelen[ngone++] = slot->klen;
+			uint32_t l = (uint32_t)slot->klen;
+			br_buf_put(&empty, &l, 4);
+			br_buf_put(&empty, slot->key, l);
 		}
 	}
-	/* Deleting while iterating could move slots; collect first. Keys are the
-	 * map's own copies, so copy them before deleting. */
-	for (size_t g = 0; g < ngone; g++) {
-		char *key = br_xmalloc(gonelen[g] + 1);
-		memcpy(key, gone[g], gonelen[g]);
-		skey *k = br_map_del(&st->keys_map, key, gonelen[g]);
-		free(key);
+	/* Deleting while iterating could skip slots: delete afterwards. */
+	for (size_t off = 0; off < empty.len;) {
+		uint32_t l;
+		memcpy(&l, empty.p + off, 4);
+		skey *k = br_map_del(&st->keys_map, empty.p + off + 4, l);
+		off += 4 + l;
 		if (k) {
 			free(k->rows);
 			free(k->delta);
 			free(k);
 		}
 	}
-	free(gone);
-	free(gonelen);
+	br_buf_free(&empty);
+	st->next_close = next;
 }
 
 static int sess_step(br_op *op, br_circuit *c, br_err *err)
@@ -679,9 +688,17 @@ static int sess_step(br_op *op, br_circuit *c, br_err *err)
 		k->delta[k->nd++] = (srow){ row[st->tcol].v.i64, br_batch_weight(in, i), bytes, (uint32_t)st->rbuf.len };
 	}
 	for (size_t t = 0; t < st->ntouched; t++) {
-		int rc = sess_key_step(op, c, st->touched[t], err);
+		skey *k = st->touched[t];
+		int rc = sess_key_step(op, c, k, err);
 		if (rc)
 			return rc;
+		if (k->n) { /* its first session's end bounds when it can first close */
+			int64_t e = sat_add(k->rows[0].t, st->gap);
+			for (size_t j = 1; j < k->n && k->rows[j].t < e; j++)
+				e = sat_add(k->rows[j].t, st->gap) > e ? sat_add(k->rows[j].t, st->gap) : e;
+			e = sat_add(e, st->lateness);
+			st->next_close = e < st->next_close ? e : st->next_close;
+		}
 	}
 	if (st->pending_wm != BR_TIME_NONE && st->pending_wm > st->wm) {
 		st->wm = st->pending_wm;
@@ -740,6 +757,7 @@ br_op *br_op_session(br_circuit *c, br_op *in, int tcol, int64_t gap, int nkeys,
 	if (nkeys)
 		memcpy(st->keys, keys, sizeof(int) * (size_t)nkeys);
 	st->wm = st->pending_wm = BR_TIME_NONE;
+	st->next_close = INT64_MAX;
 	op->st = st;
 	op->nin = 1;
 	op->in[0] = in;
@@ -753,14 +771,23 @@ int64_t br_session_rows(const br_op *op)
 
 /* ------------------------------------------------------ windowed aggregate
  *
- * One pane per window: a private circuit input -> aggregate (-> integrate
- * under on_window_close), so every aggregate semantic (min/max under
- * retraction, DISTINCT, exact sums) is br_op_aggregate's, and closing a window
- * is freeing its circuit: no state of a closed window survives. The cost is a
- * few small allocations per window, not per row. */
+ * State is split by window end into buckets of BUCKET_US of event time: a
+ * bucket is a private circuit input -> aggregate (-> integrate under
+ * on_window_close) over the rows whose window ends in it, so every aggregate
+ * semantic (min/max under retraction, DISTINCT, exact sums) is
+ * br_op_aggregate's, and when the watermark has passed every window that can
+ * end in a bucket, freeing its circuit frees all of their state. A bucket
+ * rather than a circuit per window: an aggregate's arena costs tens of KB, and
+ * sessions make many small windows; tumbling and hopping windows of a second
+ * or more get a bucket each. Under on_window_close a window's rows are read
+ * from its bucket's integral when the watermark passes its end (a scan of the
+ * bucket: O(rows of the bucket) per watermark move that closes something in
+ * it). */
+
+#define BUCKET_US 1000000
 
 typedef struct pane {
-	int64_t start, end;
+	int64_t bucket;      /* floor(window_end / BUCKET_US) */
 	br_circuit c;
 	br_op *in, *agg, *integ;
 	int64_t step;
@@ -768,32 +795,42 @@ typedef struct pane {
 
 typedef struct {
 	int wscol, wecol, ngroup, naggs, emit, nin;
+	int out_we, out_ws;  /* window_end / window_start among the output (group) columns, -1 if not */
 	int *gcols;
 	br_agg_spec *aggs;
 	br_type_id *intypes;
 	int64_t lateness, wm, pending_wm, dropped, step;
-	br_map panes;        /* 16 bytes (start, end) -> pane* */
+	br_map panes;        /* 8 bytes bucket -> pane* */
 	pane **touched;
 	size_t ntouched, captouched;
 } wagg_st;
 
-static bool pane_closed(const wagg_st *st, int64_t end)
+static bool window_closed(const wagg_st *st, int64_t end)
 {
 	return st->wm != BR_TIME_NONE && sat_add(end, st->lateness) <= st->wm;
 }
 
-static pane *pane_get(br_op *op, int64_t s, int64_t e)
+static int64_t bucket_of(int64_t end) { return floor_div(end, BUCKET_US); }
+
+/* Every window that can end in bucket b is closed at watermark wm. */
+static bool bucket_closed(const wagg_st *st, int64_t b, int64_t wm)
+{
+	if (wm == BR_TIME_NONE)
+		return false;
+	int64_t last_end = b >= INT64_MAX / BUCKET_US ? INT64_MAX : (b + 1) * BUCKET_US - 1;
+	return sat_add(last_end, st->lateness) <= wm;
+}
+
+static pane *pane_get(br_op *op, int64_t b)
 {
 	wagg_st *st = op->st;
-	int64_t key[2] = { s, e };
-	pane *p = br_map_get(&st->panes, key, sizeof key);
+	pane *p = br_map_get(&st->panes, &b, sizeof b);
 	if (p)
 		return p;
 	p = br_xcalloc(1, sizeof *p);
-	p->start = s;
-	p->end = e;
+	p->bucket = b;
 	p->step = -1;
-	/* Small scratch: a pane steps over its own rows only. */
+	/* Small scratch: a bucket steps over its own rows only. */
 	memset(&p->c, 0, sizeof p->c);
 	br_arena_init(&p->c.scratch, 4096);
 	p->c.ev.scratch = &p->c.scratch;
@@ -801,7 +838,7 @@ static pane *pane_get(br_op *op, int64_t s, int64_t e)
 	p->agg = br_op_aggregate(&p->c, p->in, st->ngroup, st->gcols, st->naggs, st->aggs);
 	if (st->emit == BR_EMIT_ON_WINDOW_CLOSE)
 		p->integ = br_op_integrate(&p->c, p->agg);
-	br_map_put(&st->panes, key, sizeof key, p);
+	br_map_put(&st->panes, &b, sizeof b, p);
 	return p;
 }
 
@@ -811,76 +848,102 @@ static void pane_free(pane *p)
 	free(p);
 }
 
-static int pane_cmp(const void *a, const void *b)
+typedef struct emitrow {
+	int64_t end, start;
+	const br_zent *e;
+} emitrow;
+
+static int emitrow_cmp(const void *a, const void *b)
 {
-	const pane *x = *(pane *const *)a, *y = *(pane *const *)b;
+	const emitrow *x = a, *y = b;
 	if (x->end != y->end)
 		return x->end < y->end ? -1 : 1;
-	return x->start < y->start ? -1 : x->start > y->start;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	size_t ml = x->e->klen < y->e->klen ? x->e->klen : y->e->klen;
+	int r = memcmp(x->e->key, y->e->key, ml);
+	return r ? r : (x->e->klen < y->e->klen ? -1 : x->e->klen > y->e->klen);
 }
 
-/* Emits (on_window_close) and frees every pane the watermark closed, in
- * window order so an append-only output is in a deterministic order. */
-static int wagg_close(br_op *op, br_circuit *c, br_err *err)
+/* on_window_close: appends the rows of p's windows that close in (old, new]
+ * (or all of them when the window end is not an output column), in window
+ * order, so the append-only output has a deterministic order. */
+static int pane_emit(br_op *op, br_circuit *c, pane *p, int64_t old, int64_t new, br_err *err)
 {
 	wagg_st *st = op->st;
-	pane **closing = NULL;
+	const br_ztab *t = br_op_contents(p->integ);
+	int nout = ncols_of(op), rc = 0;
+	br_value *row = row_buf(c, nout);
+	size_t n = 0, cap = 16;
+	emitrow *rows = br_xmalloc(sizeof *rows * cap);
+	br_zent *e;
+	for (size_t i = 0; !rc && (e = br_ztab_next(t, &i));) {
+		if (!e->w)
+			continue;
+		if ((rc = br_row_decode(e->key, e->klen, row, nout, err)))
+			break;
+		int64_t end = st->out_we >= 0 ? row[st->out_we].v.i64 : INT64_MIN;
+		int64_t start = st->out_ws >= 0 ? row[st->out_ws].v.i64 : INT64_MIN;
+		if (st->out_we >= 0) {
+			int64_t ce = sat_add(end, st->lateness);
+			if (!(ce <= new && (old == BR_TIME_NONE || ce > old)))
+				continue;
+		}
+		if (n == cap)
+			rows = br_xrealloc(rows, sizeof *rows * (cap *= 2));
+		rows[n++] = (emitrow){ end, start, e };
+	}
+	if (n > 1)
+		qsort(rows, n, sizeof *rows, emitrow_cmp);
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = br_row_decode(rows[i].e->key, rows[i].e->klen, row, nout, err);
+		if (!rc)
+			br_batch_append_row(&op->out, row, rows[i].e->w);
+	}
+	free(rows);
+	return rc;
+}
+
+static int bucket_cmp(const void *a, const void *b)
+{
+	const pane *x = *(pane *const *)a, *y = *(pane *const *)b;
+	return x->bucket < y->bucket ? -1 : x->bucket > y->bucket;
+}
+
+/* The watermark moved from old to st->wm: emits (on_window_close) the windows
+ * that closed, in window order, and frees buckets that are wholly closed. */
+static int wagg_close(br_op *op, br_circuit *c, int64_t old, br_err *err)
+{
+	wagg_st *st = op->st;
+	pane **touched = NULL;
 	size_t n = 0, cap = 0;
 	br_map_slot *slot;
 	for (size_t i = 0; br_map_next(&st->panes, &i, &slot);) {
 		pane *p = slot->val;
-		if (!pane_closed(st, p->end))
+		/* the earliest window end in the bucket must be closed now */
+		int64_t first_end = p->bucket <= INT64_MIN / BUCKET_US ? INT64_MIN : p->bucket * BUCKET_US;
+		if (!window_closed(st, first_end))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			closing = br_xrealloc(closing, sizeof *closing * cap);
+			touched = br_xrealloc(touched, sizeof *touched * cap);
 		}
-		closing[n++] = p;
+		touched[n++] = p;
 	}
 	if (n > 1)
-		qsort(closing, n, sizeof *closing, pane_cmp);
-	int nout = ncols_of(op), rc = 0;
-	br_value *row = row_buf(c, nout);
+		qsort(touched, n, sizeof *touched, bucket_cmp);
+	int rc = 0;
 	for (size_t k = 0; k < n; k++) {
-		pane *p = closing[k];
-		if (!rc && p->integ) {
-			/* Rows in key order: the table's slot order depends on history. */
-			const br_ztab *t = br_op_contents(p->integ);
-			size_t cnt = 0;
-			br_zent *e;
-			for (size_t i = 0; (e = br_ztab_next(t, &i));)
-				cnt += e->w != 0;
-			br_zent **es = br_xmalloc(sizeof *es * (cnt + 1));
-			cnt = 0;
-			for (size_t i = 0; (e = br_ztab_next(t, &i));)
-				if (e->w)
-					es[cnt++] = e;
-			for (size_t a = 1; a < cnt; a++) { /* insertion sort by key bytes: panes hold few groups */
-				br_zent *x = es[a];
-				size_t b = a;
-				while (b > 0) {
-					br_zent *y = es[b - 1];
-					size_t ml = x->klen < y->klen ? x->klen : y->klen;
-					int r = memcmp(y->key, x->key, ml);
-					if (r < 0 || (r == 0 && y->klen <= x->klen))
-						break;
-					es[b] = y;
-					b--;
-				}
-				es[b] = x;
-			}
-			for (size_t i = 0; !rc && i < cnt; i++) {
-				rc = br_row_decode(es[i]->key, es[i]->klen, row, nout, err);
-				if (!rc)
-					br_batch_append_row(&op->out, row, es[i]->w);
-			}
-			free(es);
+		pane *p = touched[k];
+		bool all = bucket_closed(st, p->bucket, st->wm);
+		if (!rc && p->integ && (st->out_we >= 0 || all))
+			rc = pane_emit(op, c, p, old, st->wm, err);
+		if (all) {
+			br_map_del(&st->panes, &p->bucket, sizeof p->bucket);
+			pane_free(p);
 		}
-		int64_t key[2] = { p->start, p->end };
-		br_map_del(&st->panes, key, sizeof key);
-		pane_free(p);
 	}
-	free(closing);
+	free(touched);
 	return rc;
 }
 
@@ -894,11 +957,11 @@ static int wagg_step(br_op *op, br_circuit *c, br_err *err)
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		const br_value *s = &row[st->wscol], *e = &row[st->wecol];
-		if (s->is_null || e->is_null || pane_closed(st, e->v.i64)) {
+		if (s->is_null || e->is_null || window_closed(st, e->v.i64)) {
 			st->dropped++;
 			continue;
 		}
-		pane *p = pane_get(op, s->v.i64, e->v.i64);
+		pane *p = pane_get(op, bucket_of(e->v.i64));
 		if (p->step != st->step) {
 			p->step = st->step;
 			if (st->ntouched == st->captouched) {
@@ -925,8 +988,9 @@ static int wagg_step(br_op *op, br_circuit *c, br_err *err)
 		}
 	}
 	if (st->pending_wm != BR_TIME_NONE && st->pending_wm > st->wm) {
+		int64_t old = st->wm;
 		st->wm = st->pending_wm;
-		return wagg_close(op, c, err);
+		return wagg_close(op, c, old, err);
 	}
 	return 0;
 }
@@ -983,9 +1047,15 @@ br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngro
 	st->nin = nin;
 	st->lateness = allowed_lateness;
 	st->wm = st->pending_wm = BR_TIME_NONE;
+	st->out_we = st->out_ws = -1;
 	st->gcols = br_xcalloc((size_t)ngroup + 1, sizeof(int));
-	if (ngroup)
-		memcpy(st->gcols, gcols, sizeof(int) * (size_t)ngroup);
+	for (int i = 0; i < ngroup; i++) {
+		st->gcols[i] = gcols[i];
+		if (gcols[i] == wecol && st->out_we < 0)
+			st->out_we = i;
+		if (gcols[i] == wscol && st->out_ws < 0)
+			st->out_ws = i;
+	}
 	st->aggs = br_xcalloc((size_t)naggs + 1, sizeof *st->aggs);
 	if (naggs)
 		memcpy(st->aggs, aggs, sizeof *aggs * (size_t)naggs);
@@ -1150,17 +1220,19 @@ static void ij_apply(ijoin_st *st, br_op *op, br_circuit *c, int s)
 	}
 }
 
-/* Drops rows no future row of the other side can match. */
+/* Drops rows no future row of the other side can match, and keys left
+ * without rows (keys such as auction ids are often never seen again). */
 static void ij_release(ijoin_st *st)
 {
 	int64_t floor = sat_sub(st->wm, st->lateness); /* every future row has t >= floor */
 	for (int s = 0; s < 2; s++) {
 		iside *sd = &st->s[s];
 		br_map_slot *slot;
+		br_buf empty = { 0 }; /* u32 length + bytes of each empty key */
 		for (size_t i = 0; br_map_next(&sd->index, &i, &slot);) {
 			ikey *k = slot->val;
 			for (size_t r = 0; r < k->n;) {
-				/* a: future b needs b.t >= a.t - upper... a matches b iff a.t - upper <= b.t <= a.t - lower */
+				/* a matches b iff a.t - upper <= b.t <= a.t - lower; b iff a.t <= b.t + upper */
 				bool dead = s == 0 ? k->rows[r].t - st->lower < floor : sat_add(k->rows[r].t, st->upper) < floor;
 				if (!dead) {
 					r++;
@@ -1170,14 +1242,24 @@ static void ij_release(ijoin_st *st)
 				k->rows[r] = k->rows[--k->n];
 				sd->nrows--;
 			}
-			/* Empty keys stay (a few bytes) until the map is freed: deleting
-			 * while iterating is not safe with this map. */
-			if (!k->n && k->cap > 4) {
-				free(k->rows);
-				k->rows = NULL;
-				k->cap = 0;
+			if (!k->n) {
+				uint32_t l = (uint32_t)slot->klen;
+				br_buf_put(&empty, &l, 4);
+				br_buf_put(&empty, slot->key, l);
 			}
 		}
+		/* Deleting while iterating could skip slots: delete afterwards. */
+		for (size_t off = 0; off < empty.len;) {
+			uint32_t l;
+			memcpy(&l, empty.p + off, 4);
+			ikey *k = br_map_del(&sd->index, empty.p + off + 4, l);
+			off += 4 + l;
+			if (k) {
+				free(k->rows);
+				free(k);
+			}
+		}
+		br_buf_free(&empty);
 	}
 }
 
