@@ -946,13 +946,16 @@ static void test_sql_emit_and_lateness(void **state)
 /* The same 3-partition log through br_sql_ingest with different interleavings
  * and batch sizes: identical views in both emit modes, equal to the batch
  * query over the accepted rows (on_window_close: over the closed windows). */
-static char *sql_run(ev log[NP][NEV], uint64_t seed, char **cl, char **batch, char **batch_closed)
+static const char *sql_agg_hop = "SELECT window_start, window_end, k, count(*), sum(v), min(v), max(v) FROM "
+				 "HOP(t, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k";
+static const char *sql_agg_session = "SELECT window_start, window_end, k, count(*), sum(v) FROM "
+				     "SESSION(t, ts, INTERVAL '300 ms', k) GROUP BY window_start, window_end, k";
+
+static char *sql_run(ev log[NP][NEV], const char *agg, uint64_t seed, char **cl, char **batch, char **batch_closed)
 {
 	br_sql *s = br_sql_open(NULL);
 	qeq(s, "CREATE TABLE t(k text, ts bigint, v bigint) WITH (event_time = 'ts', watermark_delay = '3 seconds', "
 	       "lateness = 'update', allowed_lateness = '4 seconds')", "");
-	const char *agg = "SELECT window_start, window_end, k, count(*), sum(v), min(v), max(v) FROM "
-			  "HOP(t, ts, INTERVAL '5' SECOND, INTERVAL '10' SECOND) GROUP BY window_start, window_end, k";
 	char *sql = br_xasprintf("CREATE MATERIALIZED VIEW cl AS %s;"
 				 "CREATE MATERIALIZED VIEW owc WITH (emit = 'on_window_close') AS %s", agg, agg);
 	qeq(s, sql, "");
@@ -993,12 +996,10 @@ static char *sql_run(ev log[NP][NEV], uint64_t seed, char **cl, char **batch, ch
 	return owc;
 }
 
-static void test_sql_determinism(void **state)
+static void sql_determinism(ev log[NP][NEV], const char *agg)
 {
-	static ev log[NP][NEV];
-	make_log(log);
 	char *cl, *batch, *closed;
-	char *owc = sql_run(log, 1, &cl, &batch, &closed);
+	char *owc = sql_run(log, agg, 1, &cl, &batch, &closed);
 	assert_true(strlen(owc) > 1000);
 	if (strcmp(cl, batch))
 		fail_msg("changelog view != batch query:\n%s\n%s", cl, batch);
@@ -1006,7 +1007,7 @@ static void test_sql_determinism(void **state)
 		fail_msg("on_window_close view != batch query over closed windows:\n%s\n%s", owc, closed);
 	for (uint64_t seed = 2; seed < 6; seed++) {
 		char *cl2;
-		char *owc2 = sql_run(log, seed, &cl2, NULL, NULL);
+		char *owc2 = sql_run(log, agg, seed, &cl2, NULL, NULL);
 		if (strcmp(owc, owc2) || strcmp(cl, cl2))
 			fail_msg("seed %" PRIu64 " gives a different view", seed);
 		free(owc2);
@@ -1016,6 +1017,14 @@ static void test_sql_determinism(void **state)
 	free(cl);
 	free(batch);
 	free(closed);
+}
+
+static void test_sql_determinism(void **state)
+{
+	static ev log[NP][NEV];
+	make_log(log);
+	sql_determinism(log, sql_agg_hop);
+	sql_determinism(log, sql_agg_session);
 }
 
 int main(void)
