@@ -203,9 +203,11 @@ static int64_t sat_sub(int64_t a, int64_t b) /* a - b, b >= 0, saturating at BR_
 	return a < INT64_MIN + 1 + b ? INT64_MIN + 1 : a - b;
 }
 
-static int64_t sat_add(int64_t a, int64_t b) /* b >= 0 */
+static int64_t sat_add(int64_t a, int64_t b) /* saturating a + b */
 {
-	return a > INT64_MAX - b ? INT64_MAX : a + b;
+	if (b >= 0)
+		return a > INT64_MAX - b ? INT64_MAX : a + b;
+	return a < INT64_MIN - b ? INT64_MIN : a + b;
 }
 
 void br_wm_init(br_wm_tracker *t, const br_time_opts *o, int nparts)
@@ -710,7 +712,7 @@ static int sess_step(br_op *op, br_circuit *c, br_err *err)
 static int sess_watermark(br_op *op, int64_t wm, br_err *err)
 {
 	sess_st *st = op->st;
-	if (wm > st->pending_wm)
+	if (st->lateness >= 0 && wm > st->pending_wm)
 		st->pending_wm = wm;
 	return 0;
 }
@@ -998,7 +1000,7 @@ static int wagg_step(br_op *op, br_circuit *c, br_err *err)
 static int wagg_watermark(br_op *op, int64_t wm, br_err *err)
 {
 	wagg_st *st = op->st;
-	if (wm > st->pending_wm)
+	if (st->lateness >= 0 && wm > st->pending_wm)
 		st->pending_wm = wm;
 	return 0;
 }
@@ -1022,7 +1024,9 @@ static void wagg_explain(const br_op *op, br_buf *out)
 	const wagg_st *st = op->st;
 	br_buf_printf(out, "window aggregate groups=%d aggs=%d emit=%s", st->ngroup, st->naggs,
 		      st->emit == BR_EMIT_ON_WINDOW_CLOSE ? "on_window_close" : "changelog");
-	if (st->lateness)
+	if (st->lateness < 0)
+		br_buf_printf(out, " (not on event time: never closes)");
+	else if (st->lateness)
 		br_buf_printf(out, " allowed_lateness=%" PRId64 "us", st->lateness);
 }
 static const br_op_vt wagg_vt = { "window_aggregate", wagg_step, wagg_watermark, NULL, NULL, wagg_free, wagg_explain };
@@ -1284,7 +1288,7 @@ static int ij_step(br_op *op, br_circuit *c, br_err *err)
 static int ij_watermark(br_op *op, int64_t wm, br_err *err)
 {
 	ijoin_st *st = op->st;
-	if (wm > st->pending_wm)
+	if (st->lateness >= 0 && wm > st->pending_wm)
 		st->pending_wm = wm;
 	return 0;
 }

@@ -129,6 +129,10 @@ br_op *br_op_window_assign(br_circuit *c, br_op *in, int kind, int tcol, int64_t
  * final and released. Cost: O(rows of the key) per touched key and step. */
 br_op *br_op_session(br_circuit *c, br_op *in, int tcol, int64_t gap, int nkeys, const int *keys,
 		     int64_t allowed_lateness);
+/* A negative allowed_lateness, for the session, windowed aggregate and
+ * interval join operators, means "this time column is not the one the
+ * watermark is about": watermarks are ignored and nothing is ever released
+ * (windows over another column of a source stay correct, unbounded). */
 
 /* Windowed aggregate: like br_op_aggregate (output = group columns, then the
  * aggregates), but its state is split into panes, one per (window_start,

@@ -760,7 +760,7 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 		rc = build_circuit(v->p, &v->circ, &lc, &v->out, x->err);
 		if (!rc && lc.win.emit == BR_EMIT_ON_WINDOW_CLOSE && !lc.win.nwinagg)
 			rc = br_errf(x->err, BR_EINVAL, "emit = 'on_window_close' needs a GROUP BY window_start, "
-				     "window_end over TUMBLE, HOP or SESSION");
+				     "window_end over TUMBLE, HOP or SESSION of a table's event_time column");
 		v->ninputs = lc.n;
 		v->inputs = lc.inputs;
 		v->input_tables = (char **)lc.tables;

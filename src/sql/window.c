@@ -494,8 +494,10 @@ int br_bind_window_tvf(bind_env *env, json_t *rf, plan **out, const char **qual,
 		else if ((rc = interval_arg(a, "window offset", &w->offset, err)))
 			return rc;
 	}
+	/* Watermarks say nothing about other columns: windows over any column but
+	 * the table's event time never close (lateness -1, see flow/time.h). */
 	const br_time_opts *to = tab ? br_sql_table_time(env->session, tname) : NULL;
-	w->lateness = to ? to->allowed_lateness : 0;
+	w->lateness = to && !strcmp(to->event_time, cname) ? to->allowed_lateness : -1;
 	plan *p = pnew(env, P_WINDOW, nc + 2);
 	memcpy(p->types, scan->types, sizeof(br_type_id) * (size_t)nc);
 	memcpy(p->names, scan->names, sizeof(char *) * (size_t)nc);
@@ -577,7 +579,7 @@ int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower
 		return 1;
 	*out = br_op_window_agg(c, in, ws, we, p->ngroup, p->gcols, p->naggs, p->aggs, wl ? wl->emit : BR_EMIT_CHANGELOG,
 				wp->win->lateness);
-	if (wl)
+	if (wl && wp->win->lateness >= 0)
 		wl->nwinagg++;
 	return 0;
 }

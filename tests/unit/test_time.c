@@ -885,6 +885,11 @@ static void test_sql_emit_and_lateness(void **state)
 				 "CREATE MATERIALIZED VIEW owc WITH (emit = 'on_window_close') AS %s", agg, agg);
 	qeq(s, sql, "");
 	free(sql);
+	/* windows over a column that is not the event time never close */
+	qerr(s, "CREATE MATERIALIZED VIEW bad WITH (emit = 'on_window_close') AS SELECT window_start, window_end, "
+		"count(*) FROM TUMBLE(t, v, 10) GROUP BY window_start, window_end", "of a table's event_time column");
+	qeq(s, "CREATE MATERIALIZED VIEW byv AS SELECT window_start, window_end, count(*) FROM TUMBLE(t, v, 10) "
+	       "GROUP BY window_start, window_end", "");
 	qeq(s, "INSERT INTO t VALUES ('a', 1000000, 1), ('a', 9000000, 2)", "");
 	qeq(s, "SELECT * FROM cl", "0|10000000|a|2|3");
 	qeq(s, "SELECT * FROM owc", "");
@@ -901,6 +906,7 @@ static void test_sql_emit_and_lateness(void **state)
 	qeq(s, "INSERT INTO t VALUES ('a', 5000000, 32)", "");
 	qeq(s, "SELECT * FROM cl", "0|10000000|a|3|11;10000000|20000000|a|1|4;10000000|20000000|b|1|16");
 	qeq(s, "SELECT count(*) FROM t", "5");
+	qeq(s, "SELECT * FROM byv", "0|10|4;10|20|1"); /* v = 1, 2, 4, 8 | 16: never closed */
 	qeq(s, "SHOW WATERMARKS", "t|0|14000000|16000000|false|4|1|1|0");
 	br_err err = { 0 };
 
