@@ -128,7 +128,11 @@ static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
 	}
 	case P_FILTER: *out = br_op_filter(lc->c, a, p->pred); return 0;
 	case P_MAP: *out = br_op_map(lc->c, a, p->nexprs, p->exprs); return 0;
-	case P_JOIN: *out = br_op_join_outer(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys, p->joinkind); return 0;
+	case P_JOIN:
+		if (p->win) /* an interval join on event times (window.c) */
+			return br_lower_interval_join(lc->c, p, a, b, out, err);
+		*out = br_op_join_outer(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys, p->joinkind);
+		return 0;
 	case P_AGG:
 		if ((rc = br_lower_window_agg(lc->c, p, a, &lc->win, out, err)) <= 0)
 			return rc;
@@ -753,6 +757,8 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	int rc = br_bind_select(&env, sel, &v->p, x->err);
 	if (!rc && (v->p->limit >= 0 || v->p->offset))
 		rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: LIMIT/OFFSET in a materialized view");
+	if (!rc)
+		br_window_rewrite(x->s, v->p, &v->arena);
 	lower_ctx lc = { 0 };
 	if (!rc)
 		rc = br_sql_view_options(options, &lc.win.emit, x->err);

@@ -584,6 +584,156 @@ int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower
 	return 0;
 }
 
+/* ------------------------------------------------------ interval joins */
+
+/* Column col of p as (table, column name) when it is a bare column of a scan
+ * through maps and filters. */
+static const plan *scan_origin(const plan *p, int col, int *scol)
+{
+	for (;;) {
+		if (p->kind == P_SCAN) {
+			*scol = col;
+			return p;
+		}
+		if (p->kind == P_FILTER) {
+			p = p->in[0];
+			continue;
+		}
+		if (p->kind == P_MAP && p->exprs[col]->kind == BR_X_COL) {
+			col = p->exprs[col]->col;
+			p = p->in[0];
+			continue;
+		}
+		if (p->kind == P_JOIN && p->joinkind == BR_JOIN_INNER) {
+			int w = p->in[0]->ncols;
+			if (col >= w) {
+				col -= w;
+				p = p->in[1];
+			} else {
+				p = p->in[0];
+			}
+			continue;
+		}
+		return NULL;
+	}
+}
+
+/* The allowed lateness of the timed table whose event-time column col of p
+ * is; -1 if it is not one. */
+static int64_t event_time_lateness(br_sql *s, const plan *p, int col)
+{
+	int sc;
+	const plan *scan = scan_origin(p, col, &sc);
+	const br_time_opts *o = scan ? br_sql_table_time(s, scan->table) : NULL;
+	return o && !strcmp(o->event_time, scan->names[sc]) ? o->allowed_lateness : -1;
+}
+
+/* e as column + constant (COL, COL + k, COL - k); false otherwise. */
+static bool col_plus(const br_expr *e, int *col, int64_t *k)
+{
+	if (e->kind == BR_X_COL) {
+		*col = e->col;
+		*k = 0;
+		return true;
+	}
+	if ((e->kind == BR_X_ADD || e->kind == BR_X_SUB) && e->args[0]->kind == BR_X_COL &&
+	    e->args[1]->kind == BR_X_CONST && !e->args[1]->k.is_null && e->args[1]->type == BR_T_LONG) {
+		*col = e->args[0]->col;
+		*k = e->kind == BR_X_ADD ? e->args[1]->k.v.i64 : -e->args[1]->k.v.i64;
+		return true;
+	}
+	return false;
+}
+
+/* A conjunct x + kx (op) y + ky with x on the left side (< w) and y on the
+ * right, as a bound on x - y; sets *is_lower / *bound. */
+static bool diff_bound(const br_expr *e, int w, int *ac, int *bc, bool *is_lower, int64_t *bound)
+{
+	if (e->nargs != 2 || !(e->kind == BR_X_GE || e->kind == BR_X_LE || e->kind == BR_X_GT || e->kind == BR_X_LT))
+		return false;
+	int x, y;
+	int64_t kx, ky;
+	if (!col_plus(e->args[0], &x, &kx) || !col_plus(e->args[1], &y, &ky))
+		return false;
+	bool ge = e->kind == BR_X_GE || e->kind == BR_X_GT;
+	int64_t strict = e->kind == BR_X_GT ? 1 : e->kind == BR_X_LT ? -1 : 0;
+	if (x >= w && y < w) { /* flip to left op right */
+		int t = x;
+		x = y;
+		y = t;
+		int64_t tk = kx;
+		kx = ky;
+		ky = tk;
+		ge = !ge;
+		strict = -strict;
+	}
+	if (!(x < w && y >= w))
+		return false;
+	/* x + kx >= y + ky  <=>  x - y >= ky - kx (+1 if strict) */
+	*ac = x;
+	*bc = y - w;
+	*is_lower = ge;
+	*bound = ky - kx + strict;
+	return true;
+}
+
+void br_window_rewrite(br_sql *s, plan *p, br_arena *arena)
+{
+	if (!p)
+		return;
+	br_window_rewrite(s, p->in[0], arena);
+	br_window_rewrite(s, p->in[1], arena);
+	if (p->kind != P_FILTER)
+		return;
+	/* the filter chain right above a join (build_joins puts one conjunct per filter) */
+	const plan *f = p;
+	while (f->kind == P_FILTER)
+		f = f->in[0];
+	if (f->kind != P_JOIN || f->joinkind != BR_JOIN_INNER || f->win)
+		return;
+	plan *j = (plan *)f;
+	int w = j->in[0]->ncols, ac = -1, bc = -1;
+	bool have_lo = false, have_hi = false;
+	int64_t lo = 0, hi = 0;
+	for (const plan *g = p; g->kind == P_FILTER; g = g->in[0]) {
+		int a, b;
+		bool is_lower;
+		int64_t bound;
+		if (!diff_bound(g->pred, w, &a, &b, &is_lower, &bound) || (ac >= 0 && (a != ac || b != bc)))
+			continue;
+		ac = a;
+		bc = b;
+		if (is_lower) {
+			lo = have_lo && lo > bound ? lo : bound;
+			have_lo = true;
+		} else {
+			hi = have_hi && hi < bound ? hi : bound;
+			have_hi = true;
+		}
+	}
+	if (!have_lo || !have_hi || lo > hi)
+		return;
+	int64_t la = event_time_lateness(s, j->in[0], ac), lb = event_time_lateness(s, j->in[1], bc);
+	if (la < 0 || lb < 0)
+		return; /* not both event times: the watermark says nothing about them */
+	br_window_spec *sp = br_arena_alloc(arena, sizeof *sp);
+	sp->interval_join = true;
+	sp->atcol = ac;
+	sp->btcol = bc;
+	sp->lower = lo;
+	sp->upper = hi;
+	sp->lateness = la > lb ? la : lb;
+	j->win = sp;
+}
+
+int br_lower_interval_join(br_circuit *c, const plan *p, br_op *a, br_op *b, br_op **out, br_err *err)
+{
+	const br_window_spec *w = p->win;
+	*out = br_op_interval_join(c, a, b, p->nkeys, p->lkeys, p->rkeys, w->atcol, w->btcol, w->lower, w->upper,
+				   w->lateness);
+	return 0;
+}
+
 int br_sql_view_options(json_t *options, int *emit, br_err *err)
 {
 	*emit = BR_EMIT_CHANGELOG;

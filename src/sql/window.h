@@ -59,6 +59,11 @@ typedef struct br_window_spec {
 	int nkeys;          /* SESSION keys */
 	int *keys;
 	int64_t lateness;   /* allowed lateness of the source table */
+	/* On a P_JOIN (set by br_window_rewrite): an interval join on
+	 * left column atcol and right column btcol, lower <= a - b <= upper. */
+	bool interval_join;
+	int atcol, btcol;
+	int64_t lower, upper;
 } br_window_spec;
 
 /* A FROM item that is a RangeFunction: TUMBLE(t, col, size [, offset]),
@@ -79,6 +84,11 @@ int br_lower_window(br_circuit *c, const plan *p, br_op *in, br_op **out, br_err
  * and window_end of one window function below it (through maps and
  * filters); returns 1 without building anything when p is a plain aggregate. */
 int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err);
+/* Marks, in a view's plan, inner joins whose filters bound the difference of
+ * the two sides' event-time columns (a.ts BETWEEN b.ts - 10 AND b.ts + 5) so
+ * they lower to interval joins that release state on the watermark. */
+void br_window_rewrite(br_sql *s, plan *p, br_arena *arena);
+int br_lower_interval_join(br_circuit *c, const plan *p, br_op *a, br_op *b, br_op **out, br_err *err);
 /* A view's WITH (...) options: emit = 'changelog' | 'on_window_close'. */
 int br_sql_view_options(json_t *options, int *emit, br_err *err);
 
