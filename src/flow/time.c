@@ -395,6 +395,8 @@ static int assign_step(br_op *op, br_circuit *c, br_err *err)
 			continue;
 		int64_t t = row[st->tcol].v.i64, w = br_batch_weight(in, i);
 		int64_t step = st->kind == BR_WIN_TUMBLE ? st->size : st->slide;
+		if (t < INT64_MIN + 2 * st->size || t > INT64_MAX - 2 * st->size)
+			continue; /* no window around t is representable */
 		int64_t last = floor_div(t - st->offset, step) * step + st->offset;
 		/* Windows [s, s + size) containing t, latest start first. */
 		for (int64_t s = last; s > t - st->size; s -= step) {
@@ -426,7 +428,12 @@ br_op *br_op_window_assign(br_circuit *c, br_op *in, int kind, int tcol, int64_t
 	br_op *op = op_new(c, &assign_vt, ncols_of(in) + 2, t);
 	free(t);
 	assign_st *st = br_xcalloc(1, sizeof *st);
-	*st = (assign_st){ kind, tcol, size > 0 ? size : 1, slide > 0 ? slide : (size > 0 ? size : 1), offset };
+	/* Sizes beyond a quarter of the range would overflow window bounds. */
+	size = size > 0 ? (size < INT64_MAX / 4 ? size : INT64_MAX / 4) : 1;
+	slide = kind == BR_WIN_TUMBLE ? size : slide > 0 ? (slide < size ? slide : size) : size;
+	/* Windows repeat every step: only offset mod step matters (and keeps t - offset in range). */
+	offset = ((offset % slide) + slide) % slide;
+	*st = (assign_st){ kind, tcol, size, slide, offset };
 	op->st = st;
 	op->nin = 1;
 	op->in[0] = in;
@@ -1127,8 +1134,9 @@ static bool ij_key(const iside *sd, const br_value *row, br_buf *kbuf, br_value 
 
 static bool ij_match(const ijoin_st *st, int64_t ta, int64_t tb)
 {
-	/* tb + lower <= ta <= tb + upper, without overflow for sane intervals */
-	return ta - tb >= st->lower && ta - tb <= st->upper;
+	/* tb + lower <= ta <= tb + upper, in 128 bits: no overflow */
+	__int128 d = (__int128)ta - tb;
+	return d >= st->lower && d <= st->upper;
 }
 
 static int ij_emit(br_op *op, br_circuit *c, const br_value *arow, int na, const irow *b, int nb, int64_t w,

@@ -116,8 +116,10 @@ enum br_emit_mode { BR_EMIT_CHANGELOG, BR_EMIT_ON_WINDOW_CLOSE };
 /* Output = input columns, window_start, window_end (the time column's type).
  * TUMBLE: [floor((t - offset) / size) * size + offset, + size).
  * HOP: one row per window [s, s + size) with s = k * slide + offset and
- * s <= t < s + size (ceil(size/slide) rows per input row). Rows with a NULL
- * time are dropped (no window contains them). Stateless. */
+ * s <= t < s + size (ceil(size/slide) rows per input row: callers bound the
+ * ratio; SQL refuses more than 10,000). Rows with a NULL time, or too close to
+ * the ends of the int64 range for a window to be representable, are dropped.
+ * Only offset mod slide matters. Stateless. */
 br_op *br_op_window_assign(br_circuit *c, br_op *in, int kind, int tcol, int64_t size, int64_t slide, int64_t offset);
 
 /* SESSION: per key (nkeys columns, 0 = one global session stream), events

@@ -321,6 +321,7 @@ static int interval_arg(json_t *node, const char *what, int64_t *us, br_err *err
 	const char *t = ntype(node, &in);
 	int loc = jloc(in);
 	int64_t mask = 0;
+	const int64_t max_us = (int64_t)1e18; /* window bounds must stay far from the int64 ends */
 	if (!strcmp(t, "TypeCast")) {
 		json_t *names = jget(jget(in, "typeName"), "names"), *nin;
 		ntype(json_array_get(names, json_array_size(names) - 1), &nin);
@@ -339,8 +340,8 @@ static int interval_arg(json_t *node, const char *what, int64_t *us, br_err *err
 	json_t *iv = jget(jget(in, "ival"), "ival");
 	if (jget(in, "ival")) {
 		int64_t v = json_is_integer(iv) ? json_integer_value(iv) : 0;
-		if (v <= 0)
-			return perr(err, loc, BR_EINVAL, "%s must be positive", what);
+		if (v <= 0 || v > max_us)
+			return perr(err, loc, BR_EINVAL, "%s must be positive and below 10^18 us", what);
 		*us = v;
 		return 0;
 	}
@@ -359,8 +360,8 @@ static int interval_arg(json_t *node, const char *what, int64_t *us, br_err *err
 		if (end != sv && !*end) {
 			for (size_t i = 0; i < sizeof f / sizeof *f; i++)
 				if (mask & f[i].bit) {
-					if (x <= 0)
-						return perr(err, loc, BR_EINVAL, "%s must be positive", what);
+					if (!(x > 0) || x * (double)f[i].us > 1e18)
+						return perr(err, loc, BR_EINVAL, "%s must be positive and below 10^18 us", what);
 					*us = (int64_t)(x * (double)f[i].us);
 					return 0;
 				}
@@ -370,8 +371,8 @@ static int interval_arg(json_t *node, const char *what, int64_t *us, br_err *err
 	br_err e2;
 	if (br_time_parse_interval(sv, us, &e2))
 		return perr(err, loc, BR_EINVAL, "%s: %s", what, e2.msg);
-	if (*us <= 0)
-		return perr(err, loc, BR_EINVAL, "%s must be positive", what);
+	if (*us <= 0 || *us > max_us)
+		return perr(err, loc, BR_EINVAL, "%s must be positive and below 10^18 us", what);
 	return 0;
 }
 
@@ -467,6 +468,9 @@ int br_bind_window_tvf(bind_env *env, json_t *rf, plan **out, const char **qual,
 		if ((rc = interval_arg(json_array_get(args, 2), "HOP slide", &w->slide, err)) ||
 		    (rc = interval_arg(json_array_get(args, 3), "HOP size", &w->size, err)))
 			return rc;
+		/* every row becomes ceil(size/slide) rows: bound the blow-up */
+		if (w->size / w->slide > 10000)
+			return perr(err, loc, BR_EINVAL, "HOP size / slide is above 10000 windows per row");
 	} else {
 		if ((rc = interval_arg(json_array_get(args, 2), "SESSION gap", &w->gap, err)))
 			return rc;

@@ -861,6 +861,28 @@ static void test_sql_windows(void **state)
 	qerr(s, "SELECT * FROM TUMBLE(t, ts, INTERVAL '1' MONTH)", "months or years");
 	qerr(s, "SELECT * FROM TUMBLE(t, ts, '5 parsecs')", "unknown unit");
 	qerr(s, "SELECT * FROM generate_series(1, 3)", "unsupported: function generate_series in FROM");
+	/* malformed calls fail cleanly */
+	const char *bad[] = {
+		"SELECT * FROM TUMBLE()", "SELECT * FROM TUMBLE(t.x, ts, 1)", "SELECT * FROM TUMBLE(t, ts, -5)",
+		"SELECT * FROM TUMBLE(t, ts, INTERVAL '0' SECOND)", "SELECT * FROM HOP(t, ts, 1, 2, 3, 4)",
+		"SELECT * FROM SESSION(t, ts, 1, nope)", "SELECT * FROM TUMBLE(t, ts, NULL)",
+		"SELECT * FROM TUMBLE(t, ts, 'x'::text)", "SELECT * FROM LATERAL TUMBLE(t, ts, 1)",
+		"SELECT * FROM TUMBLE(t, ts, 1) WITH ORDINALITY", "SELECT * FROM ROWS FROM (TUMBLE(t, ts, 1))",
+		"SELECT * FROM TUMBLE(t, ts, INTERVAL '1e30' DAY)", "SELECT * FROM TUMBLE(t, ts, 1.5)",
+		"SELECT * FROM HOP(t, ts, 1, 1000000)", "SELECT * FROM TUMBLE(t, 1, 1)", "SELECT * FROM TUMBLE(1, ts, 1)",
+		"SELECT * FROM TUMBLE(t, ts, '1 s', '1 s', '1 s')", "SELECT * FROM SESSION(t, ts)",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char *got = q(s, bad[i]);
+		if (strncmp(got, "ERR: ", 5))
+			fail_msg("%s: accepted: %s", bad[i], got);
+		free(got);
+	}
+	/* extreme but valid: huge offset, times near the int64 ends */
+	qeq(s, "SELECT count(*) FROM TUMBLE(t, ts, 10, -9223372036854775807)", "5");
+	qeq(s, "CREATE TABLE ext(ts bigint); INSERT INTO ext VALUES (9223372036854775807), (-9223372036854775807), (0)",
+	    "");
+	qeq(s, "SELECT window_start FROM HOP(ext, ts, INTERVAL '1' DAY, INTERVAL '2' DAY)", "-86400000000;0");
 	qerr(s, "CREATE MATERIALIZED VIEW bad WITH (emit = 'on_window_close') AS SELECT k FROM t",
 	     "needs a GROUP BY window_start, window_end");
 	qerr(s, "CREATE MATERIALIZED VIEW bad WITH (emit = 'sometimes') AS SELECT k FROM t", "emit must be");
