@@ -143,3 +143,19 @@ if [ "${SKIP_SQL:-0}" != 1 ]; then
 	echo "== SQL: braid vs DuckDB (SQL_ROWS=${SQL_ROWS:-1000000 10000000})"
 	node bench/sql_bench.mjs
 fi
+
+# Issue 6: event-time operators in memory (flow only): events/s and resident
+# memory while the input grows 10x after warm-up (must stay flat: state of
+# closed windows and of joins past their interval is released); "plain" is the
+# same GROUP BY with flow's plain aggregate (no watermark), the peer that keeps
+# everything. WINDOW_EVENTS (20000000), PLAIN_EVENTS (2000000).
+if [ "${SKIP_WINDOW:-0}" != 1 ]; then
+	echo
+	echo "== event time: windows and interval join (WINDOW_EVENTS=${WINDOW_EVENTS:-20000000})"
+	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -o "$OUT/window_bench" bench/window_bench.c \
+		build/libbraid.a $(pkg-config --libs jansson libxxhash) -lm
+	for m in tumble hop session join; do
+		"$OUT/window_bench" "$m" "${WINDOW_EVENTS:-20000000}" | tail -1
+	done
+	"$OUT/window_bench" plain "${PLAIN_EVENTS:-2000000}" | tail -1
+fi

@@ -9,6 +9,7 @@
 
 #include "base/util.h"
 #include "sql/plan.h"
+#include "sql/window.h"
 
 /* A literal whose type PostgreSQL would call "unknown" ('text' or NULL): it
  * takes the type its context asks for. Marked by depth == -1 on a CONST. */
@@ -1436,6 +1437,9 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 			if (jstr(s, "sval"))
 				sub->names[i] = br_arena_strndup(b->env->arena, jstr(s, "sval"), strlen(jstr(s, "sval")));
 		}
+	} else if (!strcmp(t, "RangeFunction")) { /* TUMBLE/HOP/SESSION: window.c */
+		if ((rc = br_bind_window_tvf(b->env, in, &it.p, &it.qual, b->err)))
+			return rc;
 	} else if (!strcmp(t, "JoinExpr")) {
 		const char *jt = jstr(in, "jointype");
 		if (json_is_true(jget(in, "isNatural")) || jget(in, "usingClause"))

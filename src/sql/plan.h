@@ -14,6 +14,7 @@ typedef enum plan_kind {
 	P_SCAN,     /* a table (or a materialized view's contents) */
 	P_VALUES,   /* one row of zero columns: SELECT without FROM */
 	P_FILTER, P_MAP, P_JOIN, P_AGG, P_DISTINCT, P_UNION, P_SETOP,
+	P_WINDOW,   /* a window table function (TUMBLE/HOP/SESSION): window.c */
 } plan_kind;
 
 typedef struct sort_key {
@@ -42,6 +43,7 @@ struct plan {
 	int setkind;         /* SETOP */
 	bool negate;         /* UNION: b subtracted (unused by SQL for now) */
 	bool has_subq;       /* some expression below holds a subquery */
+	const struct br_window_spec *win; /* WINDOW (sql/window.h) */
 	/* Presentation, only meaningful at a query's root: */
 	int nvisible;        /* columns shown (the rest are ORDER BY helpers) */
 	int nsort;
