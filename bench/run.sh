@@ -71,7 +71,7 @@ FSYNC=$("$OUT/fsync_latency" "$BENCH_DIR/fsync.bin" 2000 8192)
 echo "$FSYNC"
 
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
+build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" --pg 127.0.0.1:0 ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
 BRAID_PID=$!
 for _ in $(seq 100); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
