@@ -85,7 +85,9 @@ struct br_broker {
 	uv_signal_t sigint, sigterm;
 	uv_work_t flush_work[4];
 	size_t flush_parts, flush_left;
-	br_flush *flush;
+	br_flush *flush;   /* the data flush in flight (acks wait for it) */
+	uv_work_t isync_work;
+	br_flush *isync;   /* the index sync in flight (append times; nobody waits) */
 	bool flush_wanted;
 	int64_t last_flush_ns;
 	int port;
@@ -539,8 +541,9 @@ static void flush_done(uv_work_t *w, int status)
 		flush_start(b);
 }
 
-/* A whole flush on the calling thread (shutdown, br_broker_handle_frame), then
- * the produces it covers are answered. No flush may be in flight. */
+/* A whole flush (data and indexes) on the calling thread (shutdown,
+ * br_broker_handle_frame), then the produces it covers are answered. No flush
+ * may be in flight. */
 static void flush_sync(br_broker *b, const char *what)
 {
 	br_flush *f = br_log_flush_begin(b->log);
@@ -558,6 +561,40 @@ static void on_flush_timer(uv_timer_t *t)
 	flush_start(t->data);
 }
 
+static void tier_poll(br_broker *b);
+
+/* The index sync (log.c): the .index files, off the ack path, from the 100 ms tick. */
+static void isync_work(uv_work_t *w)
+{
+	br_broker *b = w->data;
+	br_log_flush_run(b->isync);
+}
+
+static void isync_done(uv_work_t *w, int status)
+{
+	br_broker *b = w->data;
+	br_err err = { 0 };
+	(void)status;
+	if (br_log_flush_end(b->log, b->isync, &err)) {
+		br_logf(BR_LOG_ERROR, "%s (index); stopping the broker", err.msg);
+		b->fatal = true;
+		br_broker_stop(b);
+	}
+	b->isync = NULL;
+	tier_poll(b); /* append times just became readable */
+}
+
+static void isync_start(br_broker *b)
+{
+	if (b->isync || b->fatal || !br_log_index_sync_wanted(b->log))
+		return;
+	b->isync = br_log_flush_begin_what(b->log, BR_FLUSH_INDEX);
+	if (!b->isync)
+		return;
+	b->isync_work.data = b;
+	uv_queue_work(&b->loop, &b->isync_work, isync_work, isync_done);
+}
+
 static void flush_start(br_broker *b)
 {
 	if (b->flush) {
@@ -573,7 +610,7 @@ static void flush_start(br_broker *b)
 			uv_timer_start(&b->flush_timer, on_flush_timer, (uint64_t)wait_ms, 0);
 		return;
 	}
-	b->flush = br_log_flush_begin(b->log);
+	b->flush = br_log_flush_begin_what(b->log, BR_FLUSH_DATA);
 	if (!b->flush)
 		return;
 	b->last_flush_ns = now;
@@ -614,6 +651,7 @@ static void on_tick(uv_timer_t *t)
 	br_broker *b = t->data;
 	br_groups_tick(b->groups, br_now_ms());
 	retry_parked(b, false);
+	isync_start(b);
 	tier_poll(b); /* tier hook */
 }
 
@@ -801,7 +839,7 @@ void br_broker_close(br_broker *b)
 		return;
 	/* finish the flush in flight, then one last flush so every produce can be
 	 * answered truthfully before the connections go */
-	while (b->flush)
+	while (b->flush || b->isync)
 		uv_run(&b->loop, UV_RUN_ONCE);
 	flush_sync(b, "final flush");
 	br_tier_close(b->tier); /* tier hook: waits for the job in flight */
