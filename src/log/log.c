@@ -654,7 +654,7 @@ br_flush *br_log_flush_begin_what(br_log *log, int what)
 {
 	if (log->flushing || (log->write_seq == log->durable_seq && !log->nsealed))
 		what &= ~BR_FLUSH_DATA;
-	if (log->isyncing || !index_pending(log))
+	if ((what & BR_FLUSH_INDEX) && (log->isyncing || !index_pending(log))) /* O(partitions), as below */
 		what &= ~BR_FLUSH_INDEX;
 	if (!what)
 		return NULL;
