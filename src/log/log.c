@@ -603,8 +603,9 @@ int br_log_set_configs(br_log *log, const char *name, const char *const *kv, siz
  * Keeping the index out of the ack path halves the fsyncs a produce waits for
  * (two files synced in parallel cost about 1.3x one at the median and 2-4x at
  * p99 on this disk: the slower of two fsyncs plus a second journal commit). The
- * broker syncs indexes every ~100 ms; a crash loses at most the append times of
- * that window, which no reader saw (see partition.c: crash story). */
+ * broker syncs indexes about every 100 ms, alongside a data flush (server.c); a
+ * crash loses at most the append times of that window, which no reader saw (see
+ * partition.c: crash story). */
 
 struct br_flush {
 	int what;      /* BR_FLUSH_DATA and/or BR_FLUSH_INDEX */
