@@ -6,6 +6,11 @@
 # times, prints medians and the ratio to the disk, and stops braid.
 #
 # Knobs (environment): RUNS (3), COUNT_SMALL (3000000), COUNT_LARGE (1000000),
+# ZC_COPY_MAX (512: the 1 KiB run is repeated with librdkafka's
+# message.copy.max.bytes at this value, so values over it are sent from the
+# application's buffer instead of being copied into each request; empty skips it),
+# SCHED (a command prefix for dd, braid and the clients, e.g. "chrt -f 10" to
+# measure without other users' processes on the same cores; empty by default),
 # LAT_RATE (50000), LAT_SECONDS (10), DD_MB (512), PARTITIONS (1),
 # BENCH_DIR (build/bench/run; the data dir and the dd file live under it),
 # BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir,
@@ -18,6 +23,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 COUNT_SMALL=${COUNT_SMALL:-3000000}
 COUNT_LARGE=${COUNT_LARGE:-1000000}
+ZC_COPY_MAX=${ZC_COPY_MAX-512}
+SCHED=${SCHED:-}
 LAT_RATE=${LAT_RATE:-50000}
 LAT_SECONDS=${LAT_SECONDS:-10}
 DD_MB=${DD_MB:-512}
@@ -53,26 +60,31 @@ json_field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p"; }
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r), disk of $BENCH_DIR: $(df -h "$BENCH_DIR" | awk 'NR==2 {print $1}')"
 
 # Raw sequential write speed of the same disk: dd with fdatasync so the page cache
-# cannot flatter it. The files are kept until all RUNS are written: this virtual
-# disk absorbs a first burst of ~0.5-1 GB much faster than it sustains, and the
-# benchmarks write several GB, so the median of back-to-back runs is the fair figure.
+# cannot flatter it. This virtual disk absorbs a first burst (0.5-1.5 GB, varying
+# with what else runs) much faster than it sustains, and the benchmarks write
+# several GB. So dd runs RUNS times back to back here (files kept until all are
+# written), and once more inside every run, right after the 1 KiB produces, on
+# the disk in the state they left it: the ratio uses the median of those.
+dd_once() { # $1 file -> MB/s
+	local line
+	line=$($SCHED dd if=/dev/zero of="$1" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -1)
+	# "N bytes (...) copied, S s, ..." -> MB/s = N / S / 1e6
+	echo "$line" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^copied,?$/) {print $1 / $(i+1) / 1e6; exit}}'
+}
 dd_mbps=()
 for i in $(seq "$RUNS"); do
-	line=$(dd if=/dev/zero of="$BENCH_DIR/dd$i.bin" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -1)
-	# "N bytes (...) copied, S s, ..." -> MB/s = N / S / 1e6
-	mbps=$(echo "$line" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^copied,?$/) {print $1 / $(i+1) / 1e6; exit}}')
-	dd_mbps+=("$mbps")
+	dd_mbps+=("$(dd_once "$BENCH_DIR/dd$i.bin")")
 done
 rm -f "$BENCH_DIR"/dd*.bin
-DD=$(printf '%s\n' "${dd_mbps[@]}" | median)
-echo "dd sequential write (${DD_MB} MiB, conv=fdatasync): ${dd_mbps[*]} MB/s -> median $DD MB/s"
+DD_BEFORE=$(printf '%s\n' "${dd_mbps[@]}" | median)
+echo "dd sequential write before the runs (${DD_MB} MiB, conv=fdatasync): ${dd_mbps[*]} MB/s -> median $DD_BEFORE MB/s"
 # the floor under acks=all latency: one fdatasync of a small append on this disk
 cc -std=c11 -O2 -Wall -Werror -o "$OUT/fsync_latency" bench/fsync_latency.c
-FSYNC=$("$OUT/fsync_latency" "$BENCH_DIR/fsync.bin" 2000 8192)
+FSYNC=$($SCHED "$OUT/fsync_latency" "$BENCH_DIR/fsync.bin" 2000 8192)
 echo "$FSYNC"
 
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
+$SCHED build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" --pg 127.0.0.1:0 ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
 BRAID_PID=$!
 for _ in $(seq 100); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
@@ -80,9 +92,9 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 B=127.0.0.1:$PORT
-echo "braid pid $BRAID_PID on $B, data $DATA"
+echo "braid pid $BRAID_PID on $B, data $DATA${SCHED:+, every process under: $SCHED}"
 
-small_rps=(); small_mb=(); large_rps=(); large_mb=(); p50=(); p99=()
+small_rps=(); small_mb=(); large_rps=(); large_mb=(); zc_mb=(); dd_run=(); p50=(); p99=()
 for i in $(seq "$RUNS"); do
 	PERF_PID=
 	if [ "${PROFILE:-0}" = 1 ] && [ "$i" = 1 ]; then
@@ -90,36 +102,55 @@ for i in $(seq "$RUNS"); do
 		PERF_PID=$!
 		sleep 0.5
 	fi
-	j=$("$OUT/produce_bench" --brokers "$B" --topic "small-$i" --partitions "$PARTITIONS" --count "$COUNT_SMALL" --size 100 --json)
+	j=$($SCHED "$OUT/produce_bench" --brokers "$B" --topic "small-$i" --partitions "$PARTITIONS" --count "$COUNT_SMALL" --size 100 --json)
 	echo "run $i 100 B : $j"
 	small_rps+=("$(echo "$j" | json_field records_per_s)"); small_mb+=("$(echo "$j" | json_field mb_per_s)")
-	j=$("$OUT/produce_bench" --brokers "$B" --topic "large-$i" --partitions "$PARTITIONS" --count "$COUNT_LARGE" --size 1024 --json)
+	j=$($SCHED "$OUT/produce_bench" --brokers "$B" --topic "large-$i" --partitions "$PARTITIONS" --count "$COUNT_LARGE" --size 1024 --json)
 	echo "run $i 1 KiB: $j"
 	large_rps+=("$(echo "$j" | json_field records_per_s)"); large_mb+=("$(echo "$j" | json_field mb_per_s)")
+	if [ -n "$ZC_COPY_MAX" ]; then
+		j=$($SCHED "$OUT/produce_bench" --brokers "$B" --topic "largezc-$i" --partitions "$PARTITIONS" --count "$COUNT_LARGE" --size 1024 --set "message.copy.max.bytes=$ZC_COPY_MAX" --json)
+		echo "run $i 1 KiB, message.copy.max.bytes=$ZC_COPY_MAX: $j"
+		zc_mb+=("$(echo "$j" | json_field mb_per_s)")
+	fi
+	d=$(dd_once "$BENCH_DIR/dd-run.bin")
+	rm -f "$BENCH_DIR/dd-run.bin"
+	echo "run $i dd: $d MB/s"
+	dd_run+=("$d")
 	if [ -n "$PERF_PID" ]; then
 		kill -INT "$PERF_PID"; wait "$PERF_PID" || true
 		echo "== braid profile (throughput runs, self time)"
 		perf report -i "$OUT/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25 || true
 	fi
-	j=$("$OUT/latency_bench" --brokers "$B" --topic "lat-$i" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --json)
+	j=$($SCHED "$OUT/latency_bench" --brokers "$B" --topic "lat-$i" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --json)
 	echo "run $i latency: $j"
 	p50+=("$(echo "$j" | json_field p50_ms)"); p99+=("$(echo "$j" | json_field p99_ms)")
 done
 
+DD=$(printf '%s\n' "${dd_run[@]}" | median)
 S_RPS=$(printf '%s\n' "${small_rps[@]}" | median); S_MB=$(printf '%s\n' "${small_mb[@]}" | median)
 L_RPS=$(printf '%s\n' "${large_rps[@]}" | median); L_MB=$(printf '%s\n' "${large_mb[@]}" | median)
 P50=$(printf '%s\n' "${p50[@]}" | median); P99=$(printf '%s\n' "${p99[@]}" | median)
 RATIO=$(awk -v a="$L_MB" -v b="$DD" 'BEGIN {printf "%.0f", (b > 0 ? 100 * a / b : 0)}')
+ZC_MB=nan; ZC_RATIO=nan
+if [ -n "$ZC_COPY_MAX" ]; then
+	ZC_MB=$(printf '%s\n' "${zc_mb[@]}" | median)
+	ZC_RATIO=$(awk -v a="$ZC_MB" -v b="$DD" 'BEGIN {printf "%.0f", (b > 0 ? 100 * a / b : 0)}')
+fi
 echo
 echo "== summary (median of $RUNS runs; MB/s counts value bytes, 1 MB = 10^6 B)"
 printf '%-44s %12s %10s\n' "benchmark" "records/s" "MB/s"
 printf '%-44s %12.0f %10.1f\n' "produce 100 B, acks=all, linger 5 ms" "$S_RPS" "$S_MB"
 printf '%-44s %12.0f %10.1f\n' "produce 1 KiB, acks=all, linger 5 ms" "$L_RPS" "$L_MB"
-printf '%-44s %12s %10.1f\n' "dd sequential write, fdatasync" "" "$DD"
+[ -n "$ZC_COPY_MAX" ] && printf '%-44s %12s %10.1f\n' "produce 1 KiB, message.copy.max.bytes=$ZC_COPY_MAX" "" "$ZC_MB"
+printf '%-44s %12s %10.1f\n' "dd sequential write, fdatasync (in the runs)" "" "$DD"
+printf '%-44s %12s %10.1f\n' "dd before the runs (may include the burst)" "" "$DD_BEFORE"
 echo "1 KiB produce / dd = ${RATIO}%   (target >= 70%)"
+[ -n "$ZC_COPY_MAX" ] && echo "1 KiB produce (message.copy.max.bytes=$ZC_COPY_MAX) / dd = ${ZC_RATIO}%"
 echo "100 B produce = ${S_RPS} records/s   (target >= 1000000)"
 echo "latency at ${LAT_RATE}/s: p50 ${P50} ms, p99 ${P99} ms   (target p99 < 5 ms)"
 echo "disk floor: $FSYNC"
+echo "per run: 100 B ${small_rps[*]} records/s; 1 KiB ${large_mb[*]} MB/s${ZC_COPY_MAX:+; 1 KiB zero-copy client ${zc_mb[*]} MB/s}; dd in the runs ${dd_run[*]} MB/s; latency p99 ${p99[*]} ms"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these $(nproc) cores skews every figure)"
 
 # Issue 3: braid's Parquet writer/reader beside DuckDB on the same 10M Nexmark bids
@@ -142,4 +173,20 @@ if [ "${SKIP_SQL:-0}" != 1 ]; then
 	echo
 	echo "== SQL: braid vs DuckDB (SQL_ROWS=${SQL_ROWS:-1000000 10000000})"
 	node bench/sql_bench.mjs
+fi
+
+# Issue 6: event-time operators in memory (flow only): events/s and resident
+# memory while the input grows 10x after warm-up (must stay flat: state of
+# closed windows and of joins past their interval is released); "plain" is the
+# same GROUP BY with flow's plain aggregate (no watermark), the peer that keeps
+# everything. WINDOW_EVENTS (20000000), PLAIN_EVENTS (2000000).
+if [ "${SKIP_WINDOW:-0}" != 1 ]; then
+	echo
+	echo "== event time: windows and interval join (WINDOW_EVENTS=${WINDOW_EVENTS:-20000000})"
+	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -o "$OUT/window_bench" bench/window_bench.c \
+		build/libbraid.a $(pkg-config --libs jansson libxxhash) -lm
+	for m in tumble hop session join; do
+		"$OUT/window_bench" "$m" "${WINDOW_EVENTS:-20000000}" | tail -1
+	done
+	"$OUT/window_bench" plain "${PLAIN_EVENTS:-2000000}" | tail -1
 fi

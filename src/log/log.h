@@ -132,7 +132,9 @@ int br_partition_read(br_partition *p, int64_t offset, int64_t max_bytes, int fl
  * plans (index lookups only, no I/O: cheap enough never to stall produce or
  * fetch), any thread executes. Segment files deleted by retention meanwhile stay
  * readable through the plan's dup'd descriptors. Whole batches from the one
- * holding `offset`, at least one, up to max_bytes and the high watermark. */
+ * holding `offset`, at least one, up to max_bytes and the high watermark, and
+ * only those whose broker append time is durable too (the index sync runs
+ * every ~100 ms): a plan's append times never change after a crash. */
 typedef struct br_read_span {
 	int fd;               /* dup'd; closed by br_read_plan_free */
 	int64_t pos, len;
@@ -167,20 +169,30 @@ int64_t br_partition_append_time(br_partition *p, int64_t offset);
 
 /* ---- durability (group commit) ----
  * Every append bumps the log's write sequence. A flush has three phases:
- *   begin (loop thread): captures the dirty files (dup'd fds) and the sequence;
+ *   begin (loop thread): captures the files to sync (dup'd fds) and the sequence;
  *   run   (any thread):  fdatasync()s them;
- *   end   (loop thread): advances each partition's high watermark to what the
- *                        flush covered and returns the sequence now durable.
- * Appends may continue during run. One flush at a time. */
+ *   end   (loop thread): moves the marks the flush covered.
+ * Two kinds, each one at a time, independent of each other (see log.c):
+ *   BR_FLUSH_DATA  the segment data: end advances each partition's high watermark
+ *                  and returns the sequence now durable (the produce ack path);
+ *   BR_FLUSH_INDEX the .index files, which hold the broker append times: end
+ *                  advances the limit of br_partition_plan_read. Call it every
+ *                  ~100 ms while br_log_index_sync_wanted.
+ * Appends may continue during run. */
+enum { BR_FLUSH_DATA = 1, BR_FLUSH_INDEX = 2, BR_FLUSH_ALL = 3 };
 typedef struct br_flush br_flush;
 uint64_t br_log_write_seq(const br_log *log);
 uint64_t br_log_durable_seq(const br_log *log);
-br_flush *br_log_flush_begin(br_log *log); /* NULL when nothing is dirty */
+/* NULL when nothing of that kind is pending (or that kind is already in flight). */
+br_flush *br_log_flush_begin_what(br_log *log, int what);
+br_flush *br_log_flush_begin(br_log *log); /* = BR_FLUSH_ALL: everything written so far */
+bool br_log_index_sync_wanted(const br_log *log);
 void br_log_flush_run(br_flush *f);
 /* The run phase split in parts that may run in parallel (fsync of independent
  * files): part i of n syncs every n-th file. */
 void br_log_flush_run_part(br_flush *f, size_t i, size_t n);
 size_t br_log_flush_files(const br_flush *f);
+int br_log_flush_kind(const br_flush *f); /* the BR_FLUSH_* bits it covers */
 /* Returns 0, or BR_EIO when an fsync failed (the broker must stop: the data
  * acknowledged so far stays durable, but nothing after can be promised). */
 int br_log_flush_end(br_log *log, br_flush *f, br_err *err);

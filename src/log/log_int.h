@@ -56,7 +56,9 @@ struct br_partition {
 	br_segment **segs; /* sorted by base offset; the last is active */
 	size_t nsegs;
 	int64_t leo, hw;
-	bool dirty;        /* written since the last flush began */
+	int64_t ihw;       /* end of the prefix whose .index entries (append times) are durable; <= leo */
+	bool dirty;        /* data written since the last data flush began */
+	bool idx_dirty;    /* index entries written since the last index sync began */
 	bool guard_warned; /* retention held back by the guard was logged */
 	br_map producers;  /* 8-byte pid -> br_producer_state* */
 };
@@ -79,9 +81,11 @@ struct br_log {
 	char *dir;
 	br_map topics; /* name -> br_topic* */
 	uint64_t write_seq, durable_seq;
-	bool flushing;
-	int *sealed_fds; /* dup'd fds of rolled segments not yet fsynced */
+	bool flushing, isyncing; /* a data flush / an index sync is in flight */
+	int *sealed_fds; /* dup'd fds of rolled segments' data and time index, not yet fsynced (data flush) */
 	size_t nsealed, sealed_cap;
+	int *sealed_ifds; /* .index fds of rolled segments, not yet fsynced (index sync) */
+	size_t nisealed, isealed_cap;
 	int64_t next_pid, pid_limit;
 	br_retention_guard_fn guard; /* see br_log_set_retention_guard */
 	void *guard_arg;
@@ -95,5 +99,6 @@ void br_partition_free(br_partition *p, bool sync);
 int br_partition_roll(br_partition *p, int64_t now_ms, br_err *err);
 int br_partition_retention(br_partition *p, int64_t now_ms);
 void br_log_add_sealed_fd(br_log *log, int fd);
+void br_log_add_sealed_ifd(br_log *log, int fd);
 
 #endif

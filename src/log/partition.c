@@ -29,15 +29,22 @@
  * written) and is never deleted by retention, so the log end offset survives even
  * when every record has expired.
  *
- * Crash story: data is written with pwrite, then its index entry; both files are
- * fdatasync'ed by the group commit before any produce covering them is answered.
+ * Crash story: data is written with pwrite, then its index entry. The .log file is
+ * fdatasync'ed by the group commit before any produce covering it is answered and
+ * before consumers may read it (high watermark). The .index is fdatasync'ed by a
+ * separate, slower index sync (~every 100 ms, log.c); only then may in-process
+ * readers that use append times (br_partition_plan_read: tiering) see the batches.
  * On open, sealed segments trust their index files (rebuilding them by a scan when
  * missing or inconsistent); the active segment is scanned batch by batch checking
  * length, magic, CRC and offset contiguity, and everything from the first bad batch
  * on (a torn write) is cut off, and its index rewritten. Acknowledged batches were
- * fsynced, so they pass the scan: nothing acknowledged is lost. Batches written but
- * not acknowledged may survive a crash; idempotent producers are deduplicated by
- * the producer state rebuilt from the batch headers of the last segments. */
+ * fsynced, so they pass the scan: nothing acknowledged is lost. A batch whose index
+ * entry did not reach the disk gets the data file's mtime as its append time; no
+ * reader had seen its append time (plan_read stops at the synced index), and Kafka
+ * clients never see it under CreateTime (under LogAppendTime it is in the batch).
+ * Batches written but not acknowledged may survive a crash; idempotent producers
+ * are deduplicated by the producer state rebuilt from the batch headers of the
+ * last segments. */
 #include "log/log_int.h"
 
 #include <dirent.h>
@@ -361,7 +368,7 @@ int br_partition_roll(br_partition *p, int64_t now_ms, br_err *err)
 		return rc;
 	/* the sealed files still need the fsync the next flush would have given them */
 	br_log_add_sealed_fd(p->log, old->fd >= 0 ? dup(old->fd) : -1);
-	br_log_add_sealed_fd(p->log, old->ifd);
+	br_log_add_sealed_ifd(p->log, old->ifd);
 	br_log_add_sealed_fd(p->log, old->tfd);
 	old->ifd = old->tfd = -1;
 	p->segs = br_xrealloc(p->segs, (p->nsegs + 1) * sizeof *p->segs);
@@ -493,7 +500,7 @@ int br_partition_append(br_partition *p, uint8_t *batches, size_t len, int64_t n
 	s->size += (int64_t)len;
 	s->next = off;
 	p->leo = off;
-	p->dirty = true;
+	p->dirty = p->idx_dirty = true;
 	p->log->write_seq++;
 	return 0;
 }
@@ -606,7 +613,8 @@ int br_partition_plan_read(br_partition *p, int64_t offset, int64_t max_bytes, b
 		               offset, br_partition_start_offset(p), p->leo);
 	size_t cap = 0;
 	bool first = true;
-	for (size_t si = seg_find(p, offset); si < p->nsegs && offset < p->hw; si++) {
+	int64_t limit = p->ihw < p->hw ? p->ihw : p->hw; /* data and append time durable */
+	for (size_t si = seg_find(p, offset); si < p->nsegs && offset < limit; si++) {
 		br_segment *s = p->segs[si];
 		if (!s->nidx || offset >= s->next)
 			continue;
@@ -614,7 +622,7 @@ int br_partition_plan_read(br_partition *p, int64_t offset, int64_t max_bytes, b
 		int64_t start = s->idx[i].pos, end = start;
 		for (; i < s->nidx; i++) {
 			int64_t base = s->base + s->idx[i].rel;
-			if (base >= p->hw)
+			if (base >= limit)
 				break;
 			int64_t next_pos = i + 1 < s->nidx ? s->idx[i + 1].pos : s->size;
 			if (out->bytes + (next_pos - start) > max_bytes && !(first && end == start))
@@ -916,10 +924,10 @@ static int seg_scan(br_partition *p, br_segment *s, int64_t file_size, br_err *e
 	s->nidx = s->idx_cap = 0;
 	s->ntidx = 0;
 	s->max_ts = s->max_append = s->first_append = -1;
-	int64_t pos = 0, expect = s->base, prev_append = 0;
+	int64_t pos = 0, expect = s->base, prev_append = 0, mtime_ms = 0;
 	struct stat st;
 	if (fstat(s->fd, &st) == 0)
-		prev_append = (int64_t)st.st_mtim.tv_sec * 1000;
+		mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	size_t cap = 1 << 20;
 	uint8_t *buf = br_xmalloc(cap);
 	const char *why = NULL;
@@ -952,7 +960,11 @@ static int seg_scan(br_partition *p, br_segment *s, int64_t file_size, br_err *e
 		uint32_t rel = (uint32_t)(expect - s->base);
 		while (oi < nold && old[oi].rel < rel)
 			oi++;
-		int64_t at = oi < nold && old[oi].rel == rel && old[oi].pos == pos ? old[oi].append_ms : prev_append;
+		/* a batch whose index entry was not synced gets the data file's mtime: an
+		 * upper bound of its true append time (retention keeps it at least as long),
+		 * never below the previous batch's */
+		int64_t at = oi < nold && old[oi].rel == rel && old[oi].pos == pos ? old[oi].append_ms
+		                                                                    : BR_MAX(prev_append, mtime_ms);
 		idx_push(s, rel, (uint32_t)pos, at);
 		prev_append = at;
 		tidx_note(s, batch_max_ts(buf), rel, (uint32_t)pos);
@@ -1077,7 +1089,7 @@ int br_partition_open(br_partition **out, br_topic *t, int32_t id, br_err *err)
 		br_partition_free(p, false);
 		return rc;
 	}
-	p->leo = p->hw = seg_active(p)->next;
+	p->leo = p->hw = p->ihw = seg_active(p)->next;
 	rebuild_producers(p);
 	*out = p;
 	return 0;

@@ -10,6 +10,7 @@
 
 #include "base/util.h"
 #include "sql/plan.h"
+#include "sql/window.h"
 
 /* A literal whose type PostgreSQL would call "unknown" ('text' or NULL): it
  * takes the type its context asks for. Marked by depth == -1 on a CONST. */
@@ -967,7 +968,7 @@ static plan *win_plan(bctx *b, plan *p, const winctx *w)
 		m->names[width + i] = "?window?";
 	}
 	m->has_subq = p->has_subq;
-	plan *wp = pnew(b->env, P_WINDOW, width + nx + w->nfuncs);
+	plan *wp = pnew(b->env, P_RANK, width + nx + w->nfuncs);
 	memcpy(wp->types, m->types, sizeof(br_type_id) * (size_t)(width + nx));
 	memcpy(wp->names, m->names, sizeof(char *) * (size_t)(width + nx));
 	for (int i = 0; i < w->nfuncs; i++) {
@@ -1028,7 +1029,7 @@ static void push_topn(plan *p)
 		} else if (q->kind == P_MAP && col < q->nexprs && q->exprs[col]->kind == BR_X_COL) {
 			col = q->exprs[col]->col;
 			q = q->in[0];
-		} else if (q->kind == P_WINDOW) {
+		} else if (q->kind == P_RANK) {
 			if (col == q->ncols - q->nwfuncs && n >= 0 && (q->wlimit < 0 || n < q->wlimit))
 				q->wlimit = n;
 			return;
@@ -1970,6 +1971,9 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 			if (jstr(s, "sval"))
 				sub->names[i] = br_arena_strndup(b->env->arena, jstr(s, "sval"), strlen(jstr(s, "sval")));
 		}
+	} else if (!strcmp(t, "RangeFunction")) { /* TUMBLE/HOP/SESSION: window.c */
+		if ((rc = br_bind_window_tvf(b->env, in, &it.p, &it.qual, b->err)))
+			return rc;
 	} else if (!strcmp(t, "JoinExpr")) {
 		const char *jt = jstr(in, "jointype");
 		if (json_is_true(jget(in, "isNatural")) || jget(in, "usingClause"))
@@ -3228,7 +3232,7 @@ static int view_topn(bind_env *env, plan **pp, br_err *err)
 		return perr(&b, -1, BR_EUNSUPPORTED,
 			    "unsupported: LIMIT/OFFSET without ORDER BY in a materialized view (its rows would be arbitrary)");
 	int64_t lim = p->limit < 0 ? -1 : p->limit > INT64_MAX - p->offset ? INT64_MAX : p->offset + p->limit;
-	plan *w = pnew(env, P_WINDOW, p->ncols + 1);
+	plan *w = pnew(env, P_RANK, p->ncols + 1);
 	memcpy(w->types, p->types, sizeof(br_type_id) * (size_t)p->ncols);
 	memcpy(w->names, p->names, sizeof(char *) * (size_t)p->ncols);
 	w->types[p->ncols] = BR_T_LONG;

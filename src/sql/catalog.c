@@ -38,6 +38,9 @@ static int mem_create(br_catalog *c, const br_sql_table *def, br_err *err)
 	memcat *m = (memcat *)c;
 	if (br_map_gets(&m->tables, def->name))
 		return br_errf(err, BR_EEXIST, "relation \"%s\" already exists", def->name);
+	if (def->nopts) /* topic options mean nothing to a table in memory */
+		return br_errf(err, BR_EUNSUPPORTED, "unsupported: table option \"%s\" (tables in memory take none)",
+			       def->opt_keys[0]);
 	memtable *t = br_xcalloc(1, sizeof *t);
 	t->def.name = br_xstrdup(def->name);
 	t->def.ncols = def->ncols;

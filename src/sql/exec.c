@@ -11,6 +11,7 @@
 #include "base/map.h"
 #include "base/util.h"
 #include "sql/plan.h"
+#include "sql/window.h"
 
 typedef struct br_sql_view br_sql_view;
 struct br_sql_view {
@@ -37,7 +38,11 @@ struct br_sql {
 	br_sql_view_cb listener;
 	void *listener_arg;
 	bool restoring;     /* re-creating kept views: do not save them again */
+	void *time;         /* table time options and watermarks: window.c */
 };
+
+void **br_sql_time_slot(br_sql *s);
+void **br_sql_time_slot(br_sql *s) { return &s->time; }
 
 static const plan *find_view_plan(br_sql *s, const char *name)
 {
@@ -72,6 +77,7 @@ void br_sql_close(br_sql *s)
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
 		view_free(slot->val);
 	br_map_free(&s->views);
+	br_sql_time_free(s);
 	s->cat->vt->free(s->cat);
 	free(s);
 }
@@ -98,6 +104,7 @@ typedef struct lower_ctx {
 	int n, cap;
 	const char **tables;
 	br_op **inputs;
+	br_window_lower win;
 } lower_ctx;
 
 static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
@@ -123,12 +130,21 @@ static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
 	}
 	case P_FILTER: *out = br_op_filter(lc->c, a, p->pred); return 0;
 	case P_MAP: *out = br_op_map(lc->c, a, p->nexprs, p->exprs); return 0;
-	case P_JOIN: *out = br_op_join_outer(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys, p->joinkind); return 0;
-	case P_AGG: *out = br_op_aggregate(lc->c, a, p->ngroup, p->gcols, p->naggs, p->aggs); return 0;
+	case P_JOIN:
+		if (p->win) /* an interval join on event times (window.c) */
+			return br_lower_interval_join(lc->c, p, a, b, out, err);
+		*out = br_op_join_outer(lc->c, a, b, p->nkeys, p->lkeys, p->rkeys, p->joinkind);
+		return 0;
+	case P_AGG:
+		if ((rc = br_lower_window_agg(lc->c, p, a, &lc->win, out, err)) <= 0)
+			return rc;
+		*out = br_op_aggregate(lc->c, a, p->ngroup, p->gcols, p->naggs, p->aggs);
+		return 0;
+	case P_WINDOW: return br_lower_window(lc->c, p, a, out, err);
 	case P_DISTINCT: *out = br_op_distinct(lc->c, a); return 0;
 	case P_UNION: *out = br_op_union(lc->c, a, b, p->negate); return 0;
 	case P_SETOP: *out = br_op_setop(lc->c, a, b, p->setkind); return 0;
-	case P_WINDOW:
+	case P_RANK:
 		*out = br_op_window(lc->c, a, p->ngroup, p->gcols, p->nwkeys, p->wkeys, p->nwfuncs, p->wkinds, p->wlimit);
 		return 0;
 	}
@@ -233,9 +249,11 @@ static int collect(const br_op *integ, int ncols, br_arena *arena, br_value ***r
 /* Builds the circuit of p with an integrate operator at its root. */
 static int build_circuit(const plan *p, br_circuit *c, lower_ctx *lc, br_op **integ, br_err *err)
 {
+	int emit = lc->win.emit; /* the one setting a caller may make before */
 	br_circuit_init(c);
 	memset(lc, 0, sizeof *lc);
 	lc->c = c;
+	lc->win.emit = emit;
 	br_op *root;
 	int rc = lower(lc, p, &root, err);
 	if (!rc)
@@ -249,7 +267,7 @@ int br_exec_plan(br_sql *s, const plan *p, const br_eval *outer, const br_value 
 	if (s->depth >= BR_EVAL_MAX_DEPTH - 1)
 		return br_errf(err, BR_ELIMIT, "subqueries nested too deeply");
 	br_circuit c;
-	lower_ctx lc;
+	lower_ctx lc = { 0 };
 	br_op *integ = NULL;
 	int rc = build_circuit(p, &c, &lc, &integ, err);
 	if (!rc && outer) {
@@ -490,7 +508,9 @@ static int pkey_constraint(stmt_ctx *x, json_t *con, json_t **keys, const char *
 
 /* Resolves the primary key names to positions and copies WITH (...) options as
  * text into def (memory in the statement's arena). */
-static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_table *def)
+/* Time options (event_time, watermark_delay, ...: window.c) go to timeopts;
+ * the rest are the catalog's. */
+static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_table *def, json_t *timeopts)
 {
 	size_t i;
 	json_t *k;
@@ -512,8 +532,17 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 	def->nopts = (int)json_array_size(opts);
 	def->opt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
 	def->opt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->nopts = 0;
 	json_array_foreach(opts, i, o) {
 		json_t *d, *a;
+		br_time_opts probe;
+		br_time_opts_default(&probe);
+		br_err terr = { 0 };
+		int trc = br_sql_time_defelem(&probe, o, &terr);
+		if (trc != BR_ENOTFOUND) {
+			json_array_append(timeopts, o);
+			continue;
+		}
 		ntype(o, &d);
 		const char *key = jstr(d, "defname"), *at = ntype(jget(d, "arg"), &a);
 		char num[32];
@@ -532,8 +561,8 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 		}
 		if (!key || !val)
 			return br_errf(x->err, BR_EINVAL, "table option \"%s\" needs a value", key ? key : "?");
-		def->opt_keys[i] = br_arena_strndup(&x->arena, key, strlen(key));
-		def->opt_vals[i] = br_arena_strndup(&x->arena, val, strlen(val));
+		def->opt_keys[def->nopts] = br_arena_strndup(&x->arena, key, strlen(key));
+		def->opt_vals[def->nopts++] = br_arena_strndup(&x->arena, val, strlen(val));
 	}
 	return 0;
 }
@@ -592,10 +621,16 @@ static int exec_create_table(stmt_ctx *x, json_t *in)
 				return x->err->code;
 		}
 	}
-	int rc = table_keys_and_options(x, in, pkeys, &def);
+	json_t *timeopts = json_array();
+	int rc = table_keys_and_options(x, in, pkeys, &def, timeopts);
 	json_decref(pkeys);
 	if (!rc)
 		rc = x->s->cat->vt->create(x->s->cat, &def, x->err);
+	if (!rc && json_array_size(timeopts) && (rc = br_sql_table_options(x->s, name, timeopts, x->err))) {
+		br_err derr; /* WITH (...) is part of the statement: no table without it */
+		x->s->cat->vt->drop(x->s->cat, name, &derr);
+	}
+	json_decref(timeopts);
 	if (!rc)
 		result_tag(x->res, "CREATE TABLE");
 	return rc;
@@ -703,8 +738,9 @@ static int exec_insert(stmt_ctx *x, json_t *in)
 			count++;
 		}
 	}
-	if (!rc)
-		rc = apply_delta(x->s, t->name, &delta, x->err);
+	if (!rc) /* a table with event time decides lateness (time.h); else a plain delta */
+		rc = br_sql_table_time(x->s, t->name) ? br_sql_ingest(x->s, t->name, 0, &delta, NULL, NULL, NULL, x->err)
+						      : apply_delta(x->s, t->name, &delta, x->err);
 	br_batch_free(&delta);
 	if (!rc)
 		result_tag(x->res, "INSERT 0 %" PRId64, count);
@@ -793,7 +829,60 @@ static int exec_modify(stmt_ctx *x, json_t *in, bool update)
 	return rc;
 }
 
-static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_not_exists)
+/* A view's watermark: the least of the watermarks of the timed tables it
+ * reads; BR_TIME_NONE while one has none, INT64_MAX when it reads none. */
+static int64_t view_watermark(br_sql *s, const br_sql_view *v)
+{
+	int64_t wm = INT64_MAX;
+	for (int i = 0; i < v->ninputs; i++)
+		if (v->input_tables[i] && br_sql_table_time(s, v->input_tables[i])) {
+			int64_t t = br_sql_table_watermark(s, v->input_tables[i]);
+			wm = t < wm ? t : wm;
+		}
+	return wm;
+}
+
+/* Steps v at its watermark (closing windows); false if it has none to act on. */
+static int view_step_watermark(br_sql *s, br_sql_view *v, bool *stepped, br_err *err)
+{
+	int64_t wm = view_watermark(s, v);
+	*stepped = false;
+	if (wm == BR_TIME_NONE || wm == INT64_MAX)
+		return 0;
+	int rc = br_time_circuit_watermark(&v->circ, wm, err);
+	if (!rc)
+		rc = br_circuit_step(&v->circ, err);
+	*stepped = !rc;
+	return rc;
+}
+
+int br_sql_views_watermark(br_sql *s, const char *table, br_err *err)
+{
+	br_map_slot *slot;
+	int first = 0;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);) {
+		br_sql_view *v = slot->val;
+		bool reads = false, stepped;
+		for (int k = 0; k < v->ninputs; k++)
+			reads |= v->input_tables[k] && !strcmp(v->input_tables[k], table);
+		if (!reads || v->broken)
+			continue;
+		br_err verr;
+		int rc = view_step_watermark(s, v, &stepped, &verr);
+		if (rc) {
+			v->broken = br_xstrdup(verr.msg);
+			if (!first)
+				first = br_errf(err, rc, "materialized view \"%s\" could not follow the watermark of \"%s\" "
+						"and is now unusable: %s", v->name, table, verr.msg);
+			continue;
+		}
+		if (stepped && s->listener && v->out->out.nrows)
+			s->listener(s->listener_arg, v->name, &v->out->out);
+	}
+	return first;
+}
+
+static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_not_exists, json_t *options)
 {
 	if (!name || !sel)
 		return br_errf(x->err, BR_EINVAL, "malformed CREATE VIEW");
@@ -813,9 +902,16 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	int rc = br_bind_select(&env, sel, &v->p, x->err);
 	if (!rc && (v->p->limit >= 0 || v->p->offset))
 		rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: LIMIT/OFFSET in a materialized view");
-	lower_ctx lc;
+	if (!rc)
+		br_window_rewrite(x->s, v->p, &v->arena);
+	lower_ctx lc = { 0 };
+	if (!rc)
+		rc = br_sql_view_options(options, &lc.win.emit, x->err);
 	if (!rc) {
 		rc = build_circuit(v->p, &v->circ, &lc, &v->out, x->err);
+		if (!rc && lc.win.emit == BR_EMIT_ON_WINDOW_CLOSE && !lc.win.nwinagg)
+			rc = br_errf(x->err, BR_EINVAL, "emit = 'on_window_close' needs a GROUP BY window_start, "
+				     "window_end over TUMBLE, HOP or SESSION of a table's event_time column");
 		v->ninputs = lc.n;
 		v->inputs = lc.inputs;
 		v->input_tables = (char **)lc.tables;
@@ -831,6 +927,9 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	}
 	if (!rc)
 		rc = br_circuit_step(&v->circ, x->err);
+	bool stepped;
+	if (!rc) /* windows the backfill already closed */
+		rc = view_step_watermark(x->s, v, &stepped, x->err);
 	if (rc) {
 		view_free(v);
 		return rc;
@@ -892,6 +991,7 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 		int rc = x->s->cat->vt->drop(x->s->cat, name, x->err);
 		if (rc)
 			return rc;
+		br_sql_set_table_time(x->s, name, NULL, x->err);
 	}
 	result_tag(x->res, "DROP");
 	return 0;
@@ -1019,7 +1119,7 @@ static int exec_stmt(stmt_ctx *x, json_t *stmt)
 		const char *name = jstr(jget(in, "view"), "relname");
 		if (jget(in, "aliases"))
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: column names on CREATE VIEW");
-		return exec_create_view(x, name, jget(jget(in, "query"), "SelectStmt"), false);
+		return exec_create_view(x, name, jget(jget(in, "query"), "SelectStmt"), false, jget(in, "options"));
 	}
 	if (!strcmp(t, "CreateTableAsStmt")) {
 		const char *ot = jstr(in, "objtype");
@@ -1029,7 +1129,7 @@ static int exec_stmt(stmt_ctx *x, json_t *stmt)
 		if (jget(into, "colNames"))
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: column names on CREATE MATERIALIZED VIEW");
 		return exec_create_view(x, jstr(jget(into, "rel"), "relname"), jget(jget(in, "query"), "SelectStmt"),
-					json_is_true(jget(in, "if_not_exists")));
+					json_is_true(jget(in, "if_not_exists")), jget(into, "options"));
 	}
 	if (!strcmp(t, "ExplainStmt")) {
 		json_t *q;
@@ -1040,7 +1140,7 @@ static int exec_stmt(stmt_ctx *x, json_t *stmt)
 		if (rc)
 			return rc;
 		br_circuit c;
-		lower_ctx lc;
+		lower_ctx lc = { 0 };
 		br_op *integ;
 		if (!(rc = build_circuit(p, &c, &lc, &integ, x->err))) {
 			br_buf out = { 0 };
@@ -1074,6 +1174,8 @@ static int exec_stmt(stmt_ctx *x, json_t *stmt)
 		result_tag(x->res, "CREATE INDEX");
 		return 0;
 	}
+	if (!strcmp(t, "VariableShowStmt") && jstr(in, "name") && !strcasecmp(jstr(in, "name"), "watermarks"))
+		return br_sql_show_watermarks(x->s, x->res, x->err);
 	if (!strcmp(t, "VariableShowStmt"))
 		return exec_show(x, jstr(in, "name"));
 	if (!strcmp(t, "TransactionStmt")) {

@@ -14,7 +14,8 @@ typedef enum plan_kind {
 	P_SCAN,     /* a table (or a materialized view's contents) */
 	P_VALUES,   /* one row of zero columns: SELECT without FROM */
 	P_FILTER, P_MAP, P_JOIN, P_AGG, P_DISTINCT, P_UNION, P_SETOP,
-	P_WINDOW,   /* ranking functions: input columns, then one LONG per function */
+	P_WINDOW,   /* a window table function (TUMBLE/HOP/SESSION): window.c */
+	P_RANK,     /* ranking functions (ROW_NUMBER...): input columns, then one LONG per function */
 } plan_kind;
 
 typedef struct sort_key {
@@ -41,13 +42,14 @@ struct plan {
 	int naggs;
 	br_agg_spec *aggs;
 	int setkind;         /* SETOP */
-	int nwkeys;          /* WINDOW: partition = gcols[ngroup], order = wkeys */
+	int nwkeys;          /* RANK: partition = gcols[ngroup], order = wkeys */
 	br_sort_key *wkeys;
 	int nwfuncs;
 	int *wkinds;         /* br_win_kind */
 	int64_t wlimit;      /* top-N: only ranks <= wlimit (-1: all) */
 	bool negate;         /* UNION: b subtracted (unused by SQL for now) */
 	bool has_subq;       /* some expression below holds a subquery */
+	const struct br_window_spec *win; /* WINDOW (sql/window.h) */
 	/* Presentation, only meaningful at a query's root: */
 	int nvisible;        /* columns shown (the rest are ORDER BY helpers) */
 	int nsort;

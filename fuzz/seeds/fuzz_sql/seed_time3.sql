@@ -1,0 +1,1 @@
+CREATE TABLE p(k BIGINT, ts BIGINT) WITH (event_time = 'ts'); CREATE TABLE q(k BIGINT, ts BIGINT) WITH (event_time = 'ts'); CREATE MATERIALIZED VIEW j AS SELECT p.k FROM p JOIN q ON p.k = q.k WHERE p.ts BETWEEN q.ts - 5 AND q.ts + 1; INSERT INTO p VALUES (1, 10); INSERT INTO q VALUES (1, 12); SELECT * FROM j
