@@ -95,19 +95,19 @@ int main(int argc, char **argv)
 	} else if (hop) {
 		br_op *w = br_op_window_assign(&c, bids, BR_WIN_HOP, 1, 10 * SEC, 2 * SEC, 0);
 		int g[3] = { 3, 4, 0 };
-		br_agg_spec a[1] = { { BR_AGG_AVG, 2, false, BR_T_DOUBLE } };
+		br_agg_spec a[1] = { { .kind = BR_AGG_AVG, .col = 2, .distinct = false, .type = BR_T_DOUBLE } };
 		root = br_op_window_agg(&c, w, 3, 4, 3, g, 1, a, BR_EMIT_ON_WINDOW_CLOSE, 0);
 	} else if (session) {
 		int k[1] = { 0 };
 		br_op *w = br_op_session(&c, bids, 1, 1 * SEC, 1, k, 0);
 		int g[3] = { 0, 3, 4 };
-		br_agg_spec a[1] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG } };
+		br_agg_spec a[1] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG } };
 		root = br_op_window_agg(&c, w, 3, 4, 3, g, 1, a, BR_EMIT_ON_WINDOW_CLOSE, 0);
 	} else {
 		br_op *w = br_op_window_assign(&c, bids, BR_WIN_TUMBLE, 1, 10 * SEC, 0, 0);
 		int g[3] = { 3, 4, 0 };
-		br_agg_spec a[3] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_SUM, 2, false, BR_T_LONG },
-				     { BR_AGG_MAX, 2, false, BR_T_LONG } };
+		br_agg_spec a[3] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG }, { .kind = BR_AGG_SUM, .col = 2, .distinct = false, .type = BR_T_LONG },
+				     { .kind = BR_AGG_MAX, .col = 2, .distinct = false, .type = BR_T_LONG } };
 		root = plain ? br_op_aggregate(&c, w, 3, g, 3, a)
 			     : br_op_window_agg(&c, w, 3, 4, 3, g, 3, a, BR_EMIT_ON_WINDOW_CLOSE, 0);
 	}

@@ -410,7 +410,7 @@ static void wagg_build(wagg_fix *f, int emit, int64_t lateness, bool hop)
 	f->in = br_op_input(&f->c, 3, ty);
 	f->win = br_op_window_assign(&f->c, f->in, hop ? BR_WIN_HOP : BR_WIN_TUMBLE, 1, 10, 5, 0);
 	int g[3] = { 3, 4, 0 };
-	br_agg_spec a[2] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_SUM, 2, false, BR_T_LONG } };
+	br_agg_spec a[2] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG }, { .kind = BR_AGG_SUM, .col = 2, .distinct = false, .type = BR_T_LONG } };
 	f->agg = br_op_window_agg(&f->c, f->win, 3, 4, 3, g, 2, a, emit, lateness);
 	f->integ = br_op_integrate(&f->c, f->agg);
 }
@@ -545,7 +545,7 @@ static char *run_once(ev log[NP][NEV], uint64_t seed, int emit, int lateness, ch
 	f.in = br_op_input(&f.c, 3, ty);
 	f.win = br_op_window_assign(&f.c, f.in, BR_WIN_TUMBLE, 1, 10 * SEC, 0, 0);
 	int g[3] = { 3, 4, 0 };
-	br_agg_spec a[2] = { { BR_AGG_COUNT_STAR, -1, false, BR_T_LONG }, { BR_AGG_SUM, 2, false, BR_T_LONG } };
+	br_agg_spec a[2] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG }, { .kind = BR_AGG_SUM, .col = 2, .distinct = false, .type = BR_T_LONG } };
 	f.agg = br_op_window_agg(&f.c, f.win, 3, 4, 3, g, 2, a, emit, o.allowed_lateness);
 	f.integ = br_op_integrate(&f.c, f.agg);
 	/* the batch reference: a plain aggregate over the accepted records */
