@@ -77,6 +77,7 @@ typedef struct lstream {
 	br_buf raw, page;
 	br_col dict;
 	bool has_dict;
+	int32_t dict_maxlen;    /* longest string in dict (byte arrays) */
 	br_buf defs, reps;      /* uint32 */
 	int64_t n, i;           /* entries in the page, cursor */
 	br_col vals;            /* dense non-null values of the page */
@@ -1041,6 +1042,23 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 
 /* --------------------------------------------------------------- pages */
 
+/* After a dictionary page: the longest string, and 16 zero bytes past the
+ * values, so gather_strings may copy every short string as 16 bytes. */
+static void dict_prepare(lstream *s)
+{
+	s->dict_maxlen = 0;
+	if (s->dict.type->id != BR_T_STRING && s->dict.type->id != BR_T_BINARY)
+		return;
+	const int32_t *o = (const int32_t *)(const void *)s->dict.offsets.p;
+	int32_t m = 0;
+	for (int64_t i = 0; i < s->dict.len; i++)
+		m = BR_MAX(m, o[i + 1] - o[i]);
+	s->dict_maxlen = m;
+	br_buf_reserve(&s->dict.values, 16);
+	memset(s->dict.values.p + s->dict.values.len, 0, 16);
+}
+
+
 static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t len, int max, br_buf *out,
 			 int64_t n, br_err *err)
 {
@@ -1103,6 +1121,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			s->has_dict = true;
 			if ((rc = decode_plain(r, s, s->page.p, s->page.len, h.num_values, &s->dict, err)))
 				return rc;
+			dict_prepare(s);
 			continue;
 		}
 		if (h.type != PQ_PAGE_DATA && h.type != PQ_PAGE_DATA_V2)
@@ -1325,6 +1344,55 @@ static void read_value(br_pq_reader *r, const rnode *n, br_col *out, int depth)
 	}
 }
 
+/* Appends dict[ix[0..n)] to a string column without nulls. Dictionary strings
+ * of at most 16 bytes (channel names, country codes: the common case) are
+ * copied as one fixed 16-byte move each, which the compiler turns into two
+ * loads and stores instead of a memcpy call; the bytes past a string's end
+ * are overwritten by the next one. */
+static void gather_strings(br_col *out, const lstream *s, const uint32_t *ix, int64_t n)
+{
+	const br_col *d = &s->dict;
+	if (s->dict_maxlen > 16 || out->validity.len) {
+		br_col_append_strings(out, d, ix, 0, n);
+		return;
+	}
+	br_buf_reserve(&out->values, (size_t)n * 16 + 16);
+	br_buf_reserve(&out->offsets, 4 * (size_t)n);
+	const int32_t *so = (const int32_t *)(const void *)d->offsets.p;
+	const uint8_t *sv = d->values.p;
+	uint8_t *vp = out->values.p;
+	int32_t *op = (int32_t *)(void *)(out->offsets.p + out->offsets.len);
+	int32_t end = (int32_t)out->values.len;
+	for (int64_t k = 0; k < n; k++) {
+		uint32_t i = ix[k];
+		memcpy(vp + end, sv + so[i], 16);
+		end += so[i + 1] - so[i];
+		op[k] = end;
+	}
+	out->values.len = (size_t)end;
+	out->offsets.len += 4 * (size_t)n;
+	out->len += n;
+}
+
+/* Appends dict[ix[0..n)] of width w (4 or 8) to a column without nulls. */
+static void gather_fixed(br_col *out, const br_col *d, const uint32_t *ix, int64_t n, int w)
+{
+	if (out->validity.len) {
+		for (int64_t q = 0; q < n; q++)
+			br_col_append_from(out, d, ix[q]);
+		return;
+	}
+	uint8_t *g = br_pq_take(&out->values, (size_t)w * (size_t)n);
+	const uint8_t *dv = d->values.p;
+	if (w == 8)
+		for (int64_t q = 0; q < n; q++)
+			memcpy(g + 8 * q, dv + 8 * (size_t)ix[q], 8);
+	else
+		for (int64_t q = 0; q < n; q++)
+			memcpy(g + 4 * q, dv + 4 * (size_t)ix[q], 4);
+	out->len += n;
+}
+
 /* Top-level primitive columns: one entry per row, no recursion; runs of
  * non-null fixed-width values are copied whole. */
 static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
@@ -1364,16 +1432,9 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 				const uint8_t *base = s->rawp ? s->rawp : s->vals.values.p;
 				br_col_append_raw(out, base + (size_t)w * (size_t)s->vi, cnt);
 			} else if (bulk && (w == 4 || w == 8)) {
-				s->tmp2.len = 0;
-				uint8_t *g = br_pq_take(&s->tmp2, (size_t)w * (size_t)cnt);
-				const uint8_t *dv = src->values.p;
-				if (w == 8)
-					for (int64_t q = 0; q < cnt; q++)
-						memcpy(g + 8 * q, dv + 8 * (size_t)ix[s->vi + q], 8);
-				else
-					for (int64_t q = 0; q < cnt; q++)
-						memcpy(g + 4 * q, dv + 4 * (size_t)ix[s->vi + q], 4);
-				br_col_append_raw(out, g, cnt);
+				gather_fixed(out, src, ix + s->vi, cnt, w);
+			} else if (ix && (out->type->id == BR_T_STRING || out->type->id == BR_T_BINARY)) {
+				gather_strings(out, s, ix + s->vi, cnt);
 			} else if (out->type->id == BR_T_STRING || out->type->id == BR_T_BINARY) {
 				br_col_append_strings(out, src, ix ? ix + s->vi : NULL, s->vi, cnt);
 			} else {
