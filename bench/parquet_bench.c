@@ -3,8 +3,14 @@
  * scan computing count(*), sum(price) and a count per channel.
  *   parquet_bench write OUT ROWS    generate bids and write them; prints timings
  *   parquet_bench gen ROWS          generate only (to subtract generation time)
- *   parquet_bench scan FILE         scan price and channel; prints results and time
- * Single-threaded, like braid's tiering worker. */
+ *   parquet_bench scan FILE [N [M]] scan price and channel on N threads (default 1)
+ *                                   sharing the row groups; prints results and time.
+ *                                   M "dict" (default): the group-by hashes each
+ *                                   dictionary entry once and counts codes where the
+ *                                   reader offers them; "rows": hashes every row
+ * Writing is single-threaded, like braid's tiering worker. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +127,10 @@ static int cmd_write(const char *out, int64_t rows, bool do_write)
 	return 0;
 }
 
-/* count per channel: open addressing on (hash, length, first 16 bytes) with
- * the full key kept for longer strings, as a query engine's group-by would. */
+/* count per channel: groups in a dense array (stable indices), found through
+ * an open-addressing table of indices keyed by (hash, length, first 16 bytes),
+ * with the full key kept for longer strings, as a query engine's group-by
+ * would. */
 typedef struct group {
 	uint64_t h;
 	uint32_t len;
@@ -132,30 +140,28 @@ typedef struct group {
 } group;
 
 typedef struct groups {
-	group *g;
-	size_t cap, n;
+	group *g;          /* dense, n used of gcap */
+	size_t n, gcap;
+	uint32_t *slot;    /* index + 1 into g, 0 = empty; cap entries */
+	size_t cap;
 } groups;
-
-static void groups_add(groups *t, const uint8_t *p, size_t n);
 
 static void groups_grow(groups *t)
 {
-	groups nt = { br_xcalloc(t->cap ? t->cap * 2 : 64, sizeof(group)), t->cap ? t->cap * 2 : 64, 0 };
-	for (size_t i = 0; i < t->cap; i++) {
-		group *o = &t->g[i];
-		if (!o->key)
-			continue;
-		size_t s = o->h & (nt.cap - 1);
-		while (nt.g[s].key)
-			s = (s + 1) & (nt.cap - 1);
-		nt.g[s] = *o;
-		nt.n++;
+	size_t cap = t->cap ? t->cap * 2 : 64;
+	free(t->slot);
+	t->slot = br_xcalloc(cap, sizeof *t->slot);
+	t->cap = cap;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t s = t->g[i].h & (cap - 1);
+		while (t->slot[s])
+			s = (s + 1) & (cap - 1);
+		t->slot[s] = (uint32_t)i + 1;
 	}
-	free(t->g);
-	*t = nt;
 }
 
-static void groups_add(groups *t, const uint8_t *p, size_t n)
+/* The index of the group of key p[0..n), created with count 0 if new. */
+static size_t groups_find(groups *t, const uint8_t *p, size_t n)
 {
 	if (2 * (t->n + 1) > t->cap)
 		groups_grow(t);
@@ -163,15 +169,17 @@ static void groups_add(groups *t, const uint8_t *p, size_t n)
 	memcpy(k, p, BR_MIN(n, 16));
 	size_t s = h & (t->cap - 1);
 	for (;; s = (s + 1) & (t->cap - 1)) {
-		group *g = &t->g[s];
-		if (!g->key)
+		if (!t->slot[s])
 			break;
-		if (g->h == h && g->len == n && g->k0 == k[0] && g->k1 == k[1] && (n <= 16 || !memcmp(g->key, p, n))) {
-			g->count++;
-			return;
-		}
+		group *g = &t->g[t->slot[s] - 1];
+		if (g->h == h && g->len == n && g->k0 == k[0] && g->k1 == k[1] && (n <= 16 || !memcmp(g->key, p, n)))
+			return t->slot[s] - 1;
 	}
-	group *g = &t->g[s];
+	if (t->n == t->gcap) {
+		t->gcap = t->gcap ? t->gcap * 2 : 64;
+		t->g = br_xrealloc(t->g, t->gcap * sizeof *t->g);
+	}
+	group *g = &t->g[t->n];
 	g->h = h;
 	g->len = (uint32_t)n;
 	g->k0 = k[0];
@@ -179,57 +187,149 @@ static void groups_add(groups *t, const uint8_t *p, size_t n)
 	g->key = br_xmalloc(n + 1);
 	memcpy(g->key, p, n);
 	g->key[n] = 0;
-	g->count = 1;
-	t->n++;
+	g->count = 0;
+	t->slot[s] = (uint32_t)t->n + 1;
+	return t->n++;
 }
 
-static int cmd_scan(const char *path)
+static void groups_add(groups *t, const uint8_t *p, size_t n, int64_t count)
 {
-	br_err err = { 0 };
-	int64_t t0 = br_mono_ns();
-	double c0 = cpu_s();
+	size_t i = groups_find(t, p, n); /* may move t->g */
+	t->g[i].count += count;
+}
+
+static void groups_free(groups *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->g[i].key);
+	free(t->g);
+	free(t->slot);
+}
+
+/* One scan thread: its own reader over the row groups it takes from the
+ * shared counter, and its own partial aggregate (merged at the end, as a
+ * parallel query engine's thread-local aggregation would). */
+typedef struct scan_part {
+	const char *path;
+	atomic_int *next;
+	bool use_dict;
+	int64_t count, sum;
+	groups t;
+	br_err err;
+	int rc;
+} scan_part;
+
+static void *scan_thread(void *arg)
+{
+	scan_part *sp = arg;
 	br_pq_reader *r;
-	if (br_pq_reader_open(path, &r, &err))
-		return fail(&err);
+	if ((sp->rc = br_pq_reader_open(sp->path, &r, &sp->err)))
+		return NULL;
 	const br_schema *s = br_pq_reader_schema(r);
 	const br_field *price = br_schema_find_name(s, "price"), *channel = br_schema_find_name(s, "channel");
 	if (!price || !channel) {
-		fprintf(stderr, "parquet_bench: %s lacks price or channel\n", path);
-		return 1;
+		sp->rc = br_errf(&sp->err, BR_EINVAL, "%s lacks price or channel", sp->path);
+		br_pq_reader_close(r);
+		return NULL;
 	}
 	int ids[2] = { price->id, channel->id };
-	if (br_pq_reader_project(r, ids, 2, &err))
-		return fail(&err);
+	if ((sp->rc = br_pq_reader_project(r, ids, 2, &sp->err))) {
+		br_pq_reader_close(r);
+		return NULL;
+	}
+	br_pq_reader_share_row_groups(r, sp->next);
 	br_batch b = { 0 };
 	int rc;
-	int64_t count = 0, sum = 0;
-	groups t = { 0 };
-	while ((rc = br_pq_reader_next(r, &b, &err)) > 0) {
-		count += b.nrows;
+	uint64_t dict_id = 0;
+	uint32_t *gix = NULL; /* group of each entry of dictionary dict_id */
+	while ((rc = br_pq_reader_next(r, &b, &sp->err)) > 0) {
+		sp->count += b.nrows;
 		const br_col *pc = &b.cols[0], *cc = &b.cols[1];
-		for (int64_t i = 0; i < b.nrows; i++)
-			if (br_col_valid(pc, i))
-				sum += br_col_i64(pc, i);
-		for (int64_t i = 0; i < b.nrows; i++) {
-			size_t n;
-			const uint8_t *p = br_col_bytes(cc, i, &n);
-			groups_add(&t, p, n);
+		int64_t sum = 0;
+		if (!pc->validity.len) {
+			const int64_t *v = (const int64_t *)(const void *)pc->values.p;
+			for (int64_t i = 0; i < b.nrows; i++)
+				sum += v[i];
+		} else {
+			for (int64_t i = 0; i < b.nrows; i++)
+				if (br_col_valid(pc, i))
+					sum += br_col_i64(pc, i);
+		}
+		sp->sum += sum;
+		const uint32_t *codes;
+		const br_col *dict;
+		uint64_t id;
+		if (sp->use_dict && br_pq_reader_dict_codes(r, 1, &codes, &dict, &id)) {
+			/* each dictionary entry is hashed once, then rows only count */
+			if (id != dict_id) {
+				dict_id = id;
+				gix = br_xrealloc(gix, (size_t)BR_MAX(dict->len, 1) * sizeof *gix);
+				for (int64_t e = 0; e < dict->len; e++) {
+					size_t n;
+					const uint8_t *p = br_col_bytes(dict, e, &n);
+					gix[e] = (uint32_t)groups_find(&sp->t, p, n);
+				}
+			}
+			group *g = sp->t.g;
+			for (int64_t i = 0; i < b.nrows; i++)
+				g[gix[codes[i]]].count++;
+		} else {
+			for (int64_t i = 0; i < b.nrows; i++) {
+				size_t n;
+				const uint8_t *p = br_col_bytes(cc, i, &n);
+				groups_add(&sp->t, p, n, 1);
+			}
 		}
 	}
-	if (rc < 0)
-		return fail(&err);
-	double secs = (double)(br_mono_ns() - t0) / 1e9;
-	int64_t google = 0;
-	for (size_t i = 0; i < t.cap; i++) {
-		if (t.g[i].key && !strcmp(t.g[i].key, "Google"))
-			google = t.g[i].count;
-		free(t.g[i].key);
-	}
-	printf("{\"count\":%lld,\"sum_price\":%lld,\"groups\":%zu,\"google\":%lld,\"seconds\":%.3f,\"cpu\":%.3f}\n",
-	       (long long)count, (long long)sum, t.n, (long long)google, secs, cpu_s() - c0);
-	free(t.g);
+	free(gix);
+	sp->rc = rc < 0 ? rc : 0;
 	br_batch_free(&b);
 	br_pq_reader_close(r);
+	return NULL;
+}
+
+static int cmd_scan(const char *path, int threads, bool use_dict)
+{
+	int64_t t0 = br_mono_ns();
+	double c0 = cpu_s();
+	atomic_int next = 0;
+	scan_part *parts = br_xcalloc((size_t)threads, sizeof *parts);
+	pthread_t *tid = br_xcalloc((size_t)threads, sizeof *tid);
+	for (int i = 0; i < threads; i++) {
+		parts[i].path = path;
+		parts[i].next = &next;
+		parts[i].use_dict = use_dict;
+		if (i > 0 && pthread_create(&tid[i], NULL, scan_thread, &parts[i])) {
+			fprintf(stderr, "parquet_bench: pthread_create failed\n");
+			return 1;
+		}
+	}
+	scan_thread(&parts[0]);
+	for (int i = 1; i < threads; i++)
+		pthread_join(tid[i], NULL);
+	int64_t count = 0, sum = 0;
+	groups t = { 0 };
+	for (int i = 0; i < threads; i++) {
+		if (parts[i].rc)
+			return fail(&parts[i].err);
+		count += parts[i].count;
+		sum += parts[i].sum;
+		groups *pt = &parts[i].t;
+		for (size_t k = 0; k < pt->n; k++)
+			if (pt->g[k].count)
+				groups_add(&t, (const uint8_t *)pt->g[k].key, pt->g[k].len, pt->g[k].count);
+		groups_free(pt);
+	}
+	double secs = (double)(br_mono_ns() - t0) / 1e9;
+	int64_t google = 0;
+	for (size_t i = 0; i < t.n; i++)
+		if (!strcmp(t.g[i].key, "Google"))
+			google = t.g[i].count;
+	printf("{\"count\":%lld,\"sum_price\":%lld,\"groups\":%zu,\"google\":%lld,\"threads\":%d,\"seconds\":%.3f,\"cpu\":%.3f}\n",
+	       (long long)count, (long long)sum, t.n, (long long)google, threads, secs, cpu_s() - c0);
+	groups_free(&t);
+	free(parts);
+	free(tid);
 	return 0;
 }
 
@@ -240,7 +340,7 @@ int main(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[1], "gen"))
 		return cmd_write(NULL, atoll(argv[2]), false);
 	if (argc >= 3 && !strcmp(argv[1], "scan"))
-		return cmd_scan(argv[2]);
-	fprintf(stderr, "usage: parquet_bench write OUT ROWS | gen ROWS | scan FILE\n");
+		return cmd_scan(argv[2], argc >= 4 ? BR_MAX(1, atoi(argv[3])) : 1, !(argc >= 5 && !strcmp(argv[4], "rows")));
+	fprintf(stderr, "usage: parquet_bench write OUT ROWS | gen ROWS | scan FILE [THREADS [dict|rows]]\n");
 	return 2;
 }

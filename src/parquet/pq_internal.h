@@ -216,7 +216,15 @@ enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_COD
        PQ_CODEC_BROTLI = 4, PQ_CODEC_LZ4 = 5, PQ_CODEC_ZSTD = 6, PQ_CODEC_LZ4_RAW = 7 };
 
 int br_pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err);
-/* Output must be exactly out_len bytes (from the page header). */
-int br_pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err);
+/* Decoder state kept across pages (a reader has one; not shared between
+ * threads). Zero-initialised; br_pq_dctx_free releases it. */
+typedef struct br_pq_dctx {
+	void *zstd;   /* ZSTD_DCtx, created at the first zstd page */
+} br_pq_dctx;
+void br_pq_dctx_free(br_pq_dctx *c);
+/* Output must be exactly out_len bytes (from the page header). ctx may be
+ * NULL (a context per call). */
+int br_pq_decompress(int codec, br_pq_dctx *ctx, const void *in, size_t n, size_t out_len, br_buf *out,
+		     br_err *err);
 
 #endif

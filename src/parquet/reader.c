@@ -78,6 +78,9 @@ typedef struct lstream {
 	br_col dict;
 	bool has_dict;
 	int32_t dict_maxlen;    /* longest string in dict (byte arrays) */
+	uint64_t dict_id;       /* changes with every dictionary page read */
+	br_buf codes;           /* uint32 dict index per row of the last batch */
+	bool codes_ok;          /* the last batch's rows all came from dict */
 	br_buf defs, reps;      /* uint32 */
 	int64_t n, i;           /* entries in the page, cursor */
 	br_col vals;            /* dense non-null values of the page */
@@ -122,7 +125,10 @@ struct br_pq_reader {
 	pred *preds;
 	int skipped;
 	/* position */
+	uint64_t dict_ids;      /* dictionary pages read so far (for lstream.dict_id) */
+	br_pq_dctx dctx;        /* page decompression state, reused */
 	int rg;                 /* current row group, -1 before the first */
+	atomic_int *next_rg;    /* shared with other readers (parallel scans), or NULL */
 	int64_t rows_left;
 	int64_t batch_rows;
 	br_err *err;
@@ -624,6 +630,7 @@ int br_pq_reader_open_mem(const void *p, size_t n, const char *name, br_pq_reade
 
 static void stream_free(lstream *s)
 {
+	br_buf_free(&s->codes);
 	br_buf_free(&s->raw);
 	br_buf_free(&s->page);
 	br_buf_free(&s->defs);
@@ -647,6 +654,7 @@ void br_pq_reader_close(br_pq_reader *r)
 		stream_free(&r->streams[i]);
 	free(r->streams);
 	free(r->leaf_on);
+	br_pq_dctx_free(&r->dctx);
 	for (int i = 0; i < r->npred; i++)
 		br_buf_free(&r->preds[i].bytes);
 	free(r->preds);
@@ -666,6 +674,24 @@ int64_t br_pq_reader_num_rows(const br_pq_reader *r) { return r->fm.num_rows; }
 int br_pq_reader_num_row_groups(const br_pq_reader *r) { return r->fm.nrow_groups; }
 int br_pq_reader_skipped_row_groups(const br_pq_reader *r) { return r->skipped; }
 void br_pq_reader_set_batch_rows(br_pq_reader *r, int64_t rows) { r->batch_rows = rows > 0 ? rows : 65536; }
+void br_pq_reader_share_row_groups(br_pq_reader *r, atomic_int *next) { r->next_rg = next; }
+
+bool br_pq_reader_dict_codes(const br_pq_reader *r, int k, const uint32_t **codes, const br_col **dict,
+			     uint64_t *dict_id)
+{
+	if (!r->started || r->rc || k < 0 || k >= r->nproj)
+		return false;
+	const rnode *n = &r->root.kids[r->proj[k]];
+	if (n->kind != K_LEAF)
+		return false;
+	const lstream *s = &r->streams[n->first_leaf];
+	if (!s->flat || !s->codes_ok || !s->codes.len)
+		return false;
+	*codes = (const uint32_t *)(const void *)s->codes.p;
+	*dict = &s->dict;
+	*dict_id = s->dict_id;
+	return true;
+}
 
 int br_pq_reader_project(br_pq_reader *r, const int *field_ids, int n, br_err *err)
 {
@@ -1113,8 +1139,8 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			if ((rc = src_read(r, body_off, (size_t)h.compressed_size, &s->raw, err)))
 				return rc;
 			s->page.len = 0;
-			if ((rc = br_pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
-						err)))
+			if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, s->raw.p, s->raw.len,
+						(size_t)h.uncompressed_size, &s->page, err)))
 				return br_errctx(err, "%s: column %s, dictionary page at offset %" PRId64, r->name, L->name,
 						 s->page_off);
 			br_col_reset(&s->dict);
@@ -1122,6 +1148,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			if ((rc = decode_plain(r, s, s->page.p, s->page.len, h.num_values, &s->dict, err)))
 				return rc;
 			dict_prepare(s);
+			s->dict_id = ++r->dict_ids;
 			continue;
 		}
 		if (h.type != PQ_PAGE_DATA && h.type != PQ_PAGE_DATA_V2)
@@ -1140,8 +1167,8 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		size_t vlen;
 		s->page.len = 0;
 		if (h.type == PQ_PAGE_DATA) {
-			if ((rc = br_pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
-						err)))
+			if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, s->raw.p, s->raw.len,
+						(size_t)h.uncompressed_size, &s->page, err)))
 				return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 			br_cur c = br_cur_make(s->page.p, s->page.len);
 			if (L->max_rep) {
@@ -1181,7 +1208,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
 			size_t clen = s->raw.len - lv, ulen = (size_t)h.uncompressed_size - lv;
 			if (h.is_compressed && s->meta->codec != PQ_CODEC_UNCOMPRESSED) {
-				if ((rc = br_pq_decompress(s->meta->codec, p + lv, clen, ulen, &s->page, err)))
+				if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, p + lv, clen, ulen, &s->page, err)))
 					return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name,
 							 s->page_off);
 			} else {
@@ -1400,6 +1427,11 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 	int max = s->lf->max_def;
 	int w = br_type_width(out->type);
 	bool bulk = w > 0;
+	/* the dictionary codes of the batch, kept while every row is a
+	 * dictionary value of the same dictionary */
+	s->codes.len = 0;
+	s->codes_ok = true;
+	uint64_t dict_id = 0;
 	while (rows > 0 && !r->rc) {
 		if (!peek(r, s)) {
 			ran_out(r, s);
@@ -1412,6 +1444,7 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 		int64_t k = 0;
 		while (k < take) {
 			if (d && d[k] != (uint32_t)max) {
+				s->codes_ok = false;
 				br_col_append_null(out);
 				k++;
 				continue;
@@ -1427,6 +1460,14 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 			if (s->vi + cnt > s->nvals) {
 				ran_out(r, s);
 				return;
+			}
+			if (s->codes_ok) {
+				if (ix && k == 0 && e == take && (!dict_id || dict_id == s->dict_id)) {
+					dict_id = s->dict_id;
+					br_buf_put(&s->codes, ix + s->vi, 4 * (size_t)cnt);
+				} else {
+					s->codes_ok = false;
+				}
 			}
 			if (bulk && !ix) {
 				const uint8_t *base = s->rawp ? s->rawp : s->vals.values.p;
@@ -1550,9 +1591,13 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 		br_batch_reset(b);
 	r->started = true;
 	while (r->rows_left == 0) {
-		if (r->rg + 1 >= r->fm.nrow_groups)
+		int g = r->next_rg ? atomic_fetch_add_explicit(r->next_rg, 1, memory_order_relaxed) : r->rg + 1;
+		if (g >= r->fm.nrow_groups || g < 0) {
+			r->rg = r->fm.nrow_groups; /* stays at the end */
+			r->next_rg = NULL;
 			return 0;
-		r->rg++;
+		}
+		r->rg = g;
 		if (can_skip(r, r->rg)) {
 			r->skipped++;
 			continue;
