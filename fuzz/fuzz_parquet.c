@@ -19,8 +19,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		br_pq_reader_set_batch_rows(r, 64);
 		br_batch b = { 0 };
 		int rc, guard = 0;
-		while ((rc = br_pq_reader_next(r, &b, &err)) > 0 && ++guard < 100000)
-			;
+		while ((rc = br_pq_reader_next(r, &b, &err)) > 0 && ++guard < 100000) {
+			/* dictionary codes, where offered, index their dictionary */
+			for (int k = 0; k < b.ncols; k++) {
+				const uint32_t *codes;
+				const br_col *dict;
+				uint64_t id;
+				if (!br_pq_reader_dict_codes(r, k, &codes, &dict, &id))
+					continue;
+				for (int64_t i = 0; i < b.nrows; i++)
+					if (codes[i] >= (uint64_t)dict->len)
+						abort();
+			}
+		}
 		br_batch_free(&b);
 		br_pq_reader_close(r);
 	}

@@ -90,6 +90,7 @@ typedef struct lstream {
 	const uint8_t *rawp;    /* flat raw PLAIN page: values read in place */
 	br_buf ix;              /* uint32 dictionary indices of the page */
 	int64_t nvals;          /* values in the page (either form) */
+	bool dense;             /* no nulls in the page: read_flat skips the levels */
 	int64_t page_off;       /* file offset of the current page (for messages) */
 	br_buf tmp, tmp2;
 } lstream;
@@ -907,6 +908,16 @@ bad:
 		       r->name, L->name, s->page_off);
 }
 
+/* The largest of v[0..n) (0 for none): a reduction without an early exit,
+ * so it vectorizes; checks of indices and levels use it. */
+static uint32_t max_u32(const uint32_t *v, int64_t n)
+{
+	uint32_t m = 0;
+	for (int64_t i = 0; i < n; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
 static int corrupt(br_pq_reader *r, lstream *s, br_err *err, const char *what)
 {
 	return br_errf(err, BR_ECORRUPT, "%s: column %s, page at offset %" PRId64 ": %s", r->name, s->lf->name,
@@ -938,10 +949,8 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		uint32_t *ix = (uint32_t *)br_pq_take(&s->ix, (size_t)nvals * 4);
 		if ((rc = br_pq_rle_decode(p + 1, len - 1, p[0], ix, (size_t)nvals, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
-		uint32_t dn = (uint32_t)s->dict.len;
-		for (int64_t i = 0; i < nvals; i++)
-			if (ix[i] >= dn)
-				return corrupt(r, s, err, "dictionary index out of range");
+		if (max_u32(ix, nvals) >= (uint64_t)s->dict.len)
+			return corrupt(r, s, err, "dictionary index out of range");
 		s->by_index = true;
 		return 0;
 	}
@@ -1094,9 +1103,8 @@ static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t l
 	if (rc)
 		return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (levels)", r->name, s->lf->name,
 				 s->page_off);
-	for (int64_t i = 0; i < n; i++)
-		if (v[i] > (uint32_t)max)
-			return corrupt(r, s, err, "level above the column's maximum");
+	if (max_u32(v, n) > (uint32_t)max)
+		return corrupt(r, s, err, "level above the column's maximum");
 	return 0;
 }
 
@@ -1233,6 +1241,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		if (!s->by_index && !s->rawp && s->vals.len != nvals)
 			return corrupt(r, s, err, "value count differs from the definition levels");
 		s->nvals = nvals;
+		s->dense = nvals == n;
 		s->n = n;
 		s->i = 0;
 		if (n > 0)
@@ -1438,7 +1447,7 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 			return;
 		}
 		int64_t take = BR_MIN(rows, s->n - s->i);
-		const uint32_t *d = max ? (const uint32_t *)s->defs.p + s->i : NULL;
+		const uint32_t *d = max && !s->dense ? (const uint32_t *)s->defs.p + s->i : NULL;
 		const uint32_t *ix = s->by_index ? (const uint32_t *)s->ix.p : NULL;
 		const br_col *src = s->by_index ? &s->dict : &s->vals;
 		int64_t k = 0;
