@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <sys/resource.h>
+#define XXH_INLINE_ALL /* the hash of a short key is a few instructions: no call */
 #include <xxhash.h>
 
 #include "base/util.h"
@@ -142,7 +143,7 @@ typedef struct group {
 typedef struct groups {
 	group *g;          /* dense, n used of gcap */
 	size_t n, gcap;
-	uint32_t *slot;    /* index + 1 into g, 0 = empty; cap entries */
+	uint64_t *slot;    /* hash's high 32 bits << 32 | index + 1 into g; 0 = empty */
 	size_t cap;
 } groups;
 
@@ -156,7 +157,7 @@ static void groups_grow(groups *t)
 		size_t s = t->g[i].h & (cap - 1);
 		while (t->slot[s])
 			s = (s + 1) & (cap - 1);
-		t->slot[s] = (uint32_t)i + 1;
+		t->slot[s] = (t->g[i].h >> 32) << 32 | (i + 1);
 	}
 }
 
@@ -169,11 +170,15 @@ static size_t groups_find(groups *t, const uint8_t *p, size_t n)
 	memcpy(k, p, BR_MIN(n, 16));
 	size_t s = h & (t->cap - 1);
 	for (;; s = (s + 1) & (t->cap - 1)) {
-		if (!t->slot[s])
+		uint64_t e = t->slot[s];
+		if (!e)
 			break;
-		group *g = &t->g[t->slot[s] - 1];
+		if (e >> 32 != h >> 32)
+			continue; /* decided without touching the group */
+		size_t i = (uint32_t)e - 1;
+		group *g = &t->g[i];
 		if (g->h == h && g->len == n && g->k0 == k[0] && g->k1 == k[1] && (n <= 16 || !memcmp(g->key, p, n)))
-			return t->slot[s] - 1;
+			return i;
 	}
 	if (t->n == t->gcap) {
 		t->gcap = t->gcap ? t->gcap * 2 : 64;
@@ -188,7 +193,7 @@ static size_t groups_find(groups *t, const uint8_t *p, size_t n)
 	memcpy(g->key, p, n);
 	g->key[n] = 0;
 	g->count = 0;
-	t->slot[s] = (uint32_t)t->n + 1;
+	t->slot[s] = (h >> 32) << 32 | (t->n + 1);
 	return t->n++;
 }
 
@@ -204,6 +209,12 @@ static void groups_free(groups *t)
 		free(t->g[i].key);
 	free(t->g);
 	free(t->slot);
+}
+
+static void fold_counts(groups *t, const uint32_t *gix, const int64_t *dcount, size_t ndict)
+{
+	for (size_t e = 0; e < ndict; e++)
+		t->g[gix[e]].count += dcount[e];
 }
 
 /* One scan thread: its own reader over the row groups it takes from the
@@ -241,7 +252,9 @@ static void *scan_thread(void *arg)
 	br_batch b = { 0 };
 	int rc;
 	uint64_t dict_id = 0;
-	uint32_t *gix = NULL; /* group of each entry of dictionary dict_id */
+	uint32_t *gix = NULL;    /* group of each entry of dictionary dict_id */
+	int64_t *dcount = NULL;  /* rows per entry not yet added to the groups */
+	size_t ndict = 0;
 	while ((rc = br_pq_reader_next(r, &b, &sp->err)) > 0) {
 		sp->count += b.nrows;
 		const br_col *pc = &b.cols[0], *cc = &b.cols[1];
@@ -260,19 +273,22 @@ static void *scan_thread(void *arg)
 		const br_col *dict;
 		uint64_t id;
 		if (sp->use_dict && br_pq_reader_dict_codes(r, 1, &codes, &dict, &id)) {
-			/* each dictionary entry is hashed once, then rows only count */
+			/* each dictionary entry is hashed once; rows are counted per
+			 * code in a small dense array, added to the groups when the
+			 * dictionary changes */
 			if (id != dict_id) {
+				fold_counts(&sp->t, gix, dcount, ndict);
 				dict_id = id;
-				gix = br_xrealloc(gix, (size_t)BR_MAX(dict->len, 1) * sizeof *gix);
-				for (int64_t e = 0; e < dict->len; e++) {
-					size_t n;
-					const uint8_t *p = br_col_bytes(dict, e, &n);
-					gix[e] = (uint32_t)groups_find(&sp->t, p, n);
-				}
+				ndict = (size_t)dict->len;
+				gix = br_xrealloc(gix, BR_MAX(ndict, 1) * sizeof *gix);
+				dcount = br_xrealloc(dcount, BR_MAX(ndict, 1) * sizeof *dcount);
+				memset(dcount, 0, ndict * sizeof *dcount);
+				const int32_t *o = (const int32_t *)(const void *)dict->offsets.p;
+				for (size_t e = 0; e < ndict; e++)
+					gix[e] = (uint32_t)groups_find(&sp->t, dict->values.p + o[e], (size_t)(o[e + 1] - o[e]));
 			}
-			group *g = sp->t.g;
 			for (int64_t i = 0; i < b.nrows; i++)
-				g[gix[codes[i]]].count++;
+				dcount[codes[i]]++;
 		} else {
 			for (int64_t i = 0; i < b.nrows; i++) {
 				size_t n;
@@ -281,7 +297,9 @@ static void *scan_thread(void *arg)
 			}
 		}
 	}
+	fold_counts(&sp->t, gix, dcount, ndict);
 	free(gix);
+	free(dcount);
 	sp->rc = rc < 0 ? rc : 0;
 	br_batch_free(&b);
 	br_pq_reader_close(r);

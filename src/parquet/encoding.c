@@ -207,6 +207,30 @@ int br_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out,
 	return 0;
 }
 
+bool br_pq_rle_all_equal(const uint8_t *p, size_t len, int bit_width, uint32_t value, size_t n)
+{
+	if (bit_width < 1 || bit_width > 32)
+		return false;
+	br_cur c = br_cur_make(p, len);
+	size_t got = 0, vbytes = (size_t)(bit_width + 7) / 8;
+	while (got < n) {
+		uint64_t h = br_cur_uvarint(&c);
+		if (c.bad || (h & 1))
+			return false;
+		const uint8_t *vb = br_cur_take(&c, vbytes);
+		if (!vb)
+			return false;
+		uint32_t x = 0;
+		for (size_t b = 0; b < vbytes; b++)
+			x |= (uint32_t)vb[b] << (8 * b);
+		if (x != value)
+			return false;
+		uint64_t run = h >> 1;
+		got += run < n - got ? (size_t)run : n - got;
+	}
+	return true;
+}
+
 /* -------------------------------------------------------------- delta */
 
 static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }

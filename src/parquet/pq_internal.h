@@ -192,6 +192,11 @@ void br_pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 /* Decodes exactly n values; BR_ECORRUPT (with err) if the input ends first or
  * a value exceeds bit_width. */
 int br_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, br_err *err);
+/* True when the first n values are RLE runs (not bit-packed) of value: the
+ * definition levels of a page without nulls, recognised from the run headers
+ * alone so they need not be expanded. False on anything else, malformed
+ * input included (the caller then decodes, and reports, as usual). */
+bool br_pq_rle_all_equal(const uint8_t *p, size_t len, int bit_width, uint32_t value, size_t n);
 /* Little-endian bit packing of 8-value groups. */
 void br_pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 

@@ -912,10 +912,16 @@ bad:
  * so it vectorizes; checks of indices and levels use it. */
 static uint32_t max_u32(const uint32_t *v, int64_t n)
 {
-	uint32_t m = 0;
-	for (int64_t i = 0; i < n; i++)
-		m = v[i] > m ? v[i] : m;
-	return m;
+	uint32_t m[8] = { 0 };
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+			m[k] = v[i + k] > m[k] ? v[i + k] : m[k];
+	for (; i < n; i++)
+		m[0] = v[i] > m[0] ? v[i] : m[0];
+	for (int k = 1; k < 8; k++)
+		m[0] = m[k] > m[0] ? m[k] : m[0];
+	return m[0];
 }
 
 static int corrupt(br_pq_reader *r, lstream *s, br_err *err, const char *what)
@@ -1094,9 +1100,17 @@ static void dict_prepare(lstream *s)
 }
 
 
+/* Decodes n levels into out. With dense (definition levels of a flat
+ * column, which read_flat alone reads), a page whose levels are all max (no
+ * nulls) sets *dense and leaves out alone: no per-value work at all. */
 static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t len, int max, br_buf *out,
-			 int64_t n, br_err *err)
+			 int64_t n, bool *dense, br_err *err)
 {
+	if (dense) {
+		*dense = br_pq_rle_all_equal(p, len, pq_bit_width((uint64_t)max), (uint32_t)max, (size_t)n);
+		if (*dense)
+			return 0;
+	}
 	out->len = 0;
 	uint32_t *v = (uint32_t *)br_pq_take(out, (size_t)n * 4 + 4);
 	int rc = br_pq_rle_decode(p, len, pq_bit_width((uint64_t)max), v, (size_t)n, err);
@@ -1173,6 +1187,8 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		int64_t n = h.num_values;
 		const uint8_t *vp;
 		size_t vlen;
+		/* flat columns may skip expanding levels that are all defined */
+		bool dense = false, *flat_dense = s->flat && !L->max_rep ? &dense : NULL;
 		s->page.len = 0;
 		if (h.type == PQ_PAGE_DATA) {
 			if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, s->raw.p, s->raw.len,
@@ -1187,7 +1203,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 				const uint8_t *lp = br_cur_take(&c, ln);
 				if (!lp)
 					return corrupt(r, s, err, "repetition levels run past the page");
-				if ((rc = decode_levels(r, s, lp, ln, L->max_rep, &s->reps, n, err)))
+				if ((rc = decode_levels(r, s, lp, ln, L->max_rep, &s->reps, n, NULL, err)))
 					return rc;
 			}
 			if (L->max_def) {
@@ -1198,7 +1214,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 				const uint8_t *lp = br_cur_take(&c, ln);
 				if (!lp)
 					return corrupt(r, s, err, "definition levels run past the page");
-				if ((rc = decode_levels(r, s, lp, ln, L->max_def, &s->defs, n, err)))
+				if ((rc = decode_levels(r, s, lp, ln, L->max_def, &s->defs, n, flat_dense, err)))
 					return rc;
 			}
 			vp = c.p + c.pos;
@@ -1208,10 +1224,11 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			    (int64_t)h.rep_len + h.def_len > h.uncompressed_size)
 				return corrupt(r, s, err, "v2 level lengths exceed the page");
 			const uint8_t *p = s->raw.p;
-			if (L->max_rep && (rc = decode_levels(r, s, p, (size_t)h.rep_len, L->max_rep, &s->reps, n, err)))
+			if (L->max_rep &&
+			    (rc = decode_levels(r, s, p, (size_t)h.rep_len, L->max_rep, &s->reps, n, NULL, err)))
 				return rc;
-			if (L->max_def &&
-			    (rc = decode_levels(r, s, p + h.rep_len, (size_t)h.def_len, L->max_def, &s->defs, n, err)))
+			if (L->max_def && (rc = decode_levels(r, s, p + h.rep_len, (size_t)h.def_len, L->max_def, &s->defs, n,
+							      flat_dense, err)))
 				return rc;
 			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
 			size_t clen = s->raw.len - lv, ulen = (size_t)h.uncompressed_size - lv;
@@ -1226,7 +1243,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			vlen = s->page.len;
 		}
 		int64_t nvals = n;
-		if (L->max_def) {
+		if (L->max_def && !dense) {
 			const uint32_t *d = (const uint32_t *)s->defs.p;
 			nvals = 0;
 			for (int64_t i = 0; i < n; i++)
@@ -1241,7 +1258,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		if (!s->by_index && !s->rawp && s->vals.len != nvals)
 			return corrupt(r, s, err, "value count differs from the definition levels");
 		s->nvals = nvals;
-		s->dense = nvals == n;
+		s->dense = dense || nvals == n;
 		s->n = n;
 		s->i = 0;
 		if (n > 0)
