@@ -280,6 +280,8 @@ static void *scan_thread(void *arg)
 		return NULL;
 	}
 	br_pq_reader_share_row_groups(r, sp->next);
+	if (getenv("BATCH_ROWS"))
+		br_pq_reader_set_batch_rows(r, atoll(getenv("BATCH_ROWS")));
 	br_batch b = { 0 };
 	int rc;
 	uint64_t dict_id = 0;

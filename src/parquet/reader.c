@@ -25,7 +25,13 @@
  * file offset of the page.
  *
  * Memory: the footer, one dictionary and one decompressed page per projected
- * leaf column, and the batch being built (at most batch_rows rows). */
+ * leaf column, the batch being built (at most batch_rows rows) with one
+ * uint32 dictionary code per row for flat dictionary columns, and one zstd
+ * decompression context.
+ *
+ * Parallel scans: readers of one file on several threads share a row-group
+ * counter; each reader is otherwise private to its thread, so nothing inside
+ * is locked. */
 #include "parquet.h"
 
 #include <errno.h>
