@@ -111,8 +111,11 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err);
  * caller and outliving the readers): each reader takes the next row group
  * nobody has taken yet, so together they return every row exactly once, in no
  * fixed order, and a thread that finishes early takes more. Set before the
- * first next. Balance is by row group: a file of few large row groups keeps
- * fewer threads busy. */
+ * first next. The unit of work is a morsel: a row group, or with only
+ * top-level primitive columns projected, a part of about a million rows of
+ * one (pages before it are skipped by their headers; its dictionary is read
+ * again), so a file of a few large row groups still keeps every thread busy.
+ * Batches never span morsels. */
 void br_pq_reader_share_row_groups(br_pq_reader *r, atomic_int *next);
 /* Dictionary codes of the batch the last next returned, for consumers that
  * gain from seeing each distinct value once (a group-by hashes the dictionary,

@@ -215,6 +215,10 @@ static inline uint8_t *br_pq_take(br_buf *b, size_t n)
 	return p;
 }
 
+/* Rows per morsel of a shared (parallel) scan: tests split small files. */
+typedef struct br_pq_reader br_pq_reader;
+void br_pq_reader_set_morsel_rows(br_pq_reader *r, int64_t rows);
+
 /* ---------------------------------------------------------------- codecs */
 
 enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_CODEC_LZO = 3,

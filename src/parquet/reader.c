@@ -47,6 +47,9 @@
 #include "pq_internal.h"
 
 #define MAX_PAGE_ENTRIES (1 << 24)
+/* Parallel scans split row groups into morsels of this many rows, so two
+ * threads stay busy on a file of a few large row groups. */
+#define MORSEL_ROWS (1 << 20)
 #define MAX_PAGE_BYTES (1 << 30)
 
 enum { K_LEAF, K_STRUCT, K_LIST, K_MAP };
@@ -136,6 +139,8 @@ struct br_pq_reader {
 	br_pq_dctx dctx;        /* page decompression state, reused */
 	int rg;                 /* current row group, -1 before the first */
 	atomic_int *next_rg;    /* shared with other readers (parallel scans), or NULL */
+	int *morsel_first;      /* shared scans: first morsel number of each row group, +1 entry */
+	int64_t morsel_rows;    /* MORSEL_ROWS unless a test sets it */
 	int64_t rows_left;
 	int64_t batch_rows;
 	br_err *err;
@@ -516,6 +521,7 @@ static int open_common(br_pq_reader *r, br_err *err)
 {
 	br_arena_init(&r->arena, 16 << 10);
 	r->batch_rows = 65536;
+	r->morsel_rows = MORSEL_ROWS;
 	r->rg = -1;
 	if (r->size < 12)
 		return br_errf(err, BR_ECORRUPT, "%s: %" PRId64 " bytes is too short for Parquet", r->name, r->size);
@@ -661,6 +667,7 @@ void br_pq_reader_close(br_pq_reader *r)
 		stream_free(&r->streams[i]);
 	free(r->streams);
 	free(r->leaf_on);
+	free(r->morsel_first);
 	br_pq_dctx_free(&r->dctx);
 	for (int i = 0; i < r->npred; i++)
 		br_buf_free(&r->preds[i].bytes);
@@ -682,6 +689,7 @@ int br_pq_reader_num_row_groups(const br_pq_reader *r) { return r->fm.nrow_group
 int br_pq_reader_skipped_row_groups(const br_pq_reader *r) { return r->skipped; }
 void br_pq_reader_set_batch_rows(br_pq_reader *r, int64_t rows) { r->batch_rows = rows > 0 ? rows : 65536; }
 void br_pq_reader_share_row_groups(br_pq_reader *r, atomic_int *next) { r->next_rg = next; }
+void br_pq_reader_set_morsel_rows(br_pq_reader *r, int64_t rows) { r->morsel_rows = rows > 0 ? rows : MORSEL_ROWS; }
 
 bool br_pq_reader_dict_codes(const br_pq_reader *r, int k, const uint32_t **codes, const br_col **dict,
 			     uint64_t *dict_id)
@@ -1130,7 +1138,7 @@ static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t l
 
 /* Reads the next page of the chunk. Returns 1 when a data page is loaded, 0
  * at the end of the chunk, negative on error. */
-static int load_page(br_pq_reader *r, lstream *s, br_err *err)
+static int load_page(br_pq_reader *r, lstream *s, int64_t *skip, br_err *err)
 {
 	const rleaf *L = s->lf;
 	for (;;) {
@@ -1188,6 +1196,11 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		if (h.num_values > s->entries_left)
 			return corrupt(r, s, err, "pages hold more values than the column chunk");
 		s->entries_left -= h.num_values;
+		if (skip && h.num_values <= *skip) {
+			/* a page wholly before a morsel's first row: not even read */
+			*skip -= h.num_values;
+			continue;
+		}
 		if ((rc = src_read(r, body_off, (size_t)h.compressed_size, &s->raw, err)))
 			return rc;
 		int64_t n = h.num_values;
@@ -1280,7 +1293,7 @@ static int peek(br_pq_reader *r, lstream *s)
 {
 	if (s->i < s->n)
 		return 1;
-	int rc = load_page(r, s, r->err);
+	int rc = load_page(r, s, NULL, r->err);
 	if (rc < 0) {
 		r->rc = rc;
 		return 0;
@@ -1314,6 +1327,96 @@ static int start_row_group(br_pq_reader *r, int g)
 	}
 	r->rows_left = rg->num_rows;
 	return 0;
+}
+
+static void ran_out(br_pq_reader *r, const lstream *s);
+
+/* Skips the first n rows of a flat column's chunk (the rows of earlier
+ * morsels): whole pages by their headers, then entries of one page. */
+static void skip_flat(br_pq_reader *r, lstream *s, int64_t n)
+{
+	while (n > 0 && !r->rc) {
+		if (s->i >= s->n) {
+			int rc = load_page(r, s, &n, r->err);
+			if (rc < 0) {
+				r->rc = rc;
+				return;
+			}
+			if (rc == 0) {
+				if (n > 0)
+					ran_out(r, s);
+				return;
+			}
+			if (n == 0)
+				return;
+		}
+		int64_t take = BR_MIN(n, s->n - s->i), vals = take;
+		if (s->lf->max_def && !s->dense) {
+			const uint32_t *d = (const uint32_t *)s->defs.p + s->i;
+			vals = 0;
+			for (int64_t k = 0; k < take; k++)
+				vals += d[k] == (uint32_t)s->lf->max_def;
+		}
+		s->vi += vals;
+		s->i += take;
+		n -= take;
+	}
+}
+
+/* Shared scans of flat projections go by morsels (row-group parts of
+ * MORSEL_ROWS rows); nested projections by whole row groups, since their
+ * pages cannot be skipped by row count. */
+static void plan_morsels(br_pq_reader *r)
+{
+	bool flat = true;
+	for (int k = 0; k < r->nproj; k++) {
+		const rnode *n = &r->root.kids[r->proj[k]];
+		flat = flat && n->kind == K_LEAF && r->leaves[n->first_leaf].max_rep == 0;
+	}
+	r->morsel_first = br_xmalloc((size_t)(r->fm.nrow_groups + 1) * sizeof(int));
+	for (int pass = 0; pass < 2; pass++) {
+		int64_t m = 0;
+		for (int g = 0; g < r->fm.nrow_groups; g++) {
+			r->morsel_first[g] = (int)m;
+			int64_t rows = r->fm.row_groups[g].num_rows; /* >= 0: check_chunks */
+			/* at most 1024 morsels per row group, however many rows it claims */
+			m += flat && rows > r->morsel_rows ? BR_MIN((rows - 1) / r->morsel_rows + 1, 1024) : 1;
+			if (m > INT32_MAX / 2)
+				break;
+		}
+		if (m <= INT32_MAX / 2) {
+			r->morsel_first[r->fm.nrow_groups] = (int)m;
+			return;
+		}
+		flat = false; /* a footer claiming absurd row counts: whole row groups */
+	}
+}
+
+/* Takes the next morsel of a shared scan: row group *g, rows [*first, *last).
+ * False at the end. */
+static bool take_morsel(br_pq_reader *r, int *g, int64_t *first, int64_t *last)
+{
+	if (!r->morsel_first)
+		plan_morsels(r);
+	int m = atomic_fetch_add_explicit(r->next_rg, 1, memory_order_relaxed);
+	int n = r->fm.nrow_groups;
+	if (m < 0 || m >= r->morsel_first[n])
+		return false;
+	int lo = 0, hi = n - 1; /* last row group whose first morsel is <= m */
+	while (lo < hi) {
+		int mid = (lo + hi + 1) / 2;
+		if (r->morsel_first[mid] <= m)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	int64_t rows = r->fm.row_groups[lo].num_rows, k = m - r->morsel_first[lo];
+	int64_t parts = r->morsel_first[lo + 1] - r->morsel_first[lo];
+	int64_t size = (rows - 1) / parts + 1; /* morsel_rows unless capped */
+	*g = lo;
+	*first = BR_MIN(rows, k * size);
+	*last = BR_MIN(rows, (k + 1) * size);
+	return true;
 }
 
 /* ------------------------------------------------------------ assembly */
@@ -1623,7 +1726,10 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 		br_batch_reset(b);
 	r->started = true;
 	while (r->rows_left == 0) {
-		int g = r->next_rg ? atomic_fetch_add_explicit(r->next_rg, 1, memory_order_relaxed) : r->rg + 1;
+		int g = r->rg + 1;
+		int64_t first = 0, last = -1;
+		if (r->next_rg && !take_morsel(r, &g, &first, &last))
+			g = r->fm.nrow_groups;
 		if (g >= r->fm.nrow_groups || g < 0) {
 			r->rg = r->fm.nrow_groups; /* stays at the end */
 			r->next_rg = NULL;
@@ -1631,10 +1737,17 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 		}
 		r->rg = g;
 		if (can_skip(r, r->rg)) {
-			r->skipped++;
+			r->skipped += first == 0;
 			continue;
 		}
 		start_row_group(r, r->rg);
+		if (last >= 0) {
+			for (int k = 0; k < r->nproj && first > 0; k++)
+				skip_flat(r, &r->streams[r->root.kids[r->proj[k]].first_leaf], first);
+			if (r->rc)
+				return r->rc;
+			r->rows_left = last - first;
+		}
 	}
 	int64_t n = BR_MIN(r->batch_rows, r->rows_left);
 	for (int k = 0; k < r->nproj && !r->rc; k++) {
