@@ -21,6 +21,7 @@
 
 #include "base/util.h"
 #include "parquet/parquet.h"
+#include "parquet/pq_internal.h" /* br_pq_reader_set_morsel_rows */
 
 static const char *bid_schema =
 	"{\"type\":\"struct\",\"fields\":["
@@ -282,6 +283,8 @@ static void *scan_thread(void *arg)
 	br_pq_reader_share_row_groups(r, sp->next);
 	if (getenv("BATCH_ROWS"))
 		br_pq_reader_set_batch_rows(r, atoll(getenv("BATCH_ROWS")));
+	if (getenv("MORSEL_ROWS")) /* experiments: 1e18 = whole row groups */
+		br_pq_reader_set_morsel_rows(r, atoll(getenv("MORSEL_ROWS")));
 	br_batch b = { 0 };
 	int rc;
 	uint64_t dict_id = 0;
