@@ -141,6 +141,7 @@ struct br_pq_reader {
 	atomic_int *next_rg;    /* shared with other readers (parallel scans), or NULL */
 	int *morsel_first;      /* shared scans: first morsel number of each row group, +1 entry */
 	int64_t morsel_rows;    /* MORSEL_ROWS unless a test sets it */
+	int64_t morsel_end;     /* row (in row group rg) where the current morsel ends, -1 if none */
 	int64_t rows_left;
 	int64_t batch_rows;
 	br_err *err;
@@ -522,6 +523,7 @@ static int open_common(br_pq_reader *r, br_err *err)
 	br_arena_init(&r->arena, 16 << 10);
 	r->batch_rows = 65536;
 	r->morsel_rows = MORSEL_ROWS;
+	r->morsel_end = -1;
 	r->rg = -1;
 	if (r->size < 12)
 		return br_errf(err, BR_ECORRUPT, "%s: %" PRId64 " bytes is too short for Parquet", r->name, r->size);
@@ -1735,15 +1737,22 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 			r->next_rg = NULL;
 			return 0;
 		}
+		/* a later morsel of the row group this reader is in: skip on from
+		 * here, keeping the dictionaries and the page in hand */
+		bool on = g == r->rg && last >= 0 && r->morsel_end >= 0 && first >= r->morsel_end;
+		int64_t from = on ? r->morsel_end : 0;
 		r->rg = g;
+		r->morsel_end = last;
 		if (can_skip(r, r->rg)) {
 			r->skipped += first == 0;
+			r->morsel_end = -1;
 			continue;
 		}
-		start_row_group(r, r->rg);
+		if (!on)
+			start_row_group(r, r->rg);
 		if (last >= 0) {
-			for (int k = 0; k < r->nproj && first > 0; k++)
-				skip_flat(r, &r->streams[r->root.kids[r->proj[k]].first_leaf], first);
+			for (int k = 0; k < r->nproj && first > from; k++)
+				skip_flat(r, &r->streams[r->root.kids[r->proj[k]].first_leaf], first - from);
 			if (r->rc)
 				return r->rc;
 			r->rows_left = last - first;
