@@ -8,7 +8,9 @@
  *                                   M "dict" (default): the group-by hashes each
  *                                   dictionary entry once and counts codes where the
  *                                   reader offers them; "rows": hashes every row
- * Writing is single-threaded, like braid's tiering worker. */
+ * Writing is single-threaded, like braid's tiering worker. Scan experiments:
+ * BATCH_ROWS=N sets the reader's batch size, MORSEL_ROWS=N its morsel size
+ * (a huge N reads whole row groups). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
