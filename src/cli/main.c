@@ -224,11 +224,13 @@ static int cmd_serve(int argc, char **argv)
 	/* pgwire: the PostgreSQL surface on the broker's loop, over an in-memory
 	 * SQL catalog (tables are not yet backed by topics) */
 	br_sql *sql = br_sql_open(NULL);
+	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */
 	br_pg_server *pgs = NULL;
 	br_pg_config pgc = { .password = pg_password };
-	if (br_pg_server_start(&pgs, br_broker_loop(b), pg_host, pg_port, &pgc, br_pg_sql_executor(sql), &err)) {
+	if (br_pg_server_start(&pgs, br_broker_loop(b), pg_host, pg_port, &pgc, br_pg_hub_executor(hub), &err)) {
 		fprintf(stderr, "braid serve: %s\n", err.msg);
 		br_broker_close(b);
+		br_pg_hub_free(hub);
 		br_sql_close(sql);
 		return 1;
 	}
@@ -236,6 +238,7 @@ static int cmd_serve(int argc, char **argv)
 	        pg_password ? "SCRAM-SHA-256 password" : "trust: any user, no password");
 	int rc = br_broker_run(b, true);
 	br_pg_server_stop(pgs);
+	br_pg_hub_free(hub);
 	br_sql_close(sql);
 	br_broker_close(b);
 	br_info("stopped");

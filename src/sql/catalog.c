@@ -120,7 +120,14 @@ static void mem_free(br_catalog *c)
 	free(m);
 }
 
-static const br_catalog_vt mem_vt = { mem_create, mem_drop, mem_find, mem_scan, mem_apply, mem_free };
+static void mem_names(br_catalog *c, void (*cb)(void *arg, const char *name), void *arg)
+{
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&((memcat *)c)->tables, &i, &slot);)
+		cb(arg, ((memtable *)slot->val)->def.name);
+}
+
+static const br_catalog_vt mem_vt = { mem_create, mem_drop, mem_find, mem_scan, mem_apply, mem_free, mem_names };
 
 br_catalog *br_catalog_mem_new(void)
 {

@@ -401,6 +401,51 @@ void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg)
 
 br_catalog *br_sql_catalog(br_sql *s) { return s->cat; }
 
+/* ------------------------------------------------------------ listing */
+
+typedef struct name_list {
+	int n, cap;
+	char **v;
+} name_list;
+
+static void name_add(void *arg, const char *name)
+{
+	name_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = br_xrealloc(l->v, sizeof *l->v * (size_t)l->cap);
+	}
+	l->v[l->n++] = br_xstrdup(name);
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
+{
+	name_list tl = { 0 }, vl = { 0 };
+	if (s->cat->vt->names)
+		s->cat->vt->names(s->cat, name_add, &tl);
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
+		name_add(&vl, ((br_sql_view *)slot->val)->name);
+	qsort(tl.v, (size_t)tl.n, sizeof *tl.v, name_cmp);
+	qsort(vl.v, (size_t)vl.n, sizeof *vl.v, name_cmp);
+	for (int i = 0; i < tl.n; i++) {
+		const br_sql_table *t = s->cat->vt->find(s->cat, tl.v[i]);
+		if (t)
+			cb(arg, t->name, false, t->ncols, t->cols, t->types);
+		free(tl.v[i]);
+	}
+	for (int i = 0; i < vl.n; i++) {
+		const br_sql_view *v = br_map_gets(&s->views, vl.v[i]);
+		if (v)
+			cb(arg, v->name, true, v->p->nvisible, v->p->names, v->p->types);
+		free(vl.v[i]);
+	}
+	free(tl.v);
+	free(vl.v);
+}
+
 static int exec_select(stmt_ctx *x, json_t *sel)
 {
 	plan *p;

@@ -36,6 +36,8 @@ typedef struct br_catalog_vt {
 	/* Applies a weighted delta (inserts > 0, deletes < 0). */
 	int (*apply)(br_catalog *c, const char *name, const br_batch *delta, br_err *err);
 	void (*free)(br_catalog *c);
+	/* Calls cb with every table's name (pg_catalog answers list them). */
+	void (*names)(br_catalog *c, void (*cb)(void *arg, const char *name), void *arg);
 } br_catalog_vt;
 
 struct br_catalog {
@@ -78,6 +80,12 @@ int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *er
  * batch is valid only during the call. */
 typedef void (*br_sql_view_cb)(void *arg, const char *view, const br_batch *delta);
 void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg);
+/* Every relation with its columns, tables first then views, each group in
+ * name order (pgwire's pg_catalog answers). The arrays are valid only during
+ * the call. */
+typedef void (*br_sql_rel_cb)(void *arg, const char *name, bool is_view, int ncols, char *const *cols,
+			      const br_type_id *types);
+void br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg);
 /* The catalog the session was opened with (owned by the session). */
 br_catalog *br_sql_catalog(br_sql *s);
 /* The circuit of a materialized view as text (EXPLAIN). */
