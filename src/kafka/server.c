@@ -586,6 +586,8 @@ static void flush_start(br_broker *b)
 	}
 }
 
+void br_broker_flush_soon(br_broker *b) { flush_start(b); }
+
 /* tier hook: the tier thread finished a job (called on the tier thread). */
 static void tier_wake(void *arg)
 {
