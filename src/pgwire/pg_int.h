@@ -34,6 +34,8 @@ br_pg_sub *br_pgsub_attach(br_pg_hub *hub, br_pg_result *res, br_pg_conn *conn);
 /* result_free for a stream answer. */
 void br_pgsub_result_free(br_pg_result *res);
 br_sql *br_pgsub_hub_sql(br_pg_hub *h);
+/* A DROP ran: streams of views that are gone end with an error. */
+void br_pgsub_views_changed(br_pg_hub *h);
 /* The stream ended (client gone, cancel, or dropped for a full buffer). */
 void br_pgsub_detach(br_pg_hub *hub, br_pg_sub *sub);
 

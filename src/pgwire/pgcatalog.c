@@ -431,7 +431,8 @@ int br_pgcat_answer(br_sql *sql, const char *user, const char *stmt, br_pg_resul
 	char *q = normalize(stmt);
 	rels r = { 0 };
 	br_sql_relations(sql, add_rel, &r);
-	qsort(r.v, (size_t)r.n, sizeof *r.v, rel_cmp);
+	if (r.n)
+		qsort(r.v, (size_t)r.n, sizeof *r.v, rel_cmp);
 	int rc = 0, n;
 	if (has(q, "FROM pg_catalog.pg_class c") && has(q, "as \"Owner\"") && has(q, "c.relkind IN (") &&
 	    !has(q, "\"Size\"")) {

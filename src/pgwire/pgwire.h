@@ -153,6 +153,9 @@ void br_pg_conn_set_writer(br_pg_conn *c, br_pg_writer write, void *arg);
  * Either way the stream is over for the caller, which forgets it
  * (vt->stream_stop is not called for it). */
 int br_pg_conn_stream_data(br_pg_conn *c, const void *p, size_t n, bool flush);
+/* Ends the current stream with error e (ErrorResponse, then ReadyForQuery:
+ * the session goes on); vt->stream_stop is not called. */
+void br_pg_conn_stream_fail(br_pg_conn *c, const br_pg_error *e);
 
 /* ------------------------------------------------------------ values
  *

@@ -413,6 +413,21 @@ static size_t async_flush(br_pg_conn *c, bool close)
 	return c->write(c->write_arg, &c->async, close);
 }
 
+/* The stream is over: e (an ErrorResponse) and ReadyForQuery go out, then
+ * whatever the client sent meanwhile runs. */
+static void stream_end(br_pg_conn *c, const br_pg_error *e)
+{
+	c->streaming = false;
+	c->stream = NULL;
+	br_buf *save = c->out;
+	c->out = &c->async;
+	send_error(c, e);
+	send_ready(c);
+	c->out = save;
+	int rc = br_pg_conn_feed(c, NULL, 0, &c->async);
+	async_flush(c, rc != 0);
+}
+
 void br_pg_conn_cancel(br_pg_conn *c)
 {
 	if (c->streaming) {
@@ -420,18 +435,19 @@ void br_pg_conn_cancel(br_pg_conn *c)
 		 * connection is ready for the next query. */
 		if (c->ex.vt->stream_stop)
 			c->ex.vt->stream_stop(c->sess, c->stream);
-		c->streaming = false;
-		c->stream = NULL;
-		br_buf *save = c->out;
-		c->out = &c->async;
-		send_errorf(c, "57014", "canceling statement due to user request");
-		send_ready(c);
-		c->out = save;
-		async_flush(c, false);
+		br_pg_error e;
+		br_pg_errorf(&e, "57014", 0, "canceling statement due to user request");
+		stream_end(c, &e);
 		return;
 	}
 	if (c->sess && c->ex.vt->cancel)
 		c->ex.vt->cancel(c->sess);
+}
+
+void br_pg_conn_stream_fail(br_pg_conn *c, const br_pg_error *e)
+{
+	if (c->streaming && c->state != ST_DEAD)
+		stream_end(c, e);
 }
 
 int br_pg_conn_stream_data(br_pg_conn *c, const void *p, size_t n, bool flush)
@@ -1009,7 +1025,8 @@ int br_pg_conn_feed(br_pg_conn *c, const uint8_t *p, size_t n, br_buf *out)
 	if (c->state == ST_DEAD)
 		return BR_PG_CLOSE;
 	c->out = out;
-	br_buf_put(&c->in, p, n);
+	if (n)
+		br_buf_put(&c->in, p, n);
 	int rc = 0;
 	while (rc == 0 && c->state != ST_DEAD) {
 		const uint8_t *m = c->in.p + c->in_pos;

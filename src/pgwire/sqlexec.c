@@ -220,6 +220,8 @@ static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_
 	}
 	to_result(sr, res);
 	transaction_tag(sql, res);
+	if (!strncmp(res->tag, "DROP", 4))
+		br_pgsub_views_changed(s->hub);
 	return 0;
 }
 
@@ -432,6 +434,9 @@ static bool returns_rows(const char *sql)
 
 static int x_prepare(void *p, const char *sql, int *nparams, bool *empty, bool *rows, br_pg_error *e)
 {
+	if (br_pgsub_is(sql))
+		return br_pg_errorf(e, "0A000", 0,
+				    "unsupported: SUBSCRIBE in the extended query protocol (send it as a simple Query)");
 	/* parsing here puts a syntax error at Parse, as in PostgreSQL */
 	PgQuerySplitResult sp = pg_query_split_with_parser(sql);
 	if (sp.error) {
@@ -486,6 +491,8 @@ static void x_cancel(void *p)
 static void *x_stream_start(void *p, br_pg_result *res, br_pg_conn *conn)
 {
 	sess *s = p;
+	if (s->sub) /* a stream of this session that ended without stream_stop */
+		br_pgsub_detach(s->hub, s->sub);
 	s->sub = br_pgsub_attach(s->hub, res, conn);
 	return s->sub;
 }

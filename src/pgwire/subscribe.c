@@ -419,6 +419,55 @@ static void on_view_delta(void *arg, const char *view, const br_batch *delta)
 	br_buf_free(&lens);
 }
 
+typedef struct gone_ctx {
+	br_pg_hub *h;
+	char **live;
+	int n, cap;
+} gone_ctx;
+
+static void note_view(void *arg, const char *name, bool is_view, int ncols, char *const *cols, const br_type_id *types)
+{
+	gone_ctx *g = arg;
+	if (!is_view)
+		return;
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 16;
+		g->live = br_xrealloc(g->live, sizeof *g->live * (size_t)g->cap);
+	}
+	g->live[g->n++] = br_xstrdup(name);
+}
+
+void br_pgsub_views_changed(br_pg_hub *h)
+{
+	if (!h || !h->subs)
+		return;
+	gone_ctx g = { .h = h };
+	br_sql_relations(h->sql, note_view, &g);
+	/* mark first, end after: ending a stream runs what its client sent
+	 * meanwhile, which may change the list */
+	int nend = 0;
+	br_pg_conn **end = NULL;
+	for (br_pg_sub *s = h->subs; s; s = s->next) {
+		bool live = false;
+		for (int i = 0; i < g.n && !live; i++)
+			live = !strcmp(g.live[i], s->view);
+		if (live || s->dead)
+			continue;
+		s->dead = true;
+		end = br_xrealloc(end, sizeof *end * (size_t)(nend + 1));
+		end[nend++] = s->conn;
+	}
+	for (int i = 0; i < nend; i++) {
+		br_pg_error e;
+		br_pg_errorf(&e, "57P01", 0, "SUBSCRIBE ended: the view was dropped");
+		br_pg_conn_stream_fail(end[i], &e);
+	}
+	free(end);
+	for (int i = 0; i < g.n; i++)
+		free(g.live[i]);
+	free(g.live);
+}
+
 br_pg_hub *br_pg_hub_new(br_sql *sql)
 {
 	br_pg_hub *h = br_xcalloc(1, sizeof *h);

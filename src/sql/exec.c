@@ -428,8 +428,10 @@ void br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
 	br_map_slot *slot;
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
 		name_add(&vl, ((br_sql_view *)slot->val)->name);
-	qsort(tl.v, (size_t)tl.n, sizeof *tl.v, name_cmp);
-	qsort(vl.v, (size_t)vl.n, sizeof *vl.v, name_cmp);
+	if (tl.n)
+		qsort(tl.v, (size_t)tl.n, sizeof *tl.v, name_cmp);
+	if (vl.n)
+		qsort(vl.v, (size_t)vl.n, sizeof *vl.v, name_cmp);
 	for (int i = 0; i < tl.n; i++) {
 		const br_sql_table *t = s->cat->vt->find(s->cat, tl.v[i]);
 		if (t)

@@ -1010,11 +1010,29 @@ static void test_subscribe(void **state)
 	assert_int_equal(out.len, 0);
 	br_pg_conn_cancel(c);
 	types(&w.got, t, sizeof t);
-	assert_string_equal(t, "EZ");
+	assert_string_equal(t, "EZTDCZ");
 	assert_string_equal(err_field(find(&w.got, 'E', 0, &n), 'C'), "57014");
-	assert_int_equal(br_pg_conn_feed(c, NULL, 0, &out), 0);
-	types(&out, t, sizeof t);
-	assert_string_equal(t, "TDCZ");
+	/* DROP VIEW (by another session) ends the streams of that view */
+	br_buf_reset(&in);
+	br_buf_reset(&w.got);
+	query(&in, "SUBSCRIBE s WITH (snapshot = false)");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	br_pg_conn *other = br_pg_conn_new(&cfg, br_pg_hub_executor(hub), 8, 98);
+	br_buf in2 = { 0 }, out2 = { 0 };
+	startup(&in2, "bob");
+	query(&in2, "CREATE VIEW s2 AS SELECT k FROM t; DROP VIEW s2");
+	assert_int_equal(br_pg_conn_feed(other, in2.p, in2.len, &out2), 0);
+	assert_int_equal(w.got.len, 0); /* s2 had no subscriber: s's stream goes on */
+	br_buf_reset(&in2);
+	query(&in2, "DROP VIEW s");
+	assert_int_equal(br_pg_conn_feed(other, in2.p, in2.len, &out2), 0);
+	types(&w.got, t, sizeof t);
+	assert_string_equal(t, "EZ");
+	assert_string_equal(err_field(find(&w.got, 'E', 0, &n), 'C'), "57P01");
+	br_pg_conn_free(other);
+	br_buf_free(&in2);
+	br_buf_free(&out2);
+	assert_int_equal(br_sql_exec(sql, "CREATE VIEW s AS SELECT k, sum(v) AS total FROM t GROUP BY k", NULL, &err), 0);
 	/* a stream whose client does not read is dropped, and the engine goes on */
 	br_buf_reset(&in);
 	br_buf_reset(&out);
