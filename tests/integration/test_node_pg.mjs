@@ -12,10 +12,19 @@ import { Broker, freePort, requireClient, tap } from './braidtest.mjs';
 
 const pg = requireClient('pg');
 
+// The broker helper waits for the Kafka port; the PostgreSQL listener opens a
+// moment later, so a refused first connection is retried.
 async function connect(port, extra = {}) {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'tester', database: 'braid', ...extra });
-  await c.connect();
-  return c;
+  for (let tries = 0; ; tries++) {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'tester', database: 'braid', ...extra });
+    try {
+      await c.connect();
+      return c;
+    } catch (e) {
+      if (e.code !== 'ECONNREFUSED' || tries >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 // SUBSCRIBE answers with CopyOutResponse + CopyData: a pg "submittable" (as
