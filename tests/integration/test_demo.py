@@ -18,8 +18,12 @@ ARGS = ["--demo-seed", "7", "--demo-rate", "2000", "--demo-events", str(EVENTS),
 
 
 def psql(port, sql):
-    r = subprocess.run(["psql", "-X", "-At", "-F", ",", "-h", "127.0.0.1", "-p", str(port), "-U", "t", "-d", "braid",
-                        "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=30)
+    for _ in range(100):  # the pg listener opens just after the Kafka port the helper waits for
+        r = subprocess.run(["psql", "-X", "-At", "-F", ",", "-h", "127.0.0.1", "-p", str(port), "-U", "t", "-d",
+                            "braid", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True, timeout=30)
+        if "Connection refused" not in r.stderr:
+            break
+        time.sleep(0.1)
     if r.returncode:
         raise RuntimeError("psql: " + r.stderr)
     return r.stdout.strip()
