@@ -14,8 +14,9 @@
  * (br_pg_hub_set_frontier, e.g. topic offsets; by default the number of
  * steps the views took). With snapshot = true (the default) the stream
  * starts with the view's current rows at weight +1 each, all under the
- * frontier of that moment; the snapshot and the registration happen in one
- * turn of the event loop, so no step falls between them.
+ * frontier of that moment; the snapshot (taken when the statement is
+ * prepared) and the registration (when the protocol layer has announced the
+ * stream) happen in one turn of the event loop, so no step falls between.
  *
  * The hub is the br_sql view listener. A step's delta is encoded once per
  * view and written to every subscriber of that view (no per-subscriber
@@ -53,6 +54,7 @@ typedef struct sub_req {
 	bool snapshot;
 	int ncols;
 	char **names;
+	br_sql_result *snap; /* the view's rows when SUBSCRIBE was prepared */
 } sub_req;
 
 /* ------------------------------------------------------------ parsing */
@@ -224,6 +226,10 @@ static void req_free(sub_req *r)
 		free(r->names[i]);
 	free(r->names);
 	free(r->view);
+	if (r->snap) {
+		br_sql_result_free(r->snap);
+		free(r->snap);
+	}
 	free(r);
 }
 
@@ -251,6 +257,27 @@ int br_pgsub_prepare(br_pg_hub *hub, const char *stmt, br_pg_result *res, br_pg_
 			br_pg_errorf(e, "42P01", 0, "view \"%s\" does not exist", r->view);
 		req_free(r);
 		return -1;
+	}
+	if (r->snapshot) {
+		/* The snapshot is the view's contents now, as SELECT answers them; a
+		 * view that cannot answer (broken by a failed step) fails here. */
+		char *q = br_xmalloc(strlen(r->view) * 2 + 32);
+		char *w = q + sprintf(q, "SELECT * FROM \"");
+		for (const char *v = r->view; *v; v++) {
+			if (*v == '"')
+				*w++ = '"';
+			*w++ = *v;
+		}
+		strcpy(w, "\"");
+		r->snap = br_xcalloc(1, sizeof *r->snap);
+		br_err err = { 0 };
+		int rc = br_sql_exec(hub->sql, q, r->snap, &err);
+		free(q);
+		if (rc) {
+			br_pg_errorf(e, "XX000", 0, "SUBSCRIBE %s: %s", r->view, err.msg);
+			req_free(r);
+			return -1;
+		}
 	}
 	memset(res, 0, sizeof *res);
 	res->stream = true;
@@ -356,37 +383,17 @@ br_pg_sub *br_pgsub_attach(br_pg_hub *h, br_pg_result *res, br_pg_conn *conn)
 	s->conn = conn;
 	s->next = h->subs;
 	h->subs = s;
-	if (!r->snapshot)
+	if (!r->snap || !r->snap->has_rows)
 		return s;
-	/* The snapshot is the view's contents now, as SELECT answers them. */
-	char *q = br_xmalloc(strlen(r->view) * 2 + 32);
-	char *w = q + sprintf(q, "SELECT * FROM \"");
-	for (const char *v = r->view; *v; v++) {
-		if (*v == '"')
-			*w++ = '"';
-		*w++ = *v;
-	}
-	strcpy(w, "\"");
-	br_sql_result sr = { 0 };
-	br_err err = { 0 };
-	int rc = br_sql_exec(h->sql, q, &sr, &err);
-	free(q);
-	if (!rc && sr.has_rows) {
-		char fr[256];
-		frontier_text(h, fr, sizeof fr);
-		br_buf lens = { 0 };
-		br_buf_reset(&h->rows);
-		encode_rows(h, &sr.rows, 1, fr, &lens);
-		rc = send_encoded(h, conn, &lens);
-		br_buf_free(&lens);
-	}
-	br_sql_result_free(&sr);
-	if (rc) {
-		/* the view failed to answer (a broken view) or the client is gone */
-		br_warn("SUBSCRIBE %s: no snapshot: %s", r->view, err.msg[0] ? err.msg : "client gone");
-		unlink_sub(h, s);
-		return NULL;
-	}
+	char fr[256];
+	frontier_text(h, fr, sizeof fr);
+	br_buf lens = { 0 };
+	br_buf_reset(&h->rows);
+	encode_rows(h, &r->snap->rows, 1, fr, &lens);
+	int rc = send_encoded(h, conn, &lens);
+	br_buf_free(&lens);
+	if (rc)
+		s->dead = true; /* dropped during the snapshot: its connection is closing */
 	return s;
 }
 
