@@ -418,12 +418,23 @@ static void empty_answer(int ncols, br_pg_result *res)
 
 bool br_pgcat_wants(const char *sql)
 {
-	static const char *const frags[] = { "pg_catalog.", "information_schema.", "pg_class", "pg_namespace",
-					     "pg_attribute", "pg_type", "pg_database", "pg_settings", "pg_roles" };
-	for (size_t i = 0; i < BR_ARRAY_LEN(frags); i++)
-		if (strcasestr(sql, frags[i]))
-			return true;
-	return false;
+	/* cheap filter first; then the parse tree decides, so a name in a
+	 * comment or a string literal is not a catalog query */
+	static const char *const frags[] = { "pg_", "information_schema" };
+	bool maybe = false;
+	for (size_t i = 0; i < BR_ARRAY_LEN(frags) && !maybe; i++)
+		maybe = strcasestr(sql, frags[i]) != NULL;
+	if (!maybe)
+		return false;
+	PgQueryParseResult pr = pg_query_parse(sql);
+	/* in the JSON tree, quotes inside SQL strings are escaped, so these
+	 * fragments only match real relation references */
+	bool yes = !pr.error && pr.parse_tree &&
+		   (strstr(pr.parse_tree, "\"schemaname\":\"pg_catalog\"") ||
+		    strstr(pr.parse_tree, "\"schemaname\":\"information_schema\"") ||
+		    strstr(pr.parse_tree, "\"relname\":\"pg_"));
+	pg_query_free_parse_result(pr);
+	return yes;
 }
 
 int br_pgcat_answer(br_sql *sql, const char *user, const char *stmt, br_pg_result *res, br_pg_error *e)

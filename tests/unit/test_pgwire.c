@@ -1094,6 +1094,11 @@ static void test_catalog(void **state)
 	/* an unknown catalog query is refused, never guessed */
 	assert_int_equal(ex.vt->query(s, "SELECT relname FROM pg_catalog.pg_class", collect_emit, &c, &e), -1);
 	assert_string_equal(e.sqlstate, "0A000");
+	/* catalog names in comments and strings do not make a catalog query */
+	br_buf_reset(&c.text);
+	assert_int_equal(ex.vt->query(s, "SELECT 'pg_catalog.pg_class' -- FROM pg_class", collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	assert_string_equal((const char *)c.text.p, "[SELECT 1] pg_catalog.pg_class");
 	/* SUBSCRIBE needs the hub */
 	assert_int_equal(ex.vt->query(s, "SUBSCRIBE v", collect_emit, &c, &e), -1);
 	assert_string_equal(e.sqlstate, "0A000");
