@@ -18,6 +18,10 @@ bool br_pgcat_wants(const char *sql);
  * with a made-up answer. */
 int br_pgcat_answer(br_sql *sql, const char *user, const char *stmt, br_pg_result *res, br_pg_error *e);
 
+/* SET / SHOW of run-time parameters: 1 when stmt is neither (not handled),
+ * 0 answered, -1 error. app_name is the session's application_name (owned). */
+int br_pgcat_setting(const char *stmt, char **app_name, br_pg_result *res, br_pg_error *e);
+
 /* ------------------------------------------------------------ subscribe.c */
 
 typedef struct br_pg_sub br_pg_sub;

@@ -498,3 +498,139 @@ int br_pgcat_answer(br_sql *sql, const char *user, const char *stmt, br_pg_resul
 	free(q);
 	return rc;
 }
+
+/* ------------------------------------------------------------ SET / SHOW
+ *
+ * Drivers set and read a few run-time parameters. braid's are fixed (the
+ * values ParameterStatus announced at startup), except application_name: a
+ * SET to the value braid already has succeeds, any other value fails with
+ * 0A000 naming the fixed value, never pretending to have changed. */
+
+static const struct {
+	const char *name, *value;
+	const char *const accept[4]; /* other spellings of the same value */
+} params[] = {
+	{ "server_version", "15.0 (braid)", { NULL } },
+	{ "server_encoding", "UTF8", { NULL } },
+	{ "client_encoding", "UTF8", { "utf-8", "unicode", NULL } },
+	{ "DateStyle", "ISO, MDY", { "iso", "iso,mdy", NULL } },
+	{ "IntervalStyle", "postgres", { NULL } },
+	{ "TimeZone", "UTC", { "utc", "etc/utc", "gmt", NULL } },
+	{ "standard_conforming_strings", "on", { "true", NULL } },
+	{ "integer_datetimes", "on", { NULL } },
+	{ "search_path", "public", { "\"$user\", public", "\"$user\",public", NULL } },
+	/* floats are printed shortest-exact, which PostgreSQL does for any value above 0 */
+	{ "extra_float_digits", "1", { "2", "3", NULL } },
+};
+
+static bool same_value(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (*a == ' ') { a++; continue; }
+		if (*b == ' ') { b++; continue; }
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return false;
+		a++, b++;
+	}
+	while (*a == ' ') a++;
+	while (*b == ' ') b++;
+	return !*a && !*b;
+}
+
+static void one_value(const char *col, const char *v, br_pg_result *res)
+{
+	const char *names[1] = { col };
+	ans a;
+	ans_init(&a, 1, names, "s");
+	put_s(&a, v);
+	end_row(&a);
+	ans_done(&a, res);
+	snprintf(res->tag, sizeof res->tag, "SHOW");
+	snprintf(((br_sql_result *)res->priv)->tag, sizeof res->tag, "SHOW");
+}
+
+/* The text of a SET's value list (A_Const strings, numbers, identifiers). */
+static void set_value(json_t *args, br_buf *out)
+{
+	size_t i;
+	json_t *a;
+	json_array_foreach(args, i, a) {
+		if (i)
+			br_buf_put(out, ", ", 2);
+		json_t *c = json_object_get(a, "A_Const");
+		json_t *v;
+		const char *sv = NULL;
+		char num[32];
+		if ((v = json_object_get(json_object_get(c, "sval"), "sval")))
+			sv = json_string_value(v);
+		else if ((v = json_object_get(json_object_get(c, "ival"), "ival"))) {
+			snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+			sv = num;
+		} else if (json_object_get(c, "ival")) {
+			sv = "0";
+		} else if ((v = json_object_get(json_object_get(c, "fval"), "fval")))
+			sv = json_string_value(v);
+		if (sv)
+			br_buf_put(out, sv, strlen(sv));
+	}
+	br_buf_u8(out, 0);
+}
+
+int br_pgcat_setting(const char *stmt, char **app_name, br_pg_result *res, br_pg_error *e)
+{
+	const char *p = stmt;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncasecmp(p, "set", 3) && strncasecmp(p, "show", 4) && strncasecmp(p, "reset", 5))
+		return 1;
+	PgQueryParseResult pr = pg_query_parse(stmt);
+	json_t *root = pr.error ? NULL : json_loads(pr.parse_tree, 0, NULL);
+	pg_query_free_parse_result(pr);
+	json_t *st = json_object_get(json_array_get(json_object_get(root, "stmts"), 0), "stmt");
+	json_t *show = json_object_get(st, "VariableShowStmt"), *set = json_object_get(st, "VariableSetStmt");
+	int rc = 1;
+	if (show || set) {
+		const char *name = json_string_value(json_object_get(show ? show : set, "name"));
+		const char *kind = set ? json_string_value(json_object_get(set, "kind")) : NULL;
+		int k = -1;
+		for (size_t i = 0; name && i < BR_ARRAY_LEN(params); i++)
+			if (!strcasecmp(name, params[i].name))
+				k = (int)i;
+		bool app = name && !strcasecmp(name, "application_name");
+		rc = 0;
+		if (set && kind && strcmp(kind, "VAR_SET_VALUE") && strcmp(kind, "VAR_SET_DEFAULT") &&
+		    strcmp(kind, "VAR_RESET")) {
+			rc = br_pg_errorf(e, "0A000", 0, "unsupported: this form of SET");
+		} else if (!name || (k < 0 && !app)) {
+			rc = br_pg_errorf(e, "42704", 0, "unrecognized configuration parameter \"%s\"", name ? name : "");
+		} else if (show) {
+			one_value(app ? "application_name" : params[k].name, app ? (*app_name ? *app_name : "") : params[k].value,
+				  res);
+		} else {
+			br_buf v = { 0 };
+			set_value(json_object_get(set, "args"), &v);
+			const char *val = strcmp(kind, "VAR_SET_VALUE") ? NULL : (const char *)v.p;
+			if (app) {
+				free(*app_name);
+				*app_name = val ? br_xstrdup(val) : NULL;
+			} else if (val) {
+				bool ok = same_value(val, params[k].value);
+				for (int j = 0; params[k].accept[j] && !ok; j++)
+					ok = same_value(val, params[k].accept[j]);
+				if (!ok)
+					rc = br_pg_errorf(e, "0A000", 0, "unsupported: braid's %s is fixed at '%s'", params[k].name,
+							  params[k].value);
+			}
+			br_buf_free(&v);
+			if (!rc) {
+				memset(res, 0, sizeof *res);
+				br_sql_result *sr = br_xcalloc(1, sizeof *sr);
+				snprintf(sr->tag, sizeof sr->tag, "%s", strcmp(kind, "VAR_RESET") ? "SET" : "RESET");
+				res->priv = sr;
+				snprintf(res->tag, sizeof res->tag, "%s", sr->tag);
+			}
+		}
+	}
+	json_decref(root);
+	return rc;
+}

@@ -25,6 +25,7 @@ typedef struct sess {
 	br_sql *sql;
 	br_pg_hub *hub;   /* NULL: no SUBSCRIBE */
 	char *user;
+	char *app_name;   /* SET application_name */
 	br_pg_sub *sub;   /* the stream in progress */
 } sess;
 
@@ -49,6 +50,7 @@ static void x_close(void *p)
 	if (s->sub)
 		br_pgsub_detach(s->hub, s->sub);
 	free(s->user);
+	free(s->app_name);
 	free(s);
 }
 
@@ -210,6 +212,9 @@ static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_
 {
 	if (br_pgcat_wants(sql))
 		return br_pgcat_answer(s->sql, s->user, sql, res, e);
+	int set = br_pgcat_setting(sql, &s->app_name, res, e);
+	if (set <= 0)
+		return set;
 	br_sql_result *sr = br_xcalloc(1, sizeof *sr);
 	br_err err = { 0 };
 	if (br_sql_exec(s->sql, sql, sr, &err)) {

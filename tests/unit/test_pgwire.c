@@ -1099,6 +1099,16 @@ static void test_catalog(void **state)
 	assert_int_equal(ex.vt->query(s, "SELECT 'pg_catalog.pg_class' -- FROM pg_class", collect_emit, &c, &e), 0);
 	br_buf_u8(&c.text, 0);
 	assert_string_equal((const char *)c.text.p, "[SELECT 1] pg_catalog.pg_class");
+	/* SET / SHOW: fixed parameters accept their own value, refuse others */
+	br_buf_reset(&c.text);
+	assert_int_equal(ex.vt->query(s, "SET extra_float_digits = 3; SET TIME ZONE 'UTC'; SHOW search_path;"
+				       " SET application_name TO 'app'; SHOW application_name", collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	assert_string_equal((const char *)c.text.p, "[SET][SET][SHOW] public[SET][SHOW] app");
+	assert_int_equal(ex.vt->query(s, "SET TimeZone = 'Europe/Paris'", collect_emit, &c, &e), -1);
+	assert_string_equal(e.sqlstate, "0A000");
+	assert_int_equal(ex.vt->query(s, "SHOW nope", collect_emit, &c, &e), -1);
+	assert_string_equal(e.sqlstate, "42704");
 	/* SUBSCRIBE needs the hub */
 	assert_int_equal(ex.vt->query(s, "SUBSCRIBE v", collect_emit, &c, &e), -1);
 	assert_string_equal(e.sqlstate, "0A000");
