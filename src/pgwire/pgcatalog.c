@@ -441,7 +441,11 @@ int br_pgcat_answer(br_sql *sql, const char *user, const char *stmt, br_pg_resul
 {
 	char *q = normalize(stmt);
 	rels r = { 0 };
-	br_sql_relations(sql, add_rel, &r);
+	if (!br_sql_relations(sql, add_rel, &r)) {
+		rels_free(&r);
+		free(q);
+		return br_pg_errorf(e, "0A000", 0, "unsupported: catalog queries over a table catalog that cannot list its tables");
+	}
 	if (r.n)
 		qsort(r.v, (size_t)r.n, sizeof *r.v, rel_cmp);
 	int rc = 0, n;

@@ -420,7 +420,7 @@ static void name_add(void *arg, const char *name)
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-void br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
+bool br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
 {
 	name_list tl = { 0 }, vl = { 0 };
 	if (s->cat->vt->names)
@@ -446,6 +446,7 @@ void br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
 	}
 	free(tl.v);
 	free(vl.v);
+	return s->cat->vt->names != NULL;
 }
 
 static int exec_select(stmt_ctx *x, json_t *sel)

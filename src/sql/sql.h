@@ -82,10 +82,11 @@ typedef void (*br_sql_view_cb)(void *arg, const char *view, const br_batch *delt
 void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg);
 /* Every relation with its columns, tables first then views, each group in
  * name order (pgwire's pg_catalog answers). The arrays are valid only during
- * the call. */
+ * the call. False when the catalog cannot list its tables (no vt->names):
+ * then only the views were listed. */
 typedef void (*br_sql_rel_cb)(void *arg, const char *name, bool is_view, int ncols, char *const *cols,
 			      const br_type_id *types);
-void br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg);
+bool br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg);
 /* The catalog the session was opened with (owned by the session). */
 br_catalog *br_sql_catalog(br_sql *s);
 /* The circuit of a materialized view as text (EXPLAIN). */
