@@ -341,10 +341,7 @@ static void relation_info(rel *x, br_pg_result *res)
 		put_s(&a, "");
 		put_s(&a, "p");
 		put_s(&a, x->is_view ? "n" : "d");
-		if (x->is_view)
-			put_null(&a);
-		else
-			put_s(&a, "heap");
+		put_null(&a); /* no access method: braid's tables are not PostgreSQL heaps */
 		end_row(&a);
 	}
 	ans_done(&a, res);

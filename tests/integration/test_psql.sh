@@ -299,6 +299,9 @@ want='                  View "public.per_bidder"
  n      | bigint           |           |          | 
  total  | double precision |           |          | '
 check '\d VIEW: its columns and types' "$out" "$want"
+out=$(q -At -c '\d+ bids' 2>&1 | tail -2)
+check '\d+ TABLE: storage column, no access method' "$out" "price|double precision||||plain|||
+won|boolean||||plain|||"
 out=$(q -c '\d nothing_here' 2>&1)
 check '\d of a missing relation' "$out" 'Did not find any relation named "nothing_here".'
 out=$(q -At -c '\l' 2>&1 | cut -d'|' -f1-3)
