@@ -6,7 +6,7 @@
 #   make fuzz       build and briefly run the libFuzzer harnesses
 
 CC      ?= cc
-PKGS    := libuv libzstd liblz4 zlib jansson libxxhash openssl snappy sqlite3
+PKGS    := libuv libzstd liblz4 zlib jansson libxxhash openssl snappy sqlite3 libedit
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpg_query -lm -lpthread
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter

@@ -9,6 +9,7 @@
 # LAT_RATE (50000), LAT_SECONDS (10), DD_MB (512), PARTITIONS (1),
 # BENCH_DIR (build/bench/run; the data dir and the dd file live under it),
 # BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir,
+# SKIP_PARQUET=1 / SKIP_TIER=1 / SKIP_SQL=1 leave out the later benchmarks,
 # PROFILE=1 records braid with perf during the first throughput runs and prints
 # the hottest symbols (build/bench/perf.data stays for `perf report`).
 set -euo pipefail
@@ -133,4 +134,12 @@ if [ "${SKIP_TIER:-0}" != 1 ]; then
 	echo
 	echo "== tiering: braid vs DuckDB (TIER_ROWS=${TIER_ROWS:-1000000})"
 	/usr/bin/python3 bench/tier_bench.py "${TIER_ROWS:-1000000}" 2>&1 | grep -v '|rdkafka#'
+fi
+
+# Issue 5: a join + group-by materialized view under 1,000-row deltas, and the same
+# query as one batch, beside DuckDB recomputing it (SQL_ROWS, SQL_DELTAS)
+if [ "${SKIP_SQL:-0}" != 1 ]; then
+	echo
+	echo "== SQL: braid vs DuckDB (SQL_ROWS=${SQL_ROWS:-1000000 10000000})"
+	node bench/sql_bench.mjs
 fi

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential pkg-config clang libclang-rt-14-dev
   libuv1-dev libzstd-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev
-  libjansson-dev libxxhash-dev libpg-query-dev libmicrohttpd-dev libsqlite3-dev
+  libjansson-dev libxxhash-dev libpg-query-dev libmicrohttpd-dev libsqlite3-dev libedit-dev
   libcmocka-dev librdkafka-dev
   kcat python3 python3-confluent-kafka python3-kafka python3-avro
   postgresql-client nodejs npm netcat-openbsd procps)

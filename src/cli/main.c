@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "cli/cli.h"
@@ -25,6 +26,7 @@ static void usage(FILE *f)
 	        "\n"
 	        "commands:\n"
 	        "  serve      run the server (Kafka protocol on 127.0.0.1:9092 by default)\n"
+	        "  sql        an embedded SQL session over a data directory (REPL, -c SQL, -f FILE)\n"
 	        "  table      Iceberg tables of a data directory: create, append, scan, inspect, history, ...\n"
 	        "  topic frontier TOPIC --data DIR\n"
 	        "             the lake frontier of a topic's table (next offset not yet tiered, per partition)\n"
@@ -41,7 +43,9 @@ static void serve_usage(FILE *f)
 	        "Runs braid in the foreground until Ctrl-C or SIGTERM, which shut it down cleanly\n"
 	        "(pending produces are flushed and fsynced, files closed).\n"
 	        "\n"
-	        "  --data DIR               data directory (default ./braid-data)\n"
+	        "  --data DIR               data directory (default ./braid-data); SQL tables are topics,\n"
+	        "                           table and view definitions live in DIR/sql (shared with\n"
+	        "                           `braid sql` when no server runs)\n"
 	        "  --kafka HOST:PORT        Kafka listener (default 127.0.0.1:9092; port 0 = any free port)\n"
 	        "  --advertised-host HOST   host name Metadata gives clients (default: the --kafka host)\n"
 	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433; port 0 = any free port)\n"
@@ -259,9 +263,18 @@ static int cmd_serve(int argc, char **argv)
 	}
 	br_info("braid %s serving Kafka on %s:%d, data in %s (group commit %s)", BRAID_VERSION, o.host, br_broker_port(b),
 	        o.data_dir, o.flush_ms ? "on" : "off: fsync per request");
-	/* pgwire: the PostgreSQL surface on the broker's loop, over an in-memory
-	 * SQL catalog (tables are not yet backed by topics) */
-	br_sql *sql = br_sql_open(NULL);
+	/* pgwire: the PostgreSQL surface on the broker's loop, over the data
+	 * directory's SQL catalog (tables are topics, views persist); every pgwire
+	 * session shares this one br_sql */
+	br_catalog *cat;
+	if (br_catalog_topic_open(&cat, br_broker_log(b), o.data_dir, &err)) {
+		fprintf(stderr, "braid serve: %s\n", err.msg);
+		br_broker_close(b);
+		return 1;
+	}
+	br_sql *sql = br_sql_open(cat);
+	if (br_sql_restore(sql, &err))
+		br_warn("%s", err.msg);
 	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */
 	br_pg_server *pgs = NULL;
 	br_pg_config pgc = { .password = pg_password, .max_stream_backlog = (size_t)pg_subbuf };
@@ -274,22 +287,30 @@ static int cmd_serve(int argc, char **argv)
 	}
 	br_info("serving PostgreSQL on %s:%d (%s)", pg_host, br_pg_server_port(pgs),
 	        pg_password ? "SCRAM-SHA-256 password" : "trust: any user, no password");
+	/* where `braid sql` tells users to connect while this server holds the dir */
+	char *addr_path = br_xasprintf("%s/sql/pg-address", o.data_dir);
+	char addr[300];
+	int alen = snprintf(addr, sizeof addr, "%s %d\n", pg_host, br_pg_server_port(pgs));
+	char *sqldir = br_xasprintf("%s/sql", o.data_dir);
+	if (br_mkdirs(sqldir, &err) || br_write_file_atomic(addr_path, addr, (size_t)alen, &err))
+		br_warn("%s", err.msg);
+	free(sqldir);
+	/* views follow records that Kafka clients produce to tables' topics even
+	 * when no SQL statement runs (each statement also polls first) */
+	br_sql_follower *follow = br_cli_sql_follow(br_broker_loop(b), sql, 100);
 	br_demo *dm = NULL;
-	if (demo && br_demo_start(&dm, b, sql, hub, &dopt, &err)) {
-		fprintf(stderr, "braid serve: %s\n", err.msg);
-		br_pg_server_stop(pgs);
-		br_broker_close(b);
-		br_pg_hub_free(hub);
-		br_sql_close(sql);
-		return 1;
-	}
+	if (demo && br_demo_start(&dm, b, sql, &dopt, &err))
+		br_logf(BR_LOG_ERROR, "demo: %s", err.msg); /* the server itself serves on */
 	if (dm)
-		br_info("demo: %" PRId64 " Nexmark events/s into topics persons, auctions, bids; views bids_per_channel, "
-		        "bids_per_10s, category_volume", dopt.rate);
+		br_info("demo: %" PRId64 " Nexmark events/s into tables persons, auctions, bids (topics of the same "
+		        "names); views bids_per_channel, bids_per_10s, category_volume", dopt.rate);
 	int rc = br_broker_run(b, true);
 	br_demo_stop(dm);
+	br_cli_sql_follow_stop(follow);
 	br_pg_server_stop(pgs);
 	br_pg_hub_free(hub);
+	unlink(addr_path);
+	free(addr_path);
 	br_sql_close(sql);
 	br_broker_close(b);
 	br_info("stopped");
@@ -356,6 +377,8 @@ int main(int argc, char **argv)
 		return cmd_serve(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "table"))
 		return br_cli_table(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sql"))
+		return br_cli_sql(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "topic")) /* tier hook */
 		return cmd_topic(argc - 1, argv + 1);
 	fprintf(stderr, "braid: unknown command \"%s\"\n\n", argv[1]);

@@ -41,7 +41,10 @@ bool br_val_is_true(const br_value *v);
  * pointer. Keys are copied into the arena the table was given (no per-row
  * malloc); entries are never removed, a weight of 0 means absent (so keys of
  * deleted rows stay in the arena until the table is freed: the cost of never
- * moving keys). Grows at 50% load. */
+ * moving keys). Grows at 50% load, incrementally: the old slot array stays
+ * until each upsert has moved a few of its entries, so no single step pays
+ * for rehashing a large table. Upserts invalidate entry pointers and must not
+ * happen while iterating with br_ztab_next. */
 
 typedef struct br_zent {
 	uint64_t hash;
@@ -53,7 +56,9 @@ typedef struct br_zent {
 
 typedef struct br_ztab {
 	br_zent *slots;
-	size_t cap, count;
+	size_t cap, count;   /* count: entries in slots and old together */
+	br_zent *old;        /* the previous slot array while entries move out */
+	size_t oldcap, moved; /* moved: old slots visited so far */
 	br_arena *arena; /* borrowed */
 } br_ztab;
 
@@ -64,6 +69,38 @@ br_zent *br_ztab_find(const br_ztab *t, const void *key, size_t klen);
 br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen);
 /* for (size_t i = 0; (e = br_ztab_next(t, &i));) visits every entry. */
 br_zent *br_ztab_next(const br_ztab *t, size_t *i);
+
+/* ------------------------------------------------------------ extreme heap
+ *
+ * The min (or max) of a multiset that changes: a binary heap of encoded single
+ * values (row keys of one value, borrowed: they must outlive the heap, as the
+ * keys of a br_ztab do), ordered as br_val_cmp orders values. Values that
+ * leave are not removed: br_xheap_top drops entries whose multiplicity in
+ * `live` is no longer positive when they reach the top, and br_xheap_compact
+ * rebuilds from `live` when dead entries outnumber live ones, so pushes cost
+ * O(1) on average, a top O(log n) amortized, and memory O(live values). */
+
+typedef struct br_xh_ent {
+	const uint8_t *key;
+	uint32_t klen;
+	bool fast;       /* a long (row key tag 2), value in ik */
+	int64_t ik;
+} br_xh_ent;
+
+typedef struct br_xheap {
+	br_xh_ent *a;    /* owned */
+	size_t n, cap;
+	bool max;
+} br_xheap;
+
+void br_xheap_init(br_xheap *h, bool max);
+void br_xheap_free(br_xheap *h);
+/* Call when a value's multiplicity becomes positive. */
+void br_xheap_push(br_xheap *h, const uint8_t *key, uint32_t klen);
+/* The extreme value whose weight in live is positive, NULL if none. */
+const uint8_t *br_xheap_top(br_xheap *h, const br_ztab *live, uint32_t *klen);
+/* Rebuilds from live (nlive values with positive weight) if mostly dead. */
+void br_xheap_compact(br_xheap *h, const br_ztab *live, size_t nlive);
 
 /* ------------------------------------------------------------ expressions */
 

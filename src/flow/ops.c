@@ -517,6 +517,13 @@ typedef struct {
 	int64_t nn, ntrue;
 	__int128 isum;
 	br_ztab *ms;
+	/* Kept as values enter and leave the multiset (weight crossing 0), so
+	 * the common aggregates never rescan it: a heap of the live values (min,
+	 * max), how many there are and their exact sum (DISTINCT count/sum). */
+	br_xheap *xh;
+	int64_t nlive;
+	__int128 lsum;
+	br_type_id in_type;
 } aggst;
 
 typedef struct group {
@@ -524,8 +531,9 @@ typedef struct group {
 	int64_t touched_step;
 	const uint8_t *key;   /* encoded group columns (the table's copy) */
 	uint32_t klen;
-	const uint8_t *out;   /* last emitted output row, NULL if none */
-	uint32_t outlen;
+	uint8_t *out;         /* last emitted output row (valid when outlen > 0 or has_out) */
+	uint32_t outlen, outcap;
+	bool has_out;
 	aggst a[];
 } group;
 
@@ -542,6 +550,8 @@ typedef struct {
 	bool started;
 	br_ztab **all_ms; /* every multiset, for freeing */
 	size_t nms, capms;
+	br_xheap **all_xh; /* every heap, for freeing */
+	size_t nxh, capxh;
 } agg_st;
 
 static bool needs_ms(const agg_st *st, const br_agg_spec *s, const br_op *in)
@@ -562,9 +572,20 @@ static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
 		g->key = e->key;
 		g->klen = e->klen;
 		for (int k = 0; k < st->naggs; k++) {
+			if (st->aggs[k].col >= 0)
+				g->a[k].in_type = col_type(op->in[0], st->aggs[k].col);
 			if (needs_ms(st, &st->aggs[k], op->in[0])) {
 				g->a[k].ms = br_xcalloc(1, sizeof(br_ztab));
 				br_ztab_init(g->a[k].ms, &st->arena);
+				if (st->aggs[k].kind == BR_AGG_MIN || st->aggs[k].kind == BR_AGG_MAX) {
+					g->a[k].xh = br_arena_alloc(&st->arena, sizeof(br_xheap));
+					br_xheap_init(g->a[k].xh, st->aggs[k].kind == BR_AGG_MAX);
+					if (st->nxh == st->capxh) {
+						st->capxh = st->capxh ? st->capxh * 2 : 16;
+						st->all_xh = br_xrealloc(st->all_xh, st->capxh * sizeof *st->all_xh);
+					}
+					st->all_xh[st->nxh++] = g->a[k].xh;
+				}
 				if (st->nms == st->capms) {
 					st->capms = st->capms ? st->capms * 2 : 16;
 					st->all_ms = br_xrealloc(st->all_ms, st->capms * sizeof *st->all_ms);
@@ -596,8 +617,26 @@ static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, 
 		*out = br_value_i64(BR_T_LONG, g->cnt);
 		return 0;
 	}
-	if (a->ms) {
-		/* Live distinct values, sorted: min/max/distinct/double sums read them. */
+	if (a->xh) {
+		uint32_t klen;
+		br_xheap_compact(a->xh, a->ms, (size_t)a->nlive);
+		const uint8_t *key = br_xheap_top(a->xh, a->ms, &klen);
+		if (!key) {
+			*out = br_value_null(s->type);
+			return 0;
+		}
+		return br_row_decode(key, klen, out, 1, err);
+	}
+	if (a->ms && s->distinct && s->kind == BR_AGG_COUNT) {
+		*out = br_value_i64(BR_T_LONG, a->nlive);
+		return 0;
+	}
+	if (a->ms && s->distinct && (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && a->in_type == BR_T_LONG) {
+		a->isum = a->lsum; /* the integer sum below, over live distinct values */
+		a->nn = a->nlive;
+	} else if (a->ms) {
+		/* Live distinct values, sorted: double sums read them in value order so
+		 * the result does not depend on arrival order. */
 		size_t n = 0, i = 0;
 		br_zent *e;
 		while ((e = br_ztab_next(a->ms, &i)))
@@ -707,6 +746,16 @@ static int agg_value(agg_st *st, br_circuit *c, group *g, int k, br_value *out, 
 	}
 }
 
+/* A value entered (d = 1) or left (d = -1) the live multiset of a. */
+static void agg_live(aggst *a, const br_zent *e, const br_value *v, int d)
+{
+	a->nlive += d;
+	if (v->type == BR_T_LONG)
+		a->lsum += (__int128)v->v.i64 * d;
+	if (a->xh && d > 0)
+		br_xheap_push(a->xh, e->key, e->klen); /* leaving values drop out lazily */
+}
+
 static int agg_step(br_op *op, br_circuit *c, br_err *err)
 {
 	agg_st *st = op->st;
@@ -739,7 +788,11 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 			if (a->ms) {
 				br_buf_reset(&st->kbuf);
 				br_row_encode(&st->kbuf, v, 1);
-				br_ztab_upsert(a->ms, st->kbuf.p, st->kbuf.len)->w += w;
+				br_zent *e = br_ztab_upsert(a->ms, st->kbuf.p, st->kbuf.len);
+				int64_t old = e->w;
+				e->w += w;
+				if ((old > 0) != (e->w > 0))
+					agg_live(a, e, v, e->w > 0 ? 1 : -1);
 				continue;
 			}
 			a->nn += w;
@@ -752,12 +805,12 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 	for (size_t t = 0; t < st->ntouched; t++) {
 		group *g = st->touched[t];
 		/* Retract what this group showed before, then show its new row. */
-		if (g->out) {
+		if (g->has_out) {
 			int rc = br_row_decode(g->out, g->outlen, outrow, nout, err);
 			if (rc)
 				return rc;
 			br_batch_append_row(&op->out, outrow, -1);
-			g->out = NULL;
+			g->has_out = false;
 		}
 		if (g->cnt <= 0 && st->ngroup > 0)
 			continue;
@@ -770,10 +823,15 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 		}
 		br_buf_reset(&st->kbuf);
 		br_row_encode(&st->kbuf, outrow, nout);
-		uint8_t *copy = br_arena_alloc(&st->arena, st->kbuf.len ? st->kbuf.len : 1);
-		memcpy(copy, st->kbuf.p, st->kbuf.len);
-		g->out = copy;
+		/* The row's buffer is reused while it fits, so a group that changes
+		 * every step does not grow the arena every step. */
+		if (st->kbuf.len > g->outcap) {
+			g->outcap = (uint32_t)(st->kbuf.len * 2);
+			g->out = br_arena_alloc(&st->arena, g->outcap);
+		}
+		memcpy(g->out, st->kbuf.p, st->kbuf.len);
 		g->outlen = (uint32_t)st->kbuf.len;
+		g->has_out = true;
 		br_batch_append_row(&op->out, outrow, 1);
 	}
 	return 0;
@@ -787,6 +845,9 @@ static void agg_free(br_op *op)
 		free(st->all_ms[i]);
 	}
 	free(st->all_ms);
+	for (size_t i = 0; i < st->nxh; i++)
+		br_xheap_free(st->all_xh[i]);
+	free(st->all_xh);
 	br_ztab_free(&st->groups);
 	br_arena_free(&st->arena);
 	free(st->gcols);

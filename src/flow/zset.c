@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/map.h"
 #include "base/util.h"
@@ -171,6 +172,9 @@ void br_ztab_init(br_ztab *t, br_arena *arena)
 void br_ztab_free(br_ztab *t)
 {
 	free(t->slots);
+	free(t->old);
+	t->old = NULL;
+	t->oldcap = t->moved = 0;
 	t->slots = NULL;
 	t->cap = t->count = 0;
 }
@@ -186,58 +190,117 @@ static br_zent *probe(const br_zent *slots, size_t cap, uint64_t h, const void *
 	}
 }
 
+/* An old-table slot whose entry has moved: still occupied (probes pass over
+ * it), never equal to a key. */
+#define MOVED UINT32_MAX
+
+static br_zent *find_old(const br_ztab *t, const void *key, size_t klen, uint64_t h)
+{
+	if (!t->old)
+		return NULL;
+	br_zent *e = probe(t->old, t->oldcap, h, key, klen);
+	return e->key ? e : NULL;
+}
+
 br_zent *br_ztab_find(const br_ztab *t, const void *key, size_t klen)
 {
 	if (!t->cap)
 		return NULL;
 	if (!key)
 		key = "";
-	br_zent *e = probe(t->slots, t->cap, br_hash(key, klen), key, klen);
-	return e->key ? e : NULL;
+	uint64_t h = br_hash(key, klen);
+	br_zent *e = probe(t->slots, t->cap, h, key, klen);
+	return e->key ? e : find_old(t, key, klen, h);
+}
+
+static br_zent *move_entry(br_ztab *t, br_zent *o)
+{
+	br_zent *n = probe(t->slots, t->cap, o->hash, o->key, o->klen);
+	*n = *o;
+	o->klen = MOVED;
+	return n;
+}
+
+/* Moves the next few entries of the old table; frees it when all are moved.
+ * Four slots per upsert finish the old table (cap/2 slots) long before the new
+ * one (cap) can fill to half, so growth never stalls one step for a whole
+ * rehash. */
+static void migrate(br_ztab *t, size_t nslots)
+{
+	for (; t->old && nslots; nslots--) {
+		br_zent *o = &t->old[t->moved++];
+		if (o->key && o->klen != MOVED)
+			move_entry(t, o);
+		if (t->moved == t->oldcap) {
+			free(t->old);
+			t->old = NULL;
+			t->oldcap = t->moved = 0;
+		}
+	}
+}
+
+/* Large slot arrays ask for huge pages: probes land on random slots, and with
+ * 4 KiB pages nearly every one is a TLB miss. */
+static br_zent *alloc_slots(size_t n)
+{
+	size_t bytes = n * sizeof(br_zent), huge = (size_t)2 << 20;
+	if (bytes < 2 * huge)
+		return br_xcalloc(n, sizeof(br_zent));
+	void *p = NULL;
+	if (posix_memalign(&p, huge, bytes))
+		return br_xcalloc(n, sizeof(br_zent));
+	madvise(p, bytes, MADV_HUGEPAGE);
+	memset(p, 0, bytes);
+	return p;
 }
 
 static void grow(br_ztab *t)
 {
-	size_t ncap = t->cap ? t->cap * 2 : 16;
-	br_zent *ns = br_xcalloc(ncap, sizeof *ns);
-	for (size_t i = 0; i < t->cap; i++) {
-		br_zent *e = &t->slots[i];
-		if (e->key)
-			*probe(ns, ncap, e->hash, e->key, e->klen) = *e;
-	}
-	free(t->slots);
-	t->slots = ns;
-	t->cap = ncap;
+	migrate(t, SIZE_MAX);
+	t->old = t->slots;
+	t->oldcap = t->cap;
+	t->moved = 0;
+	t->cap = t->cap ? t->cap * 2 : 16;
+	t->slots = alloc_slots(t->cap);
+	if (!t->old)
+		t->oldcap = 0;
+	else if (t->oldcap <= 1024)
+		migrate(t, SIZE_MAX); /* small tables move at once */
 }
 
 br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen)
 {
 	if ((t->count + 1) * 2 > t->cap)
 		grow(t);
+	migrate(t, 4);
 	if (!key)
 		key = "";
 	uint64_t h = br_hash(key, klen);
 	br_zent *e = probe(t->slots, t->cap, h, key, klen);
-	if (!e->key) {
-		/* A zero-length key still needs a non-NULL pointer to mark the slot used. */
-		uint8_t *k = br_arena_alloc(t->arena, klen ? klen : 1);
-		if (klen)
-			memcpy(k, key, klen);
-		e->key = k;
-		e->klen = (uint32_t)klen;
-		e->hash = h;
-		e->w = 0;
-		e->aux = NULL;
-		t->count++;
-	}
+	if (e->key)
+		return e;
+	br_zent *o = find_old(t, key, klen, h);
+	if (o)
+		return move_entry(t, o);
+	/* A zero-length key still needs a non-NULL pointer to mark the slot used. */
+	uint8_t *k = br_arena_alloc(t->arena, klen ? klen : 1);
+	if (klen)
+		memcpy(k, key, klen);
+	e->key = k;
+	e->klen = (uint32_t)klen;
+	e->hash = h;
+	e->w = 0;
+	e->aux = NULL;
+	t->count++;
 	return e;
 }
 
 br_zent *br_ztab_next(const br_ztab *t, size_t *i)
 {
-	while (*i < t->cap) {
-		br_zent *e = &t->slots[(*i)++];
-		if (e->key)
+	while (*i < t->cap + t->oldcap) {
+		br_zent *e = *i < t->cap ? &t->slots[*i] : &t->old[*i - t->cap];
+		(*i)++;
+		if (e->key && e->klen != MOVED)
 			return e;
 	}
 	return NULL;

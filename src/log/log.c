@@ -704,6 +704,20 @@ int br_log_flush_end(br_log *log, br_flush *f, br_err *err)
 	return rc;
 }
 
+int br_partition_sync(br_partition *p, br_err *err)
+{
+	br_log *log = p->log;
+	for (size_t i = 0; i < log->nsealed; i++)
+		if (log->sealed_fds[i] >= 0 && fdatasync(log->sealed_fds[i]))
+			return br_errno(err, BR_EIO, "fsync of a rolled segment failed");
+	br_segment *a = p->segs[p->nsegs - 1];
+	if ((a->fd >= 0 && fdatasync(a->fd)) || (a->ifd >= 0 && fdatasync(a->ifd)))
+		return br_errno(err, BR_EIO, "fsync of %s/%d failed", p->topic->name, p->id);
+	if (p->leo > p->hw)
+		p->hw = p->leo;
+	return 0;
+}
+
 int br_log_enforce_retention(br_log *log, int64_t now_ms)
 {
 	int n = 0;

@@ -177,6 +177,14 @@ size_t br_log_flush_files(const br_flush *f);
  * acknowledged so far stays durable, but nothing after can be promised). */
 int br_log_flush_end(br_log *log, br_flush *f, br_err *err);
 
+/* Synchronous durability for one partition, for callers that answer on the
+ * loop thread and cannot wait for a group commit (SQL INSERT in `braid sql` and
+ * pgwire): fdatasyncs the partition's active segment and index, and every
+ * rolled segment not yet synced, then moves its high watermark to the LEO.
+ * Safe while a group-commit flush is in flight (its end only moves high
+ * watermarks forward); that flush still syncs the same files again later. */
+int br_partition_sync(br_partition *p, br_err *err);
+
 /* Rolls and deletes segments per segment.ms / retention.ms / retention.bytes.
  * Call periodically; returns the number of segments deleted. */
 int br_log_enforce_retention(br_log *log, int64_t now_ms);

@@ -2671,7 +2671,10 @@ static int bind_query_body(bind_env *env, json_t *sel, scope *parent, plan **out
 int br_bind_select(bind_env *env, json_t *select, plan **out, br_err *err)
 {
 	bool corr = false;
-	return bind_query(env, select, NULL, out, &corr, err);
+	int rc = bind_query(env, select, NULL, out, &corr, err);
+	if (!rc)
+		*out = br_plan_optimize(env->arena, *out);
+	return rc;
 }
 
 int br_bind_table_expr(bind_env *env, const br_sql_table *t, json_t *node, br_expr **out, br_err *err)

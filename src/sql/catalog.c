@@ -120,14 +120,31 @@ static void mem_free(br_catalog *c)
 	free(m);
 }
 
-static void mem_names(br_catalog *c, void (*cb)(void *arg, const char *name), void *arg)
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int mem_list(br_catalog *c, char ***names, int *n)
 {
+	memcat *m = (memcat *)c;
+	char **out = br_xcalloc(m->tables.count + 1, sizeof(char *));
+	int k = 0;
 	br_map_slot *slot;
-	for (size_t i = 0; br_map_next(&((memcat *)c)->tables, &i, &slot);)
-		cb(arg, ((memtable *)slot->val)->def.name);
+	for (size_t i = 0; br_map_next(&m->tables, &i, &slot);)
+		out[k++] = br_xstrdup(slot->key);
+	qsort(out, (size_t)k, sizeof *out, name_cmp);
+	*names = out;
+	*n = k;
+	return 0;
 }
 
-static const br_catalog_vt mem_vt = { mem_create, mem_drop, mem_find, mem_scan, mem_apply, mem_free, mem_names };
+static const br_catalog_vt mem_vt = {
+	.create = mem_create,
+	.drop = mem_drop,
+	.find = mem_find,
+	.scan = mem_scan,
+	.apply = mem_apply,
+	.free = mem_free,
+	.list = mem_list,
+};
 
 br_catalog *br_catalog_mem_new(void)
 {

@@ -35,6 +35,7 @@ struct br_sql {
 	int depth;          /* nested plan executions (correlated subqueries) */
 	br_sql_view_cb listener;
 	void *listener_arg;
+	bool restoring;     /* re-creating kept views: do not save them again */
 };
 
 static const plan *find_view_plan(br_sql *s, const char *name)
@@ -289,6 +290,7 @@ typedef struct stmt_ctx {
 	br_arena arena;
 	bind_env env;
 	const char *sql;
+	const char *stmt_text; /* this statement alone (kept with a view) */
 	br_sql_result *res;
 	br_err *err;
 } stmt_ctx;
@@ -336,12 +338,10 @@ static void result_tag(br_sql_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Applies a delta to a table and steps every view that reads it. */
-static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+/* Steps every view that reads table with the table's delta. */
+static int step_views(br_sql *s, const char *table, const br_batch *delta, br_err *err)
 {
-	int rc = s->cat->vt->apply(s->cat, table, delta, err);
-	if (rc)
-		return rc;
+	int rc = 0;
 	br_map_slot *slot;
 	int first = 0;
 	br_err verr;
@@ -373,6 +373,29 @@ static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_e
 			s->listener(s->listener_arg, v->name, &v->out->out);
 	}
 	return first;
+}
+
+static int poll_delta(void *arg, const char *table, const br_batch *delta, br_err *err)
+{
+	return step_views(arg, table, delta, err);
+}
+
+int br_sql_poll(br_sql *s, br_err *err)
+{
+	return s->cat->vt->poll ? s->cat->vt->poll(s->cat, poll_delta, s, err) : 0;
+}
+
+/* Applies a delta to a table and steps every view that reads it. A log-backed
+ * catalog only writes records: the rows come back through its poll, the same
+ * way other producers' records do, so upserts become their effective delta. */
+static int apply_delta(br_sql *s, const char *table, const br_batch *delta, br_err *err)
+{
+	int rc = s->cat->vt->apply(s->cat, table, delta, err);
+	if (rc)
+		return rc;
+	if (s->cat->vt->poll)
+		return br_sql_poll(s, err);
+	return step_views(s, table, delta, err);
 }
 
 int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *err)
@@ -422,31 +445,30 @@ static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const 
 
 bool br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
 {
-	name_list tl = { 0 }, vl = { 0 };
-	if (s->cat->vt->names)
-		s->cat->vt->names(s->cat, name_add, &tl);
+	char **tl = NULL;
+	int tn = 0;
+	bool listed = s->cat->vt->list && s->cat->vt->list(s->cat, &tl, &tn) == 0;
+	name_list vl = { 0 };
 	br_map_slot *slot;
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
 		name_add(&vl, ((br_sql_view *)slot->val)->name);
-	if (tl.n)
-		qsort(tl.v, (size_t)tl.n, sizeof *tl.v, name_cmp);
 	if (vl.n)
 		qsort(vl.v, (size_t)vl.n, sizeof *vl.v, name_cmp);
-	for (int i = 0; i < tl.n; i++) {
-		const br_sql_table *t = s->cat->vt->find(s->cat, tl.v[i]);
+	for (int i = 0; i < tn; i++) {
+		const br_sql_table *t = s->cat->vt->find(s->cat, tl[i]);
 		if (t)
 			cb(arg, t->name, false, t->ncols, t->cols, t->types);
-		free(tl.v[i]);
+		free(tl[i]);
 	}
+	free(tl);
 	for (int i = 0; i < vl.n; i++) {
 		const br_sql_view *v = br_map_gets(&s->views, vl.v[i]);
 		if (v)
 			cb(arg, v->name, true, v->p->nvisible, v->p->names, v->p->types);
 		free(vl.v[i]);
 	}
-	free(tl.v);
 	free(vl.v);
-	return s->cat->vt->names != NULL;
+	return listed;
 }
 
 static int exec_select(stmt_ctx *x, json_t *sel)
@@ -466,6 +488,79 @@ static int exec_select(stmt_ctx *x, json_t *sel)
 			br_batch_append_row(&x->res->rows, rows[i], 1);
 	}
 	result_tag(x->res, "SELECT %" PRId64, n);
+	return 0;
+}
+
+/* A PRIMARY KEY constraint (col: the column it is written on, or NULL for a
+ * table constraint) adds its column names to *keys; a second key is an error. */
+static int pkey_constraint(stmt_ctx *x, json_t *con, json_t **keys, const char *col)
+{
+	const char *ct = jstr(con, "contype");
+	if (!ct || strcmp(ct, "CONSTR_PRIMARY"))
+		return 0;
+	if (*keys)
+		return br_errf(x->err, BR_EINVAL, "multiple primary keys for table are not allowed");
+	*keys = json_array();
+	if (col) {
+		json_array_append_new(*keys, json_string(col));
+		return 0;
+	}
+	size_t i;
+	json_t *k, *kin;
+	json_array_foreach(jget(con, "keys"), i, k) {
+		const char *kn = !strcmp(ntype(k, &kin), "String") ? jstr(kin, "sval") : NULL;
+		json_array_append_new(*keys, json_string(kn ? kn : "?"));
+	}
+	return 0;
+}
+
+/* Resolves the primary key names to positions and copies WITH (...) options as
+ * text into def (memory in the statement's arena). */
+static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_table *def)
+{
+	size_t i;
+	json_t *k;
+	def->npk = (int)json_array_size(keys);
+	def->pk = br_arena_alloc(&x->arena, sizeof(int) * (size_t)(def->npk + 1));
+	json_array_foreach(keys, i, k) {
+		const char *kn = json_string_value(k);
+		def->pk[i] = -1;
+		for (int c = 0; c < def->ncols; c++)
+			if (!strcmp(def->cols[c], kn))
+				def->pk[i] = c;
+		if (def->pk[i] < 0)
+			return br_errf(x->err, BR_EINVAL, "column \"%s\" named in key does not exist", kn);
+		for (size_t j = 0; j < i; j++)
+			if (def->pk[j] == def->pk[i])
+				return br_errf(x->err, BR_EINVAL, "column \"%s\" appears twice in primary key constraint", kn);
+	}
+	json_t *opts = jget(in, "options"), *o;
+	def->nopts = (int)json_array_size(opts);
+	def->opt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->opt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	json_array_foreach(opts, i, o) {
+		json_t *d, *a;
+		ntype(o, &d);
+		const char *key = jstr(d, "defname"), *at = ntype(jget(d, "arg"), &a);
+		char num[32];
+		const char *val = NULL;
+		if (!strcmp(at, "String"))
+			val = jstr(a, "sval");
+		else if (!strcmp(at, "Float"))
+			val = jstr(a, "fval");
+		else if (!strcmp(at, "Integer")) {
+			snprintf(num, sizeof num, "%" PRId64, (int64_t)json_integer_value(jget(a, "ival")));
+			val = num;
+		} else if (!strcmp(at, "TypeName")) {
+			json_t *names = jget(a, "names"), *last;
+			ntype(json_array_get(names, json_array_size(names) - 1), &last);
+			val = jstr(last, "sval");
+		}
+		if (!key || !val)
+			return br_errf(x->err, BR_EINVAL, "table option \"%s\" needs a value", key ? key : "?");
+		def->opt_keys[i] = br_arena_strndup(&x->arena, key, strlen(key));
+		def->opt_vals[i] = br_arena_strndup(&x->arena, val, strlen(val));
+	}
 	return 0;
 }
 
@@ -489,11 +584,16 @@ static int exec_create_table(stmt_ctx *x, json_t *in)
 	br_sql_table def = { .name = (char *)name, .ncols = 0 };
 	def.cols = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(n + 1));
 	def.types = br_arena_alloc(&x->arena, sizeof(br_type_id) * (size_t)(n + 1));
+	json_t *pkeys = NULL; /* PRIMARY KEY: the column names, as a table constraint gives them */
 	for (int i = 0; i < n; i++) {
 		json_t *cd;
 		const char *t = ntype(json_array_get(elts, (size_t)i), &cd);
-		if (!strcmp(t, "Constraint"))
-			continue; /* table constraints (PRIMARY KEY (...)): accepted, not enforced yet */
+		if (!strcmp(t, "Constraint")) {
+			/* other table constraints: accepted, not enforced */
+			if (pkey_constraint(x, cd, &pkeys, NULL))
+				return x->err->code;
+			continue;
+		}
 		if (strcmp(t, "ColumnDef"))
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: %s in CREATE TABLE", t);
 		const char *cn = jstr(cd, "colname");
@@ -510,8 +610,18 @@ static int exec_create_table(stmt_ctx *x, json_t *in)
 				return br_errf(x->err, BR_EINVAL, "column \"%s\" specified more than once", cn);
 		def.cols[def.ncols] = (char *)(cn ? cn : "?");
 		def.types[def.ncols++] = e->type;
+		size_t k;
+		json_t *con;
+		json_array_foreach(jget(cd, "constraints"), k, con) {
+			json_t *ci;
+			if (!strcmp(ntype(con, &ci), "Constraint") && pkey_constraint(x, ci, &pkeys, cn))
+				return x->err->code;
+		}
 	}
-	int rc = x->s->cat->vt->create(x->s->cat, &def, x->err);
+	int rc = table_keys_and_options(x, in, pkeys, &def);
+	json_decref(pkeys);
+	if (!rc)
+		rc = x->s->cat->vt->create(x->s->cat, &def, x->err);
 	if (!rc)
 		result_tag(x->res, "CREATE TABLE");
 	return rc;
@@ -751,6 +861,11 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 		view_free(v);
 		return rc;
 	}
+	if (x->s->cat->vt->save_view && !x->s->restoring &&
+	    (rc = x->s->cat->vt->save_view(x->s->cat, name, x->stmt_text, x->err))) {
+		view_free(v);
+		return rc;
+	}
 	br_map_put(&x->s->views, name, strlen(name), v);
 	result_tag(x->res, "CREATE MATERIALIZED VIEW");
 	return 0;
@@ -777,6 +892,11 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 				return br_errf(x->err, BR_ENOTFOUND, "view \"%s\" does not exist", name);
 			}
 			view_free(v);
+			if (x->s->cat->vt->save_view) {
+				int rc = x->s->cat->vt->save_view(x->s->cat, name, NULL, x->err);
+				if (rc)
+					return rc;
+			}
 			continue;
 		}
 		if (!rt || strcmp(rt, "OBJECT_TABLE"))
@@ -912,6 +1032,20 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 	json_array_foreach(jget(root, "stmts"), i, st) {
 		stmt_ctx x = { .s = s, .sql = sql, .res = res, .err = err };
 		br_arena_init(&x.arena, 16 * 1024);
+		size_t len = strlen(sql), loc = (size_t)json_integer_value(jget(st, "stmt_location"));
+		size_t slen = (size_t)json_integer_value(jget(st, "stmt_len"));
+		loc = BR_MIN(loc, len);
+		if (!slen || slen > len - loc)
+			slen = len - loc;
+		while (slen && (sql[loc] == ' ' || sql[loc] == '\n' || sql[loc] == '\t' || sql[loc] == '\r'))
+			loc++, slen--;
+		x.stmt_text = br_arena_strndup(&x.arena, sql + loc, slen);
+		/* A log-backed catalog first takes in what arrived since the last
+		 * statement; a view that cannot follow is marked unusable and says
+		 * so when queried, so this statement goes on. */
+		br_err perr = { 0 };
+		if (s->cat->vt->poll && br_sql_poll(s, &perr))
+			br_warn("%s", perr.msg);
 		x.env = (bind_env){ .session = s, .cat = s->cat, .find_view = find_view_plan, .arena = &x.arena, .sql = sql };
 		if (res) {
 			br_sql_result_free(res);
@@ -922,6 +1056,27 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 			break;
 	}
 	json_decref(root);
+	return rc;
+}
+
+int br_sql_restore(br_sql *s, br_err *err)
+{
+	if (!s->cat->vt->views)
+		return 0;
+	char **names, **sqls;
+	int n, rc = 0;
+	s->cat->vt->views(s->cat, &names, &sqls, &n);
+	s->restoring = true;
+	for (int i = 0; i < n; i++) {
+		br_err verr = { 0 };
+		if (br_sql_exec(s, sqls[i], NULL, &verr) && !rc)
+			rc = br_errf(err, verr.code, "view \"%s\" could not be re-created: %s", names[i], verr.msg);
+		free(names[i]);
+		free(sqls[i]);
+	}
+	s->restoring = false;
+	free(names);
+	free(sqls);
 	return rc;
 }
 

@@ -63,6 +63,9 @@ typedef struct bind_env {
 } bind_env;
 
 int br_bind_select(bind_env *env, json_t *select, plan **out, br_err *err);
+/* optimize.c: the plan with filters pushed down through joins (p itself is
+ * not modified; new nodes come from a, the plan's arena). */
+plan *br_plan_optimize(br_arena *a, plan *p);
 /* Binds a scalar expression over one table's columns (DELETE/UPDATE WHERE, SET). */
 int br_bind_table_expr(bind_env *env, const br_sql_table *t, json_t *node, br_expr **out, br_err *err);
 /* A constant expression (INSERT VALUES, LIMIT). */

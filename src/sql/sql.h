@@ -22,7 +22,18 @@ typedef struct br_sql_table {
 	char **cols;
 	br_type_id *types;
 	br_type *rowtype;   /* struct of the columns, for batches */
+	/* PRIMARY KEY column positions (npk 0: none). In a catalog backed by a
+	 * log, a table with a key is an upsert table (see catalog_topic.c). */
+	int npk;
+	int *pk;
+	/* CREATE TABLE ... WITH (key = value, ...) as text, for the catalog to
+	 * interpret (the in-memory catalog ignores them). */
+	int nopts;
+	char **opt_keys, **opt_vals;
 } br_sql_table;
+
+/* A table's effective change, handed out by a log-backed catalog's poll. */
+typedef int (*br_catalog_delta_fn)(void *arg, const char *table, const br_batch *delta, br_err *err);
 
 typedef struct br_catalog br_catalog;
 typedef struct br_catalog_vt {
@@ -36,8 +47,19 @@ typedef struct br_catalog_vt {
 	/* Applies a weighted delta (inserts > 0, deletes < 0). */
 	int (*apply)(br_catalog *c, const char *name, const br_batch *delta, br_err *err);
 	void (*free)(br_catalog *c);
-	/* Calls cb with every table's name (pg_catalog answers list them). */
-	void (*names)(br_catalog *c, void (*cb)(void *arg, const char *name), void *arg);
+	/* Optional entries below: NULL where a catalog has no such thing. */
+	/* Table names, sorted; the array and each name are malloc'd (caller frees). */
+	int (*list)(br_catalog *c, char ***names, int *n);
+	/* A catalog whose tables live in a log: apply() only appends records, and
+	 * rows reach the tables when poll() reads what the log holds beyond what it
+	 * read before (SQL's own writes and other producers' alike), handing each
+	 * table's effective delta (an upsert as retraction + insertion) to cb. */
+	int (*poll)(br_catalog *c, br_catalog_delta_fn cb, void *arg, br_err *err);
+	/* A catalog that keeps views across sessions: told when one is created (sql:
+	 * its CREATE statement) or dropped (sql NULL). */
+	int (*save_view)(br_catalog *c, const char *name, const char *sql, br_err *err);
+	/* The kept views in creation order; arrays and strings malloc'd (caller frees). */
+	int (*views)(br_catalog *c, char ***names, char ***sqls, int *n);
 } br_catalog_vt;
 
 struct br_catalog {
@@ -45,6 +67,17 @@ struct br_catalog {
 };
 
 br_catalog *br_catalog_mem_new(void);
+
+/* The catalog of a data directory (catalog_topic.c): each table is backed by
+ * the topic of the same name (JSON records, braid.lake.mode=json with the
+ * columns as declared schema); table and view definitions persist in
+ * <data>/sql/catalog.json. The log is borrowed and must outlive the catalog;
+ * every call happens on the log's thread. Opening reads every table's topic
+ * from the log start, so the tables hold their current rows. */
+struct br_log;
+int br_catalog_topic_open(br_catalog **out, struct br_log *log, const char *data_dir, br_err *err);
+/* Records skipped because they did not fit the table (not JSON, wrong types). */
+int64_t br_catalog_topic_skipped(br_catalog *c);
 
 /* ------------------------------------------------------------- session */
 
@@ -82,13 +115,21 @@ typedef void (*br_sql_view_cb)(void *arg, const char *view, const br_batch *delt
 void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg);
 /* Every relation with its columns, tables first then views, each group in
  * name order (pgwire's pg_catalog answers). The arrays are valid only during
- * the call. False when the catalog cannot list its tables (no vt->names):
+ * the call. False when the catalog cannot list its tables (no vt->list):
  * then only the views were listed. */
 typedef void (*br_sql_rel_cb)(void *arg, const char *name, bool is_view, int ncols, char *const *cols,
 			      const br_type_id *types);
 bool br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg);
 /* The catalog the session was opened with (owned by the session). */
 br_catalog *br_sql_catalog(br_sql *s);
+/* A catalog with poll (log-backed): reads what arrived since the last poll and
+ * steps the views; br_sql_exec does it before every statement. A view that
+ * cannot follow is marked unusable (as with INSERT) and reported in err. */
+int br_sql_poll(br_sql *s, br_err *err);
+/* Re-creates the views the catalog kept (vt->views) from their SQL text; they
+ * start from the tables' current contents. Views that fail are reported in
+ * err (the others are restored). */
+int br_sql_restore(br_sql *s, br_err *err);
 /* The circuit of a materialized view as text (EXPLAIN). */
 int br_sql_explain_view(br_sql *s, const char *view, char **out, br_err *err);
 
