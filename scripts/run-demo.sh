@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # run-demo.sh — `make run`: starts `braid serve --demo` on a fresh data
-# directory (./braid-demo-data, emptied at each start: the demo's SQL tables
-# live in memory, so its topics must start empty too). A built-in Nexmark
-# generator produces persons, auctions and bids into topics of those names;
-# example views count them live. Prints how to look with psql, kcat and
+# directory (./braid-demo-data, emptied at each start). A built-in Nexmark
+# generator produces persons, auctions and bids into the SQL tables of those
+# names (each a topic); example views count them live. Prints how to look with psql, kcat and
 # DuckDB. Ctrl-C stops braid cleanly.
 #   BRAID_DATA=dir  BRAID_KAFKA=host:port  BRAID_PG=host:port  BRAID_DEMO_RATE=events/s
 set -euo pipefail
@@ -44,8 +43,8 @@ SQL (psql):
 Kafka (kcat):
   kcat -b $KAFKA -L                                  topics
   kcat -b $KAFKA -C -t bids -o -5 -e -f '%p/%o key=%k %s\\n'   the last 5 bids
-  (the demo's views read the generator's events; records you produce yourself land in
-   the topics and the lake, not yet in the views: SQL tables are not backed by topics yet)
+  echo '{"auction":1000,"bidder":1000,"price":1,"channel":"kcat","date_time":0}' | kcat -b $KAFKA -P -t bids
+                                                     a bid of your own: channel kcat appears in bids_per_channel
 
 Lake (Iceberg table kafka.bids, a commit every 5 s):
   build/braid table scan kafka.bids --data $DATA --limit 5
