@@ -49,6 +49,11 @@ void br_broker_close(br_broker *b);
  * handles must be closed before br_broker_close, which closes what is left. */
 struct uv_loop_s *br_broker_loop(br_broker *b);
 
+/* Makes what was appended outside a request (br_partition_append on the loop
+ * thread, e.g. the demo generator) durable and visible: starts a group-commit
+ * flush now or after the flush interval. */
+void br_broker_flush_soon(br_broker *b);
+
 /* ---- for request handlers ---- */
 
 typedef struct br_kreq {

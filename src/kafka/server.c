@@ -632,6 +632,8 @@ static void flush_start(br_broker *b)
 	isync_start(b); /* when due: alongside, in the same journal commit */
 }
 
+void br_broker_flush_soon(br_broker *b) { flush_start(b); }
+
 /* tier hook: the tier thread finished a job (called on the tier thread). */
 static void tier_wake(void *arg)
 {
