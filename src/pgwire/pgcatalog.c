@@ -577,6 +577,16 @@ static void set_value(json_t *args, br_buf *out)
 	br_buf_u8(out, 0);
 }
 
+/* SHOW forms the SQL engine answers (braid's own, not server settings). */
+static bool engine_show(const char *name)
+{
+	static const char *const names[] = { "watermarks", "tables", "views", "topics" };
+	for (size_t i = 0; name && i < BR_ARRAY_LEN(names); i++)
+		if (!strcasecmp(name, names[i]))
+			return true;
+	return false;
+}
+
 int br_pgcat_setting(const char *stmt, char **app_name, br_pg_result *res, br_pg_error *e)
 {
 	const char *p = stmt;
@@ -599,7 +609,9 @@ int br_pgcat_setting(const char *stmt, char **app_name, br_pg_result *res, br_pg
 				k = (int)i;
 		bool app = name && !strcasecmp(name, "application_name");
 		rc = 0;
-		if (set && kind && strcmp(kind, "VAR_SET_VALUE") && strcmp(kind, "VAR_SET_DEFAULT") &&
+		if (show && k < 0 && !app && engine_show(name))
+			rc = 1; /* SHOW WATERMARKS, SHOW TABLES ...: the SQL engine's */
+		else if (set && kind && strcmp(kind, "VAR_SET_VALUE") && strcmp(kind, "VAR_SET_DEFAULT") &&
 		    strcmp(kind, "VAR_RESET")) {
 			rc = br_pg_errorf(e, "0A000", 0, "unsupported: this form of SET");
 		} else if (!name || (k < 0 && !app)) {
