@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRAID = os.environ.get("BRAID_BIN", os.path.join(ROOT, "build", "braid"))
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+N = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 1000000
 SCHEMA = {"type": "struct", "schema-id": 0, "fields": [
     {"id": 1, "name": "auction", "required": False, "type": "long"},
     {"id": 2, "name": "bidder", "required": False, "type": "long"},
@@ -70,7 +70,7 @@ def main():
     size = os.path.getsize(jl)
     port = free_port()
     log = open(os.path.join(tmp, "braid.log"), "w")
-    proc = subprocess.Popen([BRAID, "serve", "--data", data, "--kafka", "127.0.0.1:%d" % port], stdout=log, stderr=log)
+    proc = subprocess.Popen([BRAID, "serve", "--data", data, "--kafka", "127.0.0.1:%d" % port, "--pg", "127.0.0.1:0"], stdout=log, stderr=log)
     try:
         bs = "127.0.0.1:%d" % port
         for _ in range(100):

@@ -55,6 +55,8 @@ class Broker:
     def start(self, timeout=30):
         assert self.proc is None or self.proc.poll() is not None, "broker already running"
         args = [BRAID, "serve", "--data", self.data, "--kafka", self.bootstrap] + self.extra
+        if not any(a == "--pg" or a.startswith("--pg=") for a in self.extra):
+            args += ["--pg", "127.0.0.1:0"]  # never the default 5433: another server may hold it
         log = open(self.logpath, "ab")
         log.write(("\n==== start %d: %s\n" % (self.starts, " ".join(args))).encode())
         log.flush()
