@@ -70,7 +70,13 @@
  * stored bytes of a job (at most max_job_bytes, at least 1 MiB per partition)
  * and the broker append time of each batch, then queues the job to the single
  * tier thread, which owns the lake, the tables and all decoding/writing, and
- * hands the job back through a done list plus the wake callback. Not libuv's
+ * hands the job back through a done list plus the wake callback. Rows are
+ * built in chunks of CHUNK_ROWS; for an unpartitioned table each full chunk
+ * goes to a second, encoder thread (Parquet pages, zstd) that writes it into
+ * the job's open data file while the tier thread parses the next chunk (two
+ * batches alternate; the tier thread waits for the encoder before reusing
+ * one), so one job still makes one file and catch-up uses both cores. Both
+ * threads run at SCHED_IDLE. Not libuv's
  * pool: the broker's fsyncs run there and must never queue behind a Parquet
  * write. One job per topic is in flight at a time, so commits of a table are
  * serial and the loop's frontier copy is the table's. A job failure (disk full,
@@ -84,10 +90,20 @@
  * braid.lake.partition, braid.lake.commit.interval.ms (default 10 s),
  * braid.lake.commit.bytes (default 64M: pending bytes that start a job before
  * the interval), braid.lake.dlq, braid.lake.compact.commits/.bytes. Schema and
- * partition spec are read when the table is created; later changes of them do
- * not alter an existing table. Changing the mode between key_value and json
- * after the table exists is refused (logged, retried with back-off): the
- * table's columns are those of the mode that created it.
+ * partition spec are read when the table is created. Changes on a topic whose
+ * table exists are checked by the config guard (br_log_set_config_guard) when
+ * they are made: a new partition spec, a declared schema (other than "infer")
+ * and a switch between key_value and json are refused with the reason (the
+ * AlterConfigs caller sees it); the others take effect at the next job. A mode
+ * change made through "off" cannot be seen there: tiering then refuses to write
+ * (logged, retried with back-off), since the table's columns are those of the
+ * mode that created it.
+ *
+ * RETENTION. The log's retention guard (br_log_set_retention_guard) answers,
+ * per partition, the tstate frontier: retention never deletes a segment
+ * holding an offset at or past it, so a record is dropped from the log only
+ * once the lake holds it (a topic whose frontier is not known yet keeps
+ * everything; lake mode off pins nothing).
  *
  * Control batches (transaction markers) are skipped with a log line: the broker
  * refuses transactional produce today, so they cannot appear, but a log written by
