@@ -12,7 +12,7 @@
 #              (the log issue's produce benchmark, so its rate is the target)
 #   mode json: kcat -P -l of Nexmark bid JSON lines (as tier_bench.py), json
 #              lake mode with a declared schema
-# Usage: /usr/bin/python3 bench/tier_lag.py [kv|json] [SECONDS=30]
+# Usage: [BRAID_ARGS=...] /usr/bin/python3 bench/tier_lag.py [kv|json] [SECONDS=30]
 import json, os, random, shutil, socket, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +39,7 @@ def main():
     port = free_port()
     bs = "127.0.0.1:%d" % port
     log = open(os.path.join(tmp, "braid.log"), "w")
-    proc = subprocess.Popen([BRAID, "serve", "--data", data, "--kafka", bs, "--pg", "127.0.0.1:0"], stdout=log, stderr=log)
+    proc = subprocess.Popen([BRAID, "serve", "--data", data, "--kafka", bs, "--pg", "127.0.0.1:0"] + os.environ.get("BRAID_ARGS", "").split(), stdout=log, stderr=log)
     prod = None
     try:
         for _ in range(600):

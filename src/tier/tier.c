@@ -516,6 +516,17 @@ static void add_file(job *j, const br_ice_datafile *files, size_t n)
 	j->nfiles += n;
 }
 
+/* The calling thread's priority per br_tier_opts.priority (see tier.h). */
+static void lower_priority(br_tier *t)
+{
+	struct sched_param sp = { 0 };
+	int nice = t->o.priority == BR_TIER_NORMAL ? 0 : t->o.priority == BR_TIER_LOW ? 10 : 19;
+	if (t->o.priority == BR_TIER_IDLE && !pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		return;
+	if (nice && setpriority(PRIO_PROCESS, (id_t)gettid(), nice))
+		br_warn("tier: cannot lower the tier thread's priority: %s", strerror(errno));
+}
+
 /* Waits until the encoder thread is idle; returns the status of its last
  * write (its error goes to the job). */
 static int enc_wait(br_tier *t, job *j)
@@ -545,9 +556,7 @@ static void *enc_main(void *arg)
 {
 	br_tier *t = arg;
 	pthread_setname_np(pthread_self(), "braid-tier-enc");
-	struct sched_param sp = { 0 };
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
-		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	lower_priority(t);
 	pthread_mutex_lock(&t->enc.mu);
 	for (;;) {
 		while (!t->enc.busy && !t->enc.stop)
@@ -862,12 +871,10 @@ static void *tier_main(void *arg)
 	 * the loop thread (produce and fetch latency) and with clients. SCHED_IDLE
 	 * runs it only on otherwise idle CPU time; under sustained saturation it
 	 * falls behind and catches up later in large commits (the frontier makes
-	 * that safe), which is the trade the lake issue asks for. */
+	 * that safe), which is the trade the lake issue asks for. An operator who
+	 * prefers a bounded lag gives it a share with --tier-priority low|normal. */
 	pthread_setname_np(pthread_self(), "braid-tier"); /* for top -H, perf and bench/tier_bench.py */
-	struct sched_param sp = { 0 };
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) &&
-	    setpriority(PRIO_PROCESS, (id_t)gettid(), 19))
-		br_warn("tier: cannot lower the tier thread's priority: %s", strerror(errno));
+	lower_priority(t);
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		while (!t->queue && !t->stop)
