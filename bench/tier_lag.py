@@ -64,8 +64,9 @@ def main():
                         "url": "https://www.nexmark.com/%d/item.htm?query=1" % rnd.randrange(100000),
                         "date_time": 1700000000000 + i, "extra": "x" * rnd.randrange(10, 40)},
                         separators=(",", ":")) + "\n")
-            cmd = ["kcat", "-b", bs, "-P", "-t", "t", "-X", "linger.ms=20", "-X", "batch.size=1000000",
-                   "-X", "compression.codec=lz4", "-l"] + [jl] * 200
+            # the file over and over on kcat's stdin (one record per line)
+            cmd = ["sh", "-c", "while cat %s; do :; done | kcat -b %s -P -t t -X linger.ms=20 -X batch.size=1000000 "
+                   "-X compression.codec=lz4" % (jl, bs)]
         else:
             pb = os.path.join(ROOT, "build", "bench", "produce_bench")
             if not os.path.exists(pb):
@@ -78,7 +79,7 @@ def main():
         cons = Consumer({"bootstrap.servers": bs, "group.id": "lag"})
         t0 = time.time()
         cpu0 = tier_cpu(proc.pid)
-        prod = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        prod = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         print("# tier lag under full produce load: mode %s, producer for %.0f s, commit interval 1 s" % (MODE, SECONDS))
         print("t_s\tlog_end\tfrontier\tlag\tproduce_rec_s\ttier_cpu_s")
         last_end, lags, stopped_at, rates = 0, [], None, []
@@ -86,7 +87,7 @@ def main():
             time.sleep(1.0)
             t = time.time() - t0
             if stopped_at is None and t >= SECONDS:
-                prod.terminate()
+                os.killpg(prod.pid, 15)  # the shell loop and kcat
                 prod.wait()
                 stopped_at = t
             end = cons.get_watermark_offsets(TopicPartition("t", 0), timeout=10)[1]
@@ -113,7 +114,7 @@ def main():
         raise
     finally:
         if prod and prod.poll() is None:
-            prod.terminate()
+            os.killpg(prod.pid, 15)
             prod.wait()
         proc.terminate()
         proc.wait()
