@@ -4,9 +4,13 @@
  * the table's current snapshot; see tier.c for the layout and the crash story.
  *
  * Threads: br_tier_open/poll/close run on the broker's loop thread (the log is
- * single-threaded); decoding, Parquet writing and Iceberg commits run on one
- * dedicated tier thread owned by the br_tier. Ownership: br_tier owns its thread,
- * its lake handle and every job; it borrows the log (which must outlive it). */
+ * single-threaded); decoding and Iceberg commits run on one dedicated tier
+ * thread, Parquet encoding of streamed chunks on an encoder thread, both owned
+ * by the br_tier. br_tier_open installs the log's retention guard (records past
+ * the frontier are kept) and config guard (braid.lake.* changes an existing
+ * table cannot follow are refused); br_tier_close removes them. Ownership:
+ * br_tier owns its threads, its lake handle and every job; it borrows the log
+ * (which must outlive it). */
 #ifndef BR_TIER_H
 #define BR_TIER_H
 
