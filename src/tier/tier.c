@@ -162,6 +162,7 @@ typedef struct job {
 	job_part *parts;
 	size_t njparts;
 	int64_t tot_tiered, tot_dead; /* life totals before this job */
+	bool more;                /* the byte budget cut a partition short: more is due now */
 	bool infer;               /* braid.lake.schema=infer */
 	int64_t compact_commits;  /* braid.lake.compact.commits: compact after this many commits (0 = never) */
 	int64_t compact_bytes;    /* braid.lake.compact.bytes: files below this size are rewritten */
@@ -198,6 +199,7 @@ typedef struct tstate {
 	int64_t last_commit_ms, retry_after_ms;
 	int fails;                    /* failed jobs in a row */
 	int64_t tiered, dead;         /* this process */
+	bool behind;                  /* the last job left due records behind (catch-up) */
 	int64_t tot_tiered, tot_dead; /* table life */
 } tstate;
 
@@ -1125,6 +1127,8 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 			continue;
 		}
 		int64_t to = jp->plan.to;
+		if (to < hw)
+			j->more = true;
 		jp->batch_base = jp->plan.batch_base;
 		jp->batch_append = jp->plan.batch_append;
 		jp->nbatches = jp->plan.nbatches;
@@ -1295,6 +1299,7 @@ static int finish(br_tier *t, job *j, int64_t now, bool *appended)
 		return 0;
 	}
 	memcpy(s->frontier, j->frontier, (size_t)j->nparts * sizeof *s->frontier);
+	s->behind = j->more;
 	s->dlq_end = j->dlq_end;
 	s->tiered += j->rows;
 	s->dead += j->dead;
@@ -1370,7 +1375,9 @@ int br_tier_poll(br_tier *t, int64_t now)
 				pending += br_partition_bytes_after(pp, f);
 			}
 		}
-		if (!any || (now - s->last_commit_ms < interval && pending < bytes_due))
+		/* catching up (the last job was cut by its byte budget): the next job
+		 * starts at once rather than after the commit interval */
+		if (!any || (now - s->last_commit_ms < interval && pending < bytes_due && !s->behind))
 			continue;
 		job *j = build_job(t, s, tp, mode);
 		if (j) {
