@@ -89,8 +89,10 @@
  * braid.lake.schema (Iceberg schema JSON or "infer", the default in json mode),
  * braid.lake.partition, braid.lake.commit.interval.ms (default 10 s),
  * braid.lake.commit.bytes (default 64M: pending bytes that start a job before
- * the interval), braid.lake.dlq, braid.lake.compact.commits/.bytes. Schema and
- * partition spec are read when the table is created. Changes on a topic whose
+ * the interval; a job cut short by its byte budget makes the next one due at
+ * once, so catch-up runs jobs back to back), braid.lake.dlq,
+ * braid.lake.compact.commits/.bytes. Schema and partition spec are read when
+ * the table is created. Changes on a topic whose
  * table exists are checked by the config guard (br_log_set_config_guard) when
  * they are made: a new partition spec, a declared schema (other than "infer")
  * and a switch between key_value and json are refused with the reason (the
