@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
+#include "tier/tier.h"     /* tier hook: --tier-priority */
 #include "sql/sql.h"       /* pgwire */
 
 #define BRAID_VERSION "0.1.0"
@@ -69,6 +70,8 @@ static void serve_usage(FILE *f)
 	        "topics (broker-wide defaults; topic configs override them):\n"
 	        "  --no-auto-create         refuse Metadata/Produce for unknown topics (default: create them)\n"
 	        "  --no-tiering             do not turn topics into Iceberg tables (whatever braid.lake.mode says)\n"
+	        "  --tier-priority P        CPU priority of the tiering threads: idle (default: only CPU that produce and\n"
+	        "                           fetch leave idle; the lake lags under saturation), low (nice 10) or normal\n"
 	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
 	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
 	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
@@ -121,13 +124,13 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
-	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START };
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
 		{ "http", required_argument, 0, O_HTTP }, { "flush-ms", required_argument, 0, O_FLUSH },
 		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
-		{ "no-tiering", no_argument, 0, O_NOTIER },
+		{ "no-tiering", no_argument, 0, O_NOTIER }, { "tier-priority", required_argument, 0, O_TIERPRIO },
 		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
@@ -189,6 +192,16 @@ static int cmd_serve(int argc, char **argv)
 		case O_FSYNC: o.flush_ms = 0; break;
 		case O_NOAUTO: o.auto_create_topics = false; break;
 		case O_NOTIER: o.tiering = false; break;
+		case O_TIERPRIO: /* tier hook */
+			if (!strcmp(optarg, "idle"))
+				o.tier_priority = BR_TIER_IDLE;
+			else if (!strcmp(optarg, "low"))
+				o.tier_priority = BR_TIER_LOW;
+			else if (!strcmp(optarg, "normal"))
+				o.tier_priority = BR_TIER_NORMAL;
+			else
+				return bad_value("--tier-priority", optarg);
+			break;
 		case O_PARTS:
 			if ((v = atoll(optarg)) < 1 || v > 100000)
 				return bad_value("--default-partitions", optarg);
