@@ -3,10 +3,14 @@
 //   write  braid: generate + write zstd Parquet (generation timed separately and
 //          subtracted); DuckDB: COPY the same rows (already in memory) to zstd.
 //   scan   count(*), sum(price) and count per channel, over each engine's file,
-//          braid single-threaded, DuckDB with its default threads and with 1.
+//          braid with as many threads as DuckDB uses (row groups shared between
+//          them; the count per channel hashes each dictionary entry once and
+//          counts dictionary codes), and both engines on one thread; braid also
+//          hashing every row, for comparison. Runs of the two engines alternate
+//          so they share the machine's load; medians of RUNS (default 5).
 // Prints wall and CPU seconds (user + system, all threads; steadier on a
 // shared machine) and the braid/DuckDB ratios (goal: <= 1.0).
-// Usage: node bench/parquet_bench.mjs   (after `make build/libbraid.a`)
+// Usage: [BENCH_ROWS=N] [RUNS=N] node bench/parquet_bench.mjs   (after `make build/libbraid.a`)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -33,7 +37,6 @@ try {
     return JSON.parse(r.stdout);
   };
   const bf = join(dir, 'braid.parquet'), df = join(dir, 'duckdb.parquet');
-  const best = (f, n = 3) => { let b = Infinity, out; for (let i = 0; i < n; i++) { const t0 = performance.now(); out = f(); b = Math.min(b, (performance.now() - t0) / 1000); } return [b, out]; };
 
   const cpuNow = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
   // write
@@ -49,41 +52,47 @@ try {
   const duckWrite = (performance.now() - t0) / 1000, duckWriteCpu = cpuNow() - c0;
   await con.run('DROP TABLE bids');
 
-  // scan (best of 3)
-  const scanBraid = (f) => {
-    let b = Infinity, bc = Infinity, out;
-    for (let i = 0; i < 3; i++) { out = braid('scan', f); b = Math.min(b, out.seconds); bc = Math.min(bc, out.cpu); }
-    return [b, out, bc];
-  };
+  // scan: braid and DuckDB interleaved run by run (so both see the same
+  // machine load), RUNS times each; medians reported.
+  const RUNS = Number(process.env.RUNS || 5);
+  const threads = Number((await con.runAndReadAll("SELECT current_setting('threads') AS t")).getRowObjectsJson()[0].t);
   const q = (f) => `SELECT channel, count(*) AS n, sum(price) AS s FROM '${f}' GROUP BY channel`;
-  const scanDuck = async (f) => {
-    let b = Infinity, bc = Infinity, rows;
-    for (let i = 0; i < 3; i++) {
-      const t = performance.now(), c = cpuNow();
-      rows = (await con.runAndReadAll(q(f))).getRowObjectsJson();
-      b = Math.min(b, (performance.now() - t) / 1000);
-      bc = Math.min(bc, cpuNow() - c);
-    }
-    const count = rows.reduce((a, r) => a + Number(r.n), 0), sum = rows.reduce((a, r) => a + BigInt(r.s), 0n);
-    return [b, { count, sum_price: sum, groups: rows.length }, bc];
+  const duck = async (f) => {
+    const t = performance.now(), c = cpuNow();
+    const rows = (await con.runAndReadAll(q(f))).getRowObjectsJson();
+    const seconds = (performance.now() - t) / 1000, cpu = cpuNow() - c;
+    return { seconds, cpu, count: rows.reduce((a, r) => a + Number(r.n), 0),
+      sum_price: rows.reduce((a, r) => a + BigInt(r.s), 0n), groups: rows.length };
   };
-  const [bsb, rb, bsbc] = scanBraid(bf);
-  const [bsd, rd, bsdc] = scanBraid(df);
-  const [dsd, qd, dsdc] = await scanDuck(df);
-  const [dsb, , dsbc] = await scanDuck(bf);
-  const threads = (await con.runAndReadAll("SELECT current_setting('threads') AS t")).getRowObjectsJson()[0].t;
+  const med = (xs) => { const s = [...xs].sort((x, y) => x - y), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  const runs = { bd: [], dd: [], bb: [], db: [], bd1: [], bdr: [], dd1: [] };
+  braid('scan', df, String(threads)); await duck(df); // warm the page cache
+  for (let i = 0; i < RUNS; i++) {
+    runs.bd.push(braid('scan', df, String(threads)));
+    runs.dd.push(await duck(df));
+    runs.bb.push(braid('scan', bf, String(threads)));
+    runs.db.push(await duck(bf));
+    runs.bd1.push(braid('scan', df, '1'));
+    runs.bdr.push(braid('scan', df, String(threads), 'rows'));
+  }
   await con.run('SET threads = 1');
-  const [dsd1] = await scanDuck(df);
-  const same = rb.count === qd.count && BigInt(rb.sum_price) === qd.sum_price && rb.groups === qd.groups &&
-    rd.count === rb.count && BigInt(rd.sum_price) === BigInt(rb.sum_price);
+  for (let i = 0; i < RUNS; i++) runs.dd1.push(await duck(df));
+  const W = (k) => med(runs[k].map((r) => r.seconds)), C = (k) => med(runs[k].map((r) => r.cpu));
+  const rb = runs.bb[0], rd = runs.bd[0], qd = runs.dd[0];
+  const all = [...runs.bd, ...runs.bb, ...runs.bd1, ...runs.bdr];
+  const same = all.every((r) => r.count === qd.count && BigInt(r.sum_price) === qd.sum_price && r.groups === qd.groups) &&
+    [...runs.dd, ...runs.db, ...runs.dd1].every((r) => r.count === qd.count && r.sum_price === qd.sum_price && r.groups === qd.groups);
 
   const f3 = (x) => x.toFixed(3).padStart(7);
-  console.log(`# Parquet benchmark, ${ROWS.toLocaleString('en')} Nexmark bids (7 columns), zstd; DuckDB ${threads} threads`);
+  const list = (k) => runs[k].map((r) => r.seconds.toFixed(3)).join(' ');
+  console.log(`# Parquet benchmark, ${ROWS.toLocaleString('en')} Nexmark bids (7 columns), zstd; DuckDB ${threads} threads, braid ${threads} threads; scan medians of ${RUNS} interleaved runs`);
   console.log(`write   braid ${f3(braidWrite)} s wall ${f3(braidWriteCpu)} s cpu (generation excluded, ${(statSync(bf).size / 1e6).toFixed(1)} MB)   DuckDB ${f3(duckWrite)} s wall ${f3(duckWriteCpu)} s cpu (${(statSync(df).size / 1e6).toFixed(1)} MB)   ratio wall ${(braidWrite / duckWrite).toFixed(2)} cpu ${(braidWriteCpu / duckWriteCpu).toFixed(2)}`);
-  console.log(`scan    braid on DuckDB's file ${f3(bsd)} s wall ${f3(bsdc)} s cpu, on braid's ${f3(bsb)} s wall ${f3(bsbc)} s cpu`);
-  console.log(`        DuckDB on its file ${f3(dsd)} s wall ${f3(dsdc)} s cpu, on braid's ${f3(dsb)} s wall ${f3(dsbc)} s cpu, 1 thread ${f3(dsd1)} s wall`);
-  console.log(`        ratio (same file) wall ${(bsd / dsd).toFixed(2)} cpu ${(bsdc / dsdc).toFixed(2)}; wall vs DuckDB on 1 thread ${(bsd / dsd1).toFixed(2)}`);
-  console.log(`results ${same ? 'identical' : 'DIFFER'}: count ${rb.count}, sum(price) ${rb.sum_price}, ${rb.groups} channels`);
+  console.log(`scan    DuckDB's file: braid ${f3(W('bd'))} s wall ${f3(C('bd'))} s cpu   DuckDB ${f3(W('dd'))} s wall ${f3(C('dd'))} s cpu   ratio wall ${(W('bd') / W('dd')).toFixed(2)} cpu ${(C('bd') / C('dd')).toFixed(2)}`);
+  console.log(`        braid's file:  braid ${f3(W('bb'))} s wall ${f3(C('bb'))} s cpu   DuckDB ${f3(W('db'))} s wall ${f3(C('db'))} s cpu   ratio wall ${(W('bb') / W('db')).toFixed(2)} cpu ${(C('bb') / C('db')).toFixed(2)}`);
+  console.log(`        one thread each (DuckDB's file): braid ${f3(W('bd1'))} s   DuckDB ${f3(W('dd1'))} s   ratio ${(W('bd1') / W('dd1')).toFixed(2)}`);
+  console.log(`        braid hashing every row (no dictionary codes), ${threads} threads: ${f3(W('bdr'))} s wall ${f3(C('bdr'))} s cpu   ratio ${(W('bdr') / W('dd')).toFixed(2)}`);
+  console.log(`runs    braid ${list('bd')} | DuckDB ${list('dd')} (DuckDB's file, s wall)`);
+  console.log(`results ${same ? 'identical' : 'DIFFER'}: count ${rb.count}, sum(price) ${rb.sum_price}, ${rb.groups} channels (braid on either file: ${rd.count}, ${rd.sum_price})`);
   if (!same) process.exitCode = 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });

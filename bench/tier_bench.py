@@ -10,14 +10,14 @@
 #   DuckDB: COPY (SELECT * FROM read_json('bids.jsonl', columns=...)) TO
 #           'bids.parquet' (FORMAT parquet, COMPRESSION zstd), same rows.
 # Prints records/s and MB/s of JSON for both and the ratio braid/DuckDB.
-# Usage: /usr/bin/python3 bench/tier_bench.py [N=1000000]
+# Usage: [BRAID_ARGS="--tier-priority normal"] /usr/bin/python3 bench/tier_bench.py [N=1000000]
 import json, os, random, shutil, socket, subprocess, sys, tempfile, time
 
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BRAID = os.environ.get("BRAID_BIN", os.path.join(ROOT, "build", "braid"))
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
+N = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 1000000
 SCHEMA = {"type": "struct", "schema-id": 0, "fields": [
     {"id": 1, "name": "auction", "required": False, "type": "long"},
     {"id": 2, "name": "bidder", "required": False, "type": "long"},
@@ -34,6 +34,13 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+def proc_cpu(pid):
+    """CPU seconds of the whole process (every thread)."""
+    f = open("/proc/%d/stat" % pid).read()
+    f = f[f.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tier_cpu(pid):
@@ -70,7 +77,7 @@ def main():
     size = os.path.getsize(jl)
     port = free_port()
     log = open(os.path.join(tmp, "braid.log"), "w")
-    proc = subprocess.Popen([BRAID, "serve", "--data", data, "--kafka", "127.0.0.1:%d" % port], stdout=log, stderr=log)
+    proc = subprocess.Popen([BRAID, "serve", "--data", data, "--kafka", "127.0.0.1:%d" % port, "--pg", "127.0.0.1:0"] + os.environ.get("BRAID_ARGS", "").split(), stdout=log, stderr=log)
     try:
         bs = "127.0.0.1:%d" % port
         for _ in range(100):
@@ -93,7 +100,7 @@ def main():
             perf = subprocess.Popen(["perf", "record", "--call-graph", os.environ.get("PERF_CG", "fp"), "-o", os.environ["PERF_OUT"], "-p", str(proc.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
-        cpu0 = tier_cpu(proc.pid)
+        cpu0, pcpu0 = tier_cpu(proc.pid), proc_cpu(proc.pid)
         admin.alter_configs([cfg])[cfg].result()
         t = time.time()
         while True:
@@ -105,7 +112,7 @@ def main():
                 raise SystemExit("tiering did not reach the log end in 10 minutes")
             time.sleep(0.05)
         braid_s = time.time() - t
-        cpu_s = tier_cpu(proc.pid) - cpu0
+        cpu_s, pcpu_s = tier_cpu(proc.pid) - cpu0, proc_cpu(proc.pid) - pcpu0
         if perf:
             perf.send_signal(2)
             perf.wait()
@@ -130,7 +137,8 @@ const r = createRequire(process.argv[1]);
     print("# tiering benchmark: %d Nexmark bids as JSON, %.1f MB (produce with kcat took %.2f s)" % (N, mb, produce_s))
     print("braid tiering (catch-up, json mode, declared schema, zstd Parquet + Iceberg commits): %.2f s, %.0f records/s, %.1f MB/s"
           % (braid_s, N / braid_s, mb / braid_s))
-    print("  tier thread CPU time: %.2f s (%.0f records per CPU second)" % (cpu_s, N / cpu_s if cpu_s else 0))
+    print("  tier thread CPU time: %.2f s (%.0f records per CPU second); whole braid process: %.2f s"
+          % (cpu_s, N / cpu_s if cpu_s else 0, pcpu_s))
     print("DuckDB read_json -> zstd Parquet COPY:                                           %.2f s, %.0f records/s, %.1f MB/s"
           % (duck_s, N / duck_s, mb / duck_s))
     print("  DuckDB CPU time (all its threads): %.2f s" % duck_cpu)

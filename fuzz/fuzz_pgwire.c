@@ -112,7 +112,7 @@ static int x_describe(void *s, const char *sql, int np, const uint32_t *oids, br
 	return run(sql, 0, NULL, r, e);
 }
 
-static const br_pg_executor_vt vt = { x_open, x_close, x_query, x_prepare, x_describe, x_execute, x_free, NULL };
+static const br_pg_executor_vt vt = { x_open, x_close, x_query, x_prepare, x_describe, x_execute, x_free, NULL, NULL, NULL };
 
 static void check_framing(const br_buf *out)
 {

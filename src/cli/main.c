@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
+#include "tier/tier.h"     /* tier hook: --tier-priority */
 #include "sql/sql.h"       /* pgwire */
 
 #define BRAID_VERSION "0.1.0"
@@ -49,8 +50,17 @@ static void serve_usage(FILE *f)
 	        "  --advertised-host HOST   host name Metadata gives clients (default: the --kafka host)\n"
 	        "  --pg HOST:PORT           PostgreSQL listener (default 127.0.0.1:5433; port 0 = any free port)\n"
 	        "  --pg-password PASSWORD   require SCRAM-SHA-256 with this password (default: trust)\n"
-
+	        "  --pg-subscribe-buffer SIZE  a SUBSCRIBE client that lets more than SIZE bytes of changes\n"
+	        "                           wait unread is dropped with an error (default 16M)\n"
 	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
+	        "\n"
+	        "demo (make run):\n"
+	        "  --demo                   generate Nexmark events into the tables persons/auctions/bids (topics\n"
+	        "                           of those names), with example views; continues after a restart\n"
+	        "  --demo-rate N            events per second (default 1000)\n"
+	        "  --demo-seed N            generator seed (default 42): same seed, same events\n"
+	        "  --demo-events N          stop after N events (default: never)\n"
+	        "  --demo-start-ms MS       event time of the first event (default: now)\n"
 	        "\n"
 	        "durability (a produce with acks=1/all is answered only once durable):\n"
 	        "  --flush-ms N             group commit: at most one fsync every N ms; writes arriving\n"
@@ -60,6 +70,8 @@ static void serve_usage(FILE *f)
 	        "topics (broker-wide defaults; topic configs override them):\n"
 	        "  --no-auto-create         refuse Metadata/Produce for unknown topics (default: create them)\n"
 	        "  --no-tiering             do not turn topics into Iceberg tables (whatever braid.lake.mode says)\n"
+	        "  --tier-priority P        CPU priority of the tiering threads: idle (default: only CPU that produce and\n"
+	        "                           fetch leave idle; the lake lags under saturation), low (nice 10) or normal\n"
 	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
 	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
 	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
@@ -111,26 +123,34 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts o;
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
-	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS };
+	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
 		{ "http", required_argument, 0, O_HTTP }, { "flush-ms", required_argument, 0, O_FLUSH },
 		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
-		{ "no-tiering", no_argument, 0, O_NOTIER },
+		{ "no-tiering", no_argument, 0, O_NOTIER }, { "tier-priority", required_argument, 0, O_TIERPRIO },
 		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
 		{ "max-message-bytes", required_argument, 0, O_MAXMSG }, { "max-request-bytes", required_argument, 0, O_MAXREQ },
 		{ "log-level", required_argument, 0, O_LOGLEVEL }, { "help", no_argument, 0, 'h' },
 		{ "pg-password", required_argument, 0, O_PGPASS }, /* pgwire */
+		{ "pg-subscribe-buffer", required_argument, 0, O_PGSUBBUF }, { "demo", no_argument, 0, O_DEMO },
+		{ "demo-rate", required_argument, 0, O_DEMO_RATE }, { "demo-seed", required_argument, 0, O_DEMO_SEED },
+		{ "demo-events", required_argument, 0, O_DEMO_EVENTS },
+		{ "demo-start-ms", required_argument, 0, O_DEMO_START },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
 	int64_t v;
 	const char *pg = "127.0.0.1:5433", *http = "127.0.0.1:8080";
 	const char *pg_password = NULL;
-	bool http_set = false;
+	bool http_set = false, demo = false;
+	int64_t pg_subbuf = 0;
+	br_demo_opts dopt;
+	br_demo_opts_default(&dopt);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -143,6 +163,26 @@ static int cmd_serve(int argc, char **argv)
 		case O_ADV: o.advertised_host = optarg; break;
 		case O_PG: pg = optarg; break;
 		case O_PGPASS: pg_password = optarg; break;
+		case O_PGSUBBUF:
+			if ((v = br_parse_size(optarg)) < 1)
+				return bad_value("--pg-subscribe-buffer", optarg);
+			pg_subbuf = v;
+			break;
+		case O_DEMO: demo = true; break;
+		case O_DEMO_RATE:
+			if ((v = atoll(optarg)) < 1 || v > 10000000)
+				return bad_value("--demo-rate", optarg);
+			dopt.rate = v;
+			demo = true;
+			break;
+		case O_DEMO_SEED: dopt.seed = strtoull(optarg, NULL, 10); demo = true; break;
+		case O_DEMO_EVENTS:
+			if ((v = atoll(optarg)) < 0)
+				return bad_value("--demo-events", optarg);
+			dopt.max_events = v;
+			demo = true;
+			break;
+		case O_DEMO_START: dopt.start_ms = atoll(optarg); demo = true; break;
 		case O_HTTP: http = optarg; http_set = true; break;
 		case O_FLUSH:
 			if ((v = br_parse_duration_ms(optarg)) < 0)
@@ -152,6 +192,16 @@ static int cmd_serve(int argc, char **argv)
 		case O_FSYNC: o.flush_ms = 0; break;
 		case O_NOAUTO: o.auto_create_topics = false; break;
 		case O_NOTIER: o.tiering = false; break;
+		case O_TIERPRIO: /* tier hook */
+			if (!strcmp(optarg, "idle"))
+				o.tier_priority = BR_TIER_IDLE;
+			else if (!strcmp(optarg, "low"))
+				o.tier_priority = BR_TIER_LOW;
+			else if (!strcmp(optarg, "normal"))
+				o.tier_priority = BR_TIER_NORMAL;
+			else
+				return bad_value("--tier-priority", optarg);
+			break;
 		case O_PARTS:
 			if ((v = atoll(optarg)) < 1 || v > 100000)
 				return bad_value("--default-partitions", optarg);
@@ -237,11 +287,13 @@ static int cmd_serve(int argc, char **argv)
 	br_sql *sql = br_sql_open(cat);
 	if (br_sql_restore(sql, &err))
 		br_warn("%s", err.msg);
+	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */
 	br_pg_server *pgs = NULL;
-	br_pg_config pgc = { .password = pg_password };
-	if (br_pg_server_start(&pgs, br_broker_loop(b), pg_host, pg_port, &pgc, br_pg_sql_executor(sql), &err)) {
+	br_pg_config pgc = { .password = pg_password, .max_stream_backlog = (size_t)pg_subbuf };
+	if (br_pg_server_start(&pgs, br_broker_loop(b), pg_host, pg_port, &pgc, br_pg_hub_executor(hub), &err)) {
 		fprintf(stderr, "braid serve: %s\n", err.msg);
 		br_broker_close(b);
+		br_pg_hub_free(hub);
 		br_sql_close(sql);
 		return 1;
 	}
@@ -258,9 +310,17 @@ static int cmd_serve(int argc, char **argv)
 	/* views follow records that Kafka clients produce to tables' topics even
 	 * when no SQL statement runs (each statement also polls first) */
 	br_sql_follower *follow = br_cli_sql_follow(br_broker_loop(b), sql, 100);
+	br_demo *dm = NULL;
+	if (demo && br_demo_start(&dm, b, sql, &dopt, &err))
+		br_logf(BR_LOG_ERROR, "demo: %s", err.msg); /* the server itself serves on */
+	if (dm)
+		br_info("demo: %" PRId64 " Nexmark events/s into tables persons, auctions, bids (topics of the same "
+		        "names); views bids_per_channel, bids_per_10s, category_volume", dopt.rate);
 	int rc = br_broker_run(b, true);
+	br_demo_stop(dm);
 	br_cli_sql_follow_stop(follow);
 	br_pg_server_stop(pgs);
+	br_pg_hub_free(hub);
 	unlink(addr_path);
 	free(addr_path);
 	br_sql_close(sql);

@@ -31,6 +31,7 @@ typedef struct br_broker_opts {
 	int64_t retention_check_ms;  /* how often retention runs; default 60 s */
 	int64_t group_initial_rebalance_delay_ms; /* default 0 (wait for more joiners) */
 	bool tiering;                /* topics -> Iceberg tables (src/tier); default true */
+	int tier_priority;           /* BR_TIER_IDLE (default), BR_TIER_LOW, BR_TIER_NORMAL (tier/tier.h) */
 	br_log_opts log;             /* topic defaults */
 } br_broker_opts;
 
@@ -48,6 +49,11 @@ void br_broker_close(br_broker *b);
 /* The broker's libuv loop, for other listeners that share it (pgwire). Their
  * handles must be closed before br_broker_close, which closes what is left. */
 struct uv_loop_s *br_broker_loop(br_broker *b);
+
+/* Makes what was appended outside a request (br_partition_append on the loop
+ * thread, e.g. the demo generator) durable and visible: starts a group-commit
+ * flush now or after the flush interval. */
+void br_broker_flush_soon(br_broker *b);
 
 /* ---- for request handlers ---- */
 

@@ -632,6 +632,8 @@ static void flush_start(br_broker *b)
 	isync_start(b); /* when due: alongside, in the same journal commit */
 }
 
+void br_broker_flush_soon(br_broker *b) { flush_start(b); }
+
 /* tier hook: the tier thread finished a job (called on the tier thread). */
 static void tier_wake(void *arg)
 {
@@ -783,7 +785,7 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	/* tier hook */
 	uv_async_init(&b->loop, &b->tier_async, on_tier_async);
 	b->tier_async.data = b;
-	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b };
+	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b, .priority = b->o.tier_priority };
 	if (b->o.tiering && (rc = br_tier_open(&b->tier, b->log, &to, err))) {
 		br_broker_close(b);
 		return rc;

@@ -1,8 +1,14 @@
 /* codec.c — page compression for Parquet, over src/base/compress.h: SNAPPY is
  * raw snappy, GZIP a gzip member (zlib streams accepted), ZSTD a zstd frame,
  * LZ4_RAW one LZ4 block. Parquet states each page's decompressed size in its
- * header, so decompression is bounded by it and must produce exactly it. */
+ * header, so decompression is bounded by it and must produce exactly it.
+ * With a br_pq_dctx, zstd pages are decoded in one shot into the exact output
+ * size by a context kept across pages: no window buffer (the output is the
+ * window) and no context set up per page, which on small pages cost as much
+ * as the decoding. */
 #include <limits.h>
+
+#include <zstd.h>
 
 #include "base/compress.h"
 #include "pq_internal.h"
@@ -34,11 +40,41 @@ int br_pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, 
 	}
 }
 
-int br_pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err)
+void br_pq_dctx_free(br_pq_dctx *c)
+{
+	ZSTD_freeDCtx(c->zstd);
+	c->zstd = NULL;
+}
+
+/* One-shot zstd into exactly out_len bytes: a frame that would produce more
+ * fails (dstSize_tooSmall) before writing past the buffer. */
+static int zstd_page(br_pq_dctx *c, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err)
+{
+	if (!c->zstd && !(c->zstd = ZSTD_createDCtx()))
+		return br_errf(err, BR_ENOMEM, "zstd: cannot create a decompression context");
+	if (!n)
+		return br_errf(err, BR_ECORRUPT, "zstd: empty input");
+	uint8_t *dst = br_pq_take(out, out_len);
+	size_t got = ZSTD_decompressDCtx(c->zstd, dst, out_len, in, n);
+	out->len -= out_len;
+	if (ZSTD_isError(got))
+		return br_errf(err, BR_ECORRUPT, "zstd: %s", ZSTD_getErrorName(got));
+	out->len += got;
+	return 0;
+}
+
+int br_pq_decompress(int codec, br_pq_dctx *ctx, const void *in, size_t n, size_t out_len, br_buf *out,
+		     br_err *err)
 {
 	size_t start = out->len;
 	int rc;
+	if (codec == PQ_CODEC_ZSTD && ctx)
+		codec = -PQ_CODEC_ZSTD;
 	switch (codec) {
+	case -PQ_CODEC_ZSTD:
+		rc = zstd_page(ctx, in, n, out_len, out, err);
+		codec = PQ_CODEC_ZSTD;
+		break;
 	case PQ_CODEC_UNCOMPRESSED:
 		if (n != out_len)
 			return br_errf(err, BR_ECORRUPT, "uncompressed page: %zu bytes, header says %zu", n, out_len);

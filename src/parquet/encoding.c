@@ -40,19 +40,24 @@ void br_pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out)
 	}
 }
 
-/* Unpacks n values of width bw (<= 32) from p, which holds at least
- * ceil(n * bw / 8) bytes. */
-static void unpack32(const uint8_t *p, int bw, uint32_t *out, size_t n)
+/* Values [i, i + 8) of width W from p: each is one unaligned 64-bit load
+ * shifted into place (W + 7 <= 64 bits always fit), so there is no
+ * per-value branch and the compiler unrolls the group for each constant W.
+ * Reads 8 bytes at the last value's byte offset: callers leave the group
+ * that could reach past the input to unpack_slow. */
+static inline void unpack8(const uint8_t *p, int W, uint32_t *out)
 {
-	if (bw == 0) {
-		memset(out, 0, n * sizeof *out);
-		return;
+	const uint64_t mask = W == 32 ? 0xffffffffu : ((1u << W) - 1);
+	for (int k = 0; k < 8; k++) {
+		size_t bit = (size_t)k * (size_t)W;
+		uint64_t x;
+		memcpy(&x, p + bit / 8, 8);
+		out[k] = (uint32_t)((x >> (bit % 8)) & mask);
 	}
-	if (bw == 1) {
-		for (size_t i = 0; i < n; i++)
-			out[i] = p[i >> 3] >> (i & 7) & 1;
-		return;
-	}
+}
+
+static void unpack_slow(const uint8_t *p, int bw, uint32_t *out, size_t n)
+{
 	uint64_t acc = 0, mask = (bw == 32) ? 0xffffffffu : ((1u << bw) - 1);
 	int bits = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -65,6 +70,42 @@ static void unpack32(const uint8_t *p, int bw, uint32_t *out, size_t n)
 		bits -= bw;
 	}
 }
+
+/* Whole groups of 8 with a constant width: one copy of the loop per width. */
+#define UNPACK_W(W) \
+	case W: \
+		for (size_t g = 0; g < groups; g++) \
+			unpack8(p + g * W, W, out + g * 8); \
+		break;
+
+/* Unpacks n values of width bw (<= 32) from p, which holds at least
+ * ceil(n * bw / 8) bytes. Groups of 8 are unpacked with 64-bit loads while at
+ * least 8 bytes remain past the group's last value; the tail value by value.
+ * Dictionary indices and levels pass through here: it is the inner loop of
+ * a scan. */
+static void unpack32(const uint8_t *p, int bw, uint32_t *out, size_t n)
+{
+	if (bw == 0) {
+		memset(out, 0, n * sizeof *out);
+		return;
+	}
+	size_t bytes = (n * (size_t)bw + 7) / 8;
+	/* group g reads up to byte g * bw + bw + 7: keep that inside the input */
+	size_t groups = n / 8;
+	while (groups > 0 && groups * (size_t)bw + 8 > bytes)
+		groups--;
+	switch (bw) {
+	UNPACK_W(1) UNPACK_W(2) UNPACK_W(3) UNPACK_W(4) UNPACK_W(5) UNPACK_W(6) UNPACK_W(7) UNPACK_W(8)
+	UNPACK_W(9) UNPACK_W(10) UNPACK_W(11) UNPACK_W(12) UNPACK_W(13) UNPACK_W(14) UNPACK_W(15) UNPACK_W(16)
+	UNPACK_W(17) UNPACK_W(18) UNPACK_W(19) UNPACK_W(20) UNPACK_W(21) UNPACK_W(22) UNPACK_W(23) UNPACK_W(24)
+	UNPACK_W(25) UNPACK_W(26) UNPACK_W(27) UNPACK_W(28) UNPACK_W(29) UNPACK_W(30) UNPACK_W(31) UNPACK_W(32)
+	default:
+		groups = 0;
+	}
+	size_t done = groups * 8;
+	unpack_slow(p + groups * (size_t)bw, bw, out + done, n - done);
+}
+#undef UNPACK_W
 
 /* Same for widths up to 64 (delta encoding). */
 static void unpack64(const uint8_t *p, int bw, uint64_t *out, size_t n)
@@ -164,6 +205,30 @@ int br_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out,
 		}
 	}
 	return 0;
+}
+
+bool br_pq_rle_all_equal(const uint8_t *p, size_t len, int bit_width, uint32_t value, size_t n)
+{
+	if (bit_width < 1 || bit_width > 32)
+		return false;
+	br_cur c = br_cur_make(p, len);
+	size_t got = 0, vbytes = (size_t)(bit_width + 7) / 8;
+	while (got < n) {
+		uint64_t h = br_cur_uvarint(&c);
+		if (c.bad || (h & 1))
+			return false;
+		const uint8_t *vb = br_cur_take(&c, vbytes);
+		if (!vb)
+			return false;
+		uint32_t x = 0;
+		for (size_t b = 0; b < vbytes; b++)
+			x |= (uint32_t)vb[b] << (8 * b);
+		if (x != value)
+			return false;
+		uint64_t run = h >> 1;
+		got += run < n - got ? (size_t)run : n - got;
+	}
+	return true;
 }
 
 /* -------------------------------------------------------------- delta */

@@ -5,6 +5,7 @@
 #ifndef BR_PARQUET_H
 #define BR_PARQUET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -105,6 +106,28 @@ const br_type *br_pq_reader_type(const br_pq_reader *r);
  * with br_batch_free after the last call, before br_pq_reader_close).
  * Returns 1 with rows, 0 at the end, negative on error. */
 int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err);
+/* Parallel scans: several readers of the same file, one per thread, share
+ * its row groups through *next (an atomic counter starting at 0, owned by the
+ * caller and outliving the readers): each reader takes the next row group
+ * nobody has taken yet, so together they return every row exactly once, in no
+ * fixed order, and a thread that finishes early takes more. Set before the
+ * first next. The unit of work is a morsel: a row group, or with only
+ * top-level primitive columns projected, a part of about a million rows of
+ * one (pages before it are skipped by their headers; its dictionary is read
+ * again), so a file of a few large row groups still keeps every thread busy.
+ * Batches never span morsels. */
+void br_pq_reader_share_row_groups(br_pq_reader *r, atomic_int *next);
+/* Dictionary codes of the batch the last next returned, for consumers that
+ * gain from seeing each distinct value once (a group-by hashes the dictionary,
+ * then counts codes). True when projected column k is a top-level primitive
+ * column whose every row in that batch is a value of one dictionary (no nulls,
+ * no PLAIN-encoded page inside the batch): then (*codes)[i] is row i's index
+ * into *dict (a column of the field's type, without nulls) and *dict_id names
+ * that dictionary: the same id means the same dictionary, so per-entry work
+ * can be kept across batches. Both are owned by r and valid until the next
+ * call of next or close. False otherwise: read the batch's column. */
+bool br_pq_reader_dict_codes(const br_pq_reader *r, int k, const uint32_t **codes, const br_col **dict,
+			     uint64_t *dict_id);
 /* Row groups skipped by filters so far. */
 int br_pq_reader_skipped_row_groups(const br_pq_reader *r);
 

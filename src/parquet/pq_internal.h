@@ -192,6 +192,11 @@ void br_pq_rle_encode(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 /* Decodes exactly n values; BR_ECORRUPT (with err) if the input ends first or
  * a value exceeds bit_width. */
 int br_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n, br_err *err);
+/* True when the first n values are RLE runs (not bit-packed) of value: the
+ * definition levels of a page without nulls, recognised from the run headers
+ * alone so they need not be expanded. False on anything else, malformed
+ * input included (the caller then decodes, and reports, as usual). */
+bool br_pq_rle_all_equal(const uint8_t *p, size_t len, int bit_width, uint32_t value, size_t n);
 /* Little-endian bit packing of 8-value groups. */
 void br_pq_bitpack(const uint32_t *v, size_t n, int bit_width, br_buf *out);
 
@@ -210,13 +215,25 @@ static inline uint8_t *br_pq_take(br_buf *b, size_t n)
 	return p;
 }
 
+/* Rows per morsel of a shared (parallel) scan: tests split small files. */
+typedef struct br_pq_reader br_pq_reader;
+void br_pq_reader_set_morsel_rows(br_pq_reader *r, int64_t rows);
+
 /* ---------------------------------------------------------------- codecs */
 
 enum { PQ_CODEC_UNCOMPRESSED = 0, PQ_CODEC_SNAPPY = 1, PQ_CODEC_GZIP = 2, PQ_CODEC_LZO = 3,
        PQ_CODEC_BROTLI = 4, PQ_CODEC_LZ4 = 5, PQ_CODEC_ZSTD = 6, PQ_CODEC_LZ4_RAW = 7 };
 
 int br_pq_compress(int codec, int level, const void *in, size_t n, br_buf *out, br_err *err);
-/* Output must be exactly out_len bytes (from the page header). */
-int br_pq_decompress(int codec, const void *in, size_t n, size_t out_len, br_buf *out, br_err *err);
+/* Decoder state kept across pages (a reader has one; not shared between
+ * threads). Zero-initialised; br_pq_dctx_free releases it. */
+typedef struct br_pq_dctx {
+	void *zstd;   /* ZSTD_DCtx, created at the first zstd page */
+} br_pq_dctx;
+void br_pq_dctx_free(br_pq_dctx *c);
+/* Output must be exactly out_len bytes (from the page header). ctx may be
+ * NULL (a context per call). */
+int br_pq_decompress(int codec, br_pq_dctx *ctx, const void *in, size_t n, size_t out_len, br_buf *out,
+		     br_err *err);
 
 #endif

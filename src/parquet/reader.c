@@ -25,7 +25,13 @@
  * file offset of the page.
  *
  * Memory: the footer, one dictionary and one decompressed page per projected
- * leaf column, and the batch being built (at most batch_rows rows). */
+ * leaf column, the batch being built (at most batch_rows rows) with one
+ * uint32 dictionary code per row for flat dictionary columns, and one zstd
+ * decompression context.
+ *
+ * Parallel scans: readers of one file on several threads share a row-group
+ * counter; each reader is otherwise private to its thread, so nothing inside
+ * is locked. */
 #include "parquet.h"
 
 #include <errno.h>
@@ -41,6 +47,9 @@
 #include "pq_internal.h"
 
 #define MAX_PAGE_ENTRIES (1 << 24)
+/* Parallel scans split row groups into morsels of this many rows, so two
+ * threads stay busy on a file of a few large row groups. */
+#define MORSEL_ROWS (1 << 20)
 #define MAX_PAGE_BYTES (1 << 30)
 
 enum { K_LEAF, K_STRUCT, K_LIST, K_MAP };
@@ -77,6 +86,10 @@ typedef struct lstream {
 	br_buf raw, page;
 	br_col dict;
 	bool has_dict;
+	int32_t dict_maxlen;    /* longest string in dict (byte arrays) */
+	uint64_t dict_id;       /* changes with every dictionary page read */
+	br_buf codes;           /* uint32 dict index per row of the last batch */
+	bool codes_ok;          /* the last batch's rows all came from dict */
 	br_buf defs, reps;      /* uint32 */
 	int64_t n, i;           /* entries in the page, cursor */
 	br_col vals;            /* dense non-null values of the page */
@@ -86,6 +99,7 @@ typedef struct lstream {
 	const uint8_t *rawp;    /* flat raw PLAIN page: values read in place */
 	br_buf ix;              /* uint32 dictionary indices of the page */
 	int64_t nvals;          /* values in the page (either form) */
+	bool dense;             /* no nulls in the page: read_flat skips the levels */
 	int64_t page_off;       /* file offset of the current page (for messages) */
 	br_buf tmp, tmp2;
 } lstream;
@@ -121,7 +135,13 @@ struct br_pq_reader {
 	pred *preds;
 	int skipped;
 	/* position */
+	uint64_t dict_ids;      /* dictionary pages read so far (for lstream.dict_id) */
+	br_pq_dctx dctx;        /* page decompression state, reused */
 	int rg;                 /* current row group, -1 before the first */
+	atomic_int *next_rg;    /* shared with other readers (parallel scans), or NULL */
+	int *morsel_first;      /* shared scans: first morsel number of each row group, +1 entry */
+	int64_t morsel_rows;    /* MORSEL_ROWS unless a test sets it */
+	int64_t morsel_end;     /* row (in row group rg) where the current morsel ends, -1 if none */
 	int64_t rows_left;
 	int64_t batch_rows;
 	br_err *err;
@@ -502,6 +522,8 @@ static int open_common(br_pq_reader *r, br_err *err)
 {
 	br_arena_init(&r->arena, 16 << 10);
 	r->batch_rows = 65536;
+	r->morsel_rows = MORSEL_ROWS;
+	r->morsel_end = -1;
 	r->rg = -1;
 	if (r->size < 12)
 		return br_errf(err, BR_ECORRUPT, "%s: %" PRId64 " bytes is too short for Parquet", r->name, r->size);
@@ -623,6 +645,7 @@ int br_pq_reader_open_mem(const void *p, size_t n, const char *name, br_pq_reade
 
 static void stream_free(lstream *s)
 {
+	br_buf_free(&s->codes);
 	br_buf_free(&s->raw);
 	br_buf_free(&s->page);
 	br_buf_free(&s->defs);
@@ -646,6 +669,8 @@ void br_pq_reader_close(br_pq_reader *r)
 		stream_free(&r->streams[i]);
 	free(r->streams);
 	free(r->leaf_on);
+	free(r->morsel_first);
+	br_pq_dctx_free(&r->dctx);
 	for (int i = 0; i < r->npred; i++)
 		br_buf_free(&r->preds[i].bytes);
 	free(r->preds);
@@ -665,6 +690,25 @@ int64_t br_pq_reader_num_rows(const br_pq_reader *r) { return r->fm.num_rows; }
 int br_pq_reader_num_row_groups(const br_pq_reader *r) { return r->fm.nrow_groups; }
 int br_pq_reader_skipped_row_groups(const br_pq_reader *r) { return r->skipped; }
 void br_pq_reader_set_batch_rows(br_pq_reader *r, int64_t rows) { r->batch_rows = rows > 0 ? rows : 65536; }
+void br_pq_reader_share_row_groups(br_pq_reader *r, atomic_int *next) { r->next_rg = next; }
+void br_pq_reader_set_morsel_rows(br_pq_reader *r, int64_t rows) { r->morsel_rows = rows > 0 ? rows : MORSEL_ROWS; }
+
+bool br_pq_reader_dict_codes(const br_pq_reader *r, int k, const uint32_t **codes, const br_col **dict,
+			     uint64_t *dict_id)
+{
+	if (!r->started || r->rc || k < 0 || k >= r->nproj)
+		return false;
+	const rnode *n = &r->root.kids[r->proj[k]];
+	if (n->kind != K_LEAF)
+		return false;
+	const lstream *s = &r->streams[n->first_leaf];
+	if (!s->flat || !s->codes_ok || !s->codes.len)
+		return false;
+	*codes = (const uint32_t *)(const void *)s->codes.p;
+	*dict = &s->dict;
+	*dict_id = s->dict_id;
+	return true;
+}
 
 int br_pq_reader_project(br_pq_reader *r, const int *field_ids, int n, br_err *err)
 {
@@ -880,6 +924,22 @@ bad:
 		       r->name, L->name, s->page_off);
 }
 
+/* The largest of v[0..n) (0 for none): a reduction without an early exit,
+ * so it vectorizes; checks of indices and levels use it. */
+static uint32_t max_u32(const uint32_t *v, int64_t n)
+{
+	uint32_t m[8] = { 0 };
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int k = 0; k < 8; k++)
+			m[k] = v[i + k] > m[k] ? v[i + k] : m[k];
+	for (; i < n; i++)
+		m[0] = v[i] > m[0] ? v[i] : m[0];
+	for (int k = 1; k < 8; k++)
+		m[0] = m[k] > m[0] ? m[k] : m[0];
+	return m[0];
+}
+
 static int corrupt(br_pq_reader *r, lstream *s, br_err *err, const char *what)
 {
 	return br_errf(err, BR_ECORRUPT, "%s: column %s, page at offset %" PRId64 ": %s", r->name, s->lf->name,
@@ -911,10 +971,8 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 		uint32_t *ix = (uint32_t *)br_pq_take(&s->ix, (size_t)nvals * 4);
 		if ((rc = br_pq_rle_decode(p + 1, len - 1, p[0], ix, (size_t)nvals, err)))
 			return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
-		uint32_t dn = (uint32_t)s->dict.len;
-		for (int64_t i = 0; i < nvals; i++)
-			if (ix[i] >= dn)
-				return corrupt(r, s, err, "dictionary index out of range");
+		if (max_u32(ix, nvals) >= (uint64_t)s->dict.len)
+			return corrupt(r, s, err, "dictionary index out of range");
 		s->by_index = true;
 		return 0;
 	}
@@ -1041,24 +1099,48 @@ static int decode_values(br_pq_reader *r, lstream *s, int enc, const uint8_t *p,
 
 /* --------------------------------------------------------------- pages */
 
-static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t len, int max, br_buf *out,
-			 int64_t n, br_err *err)
+/* After a dictionary page: the longest string, and 16 zero bytes past the
+ * values, so gather_strings may copy every short string as 16 bytes. */
+static void dict_prepare(lstream *s)
 {
+	s->dict_maxlen = 0;
+	if (s->dict.type->id != BR_T_STRING && s->dict.type->id != BR_T_BINARY)
+		return;
+	const int32_t *o = (const int32_t *)(const void *)s->dict.offsets.p;
+	int32_t m = 0;
+	for (int64_t i = 0; i < s->dict.len; i++)
+		m = BR_MAX(m, o[i + 1] - o[i]);
+	s->dict_maxlen = m;
+	br_buf_reserve(&s->dict.values, 16);
+	memset(s->dict.values.p + s->dict.values.len, 0, 16);
+}
+
+
+/* Decodes n levels into out. With dense (definition levels of a flat
+ * column, which read_flat alone reads), a page whose levels are all max (no
+ * nulls) sets *dense and leaves out alone: no per-value work at all. */
+static int decode_levels(br_pq_reader *r, lstream *s, const uint8_t *p, size_t len, int max, br_buf *out,
+			 int64_t n, bool *dense, br_err *err)
+{
+	if (dense) {
+		*dense = br_pq_rle_all_equal(p, len, pq_bit_width((uint64_t)max), (uint32_t)max, (size_t)n);
+		if (*dense)
+			return 0;
+	}
 	out->len = 0;
 	uint32_t *v = (uint32_t *)br_pq_take(out, (size_t)n * 4 + 4);
 	int rc = br_pq_rle_decode(p, len, pq_bit_width((uint64_t)max), v, (size_t)n, err);
 	if (rc)
 		return br_errctx(err, "%s: column %s, page at offset %" PRId64 " (levels)", r->name, s->lf->name,
 				 s->page_off);
-	for (int64_t i = 0; i < n; i++)
-		if (v[i] > (uint32_t)max)
-			return corrupt(r, s, err, "level above the column's maximum");
+	if (max_u32(v, n) > (uint32_t)max)
+		return corrupt(r, s, err, "level above the column's maximum");
 	return 0;
 }
 
 /* Reads the next page of the chunk. Returns 1 when a data page is loaded, 0
  * at the end of the chunk, negative on error. */
-static int load_page(br_pq_reader *r, lstream *s, br_err *err)
+static int load_page(br_pq_reader *r, lstream *s, int64_t *skip, br_err *err)
 {
 	const rleaf *L = s->lf;
 	for (;;) {
@@ -1095,14 +1177,16 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			if ((rc = src_read(r, body_off, (size_t)h.compressed_size, &s->raw, err)))
 				return rc;
 			s->page.len = 0;
-			if ((rc = br_pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
-						err)))
+			if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, s->raw.p, s->raw.len,
+						(size_t)h.uncompressed_size, &s->page, err)))
 				return br_errctx(err, "%s: column %s, dictionary page at offset %" PRId64, r->name, L->name,
 						 s->page_off);
 			br_col_reset(&s->dict);
 			s->has_dict = true;
 			if ((rc = decode_plain(r, s, s->page.p, s->page.len, h.num_values, &s->dict, err)))
 				return rc;
+			dict_prepare(s);
+			s->dict_id = ++r->dict_ids;
 			continue;
 		}
 		if (h.type != PQ_PAGE_DATA && h.type != PQ_PAGE_DATA_V2)
@@ -1114,15 +1198,22 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		if (h.num_values > s->entries_left)
 			return corrupt(r, s, err, "pages hold more values than the column chunk");
 		s->entries_left -= h.num_values;
+		if (skip && h.num_values <= *skip) {
+			/* a page wholly before a morsel's first row: not even read */
+			*skip -= h.num_values;
+			continue;
+		}
 		if ((rc = src_read(r, body_off, (size_t)h.compressed_size, &s->raw, err)))
 			return rc;
 		int64_t n = h.num_values;
 		const uint8_t *vp;
 		size_t vlen;
+		/* flat columns may skip expanding levels that are all defined */
+		bool dense = false, *flat_dense = s->flat && !L->max_rep ? &dense : NULL;
 		s->page.len = 0;
 		if (h.type == PQ_PAGE_DATA) {
-			if ((rc = br_pq_decompress(s->meta->codec, s->raw.p, s->raw.len, (size_t)h.uncompressed_size, &s->page,
-						err)))
+			if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, s->raw.p, s->raw.len,
+						(size_t)h.uncompressed_size, &s->page, err)))
 				return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name, s->page_off);
 			br_cur c = br_cur_make(s->page.p, s->page.len);
 			if (L->max_rep) {
@@ -1133,7 +1224,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 				const uint8_t *lp = br_cur_take(&c, ln);
 				if (!lp)
 					return corrupt(r, s, err, "repetition levels run past the page");
-				if ((rc = decode_levels(r, s, lp, ln, L->max_rep, &s->reps, n, err)))
+				if ((rc = decode_levels(r, s, lp, ln, L->max_rep, &s->reps, n, NULL, err)))
 					return rc;
 			}
 			if (L->max_def) {
@@ -1144,7 +1235,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 				const uint8_t *lp = br_cur_take(&c, ln);
 				if (!lp)
 					return corrupt(r, s, err, "definition levels run past the page");
-				if ((rc = decode_levels(r, s, lp, ln, L->max_def, &s->defs, n, err)))
+				if ((rc = decode_levels(r, s, lp, ln, L->max_def, &s->defs, n, flat_dense, err)))
 					return rc;
 			}
 			vp = c.p + c.pos;
@@ -1154,15 +1245,16 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			    (int64_t)h.rep_len + h.def_len > h.uncompressed_size)
 				return corrupt(r, s, err, "v2 level lengths exceed the page");
 			const uint8_t *p = s->raw.p;
-			if (L->max_rep && (rc = decode_levels(r, s, p, (size_t)h.rep_len, L->max_rep, &s->reps, n, err)))
+			if (L->max_rep &&
+			    (rc = decode_levels(r, s, p, (size_t)h.rep_len, L->max_rep, &s->reps, n, NULL, err)))
 				return rc;
-			if (L->max_def &&
-			    (rc = decode_levels(r, s, p + h.rep_len, (size_t)h.def_len, L->max_def, &s->defs, n, err)))
+			if (L->max_def && (rc = decode_levels(r, s, p + h.rep_len, (size_t)h.def_len, L->max_def, &s->defs, n,
+							      flat_dense, err)))
 				return rc;
 			size_t lv = (size_t)h.rep_len + (size_t)h.def_len;
 			size_t clen = s->raw.len - lv, ulen = (size_t)h.uncompressed_size - lv;
 			if (h.is_compressed && s->meta->codec != PQ_CODEC_UNCOMPRESSED) {
-				if ((rc = br_pq_decompress(s->meta->codec, p + lv, clen, ulen, &s->page, err)))
+				if ((rc = br_pq_decompress(s->meta->codec, &r->dctx, p + lv, clen, ulen, &s->page, err)))
 					return br_errctx(err, "%s: column %s, page at offset %" PRId64, r->name, L->name,
 							 s->page_off);
 			} else {
@@ -1172,7 +1264,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 			vlen = s->page.len;
 		}
 		int64_t nvals = n;
-		if (L->max_def) {
+		if (L->max_def && !dense) {
 			const uint32_t *d = (const uint32_t *)s->defs.p;
 			nvals = 0;
 			for (int64_t i = 0; i < n; i++)
@@ -1187,6 +1279,7 @@ static int load_page(br_pq_reader *r, lstream *s, br_err *err)
 		if (!s->by_index && !s->rawp && s->vals.len != nvals)
 			return corrupt(r, s, err, "value count differs from the definition levels");
 		s->nvals = nvals;
+		s->dense = dense || nvals == n;
 		s->n = n;
 		s->i = 0;
 		if (n > 0)
@@ -1202,7 +1295,7 @@ static int peek(br_pq_reader *r, lstream *s)
 {
 	if (s->i < s->n)
 		return 1;
-	int rc = load_page(r, s, r->err);
+	int rc = load_page(r, s, NULL, r->err);
 	if (rc < 0) {
 		r->rc = rc;
 		return 0;
@@ -1236,6 +1329,96 @@ static int start_row_group(br_pq_reader *r, int g)
 	}
 	r->rows_left = rg->num_rows;
 	return 0;
+}
+
+static void ran_out(br_pq_reader *r, const lstream *s);
+
+/* Skips the first n rows of a flat column's chunk (the rows of earlier
+ * morsels): whole pages by their headers, then entries of one page. */
+static void skip_flat(br_pq_reader *r, lstream *s, int64_t n)
+{
+	while (n > 0 && !r->rc) {
+		if (s->i >= s->n) {
+			int rc = load_page(r, s, &n, r->err);
+			if (rc < 0) {
+				r->rc = rc;
+				return;
+			}
+			if (rc == 0) {
+				if (n > 0)
+					ran_out(r, s);
+				return;
+			}
+			if (n == 0)
+				return;
+		}
+		int64_t take = BR_MIN(n, s->n - s->i), vals = take;
+		if (s->lf->max_def && !s->dense) {
+			const uint32_t *d = (const uint32_t *)s->defs.p + s->i;
+			vals = 0;
+			for (int64_t k = 0; k < take; k++)
+				vals += d[k] == (uint32_t)s->lf->max_def;
+		}
+		s->vi += vals;
+		s->i += take;
+		n -= take;
+	}
+}
+
+/* Shared scans of flat projections go by morsels (row-group parts of
+ * MORSEL_ROWS rows); nested projections by whole row groups, since their
+ * pages cannot be skipped by row count. */
+static void plan_morsels(br_pq_reader *r)
+{
+	bool flat = true;
+	for (int k = 0; k < r->nproj; k++) {
+		const rnode *n = &r->root.kids[r->proj[k]];
+		flat = flat && n->kind == K_LEAF && r->leaves[n->first_leaf].max_rep == 0;
+	}
+	r->morsel_first = br_xmalloc((size_t)(r->fm.nrow_groups + 1) * sizeof(int));
+	for (int pass = 0; pass < 2; pass++) {
+		int64_t m = 0;
+		for (int g = 0; g < r->fm.nrow_groups; g++) {
+			r->morsel_first[g] = (int)m;
+			int64_t rows = r->fm.row_groups[g].num_rows; /* >= 0: check_chunks */
+			/* at most 1024 morsels per row group, however many rows it claims */
+			m += flat && rows > r->morsel_rows ? BR_MIN((rows - 1) / r->morsel_rows + 1, 1024) : 1;
+			if (m > INT32_MAX / 2)
+				break;
+		}
+		if (m <= INT32_MAX / 2) {
+			r->morsel_first[r->fm.nrow_groups] = (int)m;
+			return;
+		}
+		flat = false; /* a footer claiming absurd row counts: whole row groups */
+	}
+}
+
+/* Takes the next morsel of a shared scan: row group *g, rows [*first, *last).
+ * False at the end. */
+static bool take_morsel(br_pq_reader *r, int *g, int64_t *first, int64_t *last)
+{
+	if (!r->morsel_first)
+		plan_morsels(r);
+	int m = atomic_fetch_add_explicit(r->next_rg, 1, memory_order_relaxed);
+	int n = r->fm.nrow_groups;
+	if (m < 0 || m >= r->morsel_first[n])
+		return false;
+	int lo = 0, hi = n - 1; /* last row group whose first morsel is <= m */
+	while (lo < hi) {
+		int mid = (lo + hi + 1) / 2;
+		if (r->morsel_first[mid] <= m)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	int64_t rows = r->fm.row_groups[lo].num_rows, k = m - r->morsel_first[lo];
+	int64_t parts = r->morsel_first[lo + 1] - r->morsel_first[lo];
+	int64_t size = (rows - 1) / parts + 1; /* morsel_rows unless capped */
+	*g = lo;
+	*first = BR_MIN(rows, k * size);
+	*last = BR_MIN(rows, (k + 1) * size);
+	return true;
 }
 
 /* ------------------------------------------------------------ assembly */
@@ -1325,6 +1508,55 @@ static void read_value(br_pq_reader *r, const rnode *n, br_col *out, int depth)
 	}
 }
 
+/* Appends dict[ix[0..n)] to a string column without nulls. Dictionary strings
+ * of at most 16 bytes (channel names, country codes: the common case) are
+ * copied as one fixed 16-byte move each, which the compiler turns into two
+ * loads and stores instead of a memcpy call; the bytes past a string's end
+ * are overwritten by the next one. */
+static void gather_strings(br_col *out, const lstream *s, const uint32_t *ix, int64_t n)
+{
+	const br_col *d = &s->dict;
+	if (s->dict_maxlen > 16 || out->validity.len) {
+		br_col_append_strings(out, d, ix, 0, n);
+		return;
+	}
+	br_buf_reserve(&out->values, (size_t)n * 16 + 16);
+	br_buf_reserve(&out->offsets, 4 * (size_t)n);
+	const int32_t *so = (const int32_t *)(const void *)d->offsets.p;
+	const uint8_t *sv = d->values.p;
+	uint8_t *vp = out->values.p;
+	int32_t *op = (int32_t *)(void *)(out->offsets.p + out->offsets.len);
+	int32_t end = (int32_t)out->values.len;
+	for (int64_t k = 0; k < n; k++) {
+		uint32_t i = ix[k];
+		memcpy(vp + end, sv + so[i], 16);
+		end += so[i + 1] - so[i];
+		op[k] = end;
+	}
+	out->values.len = (size_t)end;
+	out->offsets.len += 4 * (size_t)n;
+	out->len += n;
+}
+
+/* Appends dict[ix[0..n)] of width w (4 or 8) to a column without nulls. */
+static void gather_fixed(br_col *out, const br_col *d, const uint32_t *ix, int64_t n, int w)
+{
+	if (out->validity.len) {
+		for (int64_t q = 0; q < n; q++)
+			br_col_append_from(out, d, ix[q]);
+		return;
+	}
+	uint8_t *g = br_pq_take(&out->values, (size_t)w * (size_t)n);
+	const uint8_t *dv = d->values.p;
+	if (w == 8)
+		for (int64_t q = 0; q < n; q++)
+			memcpy(g + 8 * q, dv + 8 * (size_t)ix[q], 8);
+	else
+		for (int64_t q = 0; q < n; q++)
+			memcpy(g + 4 * q, dv + 4 * (size_t)ix[q], 4);
+	out->len += n;
+}
+
 /* Top-level primitive columns: one entry per row, no recursion; runs of
  * non-null fixed-width values are copied whole. */
 static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
@@ -1332,18 +1564,24 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 	int max = s->lf->max_def;
 	int w = br_type_width(out->type);
 	bool bulk = w > 0;
+	/* the dictionary codes of the batch, kept while every row is a
+	 * dictionary value of the same dictionary */
+	s->codes.len = 0;
+	s->codes_ok = true;
+	uint64_t dict_id = 0;
 	while (rows > 0 && !r->rc) {
 		if (!peek(r, s)) {
 			ran_out(r, s);
 			return;
 		}
 		int64_t take = BR_MIN(rows, s->n - s->i);
-		const uint32_t *d = max ? (const uint32_t *)s->defs.p + s->i : NULL;
+		const uint32_t *d = max && !s->dense ? (const uint32_t *)s->defs.p + s->i : NULL;
 		const uint32_t *ix = s->by_index ? (const uint32_t *)s->ix.p : NULL;
 		const br_col *src = s->by_index ? &s->dict : &s->vals;
 		int64_t k = 0;
 		while (k < take) {
 			if (d && d[k] != (uint32_t)max) {
+				s->codes_ok = false;
 				br_col_append_null(out);
 				k++;
 				continue;
@@ -1360,20 +1598,21 @@ static void read_flat(br_pq_reader *r, lstream *s, int64_t rows, br_col *out)
 				ran_out(r, s);
 				return;
 			}
+			if (s->codes_ok) {
+				if (ix && k == 0 && e == take && (!dict_id || dict_id == s->dict_id)) {
+					dict_id = s->dict_id;
+					br_buf_put(&s->codes, ix + s->vi, 4 * (size_t)cnt);
+				} else {
+					s->codes_ok = false;
+				}
+			}
 			if (bulk && !ix) {
 				const uint8_t *base = s->rawp ? s->rawp : s->vals.values.p;
 				br_col_append_raw(out, base + (size_t)w * (size_t)s->vi, cnt);
 			} else if (bulk && (w == 4 || w == 8)) {
-				s->tmp2.len = 0;
-				uint8_t *g = br_pq_take(&s->tmp2, (size_t)w * (size_t)cnt);
-				const uint8_t *dv = src->values.p;
-				if (w == 8)
-					for (int64_t q = 0; q < cnt; q++)
-						memcpy(g + 8 * q, dv + 8 * (size_t)ix[s->vi + q], 8);
-				else
-					for (int64_t q = 0; q < cnt; q++)
-						memcpy(g + 4 * q, dv + 4 * (size_t)ix[s->vi + q], 4);
-				br_col_append_raw(out, g, cnt);
+				gather_fixed(out, src, ix + s->vi, cnt, w);
+			} else if (ix && (out->type->id == BR_T_STRING || out->type->id == BR_T_BINARY)) {
+				gather_strings(out, s, ix + s->vi, cnt);
 			} else if (out->type->id == BR_T_STRING || out->type->id == BR_T_BINARY) {
 				br_col_append_strings(out, src, ix ? ix + s->vi : NULL, s->vi, cnt);
 			} else {
@@ -1489,14 +1728,35 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 		br_batch_reset(b);
 	r->started = true;
 	while (r->rows_left == 0) {
-		if (r->rg + 1 >= r->fm.nrow_groups)
+		int g = r->rg + 1;
+		int64_t first = 0, last = -1;
+		if (r->next_rg && !take_morsel(r, &g, &first, &last))
+			g = r->fm.nrow_groups;
+		if (g >= r->fm.nrow_groups || g < 0) {
+			r->rg = r->fm.nrow_groups; /* stays at the end */
+			r->next_rg = NULL;
 			return 0;
-		r->rg++;
+		}
+		/* a later morsel of the row group this reader is in: skip on from
+		 * here, keeping the dictionaries and the page in hand */
+		bool on = g == r->rg && last >= 0 && r->morsel_end >= 0 && first >= r->morsel_end;
+		int64_t from = on ? r->morsel_end : 0;
+		r->rg = g;
+		r->morsel_end = last;
 		if (can_skip(r, r->rg)) {
-			r->skipped++;
+			r->skipped += first == 0;
+			r->morsel_end = -1;
 			continue;
 		}
-		start_row_group(r, r->rg);
+		if (!on)
+			start_row_group(r, r->rg);
+		if (last >= 0) {
+			for (int k = 0; k < r->nproj && first > from; k++)
+				skip_flat(r, &r->streams[r->root.kids[r->proj[k]].first_leaf], first - from);
+			if (r->rc)
+				return r->rc;
+			r->rows_left = last - first;
+		}
 	}
 	int64_t n = BR_MIN(r->batch_rows, r->rows_left);
 	for (int k = 0; k < r->nproj && !r->rc; k++) {

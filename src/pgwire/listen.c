@@ -138,6 +138,20 @@ static void flush(pconn *c, bool then_close)
 	}
 }
 
+/* br_pg_writer: stream bytes produced outside on_read (SUBSCRIBE deltas). */
+static size_t write_async(void *arg, br_buf *out, bool close)
+{
+	pconn *c = arg;
+	if (c->closing) {
+		br_buf_reset(out);
+		return 0;
+	}
+	br_buf_put(&c->out, out->p, out->len);
+	br_buf_reset(out);
+	flush(c, close);
+	return c->closing ? 0 : uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
 static void cancel(br_pg_server *s, br_pg_conn *from)
 {
 	int32_t pid, key;
@@ -185,6 +199,7 @@ static void on_connection(uv_stream_t *l, int status)
 		key = (int32_t)br_mono_ns();
 	s->next_pid = s->next_pid % 1000000000 + 1;
 	c->pc = br_pg_conn_new(&s->cfg, s->ex, s->next_pid, key);
+	br_pg_conn_set_writer(c->pc, write_async, c);
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;

@@ -20,6 +20,8 @@
 
 /* ------------------------------------------------------------ executor */
 
+typedef struct br_pg_conn br_pg_conn;
+
 /* An error as PostgreSQL reports it (ErrorResponse / NoticeResponse fields). */
 typedef struct br_pg_error {
 	char severity[10];  /* "ERROR", "FATAL", "WARNING", "NOTICE" */
@@ -44,6 +46,11 @@ typedef struct br_pg_result {
 	br_batch rows;       /* the rows (no weights), valid when has_rows */
 	char tag[64];        /* CommandComplete tag: "SELECT 3", "INSERT 0 2" ... */
 	br_pg_error notice;  /* sent as NoticeResponse when message[0] != 0 */
+	/* A stream (SUBSCRIBE): the protocol sends CopyOutResponse (ncols text
+	 * columns), then vt->stream_start; CopyData follows through
+	 * br_pg_conn_stream_data until the stream ends (no rows, no tag). Only in
+	 * a simple Query, as its last statement. */
+	bool stream;
 	void *priv;          /* executor's own */
 } br_pg_result;
 
@@ -76,6 +83,12 @@ typedef struct br_pg_executor_vt {
 	void (*result_free)(br_pg_result *res);
 	/* A CancelRequest for this session arrived (may be NULL). */
 	void (*cancel)(void *sess);
+	/* A stream answer was announced on conn: start feeding it; the returned
+	 * handle is given back to stream_stop (both may be NULL: no streams). */
+	void *(*stream_start)(void *sess, br_pg_result *res, br_pg_conn *conn);
+	/* The stream ended (cancel, client gone, dropped for a full buffer): the
+	 * executor must not touch conn after this. */
+	void (*stream_stop)(void *sess, void *handle);
 } br_pg_executor_vt;
 
 typedef struct br_pg_executor {
@@ -84,9 +97,22 @@ typedef struct br_pg_executor {
 } br_pg_executor;
 
 /* The executor over braid's SQL engine. sql_ctx is a br_sql * shared by all
- * sessions (one catalog: what one client creates, the others see). */
+ * sessions (one catalog: what one client creates, the others see). It answers
+ * psql's catalog queries; SUBSCRIBE needs the hub below. */
 struct br_sql;
 br_pg_executor br_pg_sql_executor(struct br_sql *sql);
+
+/* The same executor plus SUBSCRIBE: the hub installs itself as sql's view
+ * listener and copies each view's deltas to its subscribers. Owned by the
+ * caller; free it after the server stopped (no subscriber left). */
+typedef struct br_pg_hub br_pg_hub;
+br_pg_hub *br_pg_hub_new(struct br_sql *sql);
+void br_pg_hub_free(br_pg_hub *h);
+br_pg_executor br_pg_hub_executor(br_pg_hub *h);
+/* What the next steps' input reflects, shown as SUBSCRIBE's _frontier column
+ * (copied; e.g. "bids/0:1234 auctions/0:99"). Without it, _frontier is the
+ * number of steps the views took so far. */
+void br_pg_hub_set_frontier(br_pg_hub *h, const char *text);
 
 /* ------------------------------------------------------------ connection */
 
@@ -94,9 +120,8 @@ typedef struct br_pg_config {
 	const char *server_version;   /* ParameterStatus server_version; default "15.0 (braid)" */
 	const char *password;         /* NULL: trust; else SCRAM-SHA-256 for every user */
 	uint32_t max_message;         /* larger messages close the connection; default 64 MiB */
+	size_t max_stream_backlog;    /* a stream whose unsent bytes pass this is dropped; default 16 MiB */
 } br_pg_config;
-
-typedef struct br_pg_conn br_pg_conn;
 
 enum {
 	BR_PG_CLOSE = 1,  /* send what is in out, then close */
@@ -113,8 +138,24 @@ int br_pg_conn_feed(br_pg_conn *c, const uint8_t *p, size_t n, br_buf *out);
 void br_pg_conn_cancel_key(const br_pg_conn *c, int32_t *pid, int32_t *key);
 int32_t br_pg_conn_pid(const br_pg_conn *c);
 int32_t br_pg_conn_key(const br_pg_conn *c);
-/* Forwards a cancel to this connection's executor session. */
+/* Forwards a cancel to this connection's executor session; a stream in
+ * progress ends with 57014 and the connection is ready again. */
 void br_pg_conn_cancel(br_pg_conn *c);
+/* How bytes leave outside br_pg_conn_feed (streams): write takes out's bytes
+ * (leaving it empty), closes after them when asked, and returns how many bytes
+ * are still waiting to be sent on the socket. */
+typedef size_t (*br_pg_writer)(void *arg, br_buf *out, bool close);
+void br_pg_conn_set_writer(br_pg_conn *c, br_pg_writer write, void *arg);
+/* Queues one CopyData row of the current stream (n = 0 with flush: none);
+ * flush sends what is queued. Returns -1 when there is no
+ * stream any more, or when the client let more than max_stream_backlog bytes
+ * pile up: then it got an ErrorResponse (53400) and the connection closes.
+ * Either way the stream is over for the caller, which forgets it
+ * (vt->stream_stop is not called for it). */
+int br_pg_conn_stream_data(br_pg_conn *c, const void *p, size_t n, bool flush);
+/* Ends the current stream with error e (ErrorResponse, then ReadyForQuery:
+ * the session goes on); vt->stream_stop is not called. */
+void br_pg_conn_stream_fail(br_pg_conn *c, const br_pg_error *e);
 
 /* ------------------------------------------------------------ values
  *

@@ -93,6 +93,13 @@ struct br_pg_conn {
 	br_pg_scram *scram;
 	br_buf *out;      /* during feed */
 	br_buf scratch;
+	/* SUBSCRIBE: a COPY-out stream in progress. Messages that arrive
+	 * meanwhile wait in `in` (only Terminate is looked at). */
+	bool streaming;
+	void *stream;     /* the executor's handle */
+	br_pg_writer write;
+	void *write_arg;
+	br_buf async;     /* stream bytes on their way to write */
 };
 
 int br_pg_errorf(br_pg_error *e, const char *sqlstate, int position, const char *fmt, ...)
@@ -360,6 +367,10 @@ void br_pg_conn_free(br_pg_conn *c)
 {
 	if (!c)
 		return;
+	if (c->streaming && c->ex.vt->stream_stop)
+		c->ex.vt->stream_stop(c->sess, c->stream);
+	c->streaming = false;
+	br_buf_free(&c->async);
 	portals_drop_all(c);
 	while (c->stmts) {
 		stmt *s = c->stmts;
@@ -386,10 +397,87 @@ void br_pg_conn_cancel_key(const br_pg_conn *c, int32_t *pid, int32_t *key)
 int32_t br_pg_conn_pid(const br_pg_conn *c) { return c->pid; }
 int32_t br_pg_conn_key(const br_pg_conn *c) { return c->key; }
 
+void br_pg_conn_set_writer(br_pg_conn *c, br_pg_writer write, void *arg)
+{
+	c->write = write;
+	c->write_arg = arg;
+}
+
+/* Sends what is in c->async; returns the bytes still unsent. */
+static size_t async_flush(br_pg_conn *c, bool close)
+{
+	if (!c->write) {
+		br_buf_reset(&c->async);
+		return 0;
+	}
+	return c->write(c->write_arg, &c->async, close);
+}
+
+/* The stream is over: e (an ErrorResponse) and ReadyForQuery go out, then
+ * whatever the client sent meanwhile runs. */
+static void stream_end(br_pg_conn *c, const br_pg_error *e)
+{
+	c->streaming = false;
+	c->stream = NULL;
+	br_buf *save = c->out;
+	c->out = &c->async;
+	send_error(c, e);
+	send_ready(c);
+	c->out = save;
+	int rc = br_pg_conn_feed(c, NULL, 0, &c->async);
+	async_flush(c, rc != 0);
+}
+
 void br_pg_conn_cancel(br_pg_conn *c)
 {
+	if (c->streaming) {
+		/* As PostgreSQL ends a COPY TO that is canceled: an error, then the
+		 * connection is ready for the next query. */
+		if (c->ex.vt->stream_stop)
+			c->ex.vt->stream_stop(c->sess, c->stream);
+		br_pg_error e;
+		br_pg_errorf(&e, "57014", 0, "canceling statement due to user request");
+		stream_end(c, &e);
+		return;
+	}
 	if (c->sess && c->ex.vt->cancel)
 		c->ex.vt->cancel(c->sess);
+}
+
+void br_pg_conn_stream_fail(br_pg_conn *c, const br_pg_error *e)
+{
+	if (c->streaming && c->state != ST_DEAD)
+		stream_end(c, e);
+}
+
+int br_pg_conn_stream_data(br_pg_conn *c, const void *p, size_t n, bool flush)
+{
+	if (!c->streaming || c->state == ST_DEAD)
+		return -1;
+	if (n || !flush) {
+		size_t at = msg_begin(&c->async, 'd');
+		br_buf_put(&c->async, p, n);
+		msg_end(&c->async, at);
+	}
+	if (!flush)
+		return 0;
+	size_t backlog = async_flush(c, false);
+	size_t max = c->cfg.max_stream_backlog ? c->cfg.max_stream_backlog : (16u << 20);
+	if (backlog <= max)
+		return 0;
+	/* A slow reader must not make the server buffer without bound nor hold
+	 * back the views: it loses its stream. The error queues behind what it
+	 * has not read yet. */
+	c->streaming = false;
+	c->stream = NULL;
+	c->state = ST_DEAD;
+	br_buf *save = c->out;
+	c->out = &c->async;
+	send_errorf(c, "53400",
+		    "subscriber dropped: more than %zu bytes of changes were waiting for this client to read them", max);
+	c->out = save;
+	async_flush(c, true);
+	return -1;
 }
 
 /* Authentication is done: open the session and say hello. */
@@ -544,6 +632,18 @@ static int emit_result(void *ctx, br_pg_result *r)
 			snprintf(r->notice.severity, sizeof r->notice.severity, "WARNING");
 		send_error_msg(c, 'N', &r->notice);
 	}
+	if (r->stream) {
+		/* CopyOutResponse: text format, every column text */
+		size_t at = msg_begin(c->out, 'H');
+		br_buf_u8(c->out, 0);
+		br_buf_be16(c->out, (uint16_t)r->ncols);
+		for (int i = 0; i < r->ncols; i++)
+			br_buf_be16(c->out, 0);
+		msg_end(c->out, at);
+		c->streaming = true;
+		c->stream = c->ex.vt->stream_start ? c->ex.vt->stream_start(c->sess, r, c) : NULL;
+		return 0;
+	}
 	if (r->has_rows) {
 		send_row_description(c, r, 0, NULL);
 		if (send_rows(c, r, 0, r->rows.nrows, 0, NULL))
@@ -577,6 +677,8 @@ static int on_query(br_pg_conn *c, const uint8_t *body, size_t n)
 		send_error(c, &e);
 	else if (q.emitted == 0)
 		send_simple(c, 'I');
+	if (c->streaming)
+		return 0; /* ReadyForQuery when the stream ends */
 	send_ready(c);
 	return 0;
 }
@@ -752,6 +854,12 @@ static int portal_run(br_pg_conn *c, portal *p)
 		return -1;
 	}
 	p->ran = true;
+	if (p->res.stream) {
+		c->ex.vt->result_free(&p->res);
+		p->ran = false;
+		send_errorf(c, "0A000", "unsupported: SUBSCRIBE in the extended query protocol (send it as a simple Query)");
+		return -1;
+	}
 	if (p->res.notice.message[0]) {
 		if (!p->res.notice.severity[0])
 			snprintf(p->res.notice.severity, sizeof p->res.notice.severity, "WARNING");
@@ -917,7 +1025,8 @@ int br_pg_conn_feed(br_pg_conn *c, const uint8_t *p, size_t n, br_buf *out)
 	if (c->state == ST_DEAD)
 		return BR_PG_CLOSE;
 	c->out = out;
-	br_buf_put(&c->in, p, n);
+	if (n)
+		br_buf_put(&c->in, p, n);
 	int rc = 0;
 	while (rc == 0 && c->state != ST_DEAD) {
 		const uint8_t *m = c->in.p + c->in_pos;
@@ -938,6 +1047,15 @@ int br_pg_conn_feed(br_pg_conn *c, const uint8_t *p, size_t n, br_buf *out)
 		}
 		if (avail < 5)
 			break;
+		if (c->streaming) {
+			/* PostgreSQL reads nothing during COPY TO either; a client that
+			 * leaves says so with Terminate or by closing the socket */
+			if (m[0] == 'X' || avail > (1u << 20)) {
+				c->state = ST_DEAD;
+				rc = BR_PG_CLOSE;
+			}
+			break;
+		}
 		uint32_t len = br_rd_be32(m + 1);
 		if (len < 4 || len > c->cfg.max_message) {
 			rc = fatal(c, "08P01", "invalid message length %" PRIu32 " (message type %d)", len, m[0]);

@@ -19,21 +19,40 @@
 #include <pg_query.h>
 
 #include "base/util.h"
-#include "pgwire/pgwire.h"
-#include "sql/sql.h"
+#include "pgwire/pg_int.h"
 
 typedef struct sess {
 	br_sql *sql;
+	br_pg_hub *hub;   /* NULL: no SUBSCRIBE */
+	char *user;
+	char *app_name;   /* SET application_name */
+	br_pg_sub *sub;   /* the stream in progress */
 } sess;
 
 static void *x_open(void *ctx, const char *user, const char *database, br_pg_error *e)
 {
 	sess *s = br_xcalloc(1, sizeof *s);
 	s->sql = ctx;
+	s->user = br_xstrdup(user ? user : "braid");
 	return s;
 }
 
-static void x_close(void *p) { free(p); }
+static void *x_open_hub(void *ctx, const char *user, const char *database, br_pg_error *e)
+{
+	sess *s = x_open(br_pgsub_hub_sql(ctx), user, database, e);
+	s->hub = ctx;
+	return s;
+}
+
+static void x_close(void *p)
+{
+	sess *s = p;
+	if (s->sub)
+		br_pgsub_detach(s->hub, s->sub);
+	free(s->user);
+	free(s->app_name);
+	free(s);
+}
 
 /* ------------------------------------------------------------ errors */
 
@@ -138,6 +157,10 @@ static void to_result(br_sql_result *sr, br_pg_result *res)
 
 static void x_result_free(br_pg_result *res)
 {
+	if (res->stream) {
+		br_pgsub_result_free(res);
+		return;
+	}
 	br_sql_result *sr = res->priv;
 	if (sr) {
 		br_sql_result_free(sr);
@@ -187,6 +210,11 @@ static void transaction_tag(const char *sql, br_pg_result *r)
 /* Runs one statement; positions in errors are bytes of sql. */
 static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_error *e)
 {
+	if (br_pgcat_wants(sql))
+		return br_pgcat_answer(s->sql, s->user, sql, res, e);
+	int set = br_pgcat_setting(sql, &s->app_name, res, e);
+	if (set <= 0)
+		return set;
 	br_sql_result *sr = br_xcalloc(1, sizeof *sr);
 	br_err err = { 0 };
 	if (br_sql_exec(s->sql, sql, sr, &err)) {
@@ -197,12 +225,25 @@ static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_
 	}
 	to_result(sr, res);
 	transaction_tag(sql, res);
+	if (!strncmp(res->tag, "DROP", 4))
+		br_pgsub_views_changed(s->hub);
 	return 0;
 }
 
 static int x_query(void *p, const char *sql, br_pg_emit emit, void *ectx, br_pg_error *e)
 {
 	sess *s = p;
+	if (br_pgsub_is(sql)) {
+		/* not PostgreSQL grammar: the whole Query is the one SUBSCRIBE */
+		if (!s->hub)
+			return br_pg_errorf(e, "0A000", 0, "unsupported: SUBSCRIBE on this executor");
+		br_pg_result r;
+		if (br_pgsub_prepare(s->hub, sql, &r, e))
+			return -1;
+		int rc = emit(ectx, &r) ? 1 : 0;
+		x_result_free(&r);
+		return rc;
+	}
 	PgQuerySplitResult sp = pg_query_split_with_parser(sql);
 	if (sp.error) {
 		br_pg_errorf(e, "42601", byte_to_char_pos(sql, sp.error->cursorpos), "%s", sp.error->message);
@@ -398,6 +439,9 @@ static bool returns_rows(const char *sql)
 
 static int x_prepare(void *p, const char *sql, int *nparams, bool *empty, bool *rows, br_pg_error *e)
 {
+	if (br_pgsub_is(sql))
+		return br_pg_errorf(e, "0A000", 0,
+				    "unsupported: SUBSCRIBE in the extended query protocol (send it as a simple Query)");
 	/* parsing here puts a syntax error at Parse, as in PostgreSQL */
 	PgQuerySplitResult sp = pg_query_split_with_parser(sql);
 	if (sp.error) {
@@ -449,6 +493,23 @@ static void x_cancel(void *p)
 	 * only arrive between them, when PostgreSQL too has nothing to cancel. */
 }
 
+static void *x_stream_start(void *p, br_pg_result *res, br_pg_conn *conn)
+{
+	sess *s = p;
+	if (s->sub) /* a stream of this session that ended without stream_stop */
+		br_pgsub_detach(s->hub, s->sub);
+	s->sub = br_pgsub_attach(s->hub, res, conn);
+	return s->sub;
+}
+
+static void x_stream_stop(void *p, void *handle)
+{
+	sess *s = p;
+	if (s->sub && s->sub == handle)
+		br_pgsub_detach(s->hub, s->sub);
+	s->sub = NULL;
+}
+
 static const br_pg_executor_vt sql_vt = {
 	.open = x_open,
 	.close = x_close,
@@ -460,4 +521,19 @@ static const br_pg_executor_vt sql_vt = {
 	.cancel = x_cancel,
 };
 
+static const br_pg_executor_vt hub_vt = {
+	.open = x_open_hub,
+	.close = x_close,
+	.query = x_query,
+	.prepare = x_prepare,
+	.describe = x_describe,
+	.execute = x_execute,
+	.result_free = x_result_free,
+	.cancel = x_cancel,
+	.stream_start = x_stream_start,
+	.stream_stop = x_stream_stop,
+};
+
 br_pg_executor br_pg_sql_executor(struct br_sql *sql) { return (br_pg_executor){ &sql_vt, sql }; }
+
+br_pg_executor br_pg_hub_executor(br_pg_hub *h) { return (br_pg_executor){ &hub_vt, h }; }

@@ -446,6 +446,53 @@ void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg)
 
 br_catalog *br_sql_catalog(br_sql *s) { return s->cat; }
 
+/* ------------------------------------------------------------ listing */
+
+typedef struct name_list {
+	int n, cap;
+	char **v;
+} name_list;
+
+static void name_add(void *arg, const char *name)
+{
+	name_list *l = arg;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		l->v = br_xrealloc(l->v, sizeof *l->v * (size_t)l->cap);
+	}
+	l->v[l->n++] = br_xstrdup(name);
+}
+
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+bool br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg)
+{
+	char **tl = NULL;
+	int tn = 0;
+	bool listed = s->cat->vt->list && s->cat->vt->list(s->cat, &tl, &tn) == 0;
+	name_list vl = { 0 };
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
+		name_add(&vl, ((br_sql_view *)slot->val)->name);
+	if (vl.n)
+		qsort(vl.v, (size_t)vl.n, sizeof *vl.v, name_cmp);
+	for (int i = 0; i < tn; i++) {
+		const br_sql_table *t = s->cat->vt->find(s->cat, tl[i]);
+		if (t)
+			cb(arg, t->name, false, t->ncols, t->cols, t->types);
+		free(tl[i]);
+	}
+	free(tl);
+	for (int i = 0; i < vl.n; i++) {
+		const br_sql_view *v = br_map_gets(&s->views, vl.v[i]);
+		if (v)
+			cb(arg, v->name, true, v->p->nvisible, v->p->names, v->p->types);
+		free(vl.v[i]);
+	}
+	free(vl.v);
+	return listed;
+}
+
 static int exec_select(stmt_ctx *x, json_t *sel)
 {
 	plan *p;

@@ -114,6 +114,13 @@ int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *er
  * batch is valid only during the call. */
 typedef void (*br_sql_view_cb)(void *arg, const char *view, const br_batch *delta);
 void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg);
+/* Every relation with its columns, tables first then views, each group in
+ * name order (pgwire's pg_catalog answers). The arrays are valid only during
+ * the call. False when the catalog cannot list its tables (no vt->list):
+ * then only the views were listed. */
+typedef void (*br_sql_rel_cb)(void *arg, const char *name, bool is_view, int ncols, char *const *cols,
+			      const br_type_id *types);
+bool br_sql_relations(br_sql *s, br_sql_rel_cb cb, void *arg);
 /* The catalog the session was opened with (owned by the session). */
 br_catalog *br_sql_catalog(br_sql *s);
 /* A catalog with poll (log-backed): reads what arrived since the last poll and

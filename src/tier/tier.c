@@ -70,7 +70,13 @@
  * stored bytes of a job (at most max_job_bytes, at least 1 MiB per partition)
  * and the broker append time of each batch, then queues the job to the single
  * tier thread, which owns the lake, the tables and all decoding/writing, and
- * hands the job back through a done list plus the wake callback. Not libuv's
+ * hands the job back through a done list plus the wake callback. Rows are
+ * built in chunks of CHUNK_ROWS; for an unpartitioned table each full chunk
+ * goes to a second, encoder thread (Parquet pages, zstd) that writes it into
+ * the job's open data file while the tier thread parses the next chunk (two
+ * batches alternate; the tier thread waits for the encoder before reusing
+ * one), so one job still makes one file and catch-up uses both cores. Both
+ * threads run at SCHED_IDLE. Not libuv's
  * pool: the broker's fsyncs run there and must never queue behind a Parquet
  * write. One job per topic is in flight at a time, so commits of a table are
  * serial and the loop's frontier copy is the table's. A job failure (disk full,
@@ -83,11 +89,23 @@
  * braid.lake.schema (Iceberg schema JSON or "infer", the default in json mode),
  * braid.lake.partition, braid.lake.commit.interval.ms (default 10 s),
  * braid.lake.commit.bytes (default 64M: pending bytes that start a job before
- * the interval), braid.lake.dlq, braid.lake.compact.commits/.bytes. Schema and
- * partition spec are read when the table is created; later changes of them do
- * not alter an existing table. Changing the mode between key_value and json
- * after the table exists is refused (logged, retried with back-off): the
- * table's columns are those of the mode that created it.
+ * the interval; a job cut short by its byte budget makes the next one due at
+ * once, so catch-up runs jobs back to back), braid.lake.dlq,
+ * braid.lake.compact.commits/.bytes. Schema and partition spec are read when
+ * the table is created. Changes on a topic whose
+ * table exists are checked by the config guard (br_log_set_config_guard) when
+ * they are made: a new partition spec, a declared schema (other than "infer")
+ * and a switch between key_value and json are refused with the reason (the
+ * AlterConfigs caller sees it); the others take effect at the next job. A mode
+ * change made through "off" cannot be seen there: tiering then refuses to write
+ * (logged, retried with back-off), since the table's columns are those of the
+ * mode that created it.
+ *
+ * RETENTION. The log's retention guard (br_log_set_retention_guard) answers,
+ * per partition, the tstate frontier: retention never deletes a segment
+ * holding an offset at or past it, so a record is dropped from the log only
+ * once the lake holds it (a topic whose frontier is not known yet keeps
+ * everything; lake mode off pins nothing).
  *
  * Control batches (transaction markers) are skipped with a log line: the broker
  * refuses transactional produce today, so they cannot appear, but a log written by
@@ -146,6 +164,7 @@ typedef struct job {
 	job_part *parts;
 	size_t njparts;
 	int64_t tot_tiered, tot_dead; /* life totals before this job */
+	bool more;                /* the byte budget cut a partition short: more is due now */
 	bool infer;               /* braid.lake.schema=infer */
 	int64_t compact_commits;  /* braid.lake.compact.commits: compact after this many commits (0 = never) */
 	int64_t compact_bytes;    /* braid.lake.compact.bytes: files below this size are rewritten */
@@ -182,6 +201,7 @@ typedef struct tstate {
 	int64_t last_commit_ms, retry_after_ms;
 	int fails;                    /* failed jobs in a row */
 	int64_t tiered, dead;         /* this process */
+	bool behind;                  /* the last job left due records behind (catch-up) */
 	int64_t tot_tiered, tot_dead; /* table life */
 } tstate;
 
@@ -500,6 +520,17 @@ static void add_file(job *j, const br_ice_datafile *files, size_t n)
 	j->nfiles += n;
 }
 
+/* The calling thread's priority per br_tier_opts.priority (see tier.h). */
+static void lower_priority(br_tier *t)
+{
+	struct sched_param sp = { 0 };
+	int nice = t->o.priority == BR_TIER_NORMAL ? 0 : t->o.priority == BR_TIER_LOW ? 10 : 19;
+	if (t->o.priority == BR_TIER_IDLE && !pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		return;
+	if (nice && setpriority(PRIO_PROCESS, (id_t)gettid(), nice))
+		br_warn("tier: cannot lower the tier thread's priority: %s", strerror(errno));
+}
+
 /* Waits until the encoder thread is idle; returns the status of its last
  * write (its error goes to the job). */
 static int enc_wait(br_tier *t, job *j)
@@ -529,9 +560,7 @@ static void *enc_main(void *arg)
 {
 	br_tier *t = arg;
 	pthread_setname_np(pthread_self(), "braid-tier-enc");
-	struct sched_param sp = { 0 };
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
-		setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	lower_priority(t);
 	pthread_mutex_lock(&t->enc.mu);
 	for (;;) {
 		while (!t->enc.busy && !t->enc.stop)
@@ -846,12 +875,10 @@ static void *tier_main(void *arg)
 	 * the loop thread (produce and fetch latency) and with clients. SCHED_IDLE
 	 * runs it only on otherwise idle CPU time; under sustained saturation it
 	 * falls behind and catches up later in large commits (the frontier makes
-	 * that safe), which is the trade the lake issue asks for. */
+	 * that safe), which is the trade the lake issue asks for. An operator who
+	 * prefers a bounded lag gives it a share with --tier-priority low|normal. */
 	pthread_setname_np(pthread_self(), "braid-tier"); /* for top -H, perf and bench/tier_bench.py */
-	struct sched_param sp = { 0 };
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) &&
-	    setpriority(PRIO_PROCESS, (id_t)gettid(), 19))
-		br_warn("tier: cannot lower the tier thread's priority: %s", strerror(errno));
+	lower_priority(t);
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		while (!t->queue && !t->stop)
@@ -1102,6 +1129,8 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 			continue;
 		}
 		int64_t to = jp->plan.to;
+		if (to < hw)
+			j->more = true;
 		jp->batch_base = jp->plan.batch_base;
 		jp->batch_append = jp->plan.batch_append;
 		jp->nbatches = jp->plan.nbatches;
@@ -1272,6 +1301,7 @@ static int finish(br_tier *t, job *j, int64_t now, bool *appended)
 		return 0;
 	}
 	memcpy(s->frontier, j->frontier, (size_t)j->nparts * sizeof *s->frontier);
+	s->behind = j->more;
 	s->dlq_end = j->dlq_end;
 	s->tiered += j->rows;
 	s->dead += j->dead;
@@ -1347,7 +1377,9 @@ int br_tier_poll(br_tier *t, int64_t now)
 				pending += br_partition_bytes_after(pp, f);
 			}
 		}
-		if (!any || (now - s->last_commit_ms < interval && pending < bytes_due))
+		/* catching up (the last job was cut by its byte budget): the next job
+		 * starts at once rather than after the commit interval */
+		if (!any || (now - s->last_commit_ms < interval && pending < bytes_due && !s->behind))
 			continue;
 		job *j = build_job(t, s, tp, mode);
 		if (j) {

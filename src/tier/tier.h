@@ -4,9 +4,13 @@
  * the table's current snapshot; see tier.c for the layout and the crash story.
  *
  * Threads: br_tier_open/poll/close run on the broker's loop thread (the log is
- * single-threaded); decoding, Parquet writing and Iceberg commits run on one
- * dedicated tier thread owned by the br_tier. Ownership: br_tier owns its thread,
- * its lake handle and every job; it borrows the log (which must outlive it). */
+ * single-threaded); decoding and Iceberg commits run on one dedicated tier
+ * thread, Parquet encoding of streamed chunks on an encoder thread, both owned
+ * by the br_tier. br_tier_open installs the log's retention guard (records past
+ * the frontier are kept) and config guard (braid.lake.* changes an existing
+ * table cannot follow are refused); br_tier_close removes them. Ownership:
+ * br_tier owns its threads, its lake handle and every job; it borrows the log
+ * (which must outlive it). */
 #ifndef BR_TIER_H
 #define BR_TIER_H
 
@@ -27,7 +31,14 @@ typedef struct br_tier_opts {
 	br_tier_wake_fn wake;        /* may be NULL (then only the poll timer drives it) */
 	void *wake_arg;
 	int64_t max_job_bytes;       /* stored batch bytes copied per job; default 64 MiB */
+	int priority;                /* of the tier threads: BR_TIER_IDLE (0, default), _LOW, _NORMAL */
 } br_tier_opts;
+
+/* Tier thread priorities. IDLE (SCHED_IDLE) runs tiering only on CPU nothing
+ * else wants: produce and fetch latency are untouched, but under saturation the
+ * lake lags until the load drops. LOW (nice 10) and NORMAL (nice 0) give
+ * tiering a share of a busy machine, bounding the lag at a cost in latency. */
+enum { BR_TIER_IDLE = 0, BR_TIER_LOW = 1, BR_TIER_NORMAL = 2 };
 
 int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err);
 /* Loop thread, every ~100 ms and after a wake: collects finished jobs, appends

@@ -54,7 +54,9 @@ export class Broker {
 
   async start(timeoutMs = 30000) {
     if (!this.port) this.port = await freePort();
-    const args = ['serve', '--data', this.data, '--kafka', this.bootstrap, ...this.extra];
+    // without --pg, any free port: the default 5433 is shared by every test running at once
+    const pg = this.extra.some((a) => a === '--pg' || a.startsWith('--pg=')) ? [] : ['--pg', '127.0.0.1:0'];
+    const args = ['serve', '--data', this.data, '--kafka', this.bootstrap, ...pg, ...this.extra];
     const log = fs.openSync(this.logPath, 'a');
     this.proc = spawn(BRAID, args, { stdio: ['ignore', log, log] });
     fs.closeSync(log);

@@ -54,7 +54,9 @@ class Broker:
 
     def start(self, timeout=30):
         assert self.proc is None or self.proc.poll() is not None, "broker already running"
-        args = [BRAID, "serve", "--data", self.data, "--kafka", self.bootstrap] + self.extra
+        # without --pg, any free port: the default 5433 is shared by every test running at once
+        pg = [] if any(a == "--pg" or a.startswith("--pg=") for a in self.extra) else ["--pg", "127.0.0.1:0"]
+        args = [BRAID, "serve", "--data", self.data, "--kafka", self.bootstrap] + pg + self.extra
         log = open(self.logpath, "ab")
         log.write(("\n==== start %d: %s\n" % (self.starts, " ".join(args))).encode())
         log.flush()

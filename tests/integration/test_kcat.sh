@@ -27,7 +27,7 @@ ok() { echo "ok - $1"; }
 notok() { echo "not ok - $1"; fails=$((fails + 1)); [ $# -gt 1 ] && echo "$2" | head -20 | sed 's/^/#   /'; }
 
 port=$($py "$here/braidtest.py" free-port)
-"$braid" serve --data "$tmp/data" --kafka "127.0.0.1:$port" >"$tmp/braid.log" 2>&1 &
+"$braid" serve --data "$tmp/data" --kafka "127.0.0.1:$port" --pg 127.0.0.1:0 >"$tmp/braid.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi

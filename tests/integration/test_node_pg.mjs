@@ -3,15 +3,52 @@
 // and binary parameter formats), a result larger than one Execute row limit
 // (cursor-style fetches through PortalSuspended), binary result formats,
 // errors with SQLSTATE and position, recovery after an error in a pipeline,
-// and SCRAM-SHA-256 password authentication on a second server.
+// SUBSCRIBE as a COPY-out stream (snapshot, then the deltas of inserts made
+// with prepared statements on another connection; a subscriber that stops
+// reading is dropped with 53400 while the others go on), and SCRAM-SHA-256
+// password authentication on a second server.
+import { EventEmitter } from 'node:events';
 import { Broker, freePort, requireClient, tap } from './braidtest.mjs';
 
 const pg = requireClient('pg');
 
+// The broker helper waits for the Kafka port; the PostgreSQL listener opens a
+// moment later, so a refused first connection is retried.
 async function connect(port, extra = {}) {
-  const c = new pg.Client({ host: '127.0.0.1', port, user: 'tester', database: 'braid', ...extra });
-  await c.connect();
-  return c;
+  for (let tries = 0; ; tries++) {
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'tester', database: 'braid', ...extra });
+    try {
+      await c.connect();
+      return c;
+    } catch (e) {
+      if (e.code !== 'ECONNREFUSED' || tries >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+// SUBSCRIBE answers with CopyOutResponse + CopyData: a pg "submittable" (as
+// pg-copy-streams does) sees each CopyData line.
+class Subscribe extends EventEmitter {
+  constructor(text) { super(); this.text = text; this.lines = []; this.error = null; }
+  submit(connection) { connection.query(this.text); }
+  handleCopyData(msg) {
+    for (const l of msg.chunk.toString().split('\n')) if (l) { this.lines.push(l.split('\t')); this.emit('line'); }
+  }
+  handleError(e) { this.error = e; this.emit('line'); }
+  handleCommandComplete() {}
+  handleReadyForQuery() { this.emit('end'); }
+  handleEmptyQuery() {}
+  handleRowDescription() {}
+  handleDataRow() {}
+  waitFor(pred, ms = 10000) {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.off('line', check); reject(new Error(`timeout; lines: ${JSON.stringify(this.lines.slice(-5))} error: ${this.error}`)); }, ms);
+      const check = () => { if (pred(this)) { clearTimeout(t); this.off('line', check); resolve(); } };
+      this.on('line', check);
+      check();
+    });
+  }
 }
 
 async function expectError(p) {
@@ -99,6 +136,24 @@ try {
     tap.eq(r.rows[0].n, '100', 'the connection works after errors');
   });
 
+  await tap.run('SUBSCRIBE streams deltas of prepared inserts', async () => {
+    await c.query('CREATE VIEW by_active AS SELECT active, count(*) AS n FROM people GROUP BY active');
+    const c2 = await connect(pgPort);
+    c2.on('error', () => {}); // destroyed below
+    const sub = new Subscribe('SUBSCRIBE by_active');
+    c2.query(sub);
+    await sub.waitFor((s) => s.lines.length >= 2);
+    const snap = sub.lines.map((l) => l.slice(1).join(' ')).sort();
+    tap.eq(snap, ['1 f 100', '1 t 100'], 'snapshot: _weight, then the view columns');
+    await c.query('INSERT INTO people VALUES ($1, $2, $3, $4)', [201, 'new', 1.5, true]);
+    await sub.waitFor((s) => s.lines.some((l) => l[1] === '1' && l[2] === 't' && l[3] === '101'));
+    tap.ok(sub.lines.some((l) => l[1] === '-1' && l[2] === 't' && l[3] === '100'), 'the old count retracted (-1)');
+    tap.ok(sub.lines.every((l) => /^[0-9]+$/.test(l[0])), '_frontier on every line');
+    c2.connection.stream.destroy();
+    const r = await c.query('SELECT n FROM by_active WHERE active = $1', [true]);
+    tap.eq(r.rows, [{ n: '101' }], 'server serves on after the subscriber vanished');
+  });
+
   await tap.run('empty query', async () => {
     const r = await c.query('');
     tap.ok(r && r.rows.length === 0, 'empty query answered');
@@ -110,6 +165,51 @@ try {
   if (c) await c.end().catch(() => {});
 } finally {
   await broker.stop();
+}
+
+// A subscriber that stops reading is dropped; the engine and other subscribers go on.
+const pgPort3 = await freePort();
+const small = new Broker(['--pg', `127.0.0.1:${pgPort3}`, '--pg-subscribe-buffer', '64k']);
+await small.start();
+try {
+  const w = await connect(pgPort3);
+  await w.query('CREATE TABLE big (id bigint, pad text)');
+  await w.query('CREATE VIEW big_v AS SELECT id, pad FROM big');
+  const slowC = await connect(pgPort3), fastC = await connect(pgPort3);
+  slowC.on('error', () => {}); // closed by the server, destroyed below
+  fastC.on('error', () => {});
+  const slow = new Subscribe('SUBSCRIBE big_v WITH (snapshot = false)');
+  const fast = new Subscribe('SUBSCRIBE big_v WITH (snapshot = false)');
+  slowC.query(slow);
+  fastC.query(fast);
+  // both streams are registered once a marker row reaches them
+  await w.query("INSERT INTO big VALUES (-1, 'marker')");
+  await slow.waitFor((s) => s.lines.length >= 1);
+  await fast.waitFor((s) => s.lines.length >= 1);
+  slow.lines.length = fast.lines.length = 0;
+  slowC.connection.stream.pause();
+  const pad = 'x'.repeat(1000);
+  let id = 0;
+  for (let k = 0; k < 40; k++) {
+    const vals = [];
+    for (let i = 0; i < 500; i++) vals.push(`(${id++}, '${pad}')`);
+    await w.query('INSERT INTO big VALUES ' + vals.join(','));
+  }
+  await fast.waitFor((s) => s.lines.length >= id, 30000);
+  tap.eq(fast.lines.length, id, 'the reading subscriber got every row (20 MB)');
+  slowC.connection.stream.resume();
+  await slow.waitFor((s) => s.error !== null, 30000);
+  tap.eq(slow.error && slow.error.code, '53400', 'the subscriber that stopped reading was dropped with 53400');
+  tap.ok(slow.lines.length < id, `it had received only part of the stream (${slow.lines.length} of ${id} rows)`);
+  const r = await w.query('SELECT count(*) AS n FROM big_v');
+  tap.eq(r.rows, [{ n: String(id + 1) }], 'the view kept up');
+  await w.end();
+  fastC.connection.stream.destroy();
+  slowC.connection.stream.destroy();
+} catch (e) {
+  tap.ok(false, 'slow subscriber session', e && e.stack ? e.stack : String(e));
+} finally {
+  await small.stop();
 }
 
 // SCRAM-SHA-256 on a second server

@@ -263,6 +263,101 @@ done <"$tmp/raw.out"
 out=$(q -At -c "SELECT count(*) FROM bids" 2>&1)
 check "server still serves after hostile input" "$out" "5"
 
+# psql's catalog commands, answered from braid's real tables and views
+q -c "CREATE TABLE auctions (id bigint, category bigint)" -c "CREATE VIEW per_bidder AS SELECT bidder, count(*) AS n, sum(price) AS total FROM bids GROUP BY bidder" >/dev/null 2>&1
+out=$(q -c '\dt' 2>&1)
+want='         List of relations
+ Schema |   Name   | Type  | Owner  
+--------+----------+-------+--------
+ public | auctions | table | tester
+ public | bids     | table | tester
+(2 rows)'
+check '\dt lists the tables' "$out" "$want"
+out=$(q -At -c '\d' 2>&1)
+want='public|auctions|table|tester
+public|bids|table|tester
+public|per_bidder|view|tester'
+check '\d lists tables and views' "$out" "$want"
+out=$(q -At -c '\dv' 2>&1)
+check '\dv lists the views' "$out" "public|per_bidder|view|tester"
+out=$(q -At -c '\dt b*' 2>&1)
+check '\dt with a pattern' "$out" "public|bids|table|tester"
+out=$(q -c '\d bids' 2>&1)
+want='                    Table "public.bids"
+ Column |       Type       | Collation | Nullable | Default 
+--------+------------------+-----------+----------+---------
+ id     | bigint           |           |          | 
+ bidder | text             |           |          | 
+ price  | double precision |           |          | 
+ won    | boolean          |           |          | '
+check '\d TABLE: its columns and types' "$out" "$want"
+out=$(q -c '\d per_bidder' 2>&1)
+want='                  View "public.per_bidder"
+ Column |       Type       | Collation | Nullable | Default 
+--------+------------------+-----------+----------+---------
+ bidder | text             |           |          | 
+ n      | bigint           |           |          | 
+ total  | double precision |           |          | '
+check '\d VIEW: its columns and types' "$out" "$want"
+out=$(q -At -c '\d+ bids' 2>&1 | tail -2)
+check '\d+ TABLE: storage column, no access method' "$out" "price|double precision||||plain|||
+won|boolean||||plain|||"
+out=$(q -c '\d nothing_here' 2>&1)
+check '\d of a missing relation' "$out" 'Did not find any relation named "nothing_here".'
+out=$(q -At -c '\l' 2>&1 | cut -d'|' -f1-3)
+check '\l lists the database' "$out" "braid|tester|UTF8"
+out=$(q -At -c '\dn' 2>&1)
+check '\dn lists the schema' "$out" "public|tester"
+out=$(q -c "SELECT relname FROM pg_catalog.pg_class" 2>&1)
+case "$out" in
+  *"ERROR:  unsupported: this query on PostgreSQL's system catalog"*) ok "an unknown catalog query is refused, not guessed" ;;
+  *) notok "an unknown catalog query is refused, not guessed" "$out" ;;
+esac
+
+out=$(q -At -c "SET application_name = 'tool'" -c "SHOW application_name" -c "SHOW TimeZone" -c "SET extra_float_digits = 3" 2>&1)
+check "SET / SHOW of run-time parameters" "$out" "SET
+tool
+UTC
+SET"
+out=$(q -c "SET TimeZone = 'Europe/Paris'" 2>&1)
+check "SET of a fixed parameter to another value is refused" "$out" "ERROR:  unsupported: braid's TimeZone is fixed at 'UTC'"
+
+# SUBSCRIBE: psql prints the COPY stream as it arrives (stdbuf: line-buffered
+# stdout into a file); rows inserted by another session show up with weights
+sub_wait() { # file, pattern: waits up to 10 s for a line
+  for _ in $(seq 1 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+stdbuf -oL psql -X -h 127.0.0.1 -p "$port" -U tester -d braid -c "SUBSCRIBE per_bidder" >"$tmp/sub1.out" 2>&1 &
+subpid=$!
+pids+=($subpid)
+if sub_wait "$tmp/sub1.out" "	1	ada	1	10.5"; then ok "SUBSCRIBE sends the snapshot (+1 rows)"; else notok "SUBSCRIBE sends the snapshot (+1 rows)" "$(cat "$tmp/sub1.out")"; fi
+q -c "INSERT INTO bids VALUES (10, 'ada', 2, true)" >/dev/null
+if sub_wait "$tmp/sub1.out" "	1	ada	2	12.5" && grep -q "	-1	ada	1	10.5" "$tmp/sub1.out"; then
+  ok "SUBSCRIBE streams an insert from another session as -1/+1 rows"
+else notok "SUBSCRIBE streams an insert from another session as -1/+1 rows" "$(cat "$tmp/sub1.out")"; fi
+q -c "INSERT INTO bids VALUES (12, 'ada', 1, true)" >/dev/null
+if sub_wait "$tmp/sub1.out" "	1	ada	3	13.5" && grep -q "	-1	ada	2	12.5" "$tmp/sub1.out"; then
+  ok "SUBSCRIBE streams the next change (retraction of the row it replaces)"
+else notok "SUBSCRIBE streams the next change (retraction of the row it replaces)" "$(cat "$tmp/sub1.out")"; fi
+stdbuf -oL psql -X -h 127.0.0.1 -p "$port" -U tester -d braid -c "COPY (SUBSCRIBE TO per_bidder WITH (snapshot = false)) TO STDOUT" >"$tmp/sub2.out" 2>&1 &
+sub2=$!
+pids+=($sub2)
+# the subscription starts when psql is connected: insert until a change shows
+for i in $(seq 1 50); do
+  q -c "INSERT INTO bids VALUES (11, 'zed$i', 1, true)" >/dev/null
+  grep -q "zed" "$tmp/sub2.out" 2>/dev/null && break
+  sleep 0.2
+done
+if sub_wait "$tmp/sub2.out" "	1	zed[0-9]*	1	1" && ! grep -q "ada" "$tmp/sub2.out"; then
+  ok "COPY (SUBSCRIBE ... WITH (snapshot = false)) TO STDOUT: changes only"
+else notok "COPY (SUBSCRIBE ... WITH (snapshot = false)) TO STDOUT: changes only" "$(cat "$tmp/sub2.out")"; fi
+kill "$subpid" "$sub2" 2>/dev/null; wait "$subpid" "$sub2" 2>/dev/null
+out=$(q -At -c "SELECT n FROM per_bidder WHERE bidder = 'zed1'" 2>&1)
+check "the server serves on after subscribers disconnect" "$out" "1"
+out=$(q -c "SUBSCRIBE bids" 2>&1)
+check "SUBSCRIBE of a table is refused" "$out" 'ERROR:  "bids" is a table: SUBSCRIBE streams a view'"'"'s changes (CREATE VIEW v AS SELECT * FROM bids)'
+
 # SCRAM-SHA-256
 port2=$($py "$here/braidtest.py" free-port)
 start scram "$port2" --pg-password 'pa ss'

@@ -120,6 +120,43 @@ def phase_config_changes():
         b.close()
 
 
+def phase_streamed_job():
+    """One job far larger than a chunk (8192 rows) on an unpartitioned table:
+    rows stream through the encoder thread into one file; bad values inside
+    the job are rolled back and dead-lettered without touching their chunk."""
+    topic, n = "big", 30000
+    b = Broker()
+    try:
+        declared = ('{"type":"struct","schema-id":0,"fields":[{"id":1,"name":"id","required":true,"type":"long"},'
+                    '{"id":2,"name":"s","required":false,"type":"string"},'
+                    '{"id":3,"name":"tags","required":false,"type":{"type":"list","element-id":4,'
+                    '"element":"int","element-required":false}}]}')
+        base = {"braid.lake.mode": "json", "braid.lake.schema": declared,
+                "braid.lake.commit.interval.ms": "3600000", "braid.lake.commit.bytes": "1G"}
+        tap.eq(create_topic(b.port, topic, 1, base)[0], 0, "unpartitioned json topic, tiering held back")
+
+        def value(i):
+            if i % 1000 == 999:  # fails after its first columns were appended
+                return b'{"id": %d, "s": "x", "tags": [1, "two"]}' % i
+            return b'{"id": %d, "s": "v%d", "tags": [%d, %d]}' % (i, i, i % 7, i % 5)
+        produce(b.bootstrap, topic, n, value)
+        tap.eq(alter(b.bootstrap, topic, dict(base, **{"braid.lake.commit.interval.ms": "100"})), None,
+               "tiering released: one job of %d records" % n)
+        f = wait_frontier(b, topic, {0: n}, timeout=120)
+        tap.eq(f, {0: n}, "frontier reaches the log end")
+        res = lake_check(b.data, topic, sum_cols=["id"])
+        good = [i for i in range(n) if i % 1000 != 999]
+        for reader in ("icebird", "duckdb"):
+            r = res[reader]
+            tap.ok(r["rows"] == len(good) and r["dups"] == 0 and r["sums"]["id"] == sum(good),
+                   "%s: the streamed rows are the good records, once (rows %d, id sum %s)"
+                   % (reader, r["rows"], r["sums"]["id"]))
+        tap.eq(res["summary"].get("braid.dlq.records"), str(n - len(good)), "the bad records were dead-lettered")
+        tap.eq(res["files"], 1, "one job, one data file")
+    finally:
+        b.close()
+
+
 def phase_cli():
     topic = "clitopic"
     b = Broker()
@@ -166,5 +203,6 @@ def phase_cli():
 if __name__ == "__main__":
     tap.run("retention keeps what the lake lacks", phase_retention)
     tap.run("config changes on an existing table", phase_config_changes)
+    tap.run("a streamed job", phase_streamed_job)
     tap.run("CLI topic commands", phase_cli)
     tap.finish()

@@ -159,7 +159,7 @@ static int f_describe(void *s, const char *sql, int np, const uint32_t *oids, br
 
 static void f_cancel(void *s) { F.cancels++; }
 
-static const br_pg_executor_vt fake_vt = { f_open, f_close, f_query, f_prepare, f_describe, f_execute, f_free, f_cancel };
+static const br_pg_executor_vt fake_vt = { f_open, f_close, f_query, f_prepare, f_describe, f_execute, f_free, f_cancel, NULL, NULL };
 
 static int setup(void **state)
 {
@@ -927,6 +927,196 @@ static void test_sql_executor(void **state)
 	br_sql_close(sql);
 }
 
+/* ------------------------------------------------------------ SUBSCRIBE */
+
+typedef struct wcap {
+	br_buf got;
+	size_t backlog; /* what the fake socket says is still unsent */
+	bool closed;
+} wcap;
+
+static size_t w_capture(void *arg, br_buf *out, bool close)
+{
+	wcap *w = arg;
+	br_buf_put(&w->got, out->p, out->len);
+	br_buf_reset(out);
+	w->closed |= close;
+	return w->backlog;
+}
+
+/* The CopyData bodies in b, each line once, joined as "line|line|". */
+static void copy_lines(const br_buf *b, char *s, size_t cap)
+{
+	size_t k = 0;
+	uint32_t n;
+	const uint8_t *d;
+	for (int i = 0; (d = find(b, 'd', i, &n)); i++)
+		k += (size_t)snprintf(s + k, cap - k, "%.*s|", (int)n - 1, d); /* without the newline */
+	s[k] = 0;
+}
+
+static void test_subscribe(void **state)
+{
+	(void)state;
+	br_sql *sql = br_sql_open(NULL);
+	br_pg_hub *hub = br_pg_hub_new(sql);
+	br_pg_config cfg = { .max_stream_backlog = 1000 };
+	br_pg_conn *c = br_pg_conn_new(&cfg, br_pg_hub_executor(hub), 7, 99);
+	wcap w = { 0 };
+	br_pg_conn_set_writer(c, w_capture, &w);
+	br_buf in = { 0 }, out = { 0 };
+	char t[64], lines[1024];
+	startup(&in, "alice");
+	query(&in, "CREATE TABLE t (k text, v bigint); CREATE VIEW s AS SELECT k, sum(v) AS total FROM t GROUP BY k;"
+		   " INSERT INTO t VALUES ('a', 1), ('b', 2)");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	br_buf_reset(&in);
+	br_buf_reset(&out);
+	/* errors: a table, a missing view, a bad option */
+	query(&in, "SUBSCRIBE t");
+	query(&in, "SUBSCRIBE TO nope");
+	query(&in, "SUBSCRIBE s WITH (snapshot = maybe)");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	types(&out, t, sizeof t);
+	assert_string_equal(t, "EZEZEZ");
+	uint32_t n;
+	assert_string_equal(err_field(find(&out, 'E', 0, &n), 'C'), "42809");
+	assert_string_equal(err_field(find(&out, 'E', 1, &n), 'C'), "42P01");
+	br_buf_reset(&in);
+	br_buf_reset(&out);
+	/* the snapshot, then the deltas of a step another session causes */
+	query(&in, "SUBSCRIBE TO s WITH (snapshot = true)");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	br_buf_put(&out, w.got.p, w.got.len);
+	br_buf_reset(&w.got);
+	types(&out, t, sizeof t);
+	assert_string_equal(t, "Hdd"); /* no ReadyForQuery while streaming */
+	copy_lines(&out, lines, sizeof lines);
+	/* _frontier: without a frontier text, the steps taken so far (one: the INSERT) */
+	assert_true(!strcmp(lines, "1\t1\ta\t1|1\t1\tb\t2|") || !strcmp(lines, "1\t1\tb\t2|1\t1\ta\t1|"));
+	br_err err = { 0 };
+	assert_int_equal(br_sql_exec(sql, "INSERT INTO t VALUES ('a', 5)", NULL, &err), 0);
+	br_pg_hub_set_frontier(hub, "t/0:3");
+	assert_int_equal(br_sql_exec(sql, "INSERT INTO t VALUES ('c\tx', NULL)", NULL, &err), 0);
+	copy_lines(&w.got, lines, sizeof lines);
+	assert_true(strstr(lines, "2\t-1\ta\t1|") && strstr(lines, "2\t1\ta\t6|"));
+	assert_non_null(strstr(lines, "t/0:3\t1\tc\\tx\t\\N|")); /* COPY escapes and \N */
+	/* queries sent meanwhile wait; a cancel ends the stream, then they run */
+	br_buf_reset(&in);
+	br_buf_reset(&out);
+	br_buf_reset(&w.got);
+	query(&in, "SELECT 1");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	assert_int_equal(out.len, 0);
+	br_pg_conn_cancel(c);
+	types(&w.got, t, sizeof t);
+	assert_string_equal(t, "EZTDCZ");
+	assert_string_equal(err_field(find(&w.got, 'E', 0, &n), 'C'), "57014");
+	/* DROP VIEW (by another session) ends the streams of that view */
+	br_buf_reset(&in);
+	br_buf_reset(&w.got);
+	query(&in, "SUBSCRIBE s WITH (snapshot = false)");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	br_pg_conn *other = br_pg_conn_new(&cfg, br_pg_hub_executor(hub), 8, 98);
+	br_buf in2 = { 0 }, out2 = { 0 };
+	startup(&in2, "bob");
+	query(&in2, "CREATE VIEW s2 AS SELECT k FROM t; DROP VIEW s2");
+	assert_int_equal(br_pg_conn_feed(other, in2.p, in2.len, &out2), 0);
+	assert_int_equal(w.got.len, 0); /* s2 had no subscriber: s's stream goes on */
+	br_buf_reset(&in2);
+	query(&in2, "DROP VIEW s");
+	assert_int_equal(br_pg_conn_feed(other, in2.p, in2.len, &out2), 0);
+	types(&w.got, t, sizeof t);
+	assert_string_equal(t, "EZ");
+	assert_string_equal(err_field(find(&w.got, 'E', 0, &n), 'C'), "57P01");
+	br_pg_conn_free(other);
+	br_buf_free(&in2);
+	br_buf_free(&out2);
+	assert_int_equal(br_sql_exec(sql, "CREATE VIEW s AS SELECT k, sum(v) AS total FROM t GROUP BY k", NULL, &err), 0);
+	/* a stream whose client does not read is dropped, and the engine goes on */
+	br_buf_reset(&in);
+	br_buf_reset(&out);
+	br_buf_reset(&w.got);
+	query(&in, "SUBSCRIBE s WITH (snapshot = false)");
+	assert_int_equal(br_pg_conn_feed(c, in.p, in.len, &out), 0);
+	w.backlog = 5000;
+	assert_int_equal(br_sql_exec(sql, "INSERT INTO t VALUES ('b', 1)", NULL, &err), 0);
+	assert_true(w.closed);
+	types(&w.got, t, sizeof t);
+	assert_string_equal(t, "ddE");
+	assert_string_equal(err_field(find(&w.got, 'E', 0, &n), 'C'), "53400");
+	assert_int_equal(br_sql_exec(sql, "INSERT INTO t VALUES ('b', 1)", NULL, &err), 0);
+	br_pg_conn_free(c); /* the session forgets its (dropped) stream */
+	br_pg_hub_free(hub);
+	br_sql_close(sql);
+	br_buf_free(&in);
+	br_buf_free(&out);
+	br_buf_free(&w.got);
+}
+
+/* ------------------------------------------------------------ pg_catalog */
+
+static void test_catalog(void **state)
+{
+	(void)state;
+	br_sql *sql = br_sql_open(NULL);
+	br_pg_executor ex = br_pg_sql_executor(sql);
+	br_pg_error e = { 0 };
+	void *s = ex.vt->open(ex.ctx, "u", "d", &e);
+	collect c = { 0 };
+	assert_int_equal(ex.vt->query(s, "CREATE TABLE bids (a bigint, p double precision, w text, ok boolean);"
+				       " CREATE VIEW v AS SELECT a, count(*) AS n FROM bids GROUP BY a", collect_emit, &c, &e), 0);
+	br_buf_reset(&c.text);
+	/* psql 15's \dt b* */
+	const char *dt = "SELECT n.nspname as \"Schema\",\n  c.relname as \"Name\",\n  CASE c.relkind WHEN 'r' THEN 'table' "
+			 "WHEN 'v' THEN 'view' END as \"Type\",\n  pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\"\n"
+			 "FROM pg_catalog.pg_class c\n     LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n"
+			 "WHERE c.relkind IN ('r','p','')\n  AND c.relname OPERATOR(pg_catalog.~) '^(b.*)$' COLLATE "
+			 "pg_catalog.default\n  AND pg_catalog.pg_table_is_visible(c.oid)\nORDER BY 1,2;";
+	assert_int_equal(ex.vt->query(s, dt, collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	assert_string_equal((const char *)c.text.p, "[SELECT 1] public,bids,table,u");
+	/* \d v: lookup, then the columns by oid */
+	br_buf_reset(&c.text);
+	assert_int_equal(ex.vt->query(s, "SELECT c.oid,\n  n.nspname,\n  c.relname\nFROM pg_catalog.pg_class c\n     LEFT JOIN "
+				       "pg_catalog.pg_namespace n ON n.oid = c.relnamespace\nWHERE c.relname "
+				       "OPERATOR(pg_catalog.~) '^(v)$' COLLATE pg_catalog.default", collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	char oid[32];
+	assert_int_equal(sscanf((const char *)c.text.p, "[SELECT 1] %31[0-9],public,v", oid), 1);
+	char q[512];
+	snprintf(q, sizeof q, "SELECT a.attname,\n  pg_catalog.format_type(a.atttypid, a.atttypmod),\n  a.attnotnull\n"
+		 "FROM pg_catalog.pg_attribute a\nWHERE a.attrelid = '%s' AND a.attnum > 0 AND NOT a.attisdropped", oid);
+	br_buf_reset(&c.text);
+	assert_int_equal(ex.vt->query(s, q, collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	assert_string_equal((const char *)c.text.p, "[SELECT 2] a,bigint,NULL,f,NULL,, n,bigint,NULL,f,NULL,,");
+	/* an unknown catalog query is refused, never guessed */
+	assert_int_equal(ex.vt->query(s, "SELECT relname FROM pg_catalog.pg_class", collect_emit, &c, &e), -1);
+	assert_string_equal(e.sqlstate, "0A000");
+	/* catalog names in comments and strings do not make a catalog query */
+	br_buf_reset(&c.text);
+	assert_int_equal(ex.vt->query(s, "SELECT 'pg_catalog.pg_class' -- FROM pg_class", collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	assert_string_equal((const char *)c.text.p, "[SELECT 1] pg_catalog.pg_class");
+	/* SET / SHOW: fixed parameters accept their own value, refuse others */
+	br_buf_reset(&c.text);
+	assert_int_equal(ex.vt->query(s, "SET extra_float_digits = 3; SET TIME ZONE 'UTC'; SHOW search_path;"
+				       " SET application_name TO 'app'; SHOW application_name", collect_emit, &c, &e), 0);
+	br_buf_u8(&c.text, 0);
+	assert_string_equal((const char *)c.text.p, "[SET][SET][SHOW] public[SET][SHOW] app");
+	assert_int_equal(ex.vt->query(s, "SET TimeZone = 'Europe/Paris'", collect_emit, &c, &e), -1);
+	assert_string_equal(e.sqlstate, "0A000");
+	assert_int_equal(ex.vt->query(s, "SHOW nope", collect_emit, &c, &e), -1);
+	assert_string_equal(e.sqlstate, "42704");
+	/* SUBSCRIBE needs the hub */
+	assert_int_equal(ex.vt->query(s, "SUBSCRIBE v", collect_emit, &c, &e), -1);
+	assert_string_equal(e.sqlstate, "0A000");
+	ex.vt->close(s);
+	br_buf_free(&c.text);
+	br_sql_close(sql);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -941,6 +1131,8 @@ int main(void)
 		cmocka_unit_test(test_binary_params),
 		cmocka_unit_test(test_scram),
 		cmocka_unit_test(test_sql_executor),
+		cmocka_unit_test(test_subscribe),
+		cmocka_unit_test(test_catalog),
 	};
 	return cmocka_run_group_tests_name("pgwire", tests, setup, teardown);
 }
