@@ -140,6 +140,9 @@ def phase_streamed_job():
                 return b'{"id": %d, "s": "x", "tags": [1, "two"]}' % i
             return b'{"id": %d, "s": "v%d", "tags": [%d, %d]}' % (i, i, i % 7, i % 5)
         produce(b.bootstrap, topic, n, value)
+        # Tiering reads only up to the synced .index (append times), which
+        # follows acks by up to ~100 ms: let it catch up so one job sees all.
+        time.sleep(1.0)
         tap.eq(alter(b.bootstrap, topic, dict(base, **{"braid.lake.commit.interval.ms": "100"})), None,
                "tiering released: one job of %d records" % n)
         f = wait_frontier(b, topic, {0: n}, timeout=120)
