@@ -268,6 +268,17 @@ static void print_error(const char *stmt, const br_err *err)
  * first error (printed psql-style). */
 static int run_text(cli *c, const char *text)
 {
+	if (br_sql_is_describe(text)) {
+		br_sql_result r = { 0 };
+		br_err err = { 0 };
+		int rc = br_sql_exec(c->s, text, &r, &err);
+		if (rc)
+			print_error(text, &err);
+		else
+			print_result(c, &r);
+		br_sql_result_free(&r);
+		return rc ? 1 : 0;
+	}
 	PgQuerySplitResult sp = pg_query_split_with_scanner(text);
 	if (sp.error) {
 		fprintf(stderr, "ERROR:  %s\n", sp.error->message); /* the scanner's own (unterminated strings) */

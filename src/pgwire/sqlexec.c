@@ -244,6 +244,17 @@ static int x_query(void *p, const char *sql, br_pg_emit emit, void *ectx, br_pg_
 		x_result_free(&r);
 		return rc;
 	}
+	if (br_sql_is_describe(sql)) {
+		br_pg_result r;
+		int bp = 0;
+		if (run(s, sql, &r, &bp, e)) {
+			e->position = bp ? byte_to_char_pos(sql, bp) : 0;
+			return -1;
+		}
+		int rc = emit(ectx, &r) ? 1 : 0;
+		x_result_free(&r);
+		return rc;
+	}
 	PgQuerySplitResult sp = pg_query_split_with_parser(sql);
 	if (sp.error) {
 		br_pg_errorf(e, "42601", byte_to_char_pos(sql, sp.error->cursorpos), "%s", sp.error->message);

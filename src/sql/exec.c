@@ -1146,6 +1146,12 @@ static size_t describe_prefix(const char *sql, char *name, size_t cap)
 	return (size_t)(p - sql);
 }
 
+bool br_sql_is_describe(const char *sql)
+{
+	char name[256];
+	return describe_prefix(sql, name, sizeof name) > 0;
+}
+
 static int exec_stmt(stmt_ctx *x, json_t *stmt)
 {
 	json_t *in;

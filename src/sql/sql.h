@@ -104,6 +104,10 @@ void br_sql_close(br_sql *s);
  * position; features braid lacks fail with a message starting "unsupported:". */
 int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err);
 void br_sql_result_free(br_sql_result *r);
+/* True when sql starts with braid's DESCRIBE (not PostgreSQL grammar: front
+ * ends that split statements with libpg_query hand such text to br_sql_exec
+ * whole). */
+bool br_sql_is_describe(const char *sql);
 /* Applies a delta that arrived from outside SQL (records produced to a
  * table's topic, a lake backfill): the catalog stores it and every view that
  * reads the table takes one step. delta has the table's rowtype; weights

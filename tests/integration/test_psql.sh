@@ -57,6 +57,14 @@ check "CREATE TABLE" "$out" "CREATE TABLE"
 out=$(q -c "INSERT INTO bids VALUES (1, 'ada', 10.5, true), (2, 'bob', 7, false), (3, 'cy', NULL, NULL)" 2>&1)
 check "INSERT" "$out" "INSERT 0 3"
 
+out=$(q -At -c "DESCRIBE bids" 2>&1)
+check "DESCRIBE (braid's own statement, not split by libpg_query)" "$out" "id|bigint
+bidder|text
+price|double precision
+won|boolean"
+out=$(q -At -c "SHOW TABLES" 2>&1)
+check "SHOW TABLES" "$out" "bids"
+
 out=$(q -c "SELECT id, bidder, price, won FROM bids ORDER BY id" 2>&1)
 want=' id | bidder | price | won 
 ----+--------+-------+-----
