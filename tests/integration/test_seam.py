@@ -134,7 +134,12 @@ def phase_retention():
                "a second table attached to the same topic")
         more = ev_rows(4000, 4500)
         produce(b.bootstrap, "ev", more)
-        time.sleep(0.5)
+        # the server's SQL session follows the log on a 100 ms timer: wait
+        # (bounded) until the table has caught up, then check everything
+        whole, _ = answer(rows + more)
+        deadline = time.time() + 20
+        while time.time() < deadline and psql(pg, "SELECT count(*), sum(v), count(DISTINCT id) FROM ev2") != whole:
+            time.sleep(0.2)
         check_table(pg, "ev2", None, rows + more, "attached after retention, then produced")
         check_table(pg, "ev", "agg", rows + more, "restarted table followed the log")
         tap.eq(b.stop(), 0, "braid serve stops cleanly")
@@ -175,7 +180,12 @@ def phase_seam():
         t.join()
         ends = {p: hi for p, (lo, hi) in log_range(b.bootstrap, "src", 3).items()}
         wait_frontier(b, "src", ends, timeout=60)
-        time.sleep(0.5)  # the views' 100 ms poll
+        # the views follow the log on a 100 ms timer: wait (bounded) for all
+        whole, _ = answer(rows)
+        deadline = time.time() + 20
+        while time.time() < deadline and any(
+                psql(pg, "SELECT count(*), sum(v), count(DISTINCT id) FROM s%d" % i) != whole for i in range(k)):
+            time.sleep(0.2)
         tap.ok(len({x for x in fronts if x > 0}) >= 2, "tables were attached at different non-zero frontiers", fronts)
         for i in range(k):
             check_table(pg, "s%d" % i, "a%d" % i, rows, "seam at frontier ~%d" % fronts[i])
