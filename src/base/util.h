@@ -15,6 +15,11 @@
 
 int64_t br_now_ms(void);        /* wall clock, ms since the Unix epoch */
 int64_t br_mono_ns(void);       /* monotonic clock, ns */
+/* Proleptic Gregorian dates <-> days since 1970-01-01 (H. Hinnant's
+ * days_from_civil / civil_from_days: exact over the whole int64 range of
+ * years that fit, no loops, negative days included). */
+int64_t br_days_from_civil(int64_t y, int m, int d);
+void br_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 
 enum { BR_LOG_DEBUG, BR_LOG_INFO, BR_LOG_WARN, BR_LOG_ERROR };
 extern int br_log_level;

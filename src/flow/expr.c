@@ -54,30 +54,6 @@ static int64_t floordiv(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* H. Hinnant's days_from_civil / civil_from_days: exact, no loops. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 static bool leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int mdays(int64_t y, int m)
@@ -193,7 +169,7 @@ static bool parse_datetime(const char *s, size_t n, int64_t *us, int64_t *off_us
 		if (p != end)
 			return false;
 	}
-	*us = days_from_civil(y, (int)mo, (int)d) * US_PER_DAY + h * US_PER_HOUR + mi * US_PER_MIN + sec * US_PER_SEC + frac;
+	*us = br_days_from_civil(y, (int)mo, (int)d) * US_PER_DAY + h * US_PER_HOUR + mi * US_PER_MIN + sec * US_PER_SEC + frac;
 	return true;
 }
 
@@ -376,7 +352,7 @@ static void fmt_date(br_buf *out, int64_t days)
 {
 	int64_t y;
 	int m, d;
-	civil_from_days(days, &y, &m, &d);
+	br_civil_from_days(days, &y, &m, &d);
 	br_buf_printf(out, "%04" PRId64 "-%02d-%02d", y > 0 ? y : 1 - y, m, d);
 }
 
@@ -398,7 +374,7 @@ static void fmt_ts(br_buf *out, int64_t us, bool tz)
 {
 	int64_t days = floordiv(us, US_PER_DAY), t = us - days * US_PER_DAY, y;
 	int m, d;
-	civil_from_days(days, &y, &m, &d);
+	br_civil_from_days(days, &y, &m, &d);
 	fmt_date(out, days);
 	br_buf_printf(out, " %02" PRId64 ":%02" PRId64 ":", t / US_PER_HOUR, t / US_PER_MIN % 60);
 	fmt_secs(out, t % US_PER_MIN);
@@ -438,7 +414,7 @@ void br_val_format_pg(const br_value *v, br_type_id t, br_buf *out)
 	switch (t) {
 	case BR_T_DATE:
 		fmt_date(out, x.v.i32);
-		if (x.v.i32 < days_from_civil(1, 1, 1))
+		if (x.v.i32 < br_days_from_civil(1, 1, 1))
 			br_buf_printf(out, " BC");
 		return;
 	case BR_T_TIMESTAMP: case BR_T_TIMESTAMPTZ: fmt_ts(out, x.v.i64, t == BR_T_TIMESTAMPTZ); return;
@@ -449,7 +425,7 @@ void br_val_format_pg(const br_value *v, br_type_id t, br_buf *out)
 
 static bool ts_in_range(int64_t us)
 {
-	return us >= days_from_civil(MIN_YEAR, 1, 1) * US_PER_DAY && us < days_from_civil(MAX_YEAR + 1, 1, 1) * US_PER_DAY;
+	return us >= br_days_from_civil(MIN_YEAR, 1, 1) * US_PER_DAY && us < br_days_from_civil(MAX_YEAR + 1, 1, 1) * US_PER_DAY;
 }
 
 /* timestamp + interval: months first (the day clamped to the month's end),
@@ -459,7 +435,7 @@ static bool ts_add(int64_t ts, br_interval iv, int sign, int64_t *out)
 	if (iv.months) {
 		int64_t days = floordiv(ts, US_PER_DAY), t = ts - days * US_PER_DAY, y;
 		int m, d;
-		civil_from_days(days, &y, &m, &d);
+		br_civil_from_days(days, &y, &m, &d);
 		int64_t mm = (int64_t)m - 1 + (int64_t)sign * iv.months;
 		y += floordiv(mm, 12);
 		m = (int)(mm - floordiv(mm, 12) * 12) + 1;
@@ -467,7 +443,7 @@ static bool ts_add(int64_t ts, br_interval iv, int sign, int64_t *out)
 			return false;
 		if (d > mdays(y, m))
 			d = mdays(y, m);
-		ts = days_from_civil(y, m, d) * US_PER_DAY + t;
+		ts = br_days_from_civil(y, m, d) * US_PER_DAY + t;
 	}
 	__int128 r = (__int128)ts + (__int128)sign * ((__int128)iv.days * US_PER_DAY + iv.us);
 	if (r < INT64_MIN / 2 || r > INT64_MAX / 2 || !ts_in_range((int64_t)r))
@@ -489,12 +465,12 @@ static tm_parts split_ts(int64_t ts)
 	tm_parts p;
 	p.days = floordiv(ts, US_PER_DAY);
 	int64_t t = ts - p.days * US_PER_DAY;
-	civil_from_days(p.days, &p.y, &p.m, &p.d);
+	br_civil_from_days(p.days, &p.y, &p.m, &p.d);
 	p.h = (int)(t / US_PER_HOUR);
 	p.mi = (int)(t / US_PER_MIN % 60);
 	p.us_in_min = t % US_PER_MIN;
 	p.dow = (int)((p.days % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
-	p.doy = (int)(p.days - days_from_civil(p.y, 1, 1) + 1);
+	p.doy = (int)(p.days - br_days_from_civil(p.y, 1, 1) + 1);
 	return p;
 }
 
@@ -505,9 +481,9 @@ static void iso_week(const tm_parts *p, int *week, int64_t *iyear)
 	int64_t thursday = p->days - (isodow - 1) + 3;
 	int64_t y;
 	int m, d;
-	civil_from_days(thursday, &y, &m, &d);
+	br_civil_from_days(thursday, &y, &m, &d);
 	*iyear = y;
-	*week = (int)((thursday - days_from_civil(y, 1, 1)) / 7 + 1);
+	*week = (int)((thursday - br_days_from_civil(y, 1, 1)) / 7 + 1);
 }
 
 static int unit_err(br_err *err, const br_expr *e, const char *unit, const char *type)
@@ -590,12 +566,12 @@ static int trunc_ts(const br_expr *e, const br_value *unit, int64_t ts, int64_t 
 	else if (!strcmp(u, "hour")) *out = floordiv(ts, US_PER_HOUR) * US_PER_HOUR;
 	else if (!strcmp(u, "day")) *out = day0;
 	else if (!strcmp(u, "week")) *out = (p.days - ((p.dow + 6) % 7)) * US_PER_DAY;
-	else if (!strcmp(u, "month")) *out = days_from_civil(p.y, p.m, 1) * US_PER_DAY;
-	else if (!strcmp(u, "quarter")) *out = days_from_civil(p.y, (p.m - 1) / 3 * 3 + 1, 1) * US_PER_DAY;
-	else if (!strcmp(u, "year")) *out = days_from_civil(p.y, 1, 1) * US_PER_DAY;
-	else if (!strcmp(u, "decade")) *out = days_from_civil(floordiv(p.y, 10) * 10, 1, 1) * US_PER_DAY;
-	else if (!strcmp(u, "century")) *out = days_from_civil(floordiv(p.y - 1, 100) * 100 + 1, 1, 1) * US_PER_DAY;
-	else if (!strcmp(u, "millennium")) *out = days_from_civil(floordiv(p.y - 1, 1000) * 1000 + 1, 1, 1) * US_PER_DAY;
+	else if (!strcmp(u, "month")) *out = br_days_from_civil(p.y, p.m, 1) * US_PER_DAY;
+	else if (!strcmp(u, "quarter")) *out = br_days_from_civil(p.y, (p.m - 1) / 3 * 3 + 1, 1) * US_PER_DAY;
+	else if (!strcmp(u, "year")) *out = br_days_from_civil(p.y, 1, 1) * US_PER_DAY;
+	else if (!strcmp(u, "decade")) *out = br_days_from_civil(floordiv(p.y, 10) * 10, 1, 1) * US_PER_DAY;
+	else if (!strcmp(u, "century")) *out = br_days_from_civil(floordiv(p.y - 1, 100) * 100 + 1, 1, 1) * US_PER_DAY;
+	else if (!strcmp(u, "millennium")) *out = br_days_from_civil(floordiv(p.y - 1, 1000) * 1000 + 1, 1, 1) * US_PER_DAY;
 	else return unit_err(err, e, u, "timestamp");
 	return 0;
 }
@@ -1291,7 +1267,7 @@ static int eval_func(const br_expr *e, br_eval *ev, const br_value *row, br_valu
 				 m, d);
 			return xerr(err, e, BR_EINVAL, msg);
 		}
-		*out = br_value_i32(BR_T_DATE, (int32_t)days_from_civil(y, (int)m, (int)d));
+		*out = br_value_i32(BR_T_DATE, (int32_t)br_days_from_civil(y, (int)m, (int)d));
 		return 0;
 	}
 	default:

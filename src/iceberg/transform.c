@@ -142,20 +142,6 @@ int br_ice_hash(const br_value *v, int32_t *out, br_err *err)
 
 static int64_t floordiv64(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-/* Days since 1970-01-01 -> civil date (proleptic Gregorian). */
-static void civil(int64_t days, int64_t *y, int *m, int *d)
-{
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 int br_ice_parse_transform(const char *s, br_ice_tkind *kind, int *param)
 {
 	*param = 0;
@@ -316,7 +302,7 @@ int br_ice_apply(br_ice_tkind k, int param, const br_value *v, br_value *out, br
 		}
 		int64_t y;
 		int m, d;
-		civil(days, &y, &m, &d);
+		br_civil_from_days(days, &y, &m, &d);
 		*out = br_value_i32(BR_T_INT, (int32_t)(k == BR_ICE_T_YEAR ? y - 1970 : (y - 1970) * 12 + (m - 1)));
 		return 0;
 	}
@@ -351,11 +337,11 @@ void br_ice_transform_text(br_ice_tkind k, const br_value *v, br_buf *out)
 		br_buf_printf(out, "%04d-%02d", 1970 + (int)floordiv64(v->v.i32, 12), (int)(v->v.i32 - 12 * floordiv64(v->v.i32, 12)) + 1);
 		return;
 	case BR_ICE_T_DAY:
-		civil(v->v.i32, &y, &m, &d);
+		br_civil_from_days(v->v.i32, &y, &m, &d);
 		br_buf_printf(out, "%04lld-%02d-%02d", (long long)y, m, d);
 		return;
 	case BR_ICE_T_HOUR:
-		civil(floordiv64(v->v.i32, 24), &y, &m, &d);
+		br_civil_from_days(floordiv64(v->v.i32, 24), &y, &m, &d);
 		br_buf_printf(out, "%04lld-%02d-%02d-%02d", (long long)y, m, d, (int)(v->v.i32 - 24 * floordiv64(v->v.i32, 24)));
 		return;
 	default:

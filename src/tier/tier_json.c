@@ -518,16 +518,6 @@ static double num_of(br_tjson *j, const jnode *x)
 	return d;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool digits(const uint8_t *p, size_t n, int *out)
 {
 	int v = 0;
@@ -548,7 +538,7 @@ static bool parse_iso(const uint8_t *p, size_t n, int64_t *days, int64_t *micros
 	if (n < 10 || p[4] != '-' || p[7] != '-' || !digits(p, 4, &y) || !digits(p + 5, 2, &mo) ||
 	    !digits(p + 8, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
 		return false;
-	int64_t dd = days_from_civil(y, (unsigned)mo, (unsigned)d);
+	int64_t dd = br_days_from_civil(y, mo, d);
 	*days = dd;
 	size_t i = 10;
 	int64_t frac = 0, off = 0;

@@ -10,16 +10,6 @@
 
 #include "base/util.h"
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static bool is_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 /* Reads exactly `width` digits at *p. */
@@ -55,7 +45,7 @@ static bool parse_date(const char **p, const char *end, int64_t *days)
 	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && is_leap(y)))
 		return false;
-	*days = days_from_civil(y, (int)m, (int)d);
+	*days = br_days_from_civil(y, (int)m, (int)d);
 	return true;
 }
 

@@ -567,21 +567,6 @@ int br_value_cmp(const br_value *a, const br_value *b)
 	}
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian); the era
- * arithmetic keeps it exact for negative days too. */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t floordiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 static void fmt_time_us(int64_t us, br_buf *out)
@@ -630,14 +615,14 @@ void br_value_format(const br_value *v, const br_type *t, br_buf *out)
 	case BR_T_DOUBLE: br_buf_printf(out, "%.17g", v->v.f64); break;
 	case BR_T_DECIMAL: fmt_dec(v->v.dec, t ? t->scale : 0, out); break;
 	case BR_T_DATE:
-		civil_from_days(v->v.i32, &y, &m, &d);
+		br_civil_from_days(v->v.i32, &y, &m, &d);
 		br_buf_printf(out, "%04" PRId64 "-%02d-%02d", y, m, d);
 		break;
 	case BR_T_TIME: fmt_time_us(v->v.i64, out); break;
 	case BR_T_TIMESTAMP:
 	case BR_T_TIMESTAMPTZ: {
 		int64_t days = floordiv(v->v.i64, 86400000000LL);
-		civil_from_days(days, &y, &m, &d);
+		br_civil_from_days(days, &y, &m, &d);
 		br_buf_printf(out, "%04" PRId64 "-%02d-%02dT", y, m, d);
 		fmt_time_us(v->v.i64 - days * 86400000000LL, out);
 		if (v->type == BR_T_TIMESTAMPTZ)
