@@ -52,7 +52,10 @@ def log_range(bootstrap, topic, parts):
 
 def produce(bootstrap, topic, rows, keyed=False, pause_every=0, pause=0.0):
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "log_level": 0,
-                  "partitioner": "murmur2_random"})
+                  "partitioner": "murmur2_random",
+                  # keyless records to a random partition each, not all of a
+                  # linger window to one (the test needs every partition fed)
+                  "sticky.partitioning.linger.ms": 0})
     for i, r in enumerate(rows):
         key = json.dumps({"id": r["id"]}, separators=(",", ":")) if keyed else None
         while True:
