@@ -254,6 +254,14 @@ struct br_circuit {
 void br_circuit_init(br_circuit *c);
 void br_circuit_free(br_circuit *c);
 
+/* For operators implemented outside ops.c (time.c): a new operator appended
+ * to c (which owns it and frees it through vt->free), its output shape, and
+ * per-step scratch rows (freed when the step ends). */
+br_op *br_op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id *types);
+static inline int br_op_ncols(const br_op *op) { return op->out_type->nchildren; }
+static inline br_type_id br_op_col_type(const br_op *op, int i) { return op->out_type->children[i].type->id; }
+br_value *br_circuit_row_buf(br_circuit *c, int n);
+
 /* Builders: each returns the new operator (owned by c). Column types are flow
  * types (BOOLEAN, LONG, DOUBLE, STRING). Names are for EXPLAIN only. */
 br_op *br_op_input(br_circuit *c, int ncols, const br_type_id *types);

@@ -53,7 +53,7 @@ void br_batch_get_row(const br_batch *b, int64_t i, br_value *vals)
 		vals[k] = br_col_value(&b->cols[k], i);
 }
 
-static br_op *op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id *types)
+br_op *br_op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id *types)
 {
 	br_op *op = br_xcalloc(1, sizeof *op);
 	op->vt = vt;
@@ -68,10 +68,7 @@ static br_op *op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type
 	return op;
 }
 
-static int ncols_of(const br_op *op) { return op->out_type->nchildren; }
-static br_type_id col_type(const br_op *op, int i) { return op->out_type->children[i].type->id; }
-
-static br_value *row_buf(br_circuit *c, int n)
+br_value *br_circuit_row_buf(br_circuit *c, int n)
 {
 	return br_arena_alloc(&c->scratch, sizeof(br_value) * (size_t)(n ? n : 1));
 }
@@ -84,17 +81,17 @@ static const br_op_vt input_vt = { "input", input_step, NULL, NULL, NULL, NULL, 
 
 br_op *br_op_input(br_circuit *c, int ncols, const br_type_id *types)
 {
-	return op_new(c, &input_vt, ncols, types);
+	return br_op_new(c, &input_vt, ncols, types);
 }
 
 int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err)
 {
 	if (input->vt != &input_vt)
 		return br_errf(err, BR_EINVAL, "circuit: operator %d is not an input", input->id);
-	if (b->ncols != ncols_of(input))
-		return br_errf(err, BR_EINVAL, "circuit: input %d expects %d columns, got %d", input->id, ncols_of(input),
+	if (b->ncols != br_op_ncols(input))
+		return br_errf(err, BR_EINVAL, "circuit: input %d expects %d columns, got %d", input->id, br_op_ncols(input),
 			       b->ncols);
-	br_value *row = row_buf(c, b->ncols);
+	br_value *row = br_circuit_row_buf(c, b->ncols);
 	for (int64_t i = 0; i < b->nrows; i++) {
 		br_batch_get_row(b, i, row);
 		br_batch_append_row(&input->out, row, br_batch_weight(b, i));
@@ -110,7 +107,7 @@ static int filter_step(br_op *op, br_circuit *c, br_err *err)
 {
 	filter_st *st = op->st;
 	const br_batch *in = &op->in[0]->out;
-	br_value *row = row_buf(c, in->ncols), v;
+	br_value *row = br_circuit_row_buf(c, in->ncols), v;
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		int rc = br_expr_eval(st->pred, &c->ev, row, &v, err);
@@ -127,11 +124,11 @@ static const br_op_vt filter_vt = { "filter", filter_step, NULL, NULL, NULL, fre
 
 br_op *br_op_filter(br_circuit *c, br_op *in, br_expr *pred)
 {
-	int n = ncols_of(in);
+	int n = br_op_ncols(in);
 	br_type_id *t = br_xcalloc((size_t)n + 1, sizeof *t);
 	for (int i = 0; i < n; i++)
-		t[i] = col_type(in, i);
-	br_op *op = op_new(c, &filter_vt, n, t);
+		t[i] = br_op_col_type(in, i);
+	br_op *op = br_op_new(c, &filter_vt, n, t);
 	free(t);
 	filter_st *st = br_xcalloc(1, sizeof *st);
 	st->pred = pred;
@@ -149,7 +146,7 @@ static int map_step(br_op *op, br_circuit *c, br_err *err)
 {
 	map_st *st = op->st;
 	const br_batch *in = &op->in[0]->out;
-	br_value *row = row_buf(c, in->ncols), *o = row_buf(c, st->n);
+	br_value *row = br_circuit_row_buf(c, in->ncols), *o = br_circuit_row_buf(c, st->n);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		for (int k = 0; k < st->n; k++) {
@@ -175,7 +172,7 @@ br_op *br_op_map(br_circuit *c, br_op *in, int n, br_expr **exprs)
 	br_type_id *t = br_xcalloc((size_t)n + 1, sizeof *t);
 	for (int i = 0; i < n; i++)
 		t[i] = exprs[i]->type;
-	br_op *op = op_new(c, &map_vt, n, t);
+	br_op *op = br_op_new(c, &map_vt, n, t);
 	free(t);
 	map_st *st = br_xcalloc(1, sizeof *st);
 	st->n = n;
@@ -194,7 +191,7 @@ static int union_step(br_op *op, br_circuit *c, br_err *err)
 	bool neg = op->st != NULL;
 	for (int s = 0; s < 2; s++) {
 		const br_batch *in = &op->in[s]->out;
-		br_value *row = row_buf(c, in->ncols);
+		br_value *row = br_circuit_row_buf(c, in->ncols);
 		for (int64_t i = 0; i < in->nrows; i++) {
 			br_batch_get_row(in, i, row);
 			int64_t w = br_batch_weight(in, i);
@@ -207,11 +204,11 @@ static const br_op_vt union_vt = { "union", union_step, NULL, NULL, NULL, NULL, 
 
 static br_type_id *common_types(const br_op *a, const br_op *b)
 {
-	int n = ncols_of(a);
+	int n = br_op_ncols(a);
 	br_type_id *t = br_xcalloc((size_t)n + 1, sizeof *t);
 	for (int i = 0; i < n; i++) {
-		t[i] = col_type(a, i);
-		if (i < ncols_of(b) && col_type(b, i) == BR_T_DOUBLE)
+		t[i] = br_op_col_type(a, i);
+		if (i < br_op_ncols(b) && br_op_col_type(b, i) == BR_T_DOUBLE)
 			t[i] = t[i] == BR_T_LONG ? BR_T_DOUBLE : t[i];
 	}
 	return t;
@@ -220,7 +217,7 @@ static br_type_id *common_types(const br_op *a, const br_op *b)
 br_op *br_op_union(br_circuit *c, br_op *a, br_op *b, bool negate_b)
 {
 	br_type_id *t = common_types(a, b);
-	br_op *op = op_new(c, &union_vt, ncols_of(a), t);
+	br_op *op = br_op_new(c, &union_vt, br_op_ncols(a), t);
 	free(t);
 	op->st = negate_b ? (void *)1 : NULL;
 	op->nin = 2;
@@ -284,8 +281,8 @@ static int join_probe(br_op *op, br_circuit *c, int s, br_err *err)
 	jside *me = &st->side[s], *other = &st->side[1 - s];
 	const br_batch *in = &op->in[s]->out;
 	int na = st->side[0].ncols, nb = st->side[1].ncols;
-	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, me->nkeys), *orow = row_buf(c, other->ncols);
-	br_value *outrow = row_buf(c, na + nb);
+	br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, me->nkeys), *orow = br_circuit_row_buf(c, other->ncols);
+	br_value *outrow = br_circuit_row_buf(c, na + nb);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		if (!key_of(me, row, kv))
@@ -316,7 +313,7 @@ static void join_update(br_op *op, br_circuit *c, int s)
 	join_st *st = op->st;
 	jside *me = &st->side[s];
 	const br_batch *in = &op->in[s]->out;
-	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, me->nkeys);
+	br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, me->nkeys);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		if (!key_of(me, row, kv))
@@ -347,9 +344,9 @@ static void emit_padded(br_op *op, br_circuit *c, int s, const br_value *row, in
 {
 	join_st *st = op->st;
 	int na = st->side[0].ncols, nb = st->side[1].ncols;
-	br_value *out = row_buf(c, na + nb);
+	br_value *out = br_circuit_row_buf(c, na + nb);
 	for (int i = 0; i < na + nb; i++)
-		out[i] = br_value_null(col_type(op, i));
+		out[i] = br_value_null(br_op_col_type(op, i));
 	memcpy(out + (s == 0 ? 0 : na), row, sizeof *row * (size_t)(s == 0 ? na : nb));
 	br_batch_append_row(&op->out, out, w);
 }
@@ -363,7 +360,7 @@ static void outer_snapshot(br_op *op, br_circuit *c, br_ztab *touched, br_arena 
 	join_st *st = op->st;
 	for (int s = 0; s < 2; s++) {
 		const br_batch *in = &op->in[s]->out;
-		br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->side[s].nkeys);
+		br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, st->side[s].nkeys);
 		for (int64_t i = 0; i < in->nrows; i++) {
 			br_batch_get_row(in, i, row);
 			if (!key_of(&st->side[s], row, kv))
@@ -389,7 +386,7 @@ static int outer_emit(br_op *op, br_circuit *c, int s, const br_ztab *touched, b
 	join_st *st = op->st;
 	jside *me = &st->side[s], *other = &st->side[1 - s];
 	const br_batch *in = &op->in[s]->out;
-	br_value *row = row_buf(c, me->ncols), *kv = row_buf(c, me->nkeys);
+	br_value *row = br_circuit_row_buf(c, me->ncols), *kv = br_circuit_row_buf(c, me->nkeys);
 	/* the delta's rows under the old indicator */
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
@@ -476,13 +473,13 @@ br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys
 
 br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys, int kind)
 {
-	int na = ncols_of(a), nb = ncols_of(b);
+	int na = br_op_ncols(a), nb = br_op_ncols(b);
 	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
 	for (int i = 0; i < na; i++)
-		t[i] = col_type(a, i);
+		t[i] = br_op_col_type(a, i);
 	for (int i = 0; i < nb; i++)
-		t[na + i] = col_type(b, i);
-	br_op *op = op_new(c, &join_vt, na + nb, t);
+		t[na + i] = br_op_col_type(b, i);
+	br_op *op = br_op_new(c, &join_vt, na + nb, t);
 	free(t);
 	join_st *st = br_xcalloc(1, sizeof *st);
 	st->kind = kind;
@@ -562,7 +559,7 @@ static bool needs_ms(const agg_st *st, const br_agg_spec *s, const br_op *in)
 	if (s->distinct || s->kind == BR_AGG_MIN || s->kind == BR_AGG_MAX || s->kind == BR_AGG_STRING_AGG ||
 	    s->kind == BR_AGG_ARRAY_AGG)
 		return true;
-	return (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && s->col >= 0 && col_type(in, s->col) == BR_T_DOUBLE;
+	return (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && s->col >= 0 && br_op_col_type(in, s->col) == BR_T_DOUBLE;
 }
 
 static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
@@ -577,7 +574,7 @@ static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
 		g->klen = e->klen;
 		for (int k = 0; k < st->naggs; k++) {
 			if (st->aggs[k].col >= 0)
-				g->a[k].in_type = col_type(op->in[0], st->aggs[k].col);
+				g->a[k].in_type = br_op_col_type(op->in[0], st->aggs[k].col);
 			if (needs_ms(st, &st->aggs[k], op->in[0])) {
 				g->a[k].ms = br_xcalloc(1, sizeof(br_ztab));
 				br_ztab_init(g->a[k].ms, &st->arena);
@@ -689,7 +686,7 @@ static int agg_list(agg_st *st, br_circuit *c, group *g, int k, const br_op *in,
 		rows[m++].m = s->distinct ? 1 : e->w;
 	}
 	qsort_r(rows, m, sizeof *rows, lrow_cmp, (void *)s);
-	br_type_id vt = col_type(in, s->col);
+	br_type_id vt = br_op_col_type(in, s->col);
 	br_buf b = { 0 };
 	if (s->kind == BR_AGG_ARRAY_AGG)
 		br_buf_u8(&b, '{');
@@ -880,9 +877,9 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 	const br_batch *in = &op->in[0]->out;
 	st->step++;
 	st->ntouched = 0;
-	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->ngroup);
+	br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, st->ngroup);
 	int nout = st->ngroup + st->naggs;
-	br_value *outrow = row_buf(c, nout);
+	br_value *outrow = br_circuit_row_buf(c, nout);
 	if (!st->started && st->ngroup == 0)
 		agg_group(op, (const uint8_t *)"", 0); /* the global group exists from the start */
 	st->started = true;
@@ -999,10 +996,10 @@ br_op *br_op_aggregate(br_circuit *c, br_op *in, int ngroup, const int *gcols, i
 {
 	br_type_id *t = br_xcalloc((size_t)(ngroup + naggs) + 1, sizeof *t);
 	for (int i = 0; i < ngroup; i++)
-		t[i] = col_type(in, gcols[i]);
+		t[i] = br_op_col_type(in, gcols[i]);
 	for (int i = 0; i < naggs; i++)
 		t[ngroup + i] = aggs[i].type;
-	br_op *op = op_new(c, &agg_vt, ngroup + naggs, t);
+	br_op *op = br_op_new(c, &agg_vt, ngroup + naggs, t);
 	free(t);
 	agg_st *st = br_xcalloc(1, sizeof *st);
 	br_arena_init(&st->arena, 64 * 1024);
@@ -1053,11 +1050,11 @@ static int set_step(br_op *op, br_circuit *c, br_err *err)
 	set_st *st = op->st;
 	for (int s = 0; s < op->nin; s++) {
 		const br_batch *in = &op->in[s]->out;
-		br_value *row = row_buf(c, in->ncols);
+		br_value *row = br_circuit_row_buf(c, in->ncols);
 		for (int64_t i = 0; i < in->nrows; i++) {
 			br_batch_get_row(in, i, row);
 			br_buf_reset(&st->kbuf);
-			br_row_encode(&st->kbuf, row, ncols_of(op));
+			br_row_encode(&st->kbuf, row, br_op_ncols(op));
 			br_zent *e = br_ztab_upsert(&st->rows, st->kbuf.p, st->kbuf.len);
 			wpair *p = e->aux;
 			if (!p)
@@ -1090,7 +1087,7 @@ static const br_op_vt setop_vt = { "setop", set_step, NULL, NULL, NULL, set_free
 static br_op *set_new(br_circuit *c, const br_op_vt *vt, br_op *a, br_op *b, int kind)
 {
 	br_type_id *t = b ? common_types(a, b) : common_types(a, a);
-	br_op *op = op_new(c, vt, ncols_of(a), t);
+	br_op *op = br_op_new(c, vt, br_op_ncols(a), t);
 	free(t);
 	set_st *st = br_xcalloc(1, sizeof *st);
 	br_arena_init(&st->arena, 64 * 1024);
@@ -1183,7 +1180,7 @@ static int win_rerank(br_op *op, br_circuit *c, wpart *p, br_err *err)
 {
 	win_st *st = op->st;
 	int nin = st->ncols_in, nout = nin + st->nfuncs, rc;
-	br_value *orow = row_buf(c, nout);
+	br_value *orow = br_circuit_row_buf(c, nout);
 	for (size_t i = 0; i < p->nemitted; i++) {
 		if ((rc = br_row_decode(p->emitted[i].key, p->emitted[i].len, orow, nout, err)))
 			return rc;
@@ -1205,7 +1202,7 @@ static int win_rerank(br_op *op, br_circuit *c, wpart *p, br_err *err)
 		if ((rc = br_row_decode(e->key, e->klen, rows[m].v, nin, err)))
 			return rc;
 		for (int k = 0; k < nin; k++)
-			br_val_retag(&rows[m].v[k], col_type(op->in[0], k));
+			br_val_retag(&rows[m].v[k], br_op_col_type(op->in[0], k));
 		rows[m++].w = e->w;
 	}
 	qsort_r(rows, m, sizeof *rows, wrow_total, st);
@@ -1264,12 +1261,12 @@ static int win_beyond(br_op *op, br_circuit *c, wpart *p, const br_value *row, b
 	int64_t total = 0;
 	for (size_t i = 0; i < p->nemitted; i++)
 		total += p->emitted[i].w;
-	br_value *last = row_buf(c, nout);
+	br_value *last = br_circuit_row_buf(c, nout);
 	int rc = br_row_decode(p->emitted[p->nemitted - 1].key, p->emitted[p->nemitted - 1].len, last, nout, err);
 	if (rc)
 		return rc;
 	for (int k = 0; k < nin; k++)
-		br_val_retag(&last[k], col_type(op->in[0], k));
+		br_val_retag(&last[k], br_op_col_type(op->in[0], k));
 	bool full = st->kinds[0] == BR_WIN_DENSE_RANK ? last[nin].v.i64 >= st->limit : total >= st->limit;
 	if (!full)
 		return 0;
@@ -1285,7 +1282,7 @@ static int win_step(br_op *op, br_circuit *c, br_err *err)
 	const br_batch *in = &op->in[0]->out;
 	st->step++;
 	st->ntouched = 0;
-	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->npart);
+	br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, st->npart);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		for (int k = 0; k < st->npart; k++)
@@ -1360,13 +1357,13 @@ static const br_op_vt win_vt = { "window", win_step, NULL, NULL, NULL, win_free,
 br_op *br_op_window(br_circuit *c, br_op *in, int npart, const int *pcols, int nkeys, const br_sort_key *keys,
 		    int nfuncs, const int *kinds, int64_t limit)
 {
-	int nin = ncols_of(in);
+	int nin = br_op_ncols(in);
 	br_type_id *t = br_xcalloc((size_t)(nin + nfuncs) + 1, sizeof *t);
 	for (int i = 0; i < nin; i++)
-		t[i] = col_type(in, i);
+		t[i] = br_op_col_type(in, i);
 	for (int i = 0; i < nfuncs; i++)
 		t[nin + i] = BR_T_LONG;
-	br_op *op = op_new(c, &win_vt, nin + nfuncs, t);
+	br_op *op = br_op_new(c, &win_vt, nin + nfuncs, t);
 	free(t);
 	win_st *st = br_xcalloc(1, sizeof *st);
 	br_arena_init(&st->arena, 64 * 1024);
@@ -1403,7 +1400,7 @@ static int integ_step(br_op *op, br_circuit *c, br_err *err)
 {
 	integ_st *st = op->st;
 	const br_batch *in = &op->in[0]->out;
-	br_value *row = row_buf(c, in->ncols);
+	br_value *row = br_circuit_row_buf(c, in->ncols);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		br_buf_reset(&st->kbuf);
@@ -1428,7 +1425,7 @@ static const br_op_vt integ_vt = { "integrate", integ_step, NULL, NULL, NULL, in
 br_op *br_op_integrate(br_circuit *c, br_op *in)
 {
 	br_type_id *t = common_types(in, in);
-	br_op *op = op_new(c, &integ_vt, ncols_of(in), t);
+	br_op *op = br_op_new(c, &integ_vt, br_op_ncols(in), t);
 	free(t);
 	integ_st *st = br_xcalloc(1, sizeof *st);
 	br_arena_init(&st->arena, 64 * 1024);
@@ -1495,6 +1492,6 @@ void br_circuit_explain(const br_circuit *c, br_buf *out)
 		op->vt->explain(op, out);
 		for (int k = 0; k < op->nin; k++)
 			br_buf_printf(out, "%s%d", k ? ", " : " <- ", op->in[k]->id);
-		br_buf_printf(out, " (%d cols)\n", ncols_of(op));
+		br_buf_printf(out, " (%d cols)\n", br_op_ncols(op));
 	}
 }

@@ -317,42 +317,14 @@ int64_t br_wm_global(br_wm_tracker *t)
 	return t->global;
 }
 
-/* ------------------------------------------------------ operator plumbing
- *
- * ops.c keeps its constructor static; these operators build theirs the same
- * way (the circuit owns them and frees them through vt->free). */
-
-static br_op *op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id *types)
-{
-	br_op *op = br_xcalloc(1, sizeof *op);
-	op->vt = vt;
-	op->id = c->nops;
-	op->out_type = br_flow_row_type(ncols, types);
-	br_batch_init(&op->out, op->out_type, true);
-	if (c->nops == c->capops) {
-		c->capops = c->capops ? c->capops * 2 : 8;
-		c->ops = br_xrealloc(c->ops, (size_t)c->capops * sizeof *c->ops);
-	}
-	c->ops[c->nops++] = op;
-	return op;
-}
-
-static int ncols_of(const br_op *op) { return op->out_type->nchildren; }
-static br_type_id col_type(const br_op *op, int i) { return op->out_type->children[i].type->id; }
-
-static br_value *row_buf(br_circuit *c, int n)
-{
-	return br_arena_alloc(&c->scratch, sizeof(br_value) * (size_t)(n ? n : 1));
-}
-
 /* Input types plus two columns of the time column's type. */
 static br_type_id *types_plus_window(const br_op *in, int tcol)
 {
-	int n = ncols_of(in);
+	int n = br_op_ncols(in);
 	br_type_id *t = br_xcalloc((size_t)n + 2, sizeof *t);
 	for (int i = 0; i < n; i++)
-		t[i] = col_type(in, i);
-	t[n] = t[n + 1] = col_type(in, tcol);
+		t[i] = br_op_col_type(in, i);
+	t[n] = t[n + 1] = br_op_col_type(in, tcol);
 	return t;
 }
 
@@ -387,8 +359,8 @@ static int assign_step(br_op *op, br_circuit *c, br_err *err)
 	assign_st *st = op->st;
 	const br_batch *in = &op->in[0]->out;
 	int n = in->ncols;
-	br_value *row = row_buf(c, n + 2);
-	br_type_id tt = col_type(op->in[0], st->tcol);
+	br_value *row = br_circuit_row_buf(c, n + 2);
+	br_type_id tt = br_op_col_type(op->in[0], st->tcol);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		if (row[st->tcol].is_null)
@@ -425,7 +397,7 @@ static const br_op_vt assign_vt = { "window", assign_step, NULL, NULL, NULL, pla
 br_op *br_op_window_assign(br_circuit *c, br_op *in, int kind, int tcol, int64_t size, int64_t slide, int64_t offset)
 {
 	br_type_id *t = types_plus_window(in, tcol);
-	br_op *op = op_new(c, &assign_vt, ncols_of(in) + 2, t);
+	br_op *op = br_op_new(c, &assign_vt, br_op_ncols(in) + 2, t);
 	free(t);
 	assign_st *st = br_xcalloc(1, sizeof *st);
 	/* Sizes beyond a quarter of the range would overflow window bounds. */
@@ -507,12 +479,12 @@ static void sessions_of(const srow *rows, size_t n, int64_t gap, int64_t *start,
 
 static int emit_srow(br_op *op, br_circuit *c, const srow *r, int64_t s, int64_t e, int64_t w, br_err *err)
 {
-	int n = ncols_of(op->in[0]);
-	br_value *row = row_buf(c, n + 2);
+	int n = br_op_ncols(op->in[0]);
+	br_value *row = br_circuit_row_buf(c, n + 2);
 	int rc = br_row_decode(r->row, r->len, row, n, err);
 	if (rc)
 		return rc;
-	br_type_id tt = col_type(op, n);
+	br_type_id tt = br_op_col_type(op, n);
 	row[n] = br_value_i64(tt, s);
 	row[n + 1] = br_value_i64(tt, e);
 	br_batch_append_row(&op->out, row, w);
@@ -661,7 +633,7 @@ static int sess_step(br_op *op, br_circuit *c, br_err *err)
 {
 	sess_st *st = op->st;
 	const br_batch *in = &op->in[0]->out;
-	br_value *row = row_buf(c, in->ncols), *kv = row_buf(c, st->nkeys);
+	br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, st->nkeys);
 	st->step++;
 	st->ntouched = 0;
 	for (int64_t i = 0; i < in->nrows; i++) {
@@ -755,7 +727,7 @@ br_op *br_op_session(br_circuit *c, br_op *in, int tcol, int64_t gap, int nkeys,
 		     int64_t allowed_lateness)
 {
 	br_type_id *t = types_plus_window(in, tcol);
-	br_op *op = op_new(c, &sess_vt, ncols_of(in) + 2, t);
+	br_op *op = br_op_new(c, &sess_vt, br_op_ncols(in) + 2, t);
 	free(t);
 	sess_st *st = br_xcalloc(1, sizeof *st);
 	st->tcol = tcol;
@@ -881,8 +853,8 @@ static int pane_emit(br_op *op, br_circuit *c, pane *p, int64_t old, int64_t new
 {
 	wagg_st *st = op->st;
 	const br_ztab *t = br_op_contents(p->integ);
-	int nout = ncols_of(op), rc = 0;
-	br_value *row = row_buf(c, nout);
+	int nout = br_op_ncols(op), rc = 0;
+	br_value *row = br_circuit_row_buf(c, nout);
 	size_t n = 0, cap = 16;
 	emitrow *rows = br_xmalloc(sizeof *rows * cap);
 	br_zent *e;
@@ -960,7 +932,7 @@ static int wagg_step(br_op *op, br_circuit *c, br_err *err)
 {
 	wagg_st *st = op->st;
 	const br_batch *in = &op->in[0]->out;
-	br_value *row = row_buf(c, in->ncols);
+	br_value *row = br_circuit_row_buf(c, in->ncols);
 	st->step++;
 	st->ntouched = 0;
 	for (int64_t i = 0; i < in->nrows; i++) {
@@ -981,8 +953,8 @@ static int wagg_step(br_op *op, br_circuit *c, br_err *err)
 		}
 		br_batch_append_row(&p->in->out, row, br_batch_weight(in, i));
 	}
-	int nout = ncols_of(op);
-	br_value *orow = row_buf(c, nout);
+	int nout = br_op_ncols(op);
+	br_value *orow = br_circuit_row_buf(c, nout);
 	for (size_t t = 0; t < st->ntouched; t++) {
 		pane *p = st->touched[t];
 		int rc = br_circuit_step(&p->c, err);
@@ -1041,13 +1013,13 @@ static const br_op_vt wagg_vt = { "window_aggregate", wagg_step, wagg_watermark,
 br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngroup, const int *gcols, int naggs,
 			const br_agg_spec *aggs, int emit, int64_t allowed_lateness)
 {
-	int nin = ncols_of(in);
+	int nin = br_op_ncols(in);
 	br_type_id *t = br_xcalloc((size_t)(ngroup + naggs) + 1, sizeof *t);
 	for (int i = 0; i < ngroup; i++)
-		t[i] = col_type(in, gcols[i]);
+		t[i] = br_op_col_type(in, gcols[i]);
 	for (int i = 0; i < naggs; i++)
 		t[ngroup + i] = aggs[i].type;
-	br_op *op = op_new(c, &wagg_vt, ngroup + naggs, t);
+	br_op *op = br_op_new(c, &wagg_vt, ngroup + naggs, t);
 	free(t);
 	wagg_st *st = br_xcalloc(1, sizeof *st);
 	st->wscol = wscol;
@@ -1072,7 +1044,7 @@ br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngro
 		memcpy(st->aggs, aggs, sizeof *aggs * (size_t)naggs);
 	st->intypes = br_xcalloc((size_t)nin + 1, sizeof *st->intypes);
 	for (int i = 0; i < nin; i++)
-		st->intypes[i] = col_type(in, i);
+		st->intypes[i] = br_op_col_type(in, i);
 	op->st = st;
 	op->nin = 1;
 	op->in[0] = in;
@@ -1142,7 +1114,7 @@ static bool ij_match(const ijoin_st *st, int64_t ta, int64_t tb)
 static int ij_emit(br_op *op, br_circuit *c, const br_value *arow, int na, const irow *b, int nb, int64_t w,
 		   br_err *err)
 {
-	br_value *out = row_buf(c, na + nb);
+	br_value *out = br_circuit_row_buf(c, na + nb);
 	memcpy(out, arow, sizeof *out * (size_t)na);
 	int rc = br_row_decode(b->row, b->len, out + na, nb, err);
 	if (!rc)
@@ -1153,7 +1125,7 @@ static int ij_emit(br_op *op, br_circuit *c, const br_value *arow, int na, const
 static int ij_emit_rev(br_op *op, br_circuit *c, const irow *a, int na, const br_value *brow, int nb, int64_t w,
 		       br_err *err)
 {
-	br_value *out = row_buf(c, na + nb);
+	br_value *out = br_circuit_row_buf(c, na + nb);
 	int rc = br_row_decode(a->row, a->len, out, na, err);
 	memcpy(out + na, brow, sizeof *out * (size_t)nb);
 	if (!rc)
@@ -1199,7 +1171,7 @@ static int ij_probe(br_op *op, br_circuit *c, int s, br_err *err)
 	ijoin_st *st = op->st;
 	iside *me = &st->s[s], *other = &st->s[1 - s];
 	const br_batch *in = &op->in[s]->out;
-	br_value *row = row_buf(c, in->ncols), kv[64];
+	br_value *row = br_circuit_row_buf(c, in->ncols), kv[64];
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		if (row[me->tcol].is_null || me->nkeys > 64 || !ij_key(me, row, &st->kbuf, kv))
@@ -1224,7 +1196,7 @@ static void ij_apply(ijoin_st *st, br_op *op, br_circuit *c, int s)
 {
 	iside *sd = &st->s[s];
 	const br_batch *in = &op->in[s]->out;
-	br_value *row = row_buf(c, in->ncols);
+	br_value *row = br_circuit_row_buf(c, in->ncols);
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
 		if (!row[sd->tcol].is_null)
@@ -1332,13 +1304,13 @@ static const br_op_vt ij_vt = { "interval_join", ij_step, ij_watermark, NULL, NU
 br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
 			   int atcol, int btcol, int64_t lower, int64_t upper, int64_t allowed_lateness)
 {
-	int na = ncols_of(a), nb = ncols_of(b);
+	int na = br_op_ncols(a), nb = br_op_ncols(b);
 	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
 	for (int i = 0; i < na; i++)
-		t[i] = col_type(a, i);
+		t[i] = br_op_col_type(a, i);
 	for (int i = 0; i < nb; i++)
-		t[na + i] = col_type(b, i);
-	br_op *op = op_new(c, &ij_vt, na + nb, t);
+		t[na + i] = br_op_col_type(b, i);
+	br_op *op = br_op_new(c, &ij_vt, na + nb, t);
 	free(t);
 	ijoin_st *st = br_xcalloc(1, sizeof *st);
 	st->lower = lower;
