@@ -62,8 +62,7 @@ static plan *copy(opt *o, const plan *p)
 
 static plan *filter(opt *o, plan *in, br_expr *e)
 {
-	plan *f = copy(o, in);
-	memset(f, 0, sizeof *f);
+	plan *f = br_arena_alloc(o->a, sizeof *f); /* zeroed */
 	f->kind = P_FILTER;
 	f->ncols = in->ncols;
 	f->types = in->types;
