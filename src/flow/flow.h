@@ -258,6 +258,8 @@ void br_circuit_free(br_circuit *c);
  * to c (which owns it and frees it through vt->free), its output shape, and
  * per-step scratch rows (freed when the step ends). */
 br_op *br_op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id *types);
+/* A new operator whose rows are a's columns followed by b's (joins). */
+br_op *br_op_new_pair(br_circuit *c, const br_op_vt *vt, const br_op *a, const br_op *b);
 static inline int br_op_ncols(const br_op *op) { return op->out_type->nchildren; }
 static inline br_type_id br_op_col_type(const br_op *op, int i) { return op->out_type->children[i].type->id; }
 br_value *br_circuit_row_buf(br_circuit *c, int n);

@@ -68,6 +68,19 @@ br_op *br_op_new(br_circuit *c, const br_op_vt *vt, int ncols, const br_type_id 
 	return op;
 }
 
+br_op *br_op_new_pair(br_circuit *c, const br_op_vt *vt, const br_op *a, const br_op *b)
+{
+	int na = br_op_ncols(a), nb = br_op_ncols(b);
+	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
+	for (int i = 0; i < na; i++)
+		t[i] = br_op_col_type(a, i);
+	for (int i = 0; i < nb; i++)
+		t[na + i] = br_op_col_type(b, i);
+	br_op *op = br_op_new(c, vt, na + nb, t);
+	free(t);
+	return op;
+}
+
 br_value *br_circuit_row_buf(br_circuit *c, int n)
 {
 	return br_arena_alloc(&c->scratch, sizeof(br_value) * (size_t)(n ? n : 1));
@@ -474,13 +487,7 @@ br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys
 br_op *br_op_join_outer(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys, int kind)
 {
 	int na = br_op_ncols(a), nb = br_op_ncols(b);
-	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
-	for (int i = 0; i < na; i++)
-		t[i] = br_op_col_type(a, i);
-	for (int i = 0; i < nb; i++)
-		t[na + i] = br_op_col_type(b, i);
-	br_op *op = br_op_new(c, &join_vt, na + nb, t);
-	free(t);
+	br_op *op = br_op_new_pair(c, &join_vt, a, b);
 	join_st *st = br_xcalloc(1, sizeof *st);
 	st->kind = kind;
 	for (int s = 0; s < 2; s++) {

@@ -1305,13 +1305,7 @@ br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const i
 			   int atcol, int btcol, int64_t lower, int64_t upper, int64_t allowed_lateness)
 {
 	int na = br_op_ncols(a), nb = br_op_ncols(b);
-	br_type_id *t = br_xcalloc((size_t)(na + nb) + 1, sizeof *t);
-	for (int i = 0; i < na; i++)
-		t[i] = br_op_col_type(a, i);
-	for (int i = 0; i < nb; i++)
-		t[na + i] = br_op_col_type(b, i);
-	br_op *op = br_op_new(c, &ij_vt, na + nb, t);
-	free(t);
+	br_op *op = br_op_new_pair(c, &ij_vt, a, b);
 	ijoin_st *st = br_xcalloc(1, sizeof *st);
 	st->lower = lower;
 	st->upper = upper;
