@@ -1922,6 +1922,12 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 			it.qual = br_arena_strndup(b->env->arena, alias ? alias : name, strlen(alias ? alias : name));
 			goto add;
 		}
+		const char *schema = jstr(in, "schemaname");
+		if (schema) { /* ns.name: a view's sink table (sink.c) */
+			char *q = br_arena_alloc(b->env->arena, strlen(schema) + strlen(name) + 2);
+			sprintf(q, "%s.%s", schema, name);
+			name = q;
+		}
 		const br_sql_table *tab = b->env->cat->vt->find(b->env->cat, name);
 		const plan *view = tab ? NULL : b->env->find_view(b->env->session, name);
 		if (!tab && !view)
@@ -1935,7 +1941,7 @@ static int bind_from_item(bctx *b, json_t *node, from_acc *acc)
 			it.p->names[i] = br_arena_strndup(b->env->arena, cn, strlen(cn));
 		}
 		const char *alias = jstr(jget(in, "alias"), "aliasname");
-		it.qual = alias ? alias : it.p->table;
+		it.qual = alias ? alias : jstr(in, "relname");
 	} else if (!strcmp(t, "RangeSubselect")) {
 		if (json_is_true(jget(in, "lateral")))
 			return perr(b, loc, BR_EUNSUPPORTED, "unsupported: LATERAL");

@@ -1165,3 +1165,27 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 }
 
 int64_t br_catalog_topic_skipped(br_catalog *cc) { return ((topiccat *)cc)->skipped; }
+
+/* For view outputs (sink.c): the log, the data directory and a table's read
+ * position; NULL/false on any other catalog. */
+struct br_log *br_catalog_topic_log(br_catalog *cc)
+{
+	return cc->vt == &topic_vt ? ((topiccat *)cc)->log : NULL;
+}
+
+const char *br_catalog_topic_data_dir(br_catalog *cc)
+{
+	return cc->vt == &topic_vt ? ((topiccat *)cc)->data : NULL;
+}
+
+bool br_catalog_topic_offsets(br_catalog *cc, const char *table, const int64_t **next, int32_t *nparts)
+{
+	if (cc->vt != &topic_vt)
+		return false;
+	ttable *t = br_map_gets(&((topiccat *)cc)->tables, table);
+	if (!t)
+		return false;
+	*next = t->next;
+	*nparts = t->nparts;
+	return true;
+}

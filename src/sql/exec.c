@@ -11,6 +11,7 @@
 #include "base/map.h"
 #include "base/util.h"
 #include "sql/plan.h"
+#include "sql/sink.h"
 #include "sql/window.h"
 
 typedef struct br_sql_view br_sql_view;
@@ -39,15 +40,71 @@ struct br_sql {
 	void *listener_arg;
 	bool restoring;     /* re-creating kept views: do not save them again */
 	void *time;         /* table time options and watermarks: window.c */
+	void *sinks;        /* views' outputs: sink.c */
 };
 
 void **br_sql_time_slot(br_sql *s);
 void **br_sql_time_slot(br_sql *s) { return &s->time; }
+void **br_sql_sink_slot(br_sql *s) { return &s->sinks; }
 
+const plan *br_sql_view_plan(br_sql *s, const char *view)
+{
+	br_sql_view *v = br_map_gets(&s->views, view);
+	return v ? v->p : NULL;
+}
+
+/* The binder's view lookup: a view, or the sink table ("ns.name") of one,
+ * which has the view's columns (its rows come from the lake: feed_relation). */
 static const plan *find_view_plan(br_sql *s, const char *name)
 {
-	br_sql_view *v = br_map_gets(&s->views, name);
-	return v ? v->p : NULL;
+	const plan *p = br_sql_view_plan(s, name);
+	const char *owner = p ? NULL : br_sink_table_view(s, name);
+	return owner ? br_sql_view_plan(s, owner) : p;
+}
+
+static int view_rows(const br_sql_view *v, br_batch *out, br_err *err)
+{
+	const br_ztab *t = br_op_contents(v->out);
+	br_value *row = br_xcalloc((size_t)v->p->ncols + 1, sizeof *row);
+	br_zent *e;
+	int rc = 0;
+	for (size_t i = 0; !rc && (e = br_ztab_next(t, &i));) {
+		if (!e->w)
+			continue;
+		if (!(rc = br_row_decode(e->key, e->klen, row, v->p->ncols, err)))
+			br_batch_append_row(out, row, e->w);
+	}
+	free(row);
+	return rc;
+}
+
+int br_sql_view_rows(br_sql *s, const char *view, br_batch *out, br_err *err)
+{
+	br_sql_view *v = br_map_gets(&s->views, view);
+	if (!v)
+		return br_errf(err, BR_ENOTFOUND, "view \"%s\" does not exist", view);
+	return view_rows(v, out, err);
+}
+
+void br_sql_view_base_tables(br_sql *s, const char *view, const char ***names, int *n)
+{
+	br_sql_view *v = br_map_gets(&s->views, view);
+	for (int i = 0; v && i < v->ninputs; i++) {
+		const char *t = v->input_tables[i];
+		if (!t)
+			continue;
+		if (br_map_gets(&s->views, t)) {
+			br_sql_view_base_tables(s, t, names, n);
+			continue;
+		}
+		bool seen = false;
+		for (int k = 0; k < *n && !seen; k++)
+			seen = !strcmp((*names)[k], t);
+		if (seen)
+			continue;
+		*names = br_xrealloc(*names, sizeof **names * (size_t)(*n + 1));
+		(*names)[(*n)++] = t;
+	}
 }
 
 br_sql *br_sql_open(br_catalog *cat)
@@ -73,6 +130,7 @@ void br_sql_close(br_sql *s)
 {
 	if (!s)
 		return;
+	br_sink_close_all(s); /* commits what is pending: before the views and the log go */
 	br_map_slot *slot;
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
 		view_free(slot->val);
@@ -163,22 +221,15 @@ static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, 
 		rc = s->cat->vt->scan(s->cat, name, &b, err);
 	} else {
 		br_sql_view *v = br_map_gets(&s->views, name);
-		if (!v) {
+		if (!v && br_sink_table_view(s, name)) {
+			rc = br_sink_table_scan(s, name, &b, err);
+		} else if (!v) {
 			rc = br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", name);
 		} else if (v->broken) {
 			rc = br_errf(err, BR_EINVAL, "materialized view \"%s\" is unusable since a change failed in it: %s",
 				     name, v->broken);
 		} else {
-			const br_ztab *t = br_op_contents(v->out);
-			br_value *row = br_xcalloc((size_t)v->p->ncols + 1, sizeof *row);
-			br_zent *e;
-			for (size_t i = 0; !rc && (e = br_ztab_next(t, &i));) {
-				if (!e->w)
-					continue;
-				if (!(rc = br_row_decode(e->key, e->klen, row, v->p->ncols, err)))
-					br_batch_append_row(&b, row, e->w);
-			}
-			free(row);
+			rc = view_rows(v, &b, err);
 		}
 	}
 	if (!rc)
@@ -360,6 +411,25 @@ static void result_tag(br_sql_result *res, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int step_views(br_sql *s, const char *table, const br_batch *delta, br_err *err);
+
+/* After a step of v: its delta goes to SUBSCRIBE, its outputs (sink.c) and
+ * the views that read v (silver -> gold), which step in turn. */
+static void view_stepped(br_sql *s, br_sql_view *v, int *first, br_err *err)
+{
+	const br_batch *d = &v->out->out;
+	if (s->listener)
+		s->listener(s->listener_arg, v->name, d);
+	if (s->sinks)
+		br_sink_delta(s, v->name, d);
+	br_err derr;
+	int rc = d->nrows ? step_views(s, v->name, d, &derr) : 0;
+	if (rc && !*first) {
+		*first = rc;
+		*err = derr;
+	}
+}
+
 /* Steps every view that reads table with the table's delta. */
 static int step_views(br_sql *s, const char *table, const br_batch *delta, br_err *err)
 {
@@ -391,8 +461,8 @@ static int step_views(br_sql *s, const char *table, const br_batch *delta, br_er
 			rc = 0;
 			continue;
 		}
-		if (reads && s->listener)
-			s->listener(s->listener_arg, v->name, &v->out->out);
+		if (reads)
+			view_stepped(s, v, &first, err);
 	}
 	return first;
 }
@@ -404,7 +474,13 @@ static int poll_delta(void *arg, const char *table, const br_batch *delta, br_er
 
 int br_sql_poll(br_sql *s, br_err *err)
 {
-	return s->cat->vt->poll ? s->cat->vt->poll(s->cat, poll_delta, s, err) : 0;
+	int rc = s->cat->vt->poll ? s->cat->vt->poll(s->cat, poll_delta, s, err) : 0;
+	/* Outputs commit after a whole poll: the frontier is then the catalog's.
+	 * A failed commit is retried at the next poll, not an error of the statement. */
+	br_err serr;
+	if (s->sinks && br_sink_tick(s, false, &serr))
+		br_warn("%s", serr.msg);
+	return rc;
 }
 
 /* Applies a delta to a table and steps every view that reads it. A log-backed
@@ -923,8 +999,8 @@ int br_sql_views_watermark(br_sql *s, const char *table, br_err *err)
 						"and is now unusable: %s", v->name, table, verr.msg);
 			continue;
 		}
-		if (stepped && s->listener && v->out->out.nrows)
-			s->listener(s->listener_arg, v->name, &v->out->out);
+		if (stepped && v->out->out.nrows)
+			view_stepped(s, v, &first, err);
 	}
 	return first;
 }
@@ -952,8 +1028,13 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	if (!rc)
 		br_window_rewrite(x->s, v->p, &v->arena);
 	lower_ctx lc = { 0 };
+	br_sink_spec sink = { 0 };
+	json_t *viewopts = NULL; /* the options that are not sink_* */
 	if (!rc)
-		rc = br_sql_view_options(options, &lc.win.emit, x->err);
+		rc = br_sink_take_options(options, &viewopts, &sink, x->err);
+	if (!rc)
+		rc = br_sql_view_options(viewopts, &lc.win.emit, x->err);
+	json_decref(viewopts);
 	if (!rc) {
 		rc = build_circuit(v->p, &v->circ, &lc, &v->out, x->err);
 		if (!rc && lc.win.emit == BR_EMIT_ON_WINDOW_CLOSE && !lc.win.nwinagg)
@@ -967,10 +1048,13 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	}
 	/* Backfill: the tables' current contents are the first delta. */
 	for (int i = 0; !rc && i < v->ninputs; i++) {
-		if (v->input_tables[i] && br_map_gets(&x->s->views, v->input_tables[i]))
-			rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: a materialized view over another view");
-		else
-			rc = feed_relation(x->s, &v->circ, v->inputs[i], v->input_tables[i], x->err);
+		const char *in = v->input_tables[i];
+		if (in && !x->s->cat->vt->find(x->s->cat, in) && !br_map_gets(&x->s->views, in) &&
+		    br_sink_table_view(x->s, in))
+			rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: a materialized view over the sink table %s "
+				     "(read its view \"%s\" instead: it changes with it)", in, br_sink_table_view(x->s, in));
+		else /* a view over a view steps with the other's deltas (view_stepped) */
+			rc = feed_relation(x->s, &v->circ, v->inputs[i], in, x->err);
 	}
 	if (!rc)
 		rc = br_circuit_step(&v->circ, x->err);
@@ -978,15 +1062,26 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	if (!rc) /* windows the backfill already closed */
 		rc = view_step_watermark(x->s, v, &stepped, x->err);
 	if (rc) {
+		br_sink_spec_free(&sink);
+		view_free(v);
+		return rc;
+	}
+	br_map_put(&x->s->views, name, strlen(name), v);
+	/* Outputs start from the view's contents (reconciled with what the sink
+	 * already holds), before the view is kept: a failing sink fails CREATE. */
+	if ((sink.table || sink.topic) && (rc = br_sink_attach(x->s, name, &sink, x->err))) {
+		br_sink_spec_free(&sink);
+		br_map_del(&x->s->views, name, strlen(name));
 		view_free(v);
 		return rc;
 	}
 	if (x->s->cat->vt->save_view && !x->s->restoring &&
 	    (rc = x->s->cat->vt->save_view(x->s->cat, name, x->stmt_text, x->err))) {
+		br_sink_detach(x->s, name);
+		br_map_del(&x->s->views, name, strlen(name));
 		view_free(v);
 		return rc;
 	}
-	br_map_put(&x->s->views, name, strlen(name), v);
 	result_tag(x->res, "CREATE MATERIALIZED VIEW");
 	return 0;
 }
@@ -1005,13 +1100,21 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 		if (!name)
 			return br_errf(x->err, BR_EINVAL, "malformed DROP");
 		if (rt && (!strcmp(rt, "OBJECT_VIEW") || !strcmp(rt, "OBJECT_MATVIEW"))) {
-			br_sql_view *v = br_map_del(&x->s->views, name, strlen(name));
-			if (!v) {
+			if (!br_map_gets(&x->s->views, name)) {
 				if (missing_ok)
 					continue;
 				return br_errf(x->err, BR_ENOTFOUND, "view \"%s\" does not exist", name);
 			}
-			view_free(v);
+			br_map_slot *slot;
+			for (size_t k = 0; br_map_next(&x->s->views, &k, &slot);) {
+				br_sql_view *d = slot->val;
+				for (int j = 0; j < d->ninputs; j++)
+					if (d->input_tables[j] && !strcmp(d->input_tables[j], name))
+						return br_errf(x->err, BR_EINVAL, "cannot drop materialized view %s because "
+							       "materialized view %s depends on it", name, d->name);
+			}
+			br_sink_detach(x->s, name);
+			view_free(br_map_del(&x->s->views, name, strlen(name)));
 			if (x->s->cat->vt->save_view) {
 				int rc = x->s->cat->vt->save_view(x->s->cat, name, NULL, x->err);
 				if (rc)

@@ -79,6 +79,13 @@ struct br_log;
 int br_catalog_topic_open(br_catalog **out, struct br_log *log, const char *data_dir, br_err *err);
 /* Records skipped because they did not fit the table (not JSON, wrong types). */
 int64_t br_catalog_topic_skipped(br_catalog *c);
+/* For view outputs: the log and data directory of a topic catalog (NULL for
+ * other catalogs), and the next offset the catalog reads per partition of a
+ * table (false if c is not a topic catalog or has no such table; the array is
+ * the catalog's, valid until the next poll). */
+struct br_log *br_catalog_topic_log(br_catalog *c);
+const char *br_catalog_topic_data_dir(br_catalog *c);
+bool br_catalog_topic_offsets(br_catalog *c, const char *table, const int64_t **next, int32_t *nparts);
 
 /* ------------------------------------------------------------- session */
 
