@@ -417,7 +417,7 @@ static int topic_open(br_sql *s, sink *k, br_partition **out, br_err *err)
 	br_topic *tp = br_log_topic(log, k->spec.topic, strlen(k->spec.topic));
 	if (!tp) {
 		const char *kv[] = { "retention.ms", "-1" };
-		int rc = br_log_create_topic(log, k->spec.topic, 1, kv, 2, err);
+		int rc = br_log_create_topic(log, k->spec.topic, 1, kv, 1, err);
 		if (rc)
 			return br_errctx(err, "sink_topic %s of view \"%s\"", k->spec.topic, k->view);
 		tp = br_log_topic(log, k->spec.topic, strlen(k->spec.topic));
