@@ -37,7 +37,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-const nm = process.env.NM, cols = JSON.parse(process.env.COLS);
+const nm = process.env.NM;
 const realFetch = globalThis.fetch;
 globalThis.fetch = async (url, init = {}) => {
   const u = String(url);
@@ -63,8 +63,11 @@ const require = createRequire(join(nm, 'x.js'));
 const { DuckDBInstance } = await import(pathToFileURL(require.resolve('@duckdb/node-api')).href);
 const db = await DuckDBInstance.create(':memory:');
 const con = await db.connect();
+const readline = await import('node:readline');
+for await (const line of readline.createInterface({ input: process.stdin })) {
+const { tables, cols } = JSON.parse(line);
 const out = {};
-for (const dir of JSON.parse(process.env.TABLES)) {
+for (const dir of tables) {
   const tableUrl = pathToFileURL(dir).href;
   const md = await icebergMetadata({ tableUrl });
   const snap = md.snapshots.find(s => s['snapshot-id'] === md['current-snapshot-id']);
@@ -83,6 +86,7 @@ for (const dir of JSON.parse(process.env.TABLES)) {
   out[dir] = { icebird: ice, duckdb: duck, summary: snap ? snap.summary : {} };
 }
 console.log(JSON.stringify(out));
+}
 """
 
 
@@ -110,26 +114,51 @@ def wait_pg(pg, timeout=60):
         time.sleep(0.2)
 
 
-def wait_equal(pg, a, b, ncols, timeout=30):
-    """Polls until queries a and b give the same rows; returns (rows a, rows b)."""
+def wait_equal(pg, pairs, timeout=30):
+    """Polls until each pair (query a, query b, ncols) gives the same rows, all
+    in one psql call; returns [(rows a, rows b)]."""
     deadline = time.time() + timeout
+    sql = "; SELECT '#'; ".join("%s; SELECT '#'; %s" % (a, b) for a, b, _ in pairs)
     while True:
-        ra, rb = rows_of(psql(pg, a), ncols), rows_of(psql(pg, b), ncols)
-        if (ra is not None and ra == rb) or time.time() > deadline:
-            return ra, rb
+        parts = ("\n" + psql(pg, sql) + "\n").split("\n#\n")
+        res = []
+        for i, (_, _, n) in enumerate(pairs):
+            ok = len(parts) == 2 * len(pairs)
+            res.append((rows_of(parts[2 * i].strip(), n) if ok else None,
+                        rows_of(parts[2 * i + 1].strip(), n) if ok else None))
+        if all(ra is not None and ra == rb for ra, rb in res) or time.time() > deadline:
+            return res
         time.sleep(0.1)
 
 
-def read_lake(data, tables):
-    env = dict(os.environ, NM=NODE_MODULES,
-               TABLES=json.dumps([os.path.join(data, "lake", *t.split(".")) for t in tables]),
-               COLS=json.dumps({os.path.join(data, "lake", *t.split(".")): c for t, c in tables.items()}))
-    r = subprocess.run(["node", "--input-type=module", "-"], input=READ_JS.encode(), env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180)
-    if r.returncode:
-        raise RuntimeError("lake read failed: %s" % r.stderr.decode()[-2000:])
-    res = json.loads(r.stdout.decode().strip().splitlines()[-1])
-    return {t: res[os.path.join(data, "lake", *t.split("."))] for t in tables}
+class LakeReader:
+    """One node process (icebird and DuckDB load once) answering a line per request."""
+
+    def __init__(self):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix="braid-sinks-js-")
+        path = os.path.join(self.dir, "read.mjs")
+        with open(path, "w") as f:
+            f.write(READ_JS)
+        self.p = subprocess.Popen(["node", path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  env=dict(os.environ, NM=NODE_MODULES), text=True)
+
+    def read(self, data, tables):
+        dirs = {t: os.path.join(data, "lake", *t.split(".")) for t in tables}
+        self.p.stdin.write(json.dumps({"tables": list(dirs.values()),
+                                       "cols": {dirs[t]: c for t, c in tables.items()}}) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("lake reader (node) exited: %s" % self.p.poll())
+        res = json.loads(line)
+        return {t: res[d] for t, d in dirs.items()}
+
+    def close(self):
+        import shutil
+        self.p.stdin.close()
+        self.p.wait(30)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def topic_integral(bootstrap, topic, cols):
@@ -169,7 +198,8 @@ class Feeder:
     def __init__(self, bootstrap):
         self.p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "log_level": 0,
                            "enable.idempotence": True, "partitioner": "murmur2_random",
-                           "message.timeout.ms": 120000})
+                           "message.timeout.ms": 120000, "reconnect.backoff.ms": 20,
+                           "reconnect.backoff.max.ms": 200, "retry.backoff.ms": 20})
         self.rng = random.Random(7)
         self.sent = 0
 
@@ -187,19 +217,20 @@ class Feeder:
             time.sleep(0.01)
 
 
-def check_round(b, pg, tag_, feeder):
+def check_round(b, pg, tag_, feeder, reader):
     tap.eq(feeder.p.flush(60), 0, "%s: every record produced was acknowledged" % tag_)
-    want, view = wait_equal(pg, AGG, "SELECT grp, n, s FROM per_grp", 3)
+    (want, view), (_, sql_sink), (gwant, gold), (swant, silver) = wait_equal(pg, [
+        (AGG, "SELECT grp, n, s FROM per_grp", 3),
+        (AGG, "SELECT grp, n, s FROM gold.per_grp", 3),
+        (GOLD_BATCH, "SELECT grp, n, top FROM gold", 3),
+        ("SELECT id, grp, v FROM ev WHERE v > 50", "SELECT id, grp, v FROM silver.ev_big", 3)])
     tap.ok(want and view == want, "%s: view per_grp equals the batch SELECT (%d groups)" % (tag_, len(want or [])),
            "%s vs %s" % (view, want))
-    _, sql_sink = wait_equal(pg, AGG, "SELECT grp, n, s FROM gold.per_grp", 3)
     tap.ok(sql_sink == want, "%s: sink table gold.per_grp read by SQL equals it" % tag_, "%s" % sql_sink)
-    gwant, gold = wait_equal(pg, GOLD_BATCH, "SELECT grp, n, top FROM gold", 3)
     tap.ok(gwant and gold == gwant, "%s: view gold over view silver equals its batch SELECT" % tag_,
            "%s vs %s" % (gold, gwant))
-    swant, silver = wait_equal(pg, "SELECT id, grp, v FROM ev WHERE v > 50", "SELECT id, grp, v FROM silver.ev_big", 3)
     tap.ok(swant and silver == swant, "%s: sink table silver.ev_big read by SQL (%d rows)" % (tag_, len(swant or [])))
-    lake = read_lake(b.data, {"gold.per_grp": ["grp", "n", "s"], "silver.ev_big": ["id", "grp", "v"]})
+    lake = reader.read(b.data, {"gold.per_grp": ["grp", "n", "s"], "silver.ev_big": ["id", "grp", "v"]})
     g = lake["gold.per_grp"]
     exp = multiset(want or [])
     tap.ok(multiset(g["icebird"]) == exp, "%s: icebird reads gold.per_grp = batch answer" % tag_,
@@ -240,6 +271,7 @@ def main():
     tap.ok("already writes" in out, "two views cannot write one sink table", out)
 
     feeder = Feeder(b.bootstrap)
+    reader = LakeReader()
     rng = random.Random(11)
     stop = threading.Event()
     t = threading.Thread(target=feeder.run, args=(stop,))
@@ -247,7 +279,7 @@ def main():
     time.sleep(0.5)
     stop.set()
     t.join()
-    check_round(b, pg, "start", feeder)
+    check_round(b, pg, "start", feeder, reader)
     for k in range(10):
         stop = threading.Event()
         t = threading.Thread(target=feeder.run, args=(stop,))
@@ -258,13 +290,14 @@ def main():
         t.join()
         b.start()
         wait_pg(pg)
-        check_round(b, pg, "kill %d" % (k + 1), feeder)
+        check_round(b, pg, "kill %d" % (k + 1), feeder, reader)
     tap.ok(feeder.sent > 1000, "%d upserts produced over the kills" % feeder.sent)
 
     # A clean stop commits what is pending; the sinks then hold the final answer.
     b.restart()
     wait_pg(pg)
-    check_round(b, pg, "clean restart", feeder)
+    check_round(b, pg, "clean restart", feeder, reader)
+    reader.close()
     b.close()
     tap.finish()
 
