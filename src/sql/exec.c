@@ -413,6 +413,20 @@ static void result_tag(br_sql_result *res, const char *fmt, ...)
 
 static int step_views(br_sql *s, const char *table, const br_batch *delta, br_err *err);
 
+/* Marks every view that reads view (directly or through others) unusable. */
+static void break_readers(br_sql *s, const char *view, const char *why)
+{
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);) {
+		br_sql_view *v = slot->val;
+		for (int k = 0; !v->broken && k < v->ninputs; k++)
+			if (v->input_tables[k] && !strcmp(v->input_tables[k], view)) {
+				v->broken = br_xasprintf("materialized view \"%s\" it reads is unusable: %s", view, why);
+				break_readers(s, v->name, why);
+			}
+	}
+}
+
 /* After a step of v: its delta goes to SUBSCRIBE, its outputs (sink.c) and
  * the views that read v (silver -> gold), which step in turn. */
 static void view_stepped(br_sql *s, br_sql_view *v, int *first, br_err *err)
@@ -450,8 +464,10 @@ static int step_views(br_sql *s, const char *table, const br_batch *delta, br_er
 		if (reads && !rc)
 			rc = br_circuit_step(&v->circ, &verr);
 		if (rc) {
-			/* The other views still follow the table; this one stops answering. */
+			/* The other views still follow the table; this one stops answering,
+			 * and so do the views over it (they would miss its deltas). */
 			v->broken = br_xstrdup(verr.msg);
+			break_readers(s, v->name, verr.msg);
 			if (!first) {
 				first = rc;
 				br_errf(err, rc,
@@ -994,6 +1010,7 @@ int br_sql_views_watermark(br_sql *s, const char *table, br_err *err)
 		int rc = view_step_watermark(s, v, &stepped, &verr);
 		if (rc) {
 			v->broken = br_xstrdup(verr.msg);
+			break_readers(s, v->name, verr.msg);
 			if (!first)
 				first = br_errf(err, rc, "materialized view \"%s\" could not follow the watermark of \"%s\" "
 						"and is now unusable: %s", v->name, table, verr.msg);

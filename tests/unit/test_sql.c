@@ -309,6 +309,43 @@ static void test_views_basic(void **state)
 	br_sql_close(s);
 }
 
+/* silver -> gold: a view over a view steps with the other's deltas and stays
+ * equal to its batch answer; a broken view breaks the views over it. Sinks
+ * need a data directory (test_sinks.py covers them). */
+static void test_views_over_views(void **state)
+{
+	(void)state;
+	br_sql *s = br_sql_open(NULL);
+	exec_ok(s, "CREATE TABLE t(k TEXT, v INTEGER);"
+		   "INSERT INTO t VALUES ('a', 1), ('a', 5), ('b', 2);"
+		   "CREATE MATERIALIZED VIEW silver AS SELECT k, v * 10 AS w, 100 / (v - 7) AS q FROM t WHERE v > 1;"
+		   "CREATE MATERIALIZED VIEW gold AS SELECT k, sum(w) AS s, count(*) AS n FROM silver GROUP BY k;"
+		   "CREATE MATERIALIZED VIEW platinum AS SELECT sum(s) FROM gold");
+	EXPECT(s, "SELECT * FROM gold WHERE k = 'a'", "'a'|50|1");
+	EXPECT(s, "SELECT * FROM platinum", "70");
+	exec_ok(s, "INSERT INTO t VALUES ('a', 3), ('c', 4); DELETE FROM t WHERE v = 2; UPDATE t SET v = 6 WHERE v = 5");
+	EXPECT(s, "SELECT * FROM gold WHERE k = 'a'", "'a'|90|2");
+	EXPECT(s, "SELECT count(*) FROM gold", "2");
+	EXPECT(s, "SELECT * FROM platinum", "130");
+	EXPECT(s, "SELECT sum(v * 10) FROM t WHERE v > 1", "130");
+	br_err err = { 0 };
+	assert_int_not_equal(br_sql_exec(s, "DROP VIEW silver", NULL, &err), 0);
+	assert_non_null(strstr(err.msg, "materialized view gold depends on it"));
+	assert_int_not_equal(br_sql_exec(s, "CREATE MATERIALIZED VIEW o WITH (sink_table = 'a.b') AS SELECT * FROM t",
+					 NULL, &err), 0);
+	assert_non_null(strstr(err.msg, "need a data directory"));
+	assert_int_not_equal(br_sql_exec(s, "CREATE MATERIALIZED VIEW o WITH (sink_rows = 0) AS SELECT * FROM t",
+					 NULL, &err), 0);
+	assert_non_null(strstr(err.msg, "sink_rows must be a positive number"));
+	/* division by zero in silver: gold and platinum stop answering too */
+	assert_int_not_equal(br_sql_exec(s, "INSERT INTO t VALUES ('z', 7)", NULL, &err), 0);
+	EXPECT(s, "SELECT count(*) FROM t", "5");
+	assert_int_not_equal(br_sql_exec(s, "SELECT * FROM platinum", NULL, &err), 0);
+	assert_non_null(strstr(err.msg, "unusable"));
+	exec_ok(s, "DROP VIEW platinum; DROP VIEW gold; DROP VIEW silver; DROP TABLE t");
+	br_sql_close(s);
+}
+
 typedef struct listen_log {
 	int calls;
 	int64_t net; /* sum of the weights seen for view m2 */
@@ -964,6 +1001,7 @@ int main(void)
 		cmocka_unit_test(test_semantics),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_views_basic),
+		cmocka_unit_test(test_views_over_views),
 		cmocka_unit_test(test_apply_and_listener),
 		cmocka_unit_test(test_differential_sqlite),
 		cmocka_unit_test(test_incremental_equals_batch),
