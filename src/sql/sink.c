@@ -65,6 +65,7 @@ typedef struct sink {
 	br_ztab json;             /* topic: row JSON text -> weight */
 	int64_t npending;         /* delta rows since the last commit */
 	int64_t since_ms;         /* when the oldest pending change came (0: none) */
+	int64_t commits;          /* table commits since attach (maintenance cadence) */
 } sink;
 
 typedef struct sinks {
@@ -353,6 +354,22 @@ static void expand(const br_batch *rows, br_batch *out)
 	free(vals);
 }
 
+/* Keeps a long-lived sink table small: every 50 commits the small files of
+ * appends are compacted (a "replace" snapshot that keeps the frontier), every
+ * 100 commits snapshots older than 10 minutes are expired (beyond the last 20)
+ * with the files only they named. Without it each commit (every second by
+ * default) would add a snapshot that every later metadata file repeats.
+ * Failures only warn: the table stays correct, just larger. */
+static void table_maintain(sink *k)
+{
+	br_err e;
+	k->commits++;
+	if (k->commits % 50 == 0 && br_ice_compact(k->t, 8 << 20, NULL, NULL, &e))
+		br_warn("sink_table %s: compaction: %s", k->spec.table, e.msg);
+	if (k->commits % 100 == 0 && br_ice_expire_snapshots(k->t, br_now_ms() - 600000, 20, NULL, NULL, &e))
+		br_warn("sink_table %s: snapshot expiry: %s", k->spec.table, e.msg);
+}
+
 static int table_commit(br_sql *s, sink *k, const char *frontier, br_err *err)
 {
 	const plan *p = br_sql_view_plan(s, k->view);
@@ -406,7 +423,10 @@ static int table_commit(br_sql *s, sink *k, const char *frontier, br_err *err)
 	br_batch_free(&rows);
 	br_batch_free(&b);
 	br_type_free(ft);
-	return rc ? br_errctx(err, "sink_table %s of view \"%s\"", k->spec.table, k->view) : 0;
+	if (rc)
+		return br_errctx(err, "sink_table %s of view \"%s\"", k->spec.table, k->view);
+	table_maintain(k);
+	return 0;
 }
 
 /* ------------------------------------------------------------- the topic */
