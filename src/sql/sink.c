@@ -8,14 +8,15 @@
  * commit is never written). After a poll of the tables (br_sql_poll), a sink
  * whose oldest pending change is sink_interval old (default 1 s) or that has
  * sink_rows pending rows (default 100000) commits:
- *   - table: pending rows all positive -> one "append" snapshot of a data file
+ *   - table: pending rows all positive -> one "append" snapshot of data files
  *     holding them (each row repeated by its multiplicity); any negative ->
- *     copy-on-write: one "overwrite" snapshot that removes every live data
- *     file and adds files holding the view's whole current contents. Cost:
- *     O(view) per commit that retracts — fine for aggregates, which are small;
- *     per-file rewrites or position deletes would be the next step for large
- *     upsert views. No delete files are ever written, so any Iceberg reader
- *     (icebird, DuckDB over the live files) reads the table as it is.
+ *     copy-on-write (table_rewrite): one "overwrite" snapshot that replaces
+ *     the live files of the partitions the pending rows fall in by files of
+ *     the view's rows in those partitions. The table is created partitioned
+ *     by bucket[16] of its first bucketable column, so one changed row
+ *     rewrites ~1/16 of the view (all of it when that column has few values).
+ *     No delete files are ever written, so any Iceberg reader (icebird,
+ *     DuckDB over the live files) reads the table as it is.
  *   - topic: one record per pending row with a non-zero weight, key = the
  *     row as a JSON object of the view's columns, value = the same object plus
  *     "_weight": w, header braid.frontier; appended to partition 0 and made
@@ -48,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/map.h"
 #include "base/util.h"
 #include "iceberg/iceberg.h"
 #include "log/log.h"
@@ -300,10 +302,23 @@ static int table_open(br_sql *s, sinks *ss, sink *k, const plan *p, br_err *err)
 		}
 		br_type_struct_add(st, i + 1, p->names[i], false, br_type_new(p->types[i]), NULL);
 	}
+	/* bucket[16] of the first column that has a bucket transform (not
+	 * boolean/double) and a plain name: retractions rewrite only their buckets */
+	char *spec = NULL;
+	for (int i = 0; !spec && i < p->ncols; i++) {
+		bool plain = p->names[i][0] != 0;
+		for (const char *c = p->names[i]; *c; c++)
+			plain &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
+		if (plain && p->types[i] != BR_T_BOOLEAN && p->types[i] != BR_T_DOUBLE)
+			spec = br_xasprintf("bucket[16](%s)", p->names[i]);
+	}
 	br_schema *sch;
-	if ((rc = br_schema_new(0, st, &sch, err)))
+	if ((rc = br_schema_new(0, st, &sch, err))) {
+		free(spec);
 		return rc;
-	rc = br_ice_create(ss->lake, k->ns, k->name, sch, NULL, NULL, err);
+	}
+	rc = br_ice_create(ss->lake, k->ns, k->name, sch, spec, NULL, err);
+	free(spec);
 	if (rc == BR_EEXIST)
 		rc = 0;
 	if (!rc)
@@ -370,6 +385,84 @@ static void table_maintain(sink *k)
 		br_warn("sink_table %s: snapshot expiry: %s", k->spec.table, e.msg);
 }
 
+/* The partition tuple of row i of b (in the table's schema), encoded. */
+static int part_key(const br_ice_table *t, const br_batch *b, int64_t i, br_buf *out, br_err *err)
+{
+	int np = br_ice_table_npart(t);
+	br_value pv[8];
+	if (np > 8)
+		return br_errf(err, BR_EUNSUPPORTED, "sink tables support up to 8 partition fields");
+	int rc = np ? br_ice_partition_of(t, b, i, pv, err) : 0;
+	br_buf_reset(out);
+	if (!rc)
+		br_row_encode(out, pv, np);
+	return rc;
+}
+
+/* Copy-on-write of the partitions the pending rows touch: their live files
+ * are replaced, in one "overwrite" snapshot, by files of the view's rows in
+ * those partitions. A table made here is partitioned by bucket[16] of its
+ * first bucketable column, so a retraction rewrites about 1/16 of the view
+ * (all of it when that column has few values, or the table is unpartitioned).
+ * rows: scratch (the view's flow row type). Cost: O(view) to pick the rows, the
+ * writes O(touched partitions). */
+static int table_rewrite(br_sql *s, sink *k, br_batch *rows, const br_ice_kv *summary, br_err *err)
+{
+	const plan *p = br_sql_view_plan(s, k->view);
+	const br_type *root = br_ice_table_schema(k->t)->root;
+	br_map touched = { 0 };
+	br_buf key = { 0 };
+	br_batch pend, all, b;
+	br_batch_init(&pend, root, false);
+	br_batch_init(&all, root, false);
+	br_batch_init(&b, root, false);
+	br_value *vals = br_xcalloc((size_t)p->ncols + 1, sizeof *vals);
+	br_zent *e;
+	int rc = 0;
+	for (size_t i = 0; !rc && (e = br_ztab_next(&k->rows, &i));)
+		if (e->w && !(rc = br_row_decode(e->key, e->klen, vals, p->ncols, err)))
+			br_batch_append_row(&pend, vals, 1);
+	for (int64_t i = 0; !rc && i < pend.nrows; i++)
+		if (!(rc = part_key(k->t, &pend, i, &key, err)))
+			br_map_put(&touched, key.p, key.len, (void *)1);
+	if (!rc && !(rc = br_sql_view_rows(s, k->view, rows, err)))
+		expand(rows, &all);
+	for (int64_t i = 0; !rc && i < all.nrows; i++)
+		if (!(rc = part_key(k->t, &all, i, &key, err)) && br_map_get(&touched, key.p, key.len)) {
+			br_batch_get_row(&all, i, vals);
+			br_batch_append_row(&b, vals, 1);
+		}
+	br_ice_plan plan;
+	br_arena a;
+	br_arena_init(&a, 4096);
+	br_ice_datafile *files = NULL;
+	size_t nfiles = 0, ndel = 0;
+	if (!rc && !(rc = br_ice_plan_scan(k->t, NULL, &plan, err))) {
+		const char **del = br_xcalloc(plan.nfiles + 1, sizeof *del);
+		for (size_t i = 0; i < plan.nfiles; i++) {
+			const br_ice_datafile *df = &plan.files[i].df;
+			br_buf_reset(&key);
+			br_row_encode(&key, df->part, df->npart);
+			if (br_map_get(&touched, key.p, key.len))
+				del[ndel++] = df->path;
+		}
+		if (b.nrows)
+			rc = br_ice_write_files(k->t, &b, NULL, &a, &files, &nfiles, err);
+		if (!rc && (ndel || nfiles))
+			rc = br_ice_overwrite(k->t, del, ndel, files, nfiles, nfiles ? "overwrite" : "delete", summary, err);
+		free(del);
+		br_ice_plan_free(&plan);
+	}
+	br_arena_free(&a);
+	free(vals);
+	br_batch_free(&pend);
+	br_batch_free(&all);
+	br_batch_free(&b);
+	br_buf_free(&key);
+	br_map_free(&touched);
+	return rc;
+}
+
 static int table_commit(br_sql *s, sink *k, const char *frontier, br_err *err)
 {
 	const plan *p = br_sql_view_plan(s, k->view);
@@ -398,27 +491,8 @@ static int table_commit(br_sql *s, sink *k, const char *frontier, br_err *err)
 		expand(&rows, &b);
 		if (!rc)
 			rc = br_ice_append_batch(k->t, &b, &summary, err);
-	} else if (!(rc = br_sql_view_rows(s, k->view, &rows, err))) {
-		/* copy-on-write: the view's whole contents replace every live file */
-		expand(&rows, &b);
-		br_ice_plan plan;
-		br_arena a;
-		br_arena_init(&a, 4096);
-		br_ice_datafile *files = NULL;
-		size_t nfiles = 0;
-		if (!(rc = br_ice_plan_scan(k->t, NULL, &plan, err))) {
-			const char **del = br_xcalloc(plan.nfiles + 1, sizeof *del);
-			for (size_t i = 0; i < plan.nfiles; i++)
-				del[i] = plan.files[i].df.path;
-			if (b.nrows)
-				rc = br_ice_write_files(k->t, &b, NULL, &a, &files, &nfiles, err);
-			if (!rc && (plan.nfiles || nfiles))
-				rc = br_ice_overwrite(k->t, del, plan.nfiles, files, nfiles, nfiles ? "overwrite" : "delete",
-						      &summary, err);
-			free(del);
-			br_ice_plan_free(&plan);
-		}
-		br_arena_free(&a);
+	} else {
+		rc = table_rewrite(s, k, &rows, &summary, err);
 	}
 	br_batch_free(&rows);
 	br_batch_free(&b);
