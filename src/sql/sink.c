@@ -281,6 +281,15 @@ static void pending_add(sink *k, const plan *p, const br_batch *b, int sign)
 	free(vals);
 }
 
+/* Sets every weight to 0: what an output has emitted is not pending for it
+ * any more, even if the other output failed and the commit is retried. */
+static void emitted(br_ztab *t)
+{
+	br_zent *e;
+	for (size_t i = 0; (e = br_ztab_next(t, &i));)
+		e->w = 0;
+}
+
 /* ------------------------------------------------------------- the table */
 
 static int table_open(br_sql *s, sinks *ss, sink *k, const plan *p, br_err *err)
@@ -611,6 +620,8 @@ static int topic_commit(br_sql *s, sink *k, const char *frontier, br_err *err)
 	if (!rc && n && !(rc = br_partition_append(part, bytes.p, bytes.len, now, &res, err)) &&
 	    res.status != BR_APPEND_OK)
 		rc = br_errf(err, BR_EIO, "append refused: %s", res.msg);
+	if (!rc) /* in the log now: a retry after a failed sync must not append them again */
+		emitted(&k->json);
 	if (!rc && n)
 		rc = br_partition_sync(part, err);
 	br_rb_builder_free(&b);
@@ -625,8 +636,8 @@ static int commit(br_sql *s, sink *k, br_err *err)
 {
 	char *frontier = frontier_text(s, k->view);
 	int rc = 0;
-	if (k->spec.table)
-		rc = table_commit(s, k, frontier, err);
+	if (k->spec.table && !(rc = table_commit(s, k, frontier, err)))
+		emitted(&k->rows);
 	if (!rc && k->spec.topic)
 		rc = topic_commit(s, k, frontier, err);
 	free(frontier);
@@ -663,6 +674,9 @@ int br_sink_attach(br_sql *s, const char *view, br_sink_spec *spec, br_err *err)
 		if (!strcmp(p->names[i], "_weight") && spec->topic)
 			return br_errf(err, BR_EINVAL, "view \"%s\" has a column named _weight, which its sink_topic "
 				       "records use for the weight", view);
+	if (spec->topic && br_sql_catalog(s)->vt->find(br_sql_catalog(s), spec->topic))
+		return br_errf(err, BR_EINVAL, "sink_topic %s is the topic of table %s: a view cannot write its "
+			       "changelog into a table", spec->topic, spec->topic);
 	sinks *ss = get(s, true);
 	for (int i = 0; i < ss->n; i++)
 		if ((spec->table && ss->v[i]->spec.table && !strcmp(spec->table, ss->v[i]->spec.table)) ||

@@ -269,6 +269,8 @@ def main():
     tap.ok("namespace.name" in out, "sink_table needs namespace.name", out)
     out = psql(pg, "CREATE MATERIALIZED VIEW twice WITH (sink_table = 'gold.per_grp') AS SELECT 1 AS one")
     tap.ok("already writes" in out, "two views cannot write one sink table", out)
+    out = psql(pg, "CREATE MATERIALIZED VIEW loop WITH (sink_topic = 'ev') AS SELECT 1 AS one")
+    tap.ok("cannot write its changelog into a table" in out, "a sink_topic cannot be a table's topic", out)
 
     feeder = Feeder(b.bootstrap)
     reader = LakeReader()
