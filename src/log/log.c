@@ -644,16 +644,6 @@ int br_log_set_configs(br_log *log, const char *name, const char *const *kv, siz
  * crash loses at most the append times of that window, which no reader saw (see
  * partition.c: crash story). */
 
-struct br_flush {
-	int what;      /* BR_FLUSH_DATA and/or BR_FLUSH_INDEX */
-	uint64_t seq;
-	int *fds;
-	size_t nfds;
-	struct mark { uint8_t topic_id[16]; char *topic; int32_t part; int64_t leo; bool data, index; } *marks;
-	size_t nmarks;
-	int *errnos; /* per fd, so parallel parts never share a word */
-};
-
 static void fd_list_add(int **list, size_t *n, size_t *cap, int fd)
 {
 	if (fd < 0)
@@ -664,6 +654,32 @@ static void fd_list_add(int **list, size_t *n, size_t *cap, int fd)
 	}
 	(*list)[(*n)++] = fd;
 }
+
+struct br_flush {
+	int what;      /* BR_FLUSH_DATA and/or BR_FLUSH_INDEX */
+	uint64_t seq;
+	int *fds;
+	size_t nfds;
+	struct mark { uint8_t topic_id[16]; char *topic; int32_t part; int64_t leo; bool data, index; } *marks;
+	size_t nmarks;
+	int *errnos; /* per fd, so parallel parts never share a word */
+	char **labels; /* per fd, what it is: only while tracing (BRAID_TRACE_SLOW) */
+};
+
+/* Adds fd to the flush; with tracing on, also a label naming it. */
+static void flush_add(br_flush *f, size_t *cap, int fd, const char *what, const char *topic, int32_t part)
+{
+	if (fd < 0)
+		return;
+	size_t n = f->nfds, lcap = *cap;
+	fd_list_add(&f->fds, &f->nfds, cap, fd);
+	if (!br_trace_slow_ns)
+		return;
+	if (*cap != lcap || !f->labels)
+		f->labels = br_xrealloc(f->labels, *cap * sizeof *f->labels);
+	f->labels[n] = topic ? br_xasprintf("%s of %s/%d", what, topic, part) : br_xstrdup(what);
+}
+
 
 void br_log_add_sealed_fd(br_log *log, int fd) { fd_list_add(&log->sealed_fds, &log->nsealed, &log->sealed_cap, fd); }
 void br_log_add_sealed_ifd(br_log *log, int fd) { fd_list_add(&log->sealed_ifds, &log->nisealed, &log->isealed_cap, fd); }
@@ -702,13 +718,13 @@ br_flush *br_log_flush_begin_what(br_log *log, int what)
 	size_t cap = 0, mcap = 0;
 	if (what & BR_FLUSH_DATA) {
 		for (size_t i = 0; i < log->nsealed; i++)
-			fd_list_add(&f->fds, &f->nfds, &cap, log->sealed_fds[i]);
+			flush_add(f, &cap, log->sealed_fds[i], "rolled segment", NULL, 0);
 		log->nsealed = 0;
 		log->flushing = true;
 	}
 	if (what & BR_FLUSH_INDEX) {
 		for (size_t i = 0; i < log->nisealed; i++)
-			fd_list_add(&f->fds, &f->nfds, &cap, log->sealed_ifds[i]);
+			flush_add(f, &cap, log->sealed_ifds[i], "rolled index", NULL, 0);
 		log->nisealed = 0;
 		log->isyncing = true;
 	}
@@ -724,11 +740,11 @@ br_flush *br_log_flush_begin_what(br_log *log, int what)
 			br_segment *a = p->segs[p->nsegs - 1];
 			if (data) {
 				p->dirty = false;
-				fd_list_add(&f->fds, &f->nfds, &cap, dup(a->fd));
+				flush_add(f, &cap, dup(a->fd), "data", t->name, i);
 			}
 			if (index) {
 				p->idx_dirty = false;
-				fd_list_add(&f->fds, &f->nfds, &cap, dup(a->ifd));
+				flush_add(f, &cap, dup(a->ifd), "index", t->name, i);
 			}
 			if (f->nmarks == mcap) {
 				mcap = mcap ? mcap * 2 : 16;
@@ -754,9 +770,12 @@ int br_log_flush_kind(const br_flush *f) { return f->what; }
 
 void br_log_flush_run_part(br_flush *f, size_t i, size_t n)
 {
-	for (size_t k = i; k < f->nfds; k += n)
+	for (size_t k = i; k < f->nfds; k += n) {
+		int64_t t0 = BR_TRACE_T0();
 		if (fdatasync(f->fds[k]))
 			f->errnos[k] = errno;
+		br_trace_slow(t0, "fdatasync of %s", f->labels ? f->labels[k] : "?");
+	}
 }
 
 void br_log_flush_run(br_flush *f) { br_log_flush_run_part(f, 0, 1); }
@@ -766,6 +785,8 @@ int br_log_flush_end(br_log *log, br_flush *f, br_err *err)
 	int rc = 0, failed = 0;
 	for (size_t i = 0; i < f->nfds; i++) {
 		close(f->fds[i]);
+		if (f->labels)
+			free(f->labels[i]);
 		if (f->errnos[i] && !failed)
 			failed = f->errnos[i];
 	}
@@ -791,6 +812,7 @@ int br_log_flush_end(br_log *log, br_flush *f, br_err *err)
 		free(f->marks[i].topic);
 	free(f->marks);
 	free(f->fds);
+	free(f->labels);
 	free(f->errnos);
 	if (f->what & BR_FLUSH_DATA)
 		log->flushing = false;

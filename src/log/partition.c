@@ -434,7 +434,9 @@ int br_partition_append(br_partition *p, uint8_t *batches, size_t len, int64_t n
 		pos += n;
 	}
 	if (need_roll(p, len, now_ms, total_delta)) {
+		int64_t t0 = BR_TRACE_T0();
 		int rc = br_partition_roll(p, now_ms, err);
+		br_trace_slow(t0, "segment roll of %s/%d", t->name, p->id);
 		if (rc) {
 			fill_status(res, BR_APPEND_IO, err ? err->msg : "roll failed");
 			return rc;
@@ -465,7 +467,9 @@ int br_partition_append(br_partition *p, uint8_t *batches, size_t len, int64_t n
 	}
 	char what[64];
 	snprintf(what, sizeof what, "%s/%d", t->name, p->id);
+	int64_t t0 = BR_TRACE_T0();
 	int rc = write_all(s->fd, batches, len, (off_t)s->size, what, err);
+	br_trace_slow(t0, "pwrite of %zu bytes to %s", len, what);
 	if (!rc)
 		rc = write_all(s->ifd, ib.p, ib.len, -1, what, err);
 	if (rc) {
