@@ -89,6 +89,8 @@ struct br_broker {
 	br_flush *flush;   /* the data flush in flight (acks wait for it) */
 	uv_work_t isync_work;
 	br_flush *isync;   /* the index sync in flight (append times; nobody waits) */
+	uv_work_t trim_work;
+	br_trim *trim;     /* the trim round in flight (blocks of deleted segments, log.h) */
 	bool flush_wanted;
 	int64_t last_flush_ns, last_isync_ns;
 	int64_t flush_t0, isync_t0, iter_t0; /* tracing: flush / index sync queued, loop woke */
@@ -671,6 +673,30 @@ static void on_tier_async(uv_async_t *a)
 	tier_poll(a->data);
 }
 
+/* One trim round per tick: deleted segments' blocks go a few MiB at a time
+ * (log.c: gentle deletion), on the thread pool. */
+static void trim_work(uv_work_t *w)
+{
+	br_broker *b = w->data;
+	br_log_trim_run(b->trim);
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+	br_broker *b = w->data;
+	(void)status;
+	br_log_trim_end(b->log, b->trim);
+	b->trim = NULL;
+}
+
+static void trim_start(br_broker *b)
+{
+	if (b->trim || !(b->trim = br_log_trim_begin(b->log)))
+		return;
+	b->trim_work.data = b;
+	uv_queue_work(&b->loop, &b->trim_work, trim_work, trim_done);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	br_broker *b = t->data;
@@ -680,6 +706,7 @@ static void on_tick(uv_timer_t *t)
 	if (!b->flush) /* else the next data flush takes it along */
 		isync_start(b);
 	tier_poll(b); /* tier hook */
+	trim_start(b);
 	br_trace_slow(t0, "tick (groups, parked fetches, index sync, tiering)");
 }
 
@@ -892,7 +919,7 @@ void br_broker_close(br_broker *b)
 		return;
 	/* finish the flush in flight, then one last flush so every produce can be
 	 * answered truthfully before the connections go */
-	while (b->flush || b->isync)
+	while (b->flush || b->isync || b->trim)
 		uv_run(&b->loop, UV_RUN_ONCE);
 	flush_sync(b, "final flush");
 	br_tier_close(b->tier); /* tier hook: waits for the job in flight */

@@ -776,6 +776,16 @@ int br_partition_max_timestamp(br_partition *p, int64_t *offset, int64_t *ts, br
 	return br_partition_offset_for_time(p, best, offset, ts, err);
 }
 
+void br_partition_trim_all(br_partition *p)
+{
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (p->segs[i]->fd >= 0) {
+			int fd = dup(p->segs[i]->fd);
+			if (fd >= 0)
+				br_log_trim_add(p->log, fd);
+		}
+}
+
 int64_t br_partition_start_offset(const br_partition *p) { return p->segs[0]->base; }
 int64_t br_partition_end_offset(const br_partition *p) { return p->leo; }
 int64_t br_partition_high_watermark(const br_partition *p) { return p->hw; }
@@ -784,6 +794,8 @@ br_topic *br_partition_topic(const br_partition *p) { return p->topic; }
 
 /* ---- retention ---- */
 
+/* Unlinks a segment's files; its data's blocks are freed gradually (log.c:
+ * gentle deletion), which keeps the fd. */
 static void seg_delete(br_partition *p, br_segment *s)
 {
 	const char *exts[] = { "log", "index", "timeindex" };
@@ -791,6 +803,10 @@ static void seg_delete(br_partition *p, br_segment *s)
 		char *path = seg_path(p, s->base, exts[i]);
 		if (unlink(path) && errno != ENOENT)
 			br_warn("retention: cannot delete %s: %s", path, strerror(errno));
+		else if (i == 0 && s->fd >= 0) { /* nameless now: trimmed, never read again */
+			br_log_trim_add(p->log, s->fd);
+			s->fd = -1;
+		}
 		free(path);
 	}
 	seg_free(s);
