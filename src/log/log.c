@@ -433,6 +433,12 @@ void br_log_close(br_log *log)
 			br_warn("close: fsync of a sealed index failed: %s", strerror(errno));
 		close(log->sealed_ifds[i]);
 	}
+	for (size_t i = 0; i < log->ndirs; i++) {
+		if (fsync(log->dir_fds[i]))
+			br_warn("close: fsync of a partition directory failed: %s", strerror(errno));
+		close(log->dir_fds[i]);
+	}
+	free(log->dir_fds);
 	for (size_t i = 0; i < log->ntrim; i++)
 		close(log->trim_fds[i]);
 	free(log->sealed_fds);
@@ -663,8 +669,8 @@ static void fd_list_add(int **list, size_t *n, size_t *cap, int fd)
 struct br_flush {
 	int what;      /* BR_FLUSH_DATA and/or BR_FLUSH_INDEX */
 	uint64_t seq;
-	int *fds;
-	size_t nfds;
+	int *fds;      /* the first ndirs are directories (fsync), the rest files (fdatasync) */
+	size_t nfds, ndirs;
 	struct mark { uint8_t topic_id[16]; char *topic; int32_t part; int64_t leo; bool data, index; } *marks;
 	size_t nmarks;
 	int *errnos; /* per fd, so parallel parts never share a word */
@@ -688,6 +694,7 @@ static void flush_add(br_flush *f, size_t *cap, int fd, const char *what, const 
 
 void br_log_add_sealed_fd(br_log *log, int fd) { fd_list_add(&log->sealed_fds, &log->nsealed, &log->sealed_cap, fd); }
 void br_log_add_sealed_ifd(br_log *log, int fd) { fd_list_add(&log->sealed_ifds, &log->nisealed, &log->isealed_cap, fd); }
+void br_log_add_dir_fd(br_log *log, int fd) { fd_list_add(&log->dir_fds, &log->ndirs, &log->dirs_cap, fd); }
 
 uint64_t br_log_write_seq(const br_log *log) { return log->write_seq; }
 uint64_t br_log_durable_seq(const br_log *log) { return log->durable_seq; }
@@ -711,7 +718,7 @@ bool br_log_index_sync_wanted(const br_log *log) { return !log->isyncing && inde
 
 br_flush *br_log_flush_begin_what(br_log *log, int what)
 {
-	if (log->flushing || (log->write_seq == log->durable_seq && !log->nsealed))
+	if (log->flushing || (log->write_seq == log->durable_seq && !log->nsealed && !log->ndirs))
 		what &= ~BR_FLUSH_DATA;
 	if ((what & BR_FLUSH_INDEX) && (log->isyncing || !index_pending(log))) /* O(partitions), as below */
 		what &= ~BR_FLUSH_INDEX;
@@ -722,6 +729,10 @@ br_flush *br_log_flush_begin_what(br_log *log, int what)
 	f->seq = log->write_seq;
 	size_t cap = 0, mcap = 0;
 	if (what & BR_FLUSH_DATA) {
+		for (size_t i = 0; i < log->ndirs; i++) /* first: fds[0..ndirs) get fsync */
+			flush_add(f, &cap, log->dir_fds[i], "partition directory", NULL, 0);
+		f->ndirs = f->nfds;
+		log->ndirs = 0;
 		for (size_t i = 0; i < log->nsealed; i++)
 			flush_add(f, &cap, log->sealed_fds[i], "rolled segment", NULL, 0);
 		log->nsealed = 0;
@@ -777,7 +788,7 @@ void br_log_flush_run_part(br_flush *f, size_t i, size_t n)
 {
 	for (size_t k = i; k < f->nfds; k += n) {
 		int64_t t0 = BR_TRACE_T0();
-		if (fdatasync(f->fds[k]))
+		if (k < f->ndirs ? fsync(f->fds[k]) : fdatasync(f->fds[k]))
 			f->errnos[k] = errno;
 		br_trace_slow(t0, "fdatasync of %s", f->labels ? f->labels[k] : "?");
 	}
@@ -919,6 +930,9 @@ void br_log_trim_end(br_log *log, br_trim *t)
 int br_partition_sync(br_partition *p, br_err *err)
 {
 	br_log *log = p->log;
+	for (size_t i = 0; i < log->ndirs; i++)
+		if (fsync(log->dir_fds[i]))
+			return br_errno(err, BR_EIO, "fsync of a partition directory failed");
 	for (size_t i = 0; i < log->nsealed; i++)
 		if (log->sealed_fds[i] >= 0 && fdatasync(log->sealed_fds[i]))
 			return br_errno(err, BR_EIO, "fsync of a rolled segment failed");

@@ -86,6 +86,8 @@ struct br_log {
 	size_t nsealed, sealed_cap;
 	int *sealed_ifds; /* .index fds of rolled segments, not yet fsynced (index sync) */
 	size_t nisealed, isealed_cap;
+	int *dir_fds;    /* partition directories that gained a segment (roll), not yet fsynced (data flush) */
+	size_t ndirs, dirs_cap;
 	int *trim_fds;   /* deleted (unlinked) segment data files, freed step by step (log.c: gentle deletion) */
 	size_t ntrim, trim_cap;
 	bool trimming;   /* a trim round is in flight */
@@ -103,6 +105,7 @@ int br_partition_roll(br_partition *p, int64_t now_ms, br_err *err);
 int br_partition_retention(br_partition *p, int64_t now_ms);
 void br_log_add_sealed_fd(br_log *log, int fd);
 void br_log_add_sealed_ifd(br_log *log, int fd);
+void br_log_add_dir_fd(br_log *log, int fd);
 /* Takes ownership of fd, an unlinked segment's data: its blocks are freed by trim rounds. */
 void br_log_trim_add(br_log *log, int fd);
 /* Hands a dup of every segment's data fd to the trimmer (the topic is being deleted). */

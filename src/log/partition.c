@@ -205,7 +205,12 @@ static int seg_open_index_fds(br_partition *p, br_segment *s, br_err *err)
 	return rc;
 }
 
-static int seg_create(br_partition *p, int64_t base, br_segment **out, br_err *err)
+/* Creates a segment's files. The directory entry must be durable before any
+ * batch of the segment is acknowledged: a new partition fsyncs its directory here
+ * (topic creation, off the ack path); a roll leaves it to the next data flush
+ * (log.c), off the event loop, where an fsync of the directory waits for a
+ * journal commit that a busy disk can make long. */
+static int seg_create(br_partition *p, int64_t base, bool sync_dir, br_segment **out, br_err *err)
 {
 	br_segment *s = br_xcalloc(1, sizeof *s);
 	s->base = s->next = base;
@@ -221,7 +226,13 @@ static int seg_create(br_partition *p, int64_t base, br_segment **out, br_err *e
 		rc = seg_open_index_fds(p, s, err);
 	if (!rc && ftruncate(s->ifd, 0) == 0 && ftruncate(s->tfd, 0) == 0 && ftruncate(s->fd, 0) == 0) {
 		*out = s;
-		return br_fsync_dir(p->dir, err);
+		if (sync_dir)
+			return br_fsync_dir(p->dir, err);
+		int dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return br_errno(err, BR_EIO, "open directory %s", p->dir);
+		br_log_add_dir_fd(p->log, dfd);
+		return 0;
 	}
 	if (!rc)
 		rc = br_errno(err, BR_EIO, "truncate new segment in %s", p->dir);
@@ -363,7 +374,7 @@ int br_partition_roll(br_partition *p, int64_t now_ms, br_err *err)
 	if (!old->nidx)
 		return 0;
 	br_segment *s;
-	int rc = seg_create(p, p->leo, &s, err);
+	int rc = seg_create(p, p->leo, false, &s, err);
 	if (rc)
 		return rc;
 	/* the sealed files still need the fsync the next flush would have given them */
@@ -1099,7 +1110,7 @@ int br_partition_open(br_partition **out, br_topic *t, int32_t id, br_err *err)
 	free(bases);
 	if (!rc && !p->nsegs) {
 		br_segment *s;
-		rc = seg_create(p, 0, &s, err);
+		rc = seg_create(p, 0, true, &s, err);
 		if (!rc) {
 			p->segs = br_xmalloc(sizeof *p->segs);
 			p->segs[p->nsegs++] = s;
