@@ -1,5 +1,6 @@
 /* log.c — the log as a whole: topics and their configs, opening and recovery of
- * the data directory, group-commit flushing, retention, producer ids.
+ * the data directory, group-commit flushing, retention and the gentle deletion
+ * of segments, producer ids.
  *
  * Layout under <log> (= <data>/log):
  *   <topic>/topic.json     {"name","id","partitions","configs":{k:v}} — written

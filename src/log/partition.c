@@ -44,7 +44,10 @@
  * clients never see it under CreateTime (under LogAppendTime it is in the batch).
  * Batches written but not acknowledged may survive a crash; idempotent producers
  * are deduplicated by the producer state rebuilt from the batch headers of the
- * last segments. */
+ * last segments. A rolled segment's directory entry is made durable by the next
+ * data flush, before any of its batches is acknowledged. A deleted segment is
+ * unlinked first and its blocks freed later, a step at a time (log.c: gentle
+ * deletion); after a crash, ext4's orphan recovery frees what remained. */
 #include "log/log_int.h"
 
 #include <dirent.h>
