@@ -136,7 +136,7 @@ for i in $(seq "$RUNS"); do
 	if [ "$TRACE_SLOW" != 0 ]; then
 		echo "run $i latency: client $(tail -1 "$BENCH_DIR/stalls-$i.txt"); broker events over $TRACE_SLOW ms, by kind:"
 		tail -n +"$((log_from + 1))" "$BENCH_DIR/braid.log" | sed -n 's/^slow \([0-9.]*\) ms at mono [0-9.]*: //p' |
-			sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/    /'
+			sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/    /' || true
 	fi
 	p50+=("$(echo "$j" | json_field p50_ms)"); p99+=("$(echo "$j" | json_field p99_ms)")
 done
