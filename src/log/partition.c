@@ -228,14 +228,16 @@ static int seg_create(br_partition *p, int64_t base, bool sync_dir, br_segment *
 	if (!rc)
 		rc = seg_open_index_fds(p, s, err);
 	if (!rc && ftruncate(s->ifd, 0) == 0 && ftruncate(s->tfd, 0) == 0 && ftruncate(s->fd, 0) == 0) {
-		*out = s;
-		if (sync_dir)
-			return br_fsync_dir(p->dir, err);
-		int dfd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			return br_errno(err, BR_EIO, "open directory %s", p->dir);
-		br_log_add_dir_fd(p->log, dfd);
-		return 0;
+		int dfd = sync_dir ? -1 : open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sync_dir ? br_fsync_dir(p->dir, err) == 0 : dfd >= 0) {
+			if (dfd >= 0)
+				br_log_add_dir_fd(p->log, dfd);
+			*out = s;
+			return 0;
+		}
+		rc = sync_dir ? BR_EIO : br_errno(err, BR_EIO, "open directory %s", p->dir);
+		seg_free(s);
+		return rc;
 	}
 	if (!rc)
 		rc = br_errno(err, BR_EIO, "truncate new segment in %s", p->dir);
