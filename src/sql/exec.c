@@ -54,6 +54,7 @@ br_sql *br_sql_open(br_catalog *cat)
 {
 	br_sql *s = br_xcalloc(1, sizeof *s);
 	s->cat = cat ? cat : br_catalog_mem_new();
+	br_sql_time_adopt(s); /* time options of the tables a catalog kept */
 	return s;
 }
 
@@ -404,7 +405,11 @@ static int poll_delta(void *arg, const char *table, const br_batch *delta, br_er
 
 int br_sql_poll(br_sql *s, br_err *err)
 {
-	return s->cat->vt->poll ? s->cat->vt->poll(s->cat, poll_delta, s, err) : 0;
+	if (!s->cat->vt->poll)
+		return 0;
+	int rc = s->cat->vt->poll(s->cat, poll_delta, s, err);
+	/* after every row the poll brought: watermarks that moved close windows */
+	return rc ? rc : br_sql_time_polled(s, err);
 }
 
 /* Applies a delta to a table and steps every view that reads it. A log-backed
@@ -579,6 +584,8 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 	def->nopts = (int)json_array_size(opts);
 	def->opt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
 	def->opt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->topt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->topt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
 	def->nopts = 0;
 	json_array_foreach(opts, i, o) {
 		json_t *d, *a;
@@ -586,10 +593,8 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 		br_time_opts_default(&probe);
 		br_err terr = { 0 };
 		int trc = br_sql_time_defelem(&probe, o, &terr);
-		if (trc != BR_ENOTFOUND) {
-			json_array_append(timeopts, o);
-			continue;
-		}
+		if (trc != BR_ENOTFOUND)
+			json_array_append(timeopts, o); /* and as text for a catalog that decides time itself */
 		ntype(o, &d);
 		const char *key = jstr(d, "defname"), *at = ntype(jget(d, "arg"), &a);
 		char num[32];
@@ -605,6 +610,13 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 			json_t *names = jget(a, "names"), *last;
 			ntype(json_array_get(names, json_array_size(names) - 1), &last);
 			val = jstr(last, "sval");
+		}
+		if (trc != BR_ENOTFOUND) {
+			if (key && val) {
+				def->topt_keys[def->ntopts] = br_arena_strndup(&x->arena, key, strlen(key));
+				def->topt_vals[def->ntopts++] = br_arena_strndup(&x->arena, val, strlen(val));
+			}
+			continue;
 		}
 		if (!key || !val)
 			return br_errf(x->err, BR_EINVAL, "table option \"%s\" needs a value", key ? key : "?");

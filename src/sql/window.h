@@ -92,6 +92,12 @@ int br_lower_interval_join(br_circuit *c, const plan *p, br_op *a, br_op *b, br_
 /* A view's WITH (...) options: emit = 'changelog' | 'on_window_close'. */
 int br_sql_view_options(json_t *options, int *emit, br_err *err);
 
+/* Tables whose catalog decides event time (vt->tracker): at session open the
+ * session takes the time options of every such table; after each poll it
+ * steps the views reading a table whose global watermark moved. */
+void br_sql_time_adopt(br_sql *s);
+int br_sql_time_polled(br_sql *s, br_err *err);
+
 /* Session state owned by window.c (table trackers), freed with the session. */
 void br_sql_time_free(br_sql *s);
 
