@@ -815,9 +815,10 @@ int br_partition_sync(br_partition *p, br_err *err)
 	if (p->leo > p->hw)
 		p->hw = p->leo;
 	/* the indexes (append times) are durable too, unless an index sync in
-	 * flight holds the index of a rolled segment (its end moves ihw then):
-	 * readers of append times (br_partition_plan_read) see the records at once */
-	if (!log->isyncing && p->leo > p->ihw)
+	 * flight holds the index of a rolled segment of p not yet covered (its end
+	 * moves ihw then): readers of append times (br_partition_plan_read) see
+	 * the records at once */
+	if ((!log->isyncing || p->ihw >= a->base) && p->leo > p->ihw)
 		p->ihw = p->leo;
 	return 0;
 }
