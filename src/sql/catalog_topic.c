@@ -42,10 +42,29 @@
  * e.g. a key_value lake, a DLQ that lost dead letters), the table is read from
  * its log start as before, and records removed by retention are then missing.
  *
+ * TIME. A table created WITH (event_time = 'col', watermark_delay, lateness,
+ * allowed_lateness, idle_timeout, max_future_skew) keeps a watermark tracker
+ * (flow/time.h) that judges every record in log order per partition, with the
+ * broker append time of its batch (the .index's; the lake's _append_time for
+ * rows read from the lake, which the seam hands over in (partition, offset)
+ * order): ON_TIME and LATE_UPDATE rows are applied, LATE ones are dropped
+ * (counted) or, under lateness = dead_letter, written to <table>.dlq, and
+ * QUARANTINED ones (forged: event time beyond append time + max_future_skew)
+ * always are (catalog_time.c, exactly once across restarts). Tombstones have no
+ * event time: they delete. So the table, and every verdict, is a function of
+ * the log alone: a new session that rebuilds the table judges the same. The
+ * log is read only where the append times are durable too
+ * (br_partition_plan_read), so a crash cannot change a verdict already made.
+ * The session borrows the tracker (vt->tracker): SHOW WATERMARKS reads it, and
+ * after each poll the views reading the table step at its new global
+ * watermark (window.h). SQL's INSERT into such a table writes records like any
+ * producer; they are judged when read back.
+ *
  * catalog.json (atomic replace = commit point):
  *   {"version":1,
  *    "tables":[{"name","topic","owns_topic","columns":[{"name","type"}],
  *               "primary_key":[names],"options":{key:value},"read":[next offset per partition]}],
+ *    (options: every WITH option as text, time options included)
  *    "views":[{"name","sql","offsets":{table:[next offset per partition]}}]}
  * Column types are Iceberg primitive names ("long", "string"...). "read" and
  * "offsets" record what the tables and views reflected when the file was last

@@ -26,6 +26,10 @@
  * files, after compaction especially, need not be in offset order). If the DLQ
  * lost some (its own retention), the table reads the whole log, as before.
  *
+ * A TABLE WITH EVENT TIME (spec->ordered) judges rows in log order per
+ * partition, with their broker append times: its rows are held and sorted by
+ * (_partition, _offset) too, and handed over with _append_time (row_at).
+ *
  * WHEN THE LAKE IS NOT USED (the log is read from its start, as before): no
  * table kafka.<topic>, a key_value mode table (no typed columns), no frontier
  * in the current snapshot, a declared column missing from the table or of

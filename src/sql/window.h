@@ -40,7 +40,10 @@ const br_time_opts *br_sql_table_time(br_sql *s, const char *table);
  * given so the caller can send them to the dead-letter topic. Rows with a
  * negative weight (retractions) are applied as they are. Then the table's
  * global watermark moves, and every view reading it takes a step at the new
- * watermark (closing windows). A table without time options is a plain
+ * watermark (closing windows). On a table whose catalog judges time itself
+ * (vt->tracker: topic-backed) the rows are only written (br_sql_apply) and
+ * judged when the catalog reads them back; verdicts are not reported here.
+ * A table without time options is a plain
  * br_sql_apply. */
 int br_sql_ingest(br_sql *s, const char *table, int partition, const br_batch *rows, const int64_t *append_times,
 		  uint8_t *verdicts, const char **reasons, br_err *err);

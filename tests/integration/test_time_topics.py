@@ -168,6 +168,11 @@ def run_once(name, plan, batch, restart=None):
             "%s: each late record in ev.dlq once (%d)" % (name, late), "%d dead letters, %d distinct, late %d"
             % (len(coords), len(set(coords)), late))
         res["dlq"] = coords
+        if restart:
+            log = b.log_tail(2000)
+            tap.ok("table ev: offsets below the lake frontier of kafka.ev read from the lake" in log,
+                   "%s: after the restart the table read the lake below its frontier, then the log" % name,
+                   log[-1500:])
         return res
     finally:
         b.close()
