@@ -90,23 +90,6 @@ void br_buf_varint(br_buf *b, int64_t v)
 	br_buf_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
-const uint8_t *br_cur_take(br_cur *c, size_t n)
-{
-	if (c->bad || c->len - c->pos < n) {
-		c->bad = true;
-		return NULL;
-	}
-	const uint8_t *p = c->p + c->pos;
-	c->pos += n;
-	return p;
-}
-
-uint8_t br_cur_u8(br_cur *c)
-{
-	const uint8_t *p = br_cur_take(c, 1);
-	return p ? p[0] : 0;
-}
-
 uint16_t br_cur_be16(br_cur *c)
 {
 	const uint8_t *p = br_cur_take(c, 2);

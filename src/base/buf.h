@@ -55,8 +55,22 @@ typedef struct br_cur {
 
 static inline br_cur br_cur_make(const void *p, size_t len) { return (br_cur){ (const uint8_t *)p, len, 0, false }; }
 static inline size_t br_cur_left(const br_cur *c) { return c->bad ? 0 : c->len - c->pos; }
-const uint8_t *br_cur_take(br_cur *c, size_t n); /* NULL (and bad) if fewer than n left */
-uint8_t br_cur_u8(br_cur *c);
+/* NULL (and bad) if fewer than n left. Inline: row decoders call it per value. */
+static inline const uint8_t *br_cur_take(br_cur *c, size_t n)
+{
+	if (c->bad || c->len - c->pos < n) {
+		c->bad = true;
+		return NULL;
+	}
+	const uint8_t *p = c->p + c->pos;
+	c->pos += n;
+	return p;
+}
+static inline uint8_t br_cur_u8(br_cur *c)
+{
+	const uint8_t *p = br_cur_take(c, 1);
+	return p ? p[0] : 0;
+}
 uint16_t br_cur_be16(br_cur *c);
 uint32_t br_cur_be32(br_cur *c);
 uint64_t br_cur_be64(br_cur *c);

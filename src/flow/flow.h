@@ -249,6 +249,10 @@ struct br_circuit {
 	br_eval ev;
 	br_arena scratch;
 	int64_t steps;
+	/* A batch query: stepped once from empty state, then freed. Operators
+	 * may then skip state that only a later step would read (a join builds
+	 * one side; min/max keep the running extreme, not the value multiset). */
+	bool once;
 };
 
 void br_circuit_init(br_circuit *c);
@@ -304,6 +308,10 @@ const br_ztab *br_op_contents(const br_op *op);
 /* Sets the delta of an input operator for the next step (rows copied; weights
  * from b, 1 when b has none). Types must match the input's column types. */
 int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err);
+/* Like br_circuit_feed, but may take b's rows instead of copying them (when
+ * the input's delta is empty and b is built on the input's row type); b is
+ * left empty or unchanged, still owned by the caller. */
+int br_circuit_feed_take(br_circuit *c, br_op *input, br_batch *b, br_err *err);
 /* Runs every operator once, in order; inputs' deltas are consumed (cleared). */
 int br_circuit_step(br_circuit *c, br_err *err);
 void br_circuit_explain(const br_circuit *c, br_buf *out);

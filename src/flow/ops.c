@@ -112,6 +112,18 @@ int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err)
 	return 0;
 }
 
+int br_circuit_feed_take(br_circuit *c, br_op *input, br_batch *b, br_err *err)
+{
+	if (input->vt == &input_vt && !input->out.nrows && b->type == input->out.type &&
+	    b->has_weight == input->out.has_weight) {
+		br_batch t = input->out;
+		input->out = *b;
+		*b = t;
+		return 0;
+	}
+	return br_circuit_feed(c, input, b, err);
+}
+
 /* -------------------------------------------------------------- filter */
 
 typedef struct { br_expr *pred; } filter_st;
@@ -352,6 +364,61 @@ static void join_update(br_op *op, br_circuit *c, int s)
 	}
 }
 
+/* A batch query's inner join (c->once): the smaller delta is hashed, the other
+ * probes it, and nothing is kept for a later step. Build rows stay in their
+ * input's delta (alive until the producer's next step) and are named by
+ * index, so they are neither encoded nor copied. */
+typedef struct onode {
+	int64_t row;
+	struct onode *next;
+} onode;
+
+static int join_once(br_op *op, br_circuit *c, br_err *err)
+{
+	join_st *st = op->st;
+	int bs = op->in[0]->out.nrows <= op->in[1]->out.nrows ? 0 : 1, ps = 1 - bs;
+	const br_batch *bin = &op->in[bs]->out, *pin = &op->in[ps]->out;
+	jside *bside = &st->side[bs], *pside = &st->side[ps];
+	int na = st->side[0].ncols, nb = st->side[1].ncols;
+	br_ztab idx;
+	br_ztab_init(&idx, &c->scratch);
+	br_value *row = br_circuit_row_buf(c, bside->ncols), *kv = br_circuit_row_buf(c, bside->nkeys);
+	for (int64_t i = 0; i < bin->nrows; i++) {
+		br_batch_get_row(bin, i, row);
+		if (!key_of(bside, row, kv))
+			continue;
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, bside->nkeys);
+		br_zent *e = br_ztab_upsert(&idx, st->kbuf.p, st->kbuf.len);
+		onode *n = br_arena_alloc(&c->scratch, sizeof *n);
+		n->row = i;
+		n->next = e->aux;
+		e->aux = n;
+	}
+	br_value *prow = br_circuit_row_buf(c, pside->ncols), *out = br_circuit_row_buf(c, na + nb);
+	kv = br_circuit_row_buf(c, pside->nkeys);
+	br_value *pout = out + (ps == 0 ? 0 : na), *bout = out + (bs == 0 ? 0 : na);
+	for (int64_t i = 0; idx.count && i < pin->nrows; i++) {
+		br_batch_get_row(pin, i, prow);
+		if (!key_of(pside, prow, kv))
+			continue;
+		br_buf_reset(&st->kbuf);
+		br_row_encode(&st->kbuf, kv, pside->nkeys);
+		br_zent *e = br_ztab_find(&idx, st->kbuf.p, st->kbuf.len);
+		if (!e)
+			continue;
+		int64_t w = br_batch_weight(pin, i);
+		for (onode *n = e->aux; n; n = n->next) {
+			memcpy(pout, prow, sizeof *prow * (size_t)pside->ncols);
+			br_batch_get_row(bin, n->row, bout);
+			br_batch_append_row(&op->out, out, w * br_batch_weight(bin, n->row));
+		}
+	}
+	br_ztab_free(&idx);
+	(void)err;
+	return 0;
+}
+
 /* Emits row (of side s) padded with NULLs for the other side. */
 static void emit_padded(br_op *op, br_circuit *c, int s, const br_value *row, int64_t w)
 {
@@ -439,6 +506,8 @@ static int outer_emit(br_op *op, br_circuit *c, int s, const br_ztab *touched, b
 static int join_step(br_op *op, br_circuit *c, br_err *err)
 {
 	join_st *st = op->st;
+	if (c->once && st->kind == BR_JOIN_INNER)
+		return join_once(op, c, err);
 	br_ztab touched;
 	br_ztab_init(&touched, &c->scratch);
 	if (st->kind != BR_JOIN_INNER)
@@ -531,6 +600,9 @@ typedef struct {
 	int64_t nlive;
 	__int128 lsum;
 	br_type_id in_type;
+	/* min/max of a batch query (agg_st.once): the running extreme */
+	br_value ext;
+	bool has_ext;
 } aggst;
 
 typedef struct group {
@@ -555,6 +627,9 @@ typedef struct {
 	br_buf kbuf;
 	int64_t step;
 	bool started;
+	/* Stepped once from empty with only insertions (a batch query): min/max
+	 * keep the running extreme instead of the multiset deletes would need. */
+	bool once;
 	br_ztab **all_ms; /* every multiset, for freeing */
 	size_t nms, capms;
 	br_xheap **all_xh; /* every heap, for freeing */
@@ -567,6 +642,11 @@ static bool needs_ms(const agg_st *st, const br_agg_spec *s, const br_op *in)
 	    s->kind == BR_AGG_ARRAY_AGG)
 		return true;
 	return (s->kind == BR_AGG_SUM || s->kind == BR_AGG_AVG) && s->col >= 0 && br_op_col_type(in, s->col) == BR_T_DOUBLE;
+}
+
+static bool is_plain_minmax(const br_agg_spec *s)
+{
+	return !s->distinct && (s->kind == BR_AGG_MIN || s->kind == BR_AGG_MAX);
 }
 
 static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
@@ -582,7 +662,7 @@ static group *agg_group(br_op *op, const uint8_t *key, size_t klen)
 		for (int k = 0; k < st->naggs; k++) {
 			if (st->aggs[k].col >= 0)
 				g->a[k].in_type = br_op_col_type(op->in[0], st->aggs[k].col);
-			if (needs_ms(st, &st->aggs[k], op->in[0])) {
+			if (needs_ms(st, &st->aggs[k], op->in[0]) && !(st->once && is_plain_minmax(&st->aggs[k]))) {
 				g->a[k].ms = br_xcalloc(1, sizeof(br_ztab));
 				br_ztab_init(g->a[k].ms, &st->arena);
 				if (st->aggs[k].kind == BR_AGG_MIN || st->aggs[k].kind == BR_AGG_MAX) {
@@ -739,6 +819,10 @@ static int agg_value(agg_st *st, br_circuit *c, group *g, int k, const br_op *in
 		*out = br_value_i64(BR_T_LONG, g->cnt);
 		return 0;
 	}
+	if (st->once && is_plain_minmax(s)) {
+		*out = a->has_ext ? a->ext : br_value_null(s->type);
+		return 0;
+	}
 	if (a->xh) {
 		uint32_t klen;
 		br_xheap_compact(a->xh, a->ms, (size_t)a->nlive);
@@ -878,6 +962,22 @@ static void agg_live(aggst *a, const br_zent *e, const br_value *v, int d)
 		br_xheap_push(a->xh, e->key, e->klen); /* leaving values drop out lazily */
 }
 
+static void agg_extreme(agg_st *st, aggst *a, const br_agg_spec *s, const br_value *v)
+{
+	if (a->has_ext) {
+		int r = br_val_cmp(v, &a->ext);
+		if (s->kind == BR_AGG_MIN ? r >= 0 : r <= 0)
+			return;
+	}
+	a->ext = *v;
+	a->has_ext = true;
+	if ((v->type == BR_T_STRING || v->type == BR_T_BINARY || v->type == BR_T_INTERVAL) && v->v.bytes.len) {
+		uint8_t *p = br_arena_alloc(&st->arena, v->v.bytes.len);
+		memcpy(p, v->v.bytes.p, v->v.bytes.len);
+		a->ext.v.bytes.p = p;
+	}
+}
+
 static int agg_step(br_op *op, br_circuit *c, br_err *err)
 {
 	agg_st *st = op->st;
@@ -887,6 +987,11 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 	br_value *row = br_circuit_row_buf(c, in->ncols), *kv = br_circuit_row_buf(c, st->ngroup);
 	int nout = st->ngroup + st->naggs;
 	br_value *outrow = br_circuit_row_buf(c, nout);
+	if (!st->started && c->once) {
+		st->once = true;
+		for (int64_t i = 0; st->once && i < in->nrows; i++)
+			st->once = br_batch_weight(in, i) > 0;
+	}
 	if (!st->started && st->ngroup == 0)
 		agg_group(op, (const uint8_t *)"", 0); /* the global group exists from the start */
 	st->started = true;
@@ -920,6 +1025,10 @@ static int agg_step(br_op *op, br_circuit *c, br_err *err)
 			}
 			if (v->is_null)
 				continue;
+			if (st->once && is_plain_minmax(s)) {
+				agg_extreme(st, a, s, v);
+				continue;
+			}
 			if (a->ms) {
 				br_buf_reset(&st->kbuf);
 				br_row_encode(&st->kbuf, v, 1);

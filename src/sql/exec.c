@@ -183,7 +183,7 @@ static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, 
 		}
 	}
 	if (!rc)
-		rc = br_circuit_feed(c, in, &b, err);
+		rc = br_circuit_feed_take(c, in, &b, err);
 	br_batch_free(&b);
 	return rc;
 }
@@ -271,6 +271,7 @@ int br_exec_plan(br_sql *s, const plan *p, const br_eval *outer, const br_value 
 	lower_ctx lc = { 0 };
 	br_op *integ = NULL;
 	int rc = build_circuit(p, &c, &lc, &integ, err);
+	c.once = true;
 	if (!rc && outer) {
 		for (int i = 0; i < outer->nouter; i++)
 			c.ev.outer[i] = outer->outer[i];
