@@ -90,7 +90,9 @@ def produce_plan(b, pg, plan, batch, restart=None):
             p.flush(30)
         if restart and i == half:
             p.flush(30)
-            time.sleep(0.6)  # let tiering commit some of it: the restart reads lake + log
+            deadline = time.time() + 30  # let tiering commit some of it: the restart reads lake + log
+            while time.time() < deadline and not tiered(b, "ev", 1):
+                time.sleep(0.2)
             b.restart(hard=(restart == "kill"))
             wait_pg(pg)
             p = producer(b, batch)
