@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pg_query.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,21 +265,47 @@ static void print_error(const char *stmt, const br_err *err)
 	fprintf(stderr, "%s%.*s\n%*s^\n", prefix, len, line, pl + (int)width((const uint8_t *)line, (size_t)(p - line)), "");
 }
 
+/* Runs one statement (len bytes at text), printing its answer or its error. */
+static int run_one(cli *c, const char *text, size_t len)
+{
+	char *one = br_xmalloc(len + 1);
+	memcpy(one, text, len);
+	one[len] = 0;
+	br_sql_result r = { 0 };
+	br_err err = { 0 };
+	int rc = br_sql_exec(c->s, one, &r, &err);
+	if (rc)
+		print_error(one, &err);
+	else
+		print_result(c, &r);
+	br_sql_result_free(&r);
+	free(one);
+	return rc ? 1 : 0;
+}
+
+/* The first DESCRIBE statement in text[*at, to) (what the scanner split
+ * skipped: DESCRIBE is braid's, not PostgreSQL's): runs it and moves *at past
+ * it; *ran false if there is none. */
+static int run_gap(cli *c, const char *text, size_t *at, size_t to, bool *ran)
+{
+	size_t from = *at;
+	while (from < to && (isspace((unsigned char)text[from]) || text[from] == ';'))
+		from++;
+	size_t end = from;
+	while (end < to && text[end] != ';')
+		end++;
+	*ran = false;
+	if (end == from || !br_sql_is_describe(text + from))
+		return 0;
+	*ran = true;
+	*at = end;
+	return run_one(c, text + from, end - from);
+}
+
 /* Runs each statement of text on its own, printing its answer; stops at the
  * first error (printed psql-style). */
 static int run_text(cli *c, const char *text)
 {
-	if (br_sql_is_describe(text)) {
-		br_sql_result r = { 0 };
-		br_err err = { 0 };
-		int rc = br_sql_exec(c->s, text, &r, &err);
-		if (rc)
-			print_error(text, &err);
-		else
-			print_result(c, &r);
-		br_sql_result_free(&r);
-		return rc ? 1 : 0;
-	}
 	PgQuerySplitResult sp = pg_query_split_with_scanner(text);
 	if (sp.error) {
 		fprintf(stderr, "ERROR:  %s\n", sp.error->message); /* the scanner's own (unterminated strings) */
@@ -286,21 +313,15 @@ static int run_text(cli *c, const char *text)
 		return 1;
 	}
 	int rc = 0;
-	for (int i = 0; i < sp.n_stmts && !rc; i++) {
-		const PgQuerySplitStmt *st = sp.stmts[i];
-		char *one = br_xmalloc((size_t)st->stmt_len + 1);
-		memcpy(one, text + st->stmt_location, (size_t)st->stmt_len);
-		one[st->stmt_len] = 0;
-		br_sql_result r = { 0 };
-		br_err err = { 0 };
-		if (br_sql_exec(c->s, one, &r, &err)) {
-			print_error(one, &err);
-			rc = 1;
-		} else {
-			print_result(c, &r);
-		}
-		br_sql_result_free(&r);
-		free(one);
+	size_t at = 0, total = strlen(text);
+	for (int i = 0; i <= sp.n_stmts && !rc; i++) {
+		size_t loc = i < sp.n_stmts ? (size_t)sp.stmts[i]->stmt_location : total;
+		for (bool ran = true; ran && !rc;)
+			rc = run_gap(c, text, &at, loc, &ran);
+		if (rc || i == sp.n_stmts)
+			break;
+		rc = run_one(c, text + loc, (size_t)sp.stmts[i]->stmt_len);
+		at = loc + (size_t)sp.stmts[i]->stmt_len;
 	}
 	pg_query_free_split_result(sp);
 	return rc;

@@ -1385,6 +1385,15 @@ static br_wm_tracker *cat_tracker(br_catalog *cc, const char *name)
 	return t && t->timed ? &t->wm : NULL;
 }
 
+static bool is_table(void *arg, const char *name) { return br_map_gets(&((topiccat *)arg)->tables, name) != NULL; }
+
+static int cat_topics(br_catalog *cc, br_topic_row **rows, int *n, br_err *err)
+{
+	topiccat *c = (topiccat *)cc;
+	(void)err;
+	return br_catalog_show_topics(c->log, c->data, is_table, c, rows, n);
+}
+
 static const br_catalog_vt topic_vt = {
 	.create = cat_create,
 	.drop = cat_drop,
@@ -1397,6 +1406,7 @@ static const br_catalog_vt topic_vt = {
 	.save_view = cat_save_view,
 	.views = cat_views,
 	.tracker = cat_tracker,
+	.topics = cat_topics,
 };
 
 int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, br_err *err)

@@ -1061,11 +1061,47 @@ static int exec_drop(stmt_ctx *x, json_t *in)
 
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* SHOW TOPICS: a row per topic of the log behind the catalog. */
+static int exec_show_topics(stmt_ctx *x)
+{
+	if (!x->s->cat->vt->topics)
+		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW TOPICS without a log (an in-memory session)");
+	br_topic_row *rows = NULL;
+	int n = 0, rc = x->s->cat->vt->topics(x->s->cat, &rows, &n, x->err);
+	if (rc)
+		return rc;
+	char *cols[] = { "topic", "partitions", "lake_mode", "records", "log_end", "lake_frontier", "lake_lag",
+			 "dead_lettered", "sql_table" };
+	br_type_id types[] = { BR_T_STRING, BR_T_LONG, BR_T_STRING, BR_T_LONG, BR_T_LONG,
+			       BR_T_LONG, BR_T_LONG, BR_T_LONG, BR_T_BOOLEAN };
+	result_set(x->res, 9, cols, types);
+	for (int i = 0; x->res && i < n; i++) {
+		const br_topic_row *r = &rows[i];
+		int64_t lake[] = { r->lake_frontier, r->lake_lag, r->dead_lettered };
+		br_value v[9];
+		v[0] = br_value_bytes(BR_T_STRING, r->name, strlen(r->name));
+		v[1] = br_value_i64(BR_T_LONG, r->partitions);
+		v[2] = br_value_bytes(BR_T_STRING, r->lake_mode, strlen(r->lake_mode));
+		v[3] = br_value_i64(BR_T_LONG, r->records);
+		v[4] = br_value_i64(BR_T_LONG, r->log_end);
+		for (int k = 0; k < 3; k++)
+			v[5 + k] = lake[k] < 0 ? br_value_null(BR_T_LONG) : br_value_i64(BR_T_LONG, lake[k]);
+		v[8] = (br_value){ .type = BR_T_BOOLEAN };
+		v[8].v.b = r->sql_table;
+		br_batch_append_row(&x->res->rows, v, 1);
+	}
+	br_topic_rows_free(rows, n);
+	result_tag(x->res, "SHOW %d", n);
+	return 0;
+}
+
 /* SHOW TABLES | VIEWS: one text column "name", sorted. */
 static int exec_show(stmt_ctx *x, const char *what)
 {
 	char **names = NULL;
 	int n = 0, rc;
+	if (what && !strcmp(what, "topics"))
+		return exec_show_topics(x);
 	if (what && !strcmp(what, "tables")) {
 		if (!x->s->cat->vt->list)
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW TABLES on this catalog");

@@ -43,6 +43,8 @@ typedef struct br_sql_table {
 typedef int (*br_catalog_delta_fn)(void *arg, const char *table, const br_batch *delta, br_err *err);
 
 typedef struct br_catalog br_catalog;
+struct br_topic_row;
+struct br_log;
 typedef struct br_catalog_vt {
 	/* def is copied. BR_EEXIST if the name is taken. */
 	int (*create)(br_catalog *c, const br_sql_table *def, br_err *err);
@@ -74,7 +76,27 @@ typedef struct br_catalog_vt {
 	 * reads watermarks and counters from it and steps views at the table's new
 	 * watermark after each poll (window.h). */
 	struct br_wm_tracker *(*tracker)(br_catalog *c, const char *table);
+	/* SHOW TOPICS: every topic of the catalog's log; *rows malloc'd (free
+	 * with br_topic_rows_free). */
+	int (*topics)(br_catalog *c, struct br_topic_row **rows, int *n, br_err *err);
 } br_catalog_vt;
+
+/* One row of SHOW TOPICS. Lake figures are -1 for a topic without a table. */
+typedef struct br_topic_row {
+	char *name, *lake_mode;   /* malloc'd */
+	int32_t partitions;
+	int64_t records;          /* held by the log: Σ end − start */
+	int64_t log_end;          /* Σ next offset */
+	int64_t lake_frontier;    /* Σ lake frontier */
+	int64_t lake_lag;         /* Σ records not yet in the lake */
+	int64_t dead_lettered;    /* over the table's life */
+	bool sql_table;           /* backs a table of this catalog */
+} br_topic_row;
+void br_topic_rows_free(br_topic_row *rows, int n);
+/* The rows of SHOW TOPICS for a log whose lake lives under data_dir;
+ * is_table says which topics back a table. */
+int br_catalog_show_topics(struct br_log *log, const char *data_dir, bool (*is_table)(void *, const char *),
+			   void *arg, br_topic_row **rows, int *nrows);
 
 struct br_catalog {
 	const br_catalog_vt *vt;

@@ -59,6 +59,11 @@ def main():
     tap.eq([json.loads(l) for l in out.splitlines()],
            [{"id": 1, "name": "ada", "score": 1.5}, {"id": 2, "name": "bob", "score": 2.0}], "json lines output")
 
+    rc, out, err = bsql(data, "--format", "csv", "-c", "SHOW TABLES; DESCRIBE per_city; SELECT 1 AS one; DESCRIBE users")
+    tap.eq((rc, out, err), (0, "name\nusers\ncolumn_name,column_type\ncity,text\nn,bigint\none\n1\n"
+                               "column_name,column_type\nid,bigint\nname,text\ncity,text\nscore,double precision\n", ""),
+           "DESCRIBE between other statements of one -c runs in its place")
+
     rc, out, err = bsql(data, stdin="SELECT count(*) FROM users;\nSELECT nosuch FROM users;\nSELECT 1;\n")
     tap.ok(rc == 1 and " count \n-------\n     4\n(1 row)" in out and "ERROR:" in err and "nosuch" in err,
            "statements from stdin stop at the first error", (rc, out, err))
@@ -102,6 +107,22 @@ def main():
                "psql: produced records are rows (upsert replaced 1, tombstone deleted 3)")
         tap.eq(psql(pg, "SELECT city, n FROM per_city ORDER BY city"), "oslo|2\nparis|1",
                "psql: the view follows the produced records")
+
+        # SHOW TOPICS: the log's topics, what they hold and how far the lake is
+        deadline, rows = time.time() + 30, {}
+        while time.time() < deadline:
+            rows = {r.split("|")[0]: r.split("|") for r in psql(pg, "SHOW TOPICS").splitlines()}
+            u = rows.get("users")
+            if u and u[6] == "0" and u[7] not in ("", "0"):
+                break
+            time.sleep(0.3)
+        u = rows.get("users", [])
+        tap.ok(len(u) == 9 and u[1:3] == ["2", "json"] and u[3] == u[4] and u[5] == u[4] and u[6] == "0"
+               and int(u[7]) >= 1 and u[8] == "t",
+               "SHOW TOPICS: users has 2 partitions, lake mode json, the lake caught up, the non-JSON record "
+               "dead-lettered, backs a table", rows)
+        tap.ok(rows.get("users.dlq", ["", "", "", "", "", "", "", "", "?"])[8] == "f",
+               "SHOW TOPICS: the dead-letter topic is listed and backs no table", rows)
 
         # a table created over pgwire is a topic too
         tap.eq(psql(pg, "CREATE TABLE clicks (page text, ms bigint); "
