@@ -6,6 +6,11 @@
  *
  *   latency_bench --brokers 127.0.0.1:9092 --topic lat --rate 50000 --seconds 10
  *                 [--size 100] [--acks all] [--linger-ms 1] [--nagle 0|1] [--json]
+ *                 [--stalls MS]
+ *
+ * --stalls MS lists on stderr every stall: a run of records whose latency passed
+ * MS, with the CLOCK_MONOTONIC send time of its first record (the clock of
+ * braid's BRAID_TRACE_SLOW lines, so a stall can be matched with its cause).
  *
  * Client settings are those of a latency-sensitive user: producer linger.ms 1
  * (0 measured worse: one request per record), consumer fetch.min.bytes 1 (the
@@ -24,6 +29,7 @@
 
 static const char *brokers = "127.0.0.1:9092", *topic = "latency", *acks = "all", *linger = "1";
 static int rate = 50000, seconds = 10, size = 100, json = 0, nagle = 0;
+static double stall_ms = 0;
 static atomic_llong sent_total;
 static atomic_int producer_done;
 static long long produce_failed;
@@ -107,6 +113,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--acks")) acks = v;
 		else if (!strcmp(a, "--linger-ms")) linger = v;
 		else if (!strcmp(a, "--nagle")) nagle = atoi(v);
+		else if (!strcmp(a, "--stalls")) stall_ms = atof(v);
 		else {
 			fprintf(stderr, "latency_bench: unknown option %s\n", a);
 			return 2;
@@ -165,6 +172,8 @@ int main(int argc, char **argv)
 
 	long long total = (long long)rate * seconds, warm = rate; /* skip the first second */
 	int64_t *lat = malloc(sizeof(int64_t) * (size_t)total);
+	int64_t stall_start = 0, stall_max = 0; /* the stall in progress (--stalls) */
+	long long stall_n = 0, stalls = 0;
 	long long got = 0, measured = 0;
 	pthread_t th;
 	pthread_create(&th, NULL, producer, prod);
@@ -176,8 +185,20 @@ int main(int argc, char **argv)
 			if (!m->err && m->len >= 8) {
 				int64_t t;
 				memcpy(&t, m->payload, sizeof t);
-				if (got++ >= warm)
+				if (got++ >= warm) {
 					lat[measured++] = now - t;
+					if (stall_ms > 0 && now - t > stall_ms * 1e6) {
+						if (!stall_n++)
+							stall_start = t;
+						if (now - t > stall_max)
+							stall_max = now - t;
+					} else if (stall_n) {
+						fprintf(stderr, "stall: %lld records sent from mono %.6f waited up to %.1f ms\n",
+						        stall_n, stall_start / 1e9, stall_max / 1e6);
+						stalls++;
+						stall_n = stall_max = 0;
+					}
+				}
 			}
 			rd_kafka_message_destroy(m);
 		}
@@ -189,6 +210,8 @@ int main(int argc, char **argv)
 		}
 	}
 	pthread_join(th, NULL);
+	if (stall_ms > 0)
+		fprintf(stderr, "%lld stall(s) over %.1f ms\n", stalls + (stall_n > 0), stall_ms);
 	qsort(lat, (size_t)measured, sizeof *lat, cmp);
 #define PCT(p) (measured ? lat[(size_t)((measured - 1) * (p))] / 1e6 : -1.0)
 	double p50 = PCT(0.50), p99 = PCT(0.99), p999 = PCT(0.999), max = PCT(1.0);

@@ -16,7 +16,15 @@
 # BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir,
 # SKIP_PARQUET=1 / SKIP_TIER=1 / SKIP_SQL=1 leave out the later benchmarks,
 # PROFILE=1 records braid with perf during the first throughput runs and prints
-# the hottest symbols (build/bench/perf.data stays for `perf report`).
+# the hottest symbols (build/bench/perf.data stays for `perf report`),
+# TRACE_SLOW (5; braid's BRAID_TRACE_SLOW in ms, 0 = off): after each latency run,
+# the broker's events slower than that during the run, counted by kind, and the
+# client's stalls (latency_bench --stalls), so a bad p99 shows its cause.
+#
+# Nothing is deleted until the end: on this disk (ext4 mounted with `discard`) an
+# rm of a 512 MB dd file makes the device discard its blocks, which stalled every
+# fsync for 100-200 ms; the in-run dd file used to be deleted right before each
+# latency run, which then measured that stall (docs/PERFORMANCE.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +38,7 @@ LAT_SECONDS=${LAT_SECONDS:-10}
 DD_MB=${DD_MB:-512}
 PARTITIONS=${PARTITIONS:-1}
 BENCH_DIR=${BENCH_DIR:-build/bench/run}
+TRACE_SLOW=${TRACE_SLOW:-5}
 OUT=build/bench
 
 if ! pkg-config --exists rdkafka; then
@@ -75,7 +84,6 @@ dd_mbps=()
 for i in $(seq "$RUNS"); do
 	dd_mbps+=("$(dd_once "$BENCH_DIR/dd$i.bin")")
 done
-rm -f "$BENCH_DIR"/dd*.bin
 DD_BEFORE=$(printf '%s\n' "${dd_mbps[@]}" | median)
 echo "dd sequential write before the runs (${DD_MB} MiB, conv=fdatasync): ${dd_mbps[*]} MB/s -> median $DD_BEFORE MB/s"
 # the floor under acks=all latency: one fdatasync of a small append on this disk
@@ -84,7 +92,7 @@ FSYNC=$($SCHED "$OUT/fsync_latency" "$BENCH_DIR/fsync.bin" 2000 8192)
 echo "$FSYNC"
 
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-$SCHED build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" --pg 127.0.0.1:0 ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
+BRAID_TRACE_SLOW=$TRACE_SLOW $SCHED build/braid serve --data "$DATA" --kafka "127.0.0.1:$PORT" --pg 127.0.0.1:0 ${BRAID_ARGS:-} >"$BENCH_DIR/braid.log" 2>&1 &
 BRAID_PID=$!
 for _ in $(seq 100); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
@@ -113,8 +121,7 @@ for i in $(seq "$RUNS"); do
 		echo "run $i 1 KiB, message.copy.max.bytes=$ZC_COPY_MAX: $j"
 		zc_mb+=("$(echo "$j" | json_field mb_per_s)")
 	fi
-	d=$(dd_once "$BENCH_DIR/dd-run.bin")
-	rm -f "$BENCH_DIR/dd-run.bin"
+	d=$(dd_once "$BENCH_DIR/dd-run$i.bin")
 	echo "run $i dd: $d MB/s"
 	dd_run+=("$d")
 	if [ -n "$PERF_PID" ]; then
@@ -122,8 +129,15 @@ for i in $(seq "$RUNS"); do
 		echo "== braid profile (throughput runs, self time)"
 		perf report -i "$OUT/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25 || true
 	fi
-	j=$($SCHED "$OUT/latency_bench" --brokers "$B" --topic "lat-$i" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --json)
+	log_from=$(wc -l <"$BENCH_DIR/braid.log")
+	j=$($SCHED "$OUT/latency_bench" --brokers "$B" --topic "lat-$i" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" --json \
+		--stalls "$( [ "$TRACE_SLOW" = 0 ] && echo 0 || echo "$TRACE_SLOW")" 2>"$BENCH_DIR/stalls-$i.txt")
 	echo "run $i latency: $j"
+	if [ "$TRACE_SLOW" != 0 ]; then
+		echo "run $i latency: client $(tail -1 "$BENCH_DIR/stalls-$i.txt"); broker events over $TRACE_SLOW ms, by kind:"
+		tail -n +"$((log_from + 1))" "$BENCH_DIR/braid.log" | sed -n 's/^slow \([0-9.]*\) ms at mono [0-9.]*: //p' |
+			sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/    /' || true
+	fi
 	p50+=("$(echo "$j" | json_field p50_ms)"); p99+=("$(echo "$j" | json_field p99_ms)")
 done
 

@@ -102,3 +102,11 @@ void br_arena_free(br_arena *a)
 	}
 	a->head = NULL;
 }
+
+size_t br_arena_bytes(const br_arena *a)
+{
+	size_t n = 0;
+	for (const br_arena_chunk *c = a->head; c; c = c->next)
+		n += sizeof *c + c->size;
+	return n;
+}

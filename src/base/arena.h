@@ -18,5 +18,7 @@ char *br_arena_strndup(br_arena *a, const char *s, size_t n);
 /* Keeps the first chunk for reuse and frees the rest. */
 void br_arena_reset(br_arena *a);
 void br_arena_free(br_arena *a);
+/* Bytes of the chunks the arena holds (what it costs, not what is used). */
+size_t br_arena_bytes(const br_arena *a);
 
 #endif

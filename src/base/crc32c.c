@@ -1,5 +1,14 @@
 /* crc32c.c — CRC-32C with a hardware path (SSE4.2 crc32 instruction) and a
- * slicing-by-8 table fallback, chosen once at first use. */
+ * slicing-by-8 table fallback, chosen once at first use.
+ *
+ * The hardware path runs three independent crc32 chains over three adjacent
+ * blocks (the instruction's latency is 3 cycles but it issues every cycle, so one
+ * chain uses a third of it) and joins them: for the raw CRC register, which is
+ * linear, crc(A || B) = shift(crc(A), |B|) ^ crc_from_0(B), where shift appends
+ * |B| zero bytes. The shift by a fixed block size is a 32x32 matrix over GF(2),
+ * built once by repeated squaring and applied through four byte tables (the
+ * method of Mark Adler's crc32c.c). Every batch a producer sends is checked, so
+ * this is on the produce path: one chain measured ~5 GB/s here. */
 #include "crc32c.h"
 
 #include <stdbool.h>
@@ -45,9 +54,107 @@ static uint32_t crc_sw(uint32_t crc, const uint8_t *p, size_t n)
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>
+#include <pthread.h>
+
+#define LONG_BLK 8192
+#define SHORT_BLK 256
+static uint32_t shift_long[4][256], shift_short[4][256]; /* append LONG_BLK / SHORT_BLK zero bytes */
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
+
+static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
+{
+	uint32_t sum = 0;
+	for (; vec; vec >>= 1, mat++)
+		if (vec & 1)
+			sum ^= *mat;
+	return sum;
+}
+
+static void gf2_square(uint32_t *sq, const uint32_t *mat)
+{
+	for (int n = 0; n < 32; n++)
+		sq[n] = gf2_times(mat, mat[n]);
+}
+
+/* The operator that appends len zero bytes (len a power of two) to a CRC register:
+ * start from one zero bit and square (double) up to 8 * len bits. */
+static void zeros_op(uint32_t even[32], size_t len)
+{
+	uint32_t odd[32];
+	odd[0] = POLY;
+	for (int n = 1; n < 32; n++)
+		odd[n] = 1u << (n - 1);
+	gf2_square(even, odd); /* 2 bits */
+	gf2_square(odd, even); /* 4 bits */
+	for (;;) {
+		gf2_square(even, odd); /* 1 byte, 4 bytes, ... */
+		if (!(len >>= 1))
+			return;
+		gf2_square(odd, even); /* 2 bytes, 8 bytes, ... */
+		if (!(len >>= 1))
+			break;
+	}
+	memcpy(even, odd, sizeof odd);
+}
+
+static void zeros_table(uint32_t t[4][256], size_t len)
+{
+	uint32_t op[32];
+	zeros_op(op, len);
+	for (uint32_t n = 0; n < 256; n++)
+		for (int k = 0; k < 4; k++)
+			t[k][n] = gf2_times(op, n << (8 * k));
+}
+
+static void build_shifts(void)
+{
+	zeros_table(shift_long, LONG_BLK);
+	zeros_table(shift_short, SHORT_BLK);
+}
+
+static uint32_t shift(uint32_t t[4][256], uint32_t crc)
+{
+	return t[0][crc & 0xff] ^ t[1][(crc >> 8) & 0xff] ^ t[2][(crc >> 16) & 0xff] ^ t[3][crc >> 24];
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* Three chains over blocks of blk bytes while 3 * blk remain. */
+__attribute__((target("sse4.2"))) static uint64_t crc_hw3(uint64_t c0, const uint8_t **pp, size_t *np, size_t blk,
+                                                          uint32_t t[4][256])
+{
+	const uint8_t *p = *pp;
+	size_t n = *np;
+	while (n >= 3 * blk) {
+		uint64_t c1 = 0, c2 = 0;
+		for (const uint8_t *end = p + blk; p < end; p += 8) {
+			c0 = _mm_crc32_u64(c0, load64(p));
+			c1 = _mm_crc32_u64(c1, load64(p + blk));
+			c2 = _mm_crc32_u64(c2, load64(p + 2 * blk));
+		}
+		c0 = shift(t, (uint32_t)c0) ^ (uint32_t)c1;
+		c0 = shift(t, (uint32_t)c0) ^ (uint32_t)c2;
+		p += 2 * blk;
+		n -= 3 * blk;
+	}
+	*pp = p;
+	*np = n;
+	return c0;
+}
+
 __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n)
 {
 	uint64_t c = crc;
+	if (n >= 3 * SHORT_BLK) {
+		pthread_once(&shift_once, build_shifts);
+		c = crc_hw3(c, &p, &n, LONG_BLK, shift_long);
+		c = crc_hw3(c, &p, &n, SHORT_BLK, shift_short);
+	}
 	while (n >= 8) {
 		uint64_t w;
 		memcpy(&w, p, 8);

@@ -47,6 +47,34 @@ void br_logf(int level, const char *fmt, ...)
 	fprintf(stderr, "%s %s %s\n", ts, names[level & 3], line);
 }
 
+int64_t br_trace_slow_ns;
+
+void br_trace_init(void)
+{
+	const char *v = getenv("BRAID_TRACE_SLOW");
+	double ms = v ? atof(v) : 0;
+	br_trace_slow_ns = ms > 0 ? (int64_t)(ms * 1e6) : 0;
+	if (br_trace_slow_ns)
+		br_info("tracing events slower than %.3g ms (BRAID_TRACE_SLOW)", ms);
+}
+
+void br_trace_slow(int64_t t0_ns, const char *fmt, ...)
+{
+	if (!br_trace_slow_ns || !t0_ns)
+		return;
+	int64_t dt = br_mono_ns() - t0_ns;
+	if (dt < br_trace_slow_ns)
+		return;
+	char what[512], line[640];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	int n = snprintf(line, sizeof line, "slow %.3f ms at mono %.6f: %s\n", dt / 1e6, t0_ns / 1e9, what);
+	if (n > 0 && write(2, line, (size_t)BR_MIN(n, (int)sizeof line - 1)) < 0)
+		return;
+}
+
 static void oom(size_t n)
 {
 	fprintf(stderr, "braid: out of memory (%zu bytes)\n", n);

@@ -28,6 +28,17 @@ void br_logf(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 #define br_warn(...) br_logf(BR_LOG_WARN, __VA_ARGS__)
 #define br_debug(...) br_logf(BR_LOG_DEBUG, __VA_ARGS__)
 
+/* Slow-event trace, for finding latency stalls: with BRAID_TRACE_SLOW=MS in the
+ * environment (read by br_trace_init), br_trace_slow logs every traced event (an
+ * event-loop iteration, a request, an fsync, a segment roll, ...) that took longer
+ * than MS since t0, with the CLOCK_MONOTONIC time it started, so a stall a client
+ * saw can be matched with its cause. Off by default: then t0 is 0 and the cost is
+ * one branch. Thread-safe (one write(2) per line). */
+extern int64_t br_trace_slow_ns;
+void br_trace_init(void);
+#define BR_TRACE_T0() (br_trace_slow_ns ? br_mono_ns() : 0)
+void br_trace_slow(int64_t t0_ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Allocation that cannot fail: out-of-memory ends the process with a message. */
 void *br_xmalloc(size_t n);
 void *br_xcalloc(size_t n, size_t size);

@@ -53,6 +53,8 @@ static void serve_usage(FILE *f)
 	        "  --pg-subscribe-buffer SIZE  a SUBSCRIBE client that lets more than SIZE bytes of changes\n"
 	        "                           wait unread is dropped with an error (default 16M)\n"
 	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
+	        "  --view-memory-limit SIZE  operator state one materialized view may hold (e.g. 512M); a view\n"
+	        "                           that outgrows it stops answering with an error (default: no limit)\n"
 	        "\n"
 	        "demo (make run):\n"
 	        "  --demo                   generate Nexmark events into the tables persons/auctions/bids (topics\n"
@@ -124,7 +126,7 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
-	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO };
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_VIEWMEM };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
@@ -141,6 +143,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "demo-rate", required_argument, 0, O_DEMO_RATE }, { "demo-seed", required_argument, 0, O_DEMO_SEED },
 		{ "demo-events", required_argument, 0, O_DEMO_EVENTS },
 		{ "demo-start-ms", required_argument, 0, O_DEMO_START },
+		{ "view-memory-limit", required_argument, 0, O_VIEWMEM },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -148,7 +151,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *pg = "127.0.0.1:5433", *http = "127.0.0.1:8080";
 	const char *pg_password = NULL;
 	bool http_set = false, demo = false;
-	int64_t pg_subbuf = 0;
+	int64_t pg_subbuf = 0, view_mem = 0;
 	br_demo_opts dopt;
 	br_demo_opts_default(&dopt);
 	optind = 1;
@@ -167,6 +170,11 @@ static int cmd_serve(int argc, char **argv)
 			if ((v = br_parse_size(optarg)) < 1)
 				return bad_value("--pg-subscribe-buffer", optarg);
 			pg_subbuf = v;
+			break;
+		case O_VIEWMEM:
+			if ((v = br_parse_size(optarg)) < 1)
+				return bad_value("--view-memory-limit", optarg);
+			view_mem = v;
 			break;
 		case O_DEMO: demo = true; break;
 		case O_DEMO_RATE:
@@ -285,6 +293,7 @@ static int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	br_sql *sql = br_sql_open(cat);
+	br_sql_set_view_memory_limit(sql, (size_t)view_mem);
 	if (br_sql_restore(sql, &err))
 		br_warn("%s", err.msg);
 	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */

@@ -95,6 +95,8 @@ br_zent *br_ztab_find(const br_ztab *t, const void *key, size_t klen);
 br_zent *br_ztab_upsert(br_ztab *t, const void *key, size_t klen);
 /* for (size_t i = 0; (e = br_ztab_next(t, &i));) visits every entry. */
 br_zent *br_ztab_next(const br_ztab *t, size_t *i);
+/* Bytes of the slot arrays (keys live in the table's arena). */
+size_t br_ztab_bytes(const br_ztab *t);
 
 /* ------------------------------------------------------------ extreme heap
  *
@@ -210,6 +212,13 @@ typedef struct br_op_vt {
 	void (*explain)(const br_op *op, br_buf *out);
 } br_op_vt;
 
+/* What an operator holds: entries of its main state table and bytes of
+ * memory (arenas, hash slots, side tables). */
+typedef struct br_op_stats {
+	int64_t rows;
+	size_t bytes;
+} br_op_stats;
+
 struct br_op {
 	const br_op_vt *vt;
 	int id;
@@ -218,6 +227,10 @@ struct br_op {
 	br_type *out_type; /* owned struct type of the output rows */
 	br_batch out;      /* this step's delta */
 	void *st;          /* operator state */
+	/* State of an operator defined outside ops.c (NULL: it keeps none). */
+	void (*stats)(const br_op *op, br_op_stats *out);
+	int64_t rows_out;  /* rows emitted over all steps (EXPLAIN ANALYZE) */
+	uint64_t step_ns;  /* time in step over all steps */
 };
 
 enum br_agg_kind { BR_AGG_COUNT_STAR, BR_AGG_COUNT, BR_AGG_SUM, BR_AGG_AVG, BR_AGG_MIN, BR_AGG_MAX,
@@ -315,6 +328,13 @@ int br_circuit_feed_take(br_circuit *c, br_op *input, br_batch *b, br_err *err);
 /* Runs every operator once, in order; inputs' deltas are consumed (cleared). */
 int br_circuit_step(br_circuit *c, br_err *err);
 void br_circuit_explain(const br_circuit *c, br_buf *out);
+/* The state an operator holds now. */
+void br_op_state(const br_op *op, br_op_stats *out);
+/* Bytes of state of every operator of c (a view's memory). */
+size_t br_circuit_state_bytes(const br_circuit *c);
+/* EXPLAIN ANALYZE: the circuit with, per operator, rows emitted, time spent
+ * over all steps so far and the state it holds. */
+void br_circuit_explain_analyze(const br_circuit *c, br_buf *out);
 
 /* Helpers for building flow struct types and weighted batches. */
 br_type *br_flow_row_type(int ncols, const br_type_id *types);

@@ -1586,10 +1586,15 @@ int br_circuit_step(br_circuit *c, br_err *err)
 	int rc = 0;
 	for (int i = 0; i < c->nops && !rc; i++) {
 		br_op *op = c->ops[i];
-		if (op->vt == &input_vt)
+		if (op->vt == &input_vt) {
+			op->rows_out += op->out.nrows;
 			continue;
+		}
 		br_batch_reset(&op->out);
+		uint64_t t0 = br_mono_ns();
 		rc = op->vt->step(op, c, err);
+		op->step_ns += br_mono_ns() - t0;
+		op->rows_out += op->out.nrows;
 	}
 	/* Inputs' deltas are consumed by this step; the next feed starts afresh. */
 	for (int i = 0; i < c->nops; i++)
@@ -1610,4 +1615,90 @@ void br_circuit_explain(const br_circuit *c, br_buf *out)
 			br_buf_printf(out, "%s%d", k ? ", " : " <- ", op->in[k]->id);
 		br_buf_printf(out, " (%d cols)\n", br_op_ncols(op));
 	}
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static size_t xheap_bytes(const br_xheap *h) { return h->cap * sizeof *h->a; }
+
+static void join_stats(const join_st *st, br_op_stats *o)
+{
+	for (int s = 0; s < 2; s++) {
+		const jside *j = &st->side[s];
+		o->rows += (int64_t)j->rows.count;
+		o->bytes += br_arena_bytes(&j->arena) + br_ztab_bytes(&j->idx) + br_ztab_bytes(&j->rows);
+	}
+}
+
+static void agg_stats(const agg_st *st, br_op_stats *o)
+{
+	o->rows = (int64_t)st->groups.count;
+	o->bytes = br_arena_bytes(&st->arena) + br_ztab_bytes(&st->groups) + st->captouched * sizeof *st->touched;
+	for (size_t i = 0; i < st->nms; i++)
+		o->bytes += br_ztab_bytes(st->all_ms[i]);
+	for (size_t i = 0; i < st->nxh; i++)
+		o->bytes += xheap_bytes(st->all_xh[i]);
+}
+
+static void win_stats(const win_st *st, br_op_stats *o)
+{
+	o->bytes = br_arena_bytes(&st->arena) + br_ztab_bytes(&st->parts) +
+		   (st->captouched + st->capall) * sizeof(wpart *);
+	for (size_t i = 0; i < st->nall; i++) {
+		o->rows += (int64_t)st->all[i]->rows.count;
+		o->bytes += br_ztab_bytes(&st->all[i]->rows) + st->all[i]->nemitted * sizeof *st->all[i]->emitted;
+	}
+}
+
+void br_op_state(const br_op *op, br_op_stats *out)
+{
+	*out = (br_op_stats){ 0 };
+	if (op->vt == &join_vt) {
+		join_stats(op->st, out);
+	} else if (op->vt == &agg_vt) {
+		agg_stats(op->st, out);
+	} else if (op->vt == &distinct_vt || op->vt == &setop_vt) {
+		const set_st *st = op->st;
+		out->rows = (int64_t)st->rows.count;
+		out->bytes = br_arena_bytes(&st->arena) + br_ztab_bytes(&st->rows);
+	} else if (op->vt == &win_vt) {
+		win_stats(op->st, out);
+	} else if (op->vt == &integ_vt) {
+		const integ_st *st = op->st;
+		out->rows = (int64_t)st->rows.count;
+		out->bytes = br_arena_bytes(&st->arena) + br_ztab_bytes(&st->rows);
+	} else if (op->stats) {
+		op->stats(op, out);
+	}
+}
+
+size_t br_circuit_state_bytes(const br_circuit *c)
+{
+	size_t n = 0;
+	for (int i = 0; i < c->nops; i++) {
+		br_op_stats st;
+		br_op_state(c->ops[i], &st);
+		n += st.bytes;
+	}
+	return n;
+}
+
+void br_circuit_explain_analyze(const br_circuit *c, br_buf *out)
+{
+	size_t total = 0;
+	for (int i = 0; i < c->nops; i++) {
+		const br_op *op = c->ops[i];
+		br_buf_printf(out, "%d: ", op->id);
+		op->vt->explain(op, out);
+		for (int k = 0; k < op->nin; k++)
+			br_buf_printf(out, "%s%d", k ? ", " : " <- ", op->in[k]->id);
+		br_op_stats st;
+		br_op_state(op, &st);
+		total += st.bytes;
+		br_buf_printf(out, " (rows out %" PRId64 ", %.3f ms", op->rows_out, (double)op->step_ns / 1e6);
+		if (st.bytes)
+			br_buf_printf(out, "; state %" PRId64 " entries, %.1f KiB", st.rows, (double)st.bytes / 1024);
+		br_buf_printf(out, ")\n");
+	}
+	br_buf_printf(out, "steps: %" PRId64 ", state: %.1f KiB\n", c->steps, (double)total / 1024);
 }

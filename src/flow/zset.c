@@ -381,3 +381,5 @@ br_zent *br_ztab_next(const br_ztab *t, size_t *i)
 	}
 	return NULL;
 }
+
+size_t br_ztab_bytes(const br_ztab *t) { return (t->cap + t->oldcap) * sizeof(br_zent); }

@@ -65,6 +65,7 @@ typedef struct durable_waiter {
 	struct durable_waiter *next;
 	uint64_t seq;
 	br_kslot *slot;
+	int64_t t0; /* when it started waiting (tracing only) */
 } durable_waiter;
 
 typedef struct parked {
@@ -88,8 +89,13 @@ struct br_broker {
 	br_flush *flush;   /* the data flush in flight (acks wait for it) */
 	uv_work_t isync_work;
 	br_flush *isync;   /* the index sync in flight (append times; nobody waits) */
+	uv_work_t trim_work;
+	br_trim *trim;     /* the trim round in flight (blocks of deleted segments, log.h) */
 	bool flush_wanted;
 	int64_t last_flush_ns, last_isync_ns;
+	int64_t flush_t0, isync_t0, iter_t0; /* tracing: flush / index sync queued, loop woke */
+	uv_prepare_t trace_prepare;
+	uv_check_t trace_check;
 	int port;
 	br_log *log;
 	br_groups *groups;
@@ -312,7 +318,9 @@ static void process_frame(br_kconn *c, uint8_t *frame, size_t len)
 	if (r.flex && r.key != BR_API_API_VERSIONS)
 		br_kw_tags(&s->out, true);
 	s->body_start = s->out.len;
+	int64_t t0 = BR_TRACE_T0();
 	int rc = api->fn(b, &r, &s->out);
+	br_trace_slow(t0, "%s v%d request from %s (%zu bytes)", api->name, r.version, c->peer, len);
 	switch (rc) {
 	case 0:
 		slot_complete(s);
@@ -440,6 +448,7 @@ int br_broker_defer_until_durable(br_broker *b, br_kreq *r, uint64_t seq, const 
 	durable_waiter *w = br_xcalloc(1, sizeof *w);
 	w->seq = seq;
 	w->slot = s;
+	w->t0 = BR_TRACE_T0();
 	if (b->wait_tail)
 		b->wait_tail->next = w;
 	else
@@ -456,6 +465,7 @@ static void release_waiters(br_broker *b)
 		b->wait_head = w->next;
 		if (!b->wait_head)
 			b->wait_tail = NULL;
+		br_trace_slow(w->t0, "produce answered after waiting for durability");
 		slot_complete(w->slot);
 		free(w);
 	}
@@ -527,6 +537,8 @@ static void flush_done(uv_work_t *w, int status)
 	(void)status;
 	if (--b->flush_left)
 		return;
+	br_trace_slow(b->flush_t0, "data flush of %zu file(s), from queueing to done", br_log_flush_files(b->flush));
+	int64_t t0 = BR_TRACE_T0();
 	if (br_log_flush_end(b->log, b->flush, &err)) {
 		/* After a failed fsync nothing later can be promised (the kernel may have
 		 * dropped the dirty pages): stop accepting work, as PostgreSQL does. */
@@ -537,6 +549,7 @@ static void flush_done(uv_work_t *w, int status)
 	b->flush = NULL;
 	release_waiters(b);
 	retry_parked(b, true);
+	br_trace_slow(t0, "flush end: answering produces and parked fetches");
 	if (b->flush_wanted || br_log_write_seq(b->log) != br_log_durable_seq(b->log))
 		flush_start(b);
 }
@@ -581,6 +594,7 @@ static void isync_done(uv_work_t *w, int status)
 	br_broker *b = w->data;
 	br_err err = { 0 };
 	(void)status;
+	br_trace_slow(b->isync_t0, "index sync of %zu file(s), from queueing to done", br_log_flush_files(b->isync));
 	if (br_log_flush_end(b->log, b->isync, &err)) {
 		br_logf(BR_LOG_ERROR, "%s (index); stopping the broker", err.msg);
 		b->fatal = true;
@@ -600,6 +614,7 @@ static void isync_start(br_broker *b)
 	if (!b->isync)
 		return;
 	b->isync_work.data = b;
+	b->isync_t0 = BR_TRACE_T0();
 	uv_queue_work(&b->loop, &b->isync_work, isync_work, isync_done);
 }
 
@@ -625,6 +640,7 @@ static void flush_start(br_broker *b)
 	size_t files = br_log_flush_files(b->flush);
 	b->flush_parts = files < BR_ARRAY_LEN(b->flush_work) ? (files ? files : 1) : BR_ARRAY_LEN(b->flush_work);
 	b->flush_left = b->flush_parts;
+	b->flush_t0 = BR_TRACE_T0();
 	for (size_t i = 0; i < b->flush_parts; i++) {
 		b->flush_work[i].data = b;
 		uv_queue_work(&b->loop, &b->flush_work[i], flush_work, flush_done);
@@ -657,20 +673,49 @@ static void on_tier_async(uv_async_t *a)
 	tier_poll(a->data);
 }
 
+/* One trim round per tick: deleted segments' blocks go a few MiB at a time
+ * (log.c: gentle deletion), on the thread pool. */
+static void trim_work(uv_work_t *w)
+{
+	br_broker *b = w->data;
+	br_log_trim_run(b->trim);
+}
+
+static void trim_done(uv_work_t *w, int status)
+{
+	br_broker *b = w->data;
+	(void)status;
+	br_log_trim_end(b->log, b->trim);
+	b->trim = NULL;
+}
+
+static void trim_start(br_broker *b)
+{
+	if (b->trim || !(b->trim = br_log_trim_begin(b->log)))
+		return;
+	b->trim_work.data = b;
+	uv_queue_work(&b->loop, &b->trim_work, trim_work, trim_done);
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	br_broker *b = t->data;
+	int64_t t0 = BR_TRACE_T0();
 	br_groups_tick(b->groups, br_now_ms());
 	retry_parked(b, false);
 	if (!b->flush) /* else the next data flush takes it along */
 		isync_start(b);
 	tier_poll(b); /* tier hook */
+	trim_start(b);
+	br_trace_slow(t0, "tick (groups, parked fetches, index sync, tiering)");
 }
 
 static void on_retention(uv_timer_t *t)
 {
 	br_broker *b = t->data;
+	int64_t t0 = BR_TRACE_T0();
 	int n = br_log_enforce_retention(b->log, br_now_ms());
+	br_trace_slow(t0, "retention (%d segment(s) deleted)", n);
 	if (n)
 		br_info("retention: deleted %d segment(s)", n);
 }
@@ -736,6 +781,7 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	char *logdir = br_xasprintf("%s/log", b->data_dir), *gdir = br_xasprintf("%s/groups", b->data_dir);
 	b->o.log.dir = logdir;
 	b->lock_fd = -1;
+	br_trace_init();
 	int rc = br_mkdirs(b->data_dir, err);
 	if (!rc)
 		rc = lock_data_dir(b->data_dir, &b->lock_fd, err);
@@ -794,6 +840,21 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	return 0;
 }
 
+/* Tracing: the loop's work between two polls (check runs right after the poll
+ * returns, prepare right before the next one blocks). */
+static void on_trace_check(uv_check_t *h)
+{
+	br_broker *b = h->data;
+	b->iter_t0 = br_mono_ns();
+}
+
+static void on_trace_prepare(uv_prepare_t *h)
+{
+	br_broker *b = h->data;
+	br_trace_slow(b->iter_t0, "event-loop iteration (work between two polls)");
+	b->iter_t0 = 0;
+}
+
 static void on_stop(uv_async_t *a)
 {
 	br_broker *b = a->data;
@@ -825,6 +886,13 @@ int br_broker_run(br_broker *b, bool handle_signals)
 		uv_signal_start(&b->sigterm, on_signal, SIGTERM);
 	}
 	uv_timer_start(&b->tick_timer, on_tick, 100, 100);
+	if (br_trace_slow_ns) {
+		uv_prepare_init(&b->loop, &b->trace_prepare);
+		uv_check_init(&b->loop, &b->trace_check);
+		b->trace_prepare.data = b->trace_check.data = b;
+		uv_prepare_start(&b->trace_prepare, on_trace_prepare);
+		uv_check_start(&b->trace_check, on_trace_check);
+	}
 	uv_timer_start(&b->retention_timer, on_retention, (uint64_t)b->o.retention_check_ms, (uint64_t)b->o.retention_check_ms);
 	b->running = true;
 	uv_run(&b->loop, UV_RUN_DEFAULT);
@@ -851,7 +919,7 @@ void br_broker_close(br_broker *b)
 		return;
 	/* finish the flush in flight, then one last flush so every produce can be
 	 * answered truthfully before the connections go */
-	while (b->flush || b->isync)
+	while (b->flush || b->isync || b->trim)
 		uv_run(&b->loop, UV_RUN_ONCE);
 	flush_sync(b, "final flush");
 	br_tier_close(b->tier); /* tier hook: waits for the job in flight */

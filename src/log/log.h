@@ -219,6 +219,19 @@ int br_log_enforce_retention(br_log *log, int64_t now_ms);
 typedef int64_t (*br_retention_guard_fn)(void *arg, const br_topic *t, int32_t partition);
 void br_log_set_retention_guard(br_log *log, br_retention_guard_fn fn, void *arg);
 
+/* Gentle deletion (log.c): segments deleted by retention or with their topic
+ * lose their names at once, their blocks a few MiB at a time, so the disk's
+ * discards come in small pieces instead of one stall of every fsync. Call
+ * every ~100 ms: begin (loop thread; NULL when nothing is pending or a round is
+ * in flight), run (any thread: ftruncate + fdatasync of one step), end (loop
+ * thread). br_log_close frees what is left at once. */
+typedef struct br_trim br_trim;
+br_trim *br_log_trim_begin(br_log *log);
+void br_log_trim_run(br_trim *t);
+void br_log_trim_end(br_log *log, br_trim *t);
+/* Bytes still waiting to be freed (what the next rounds will trim). */
+int64_t br_log_trim_pending(const br_log *log);
+
 /* Hands out a fresh idempotent producer id (persisted in blocks, never reused). */
 int br_log_new_producer_id(br_log *log, int64_t *id, br_err *err);
 

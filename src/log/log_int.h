@@ -86,6 +86,11 @@ struct br_log {
 	size_t nsealed, sealed_cap;
 	int *sealed_ifds; /* .index fds of rolled segments, not yet fsynced (index sync) */
 	size_t nisealed, isealed_cap;
+	int *dir_fds;    /* partition directories that gained a segment (roll), not yet fsynced (data flush) */
+	size_t ndirs, dirs_cap;
+	int *trim_fds;   /* deleted (unlinked) segment data files, freed step by step (log.c: gentle deletion) */
+	size_t ntrim, trim_cap;
+	bool trimming;   /* a trim round is in flight */
 	int64_t next_pid, pid_limit;
 	br_retention_guard_fn guard; /* see br_log_set_retention_guard */
 	void *guard_arg;
@@ -100,5 +105,10 @@ int br_partition_roll(br_partition *p, int64_t now_ms, br_err *err);
 int br_partition_retention(br_partition *p, int64_t now_ms);
 void br_log_add_sealed_fd(br_log *log, int fd);
 void br_log_add_sealed_ifd(br_log *log, int fd);
+void br_log_add_dir_fd(br_log *log, int fd);
+/* Takes ownership of fd, an unlinked segment's data: its blocks are freed by trim rounds. */
+void br_log_trim_add(br_log *log, int fd);
+/* Hands a dup of every segment's data fd to the trimmer (the topic is being deleted). */
+void br_partition_trim_all(br_partition *p);
 
 #endif

@@ -44,7 +44,10 @@
  * clients never see it under CreateTime (under LogAppendTime it is in the batch).
  * Batches written but not acknowledged may survive a crash; idempotent producers
  * are deduplicated by the producer state rebuilt from the batch headers of the
- * last segments. */
+ * last segments. A rolled segment's directory entry is made durable by the next
+ * data flush, before any of its batches is acknowledged. A deleted segment is
+ * unlinked first and its blocks freed later, a step at a time (log.c: gentle
+ * deletion); after a crash, ext4's orphan recovery frees what remained. */
 #include "log/log_int.h"
 
 #include <dirent.h>
@@ -205,7 +208,12 @@ static int seg_open_index_fds(br_partition *p, br_segment *s, br_err *err)
 	return rc;
 }
 
-static int seg_create(br_partition *p, int64_t base, br_segment **out, br_err *err)
+/* Creates a segment's files. The directory entry must be durable before any
+ * batch of the segment is acknowledged: a new partition fsyncs its directory here
+ * (topic creation, off the ack path); a roll leaves it to the next data flush
+ * (log.c), off the event loop, where an fsync of the directory waits for a
+ * journal commit that a busy disk can make long. */
+static int seg_create(br_partition *p, int64_t base, bool sync_dir, br_segment **out, br_err *err)
 {
 	br_segment *s = br_xcalloc(1, sizeof *s);
 	s->base = s->next = base;
@@ -220,8 +228,16 @@ static int seg_create(br_partition *p, int64_t base, br_segment **out, br_err *e
 	if (!rc)
 		rc = seg_open_index_fds(p, s, err);
 	if (!rc && ftruncate(s->ifd, 0) == 0 && ftruncate(s->tfd, 0) == 0 && ftruncate(s->fd, 0) == 0) {
-		*out = s;
-		return br_fsync_dir(p->dir, err);
+		int dfd = sync_dir ? -1 : open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sync_dir ? br_fsync_dir(p->dir, err) == 0 : dfd >= 0) {
+			if (dfd >= 0)
+				br_log_add_dir_fd(p->log, dfd);
+			*out = s;
+			return 0;
+		}
+		rc = sync_dir ? BR_EIO : br_errno(err, BR_EIO, "open directory %s", p->dir);
+		seg_free(s);
+		return rc;
 	}
 	if (!rc)
 		rc = br_errno(err, BR_EIO, "truncate new segment in %s", p->dir);
@@ -363,7 +379,7 @@ int br_partition_roll(br_partition *p, int64_t now_ms, br_err *err)
 	if (!old->nidx)
 		return 0;
 	br_segment *s;
-	int rc = seg_create(p, p->leo, &s, err);
+	int rc = seg_create(p, p->leo, false, &s, err);
 	if (rc)
 		return rc;
 	/* the sealed files still need the fsync the next flush would have given them */
@@ -434,7 +450,9 @@ int br_partition_append(br_partition *p, uint8_t *batches, size_t len, int64_t n
 		pos += n;
 	}
 	if (need_roll(p, len, now_ms, total_delta)) {
+		int64_t t0 = BR_TRACE_T0();
 		int rc = br_partition_roll(p, now_ms, err);
+		br_trace_slow(t0, "segment roll of %s/%d", t->name, p->id);
 		if (rc) {
 			fill_status(res, BR_APPEND_IO, err ? err->msg : "roll failed");
 			return rc;
@@ -465,7 +483,9 @@ int br_partition_append(br_partition *p, uint8_t *batches, size_t len, int64_t n
 	}
 	char what[64];
 	snprintf(what, sizeof what, "%s/%d", t->name, p->id);
+	int64_t t0 = BR_TRACE_T0();
 	int rc = write_all(s->fd, batches, len, (off_t)s->size, what, err);
+	br_trace_slow(t0, "pwrite of %zu bytes to %s", len, what);
 	if (!rc)
 		rc = write_all(s->ifd, ib.p, ib.len, -1, what, err);
 	if (rc) {
@@ -772,6 +792,16 @@ int br_partition_max_timestamp(br_partition *p, int64_t *offset, int64_t *ts, br
 	return br_partition_offset_for_time(p, best, offset, ts, err);
 }
 
+void br_partition_trim_all(br_partition *p)
+{
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (p->segs[i]->fd >= 0) {
+			int fd = dup(p->segs[i]->fd);
+			if (fd >= 0)
+				br_log_trim_add(p->log, fd);
+		}
+}
+
 int64_t br_partition_start_offset(const br_partition *p) { return p->segs[0]->base; }
 int64_t br_partition_end_offset(const br_partition *p) { return p->leo; }
 int64_t br_partition_high_watermark(const br_partition *p) { return p->hw; }
@@ -780,6 +810,8 @@ br_topic *br_partition_topic(const br_partition *p) { return p->topic; }
 
 /* ---- retention ---- */
 
+/* Unlinks a segment's files; its data's blocks are freed gradually (log.c:
+ * gentle deletion), which keeps the fd. */
 static void seg_delete(br_partition *p, br_segment *s)
 {
 	const char *exts[] = { "log", "index", "timeindex" };
@@ -787,6 +819,10 @@ static void seg_delete(br_partition *p, br_segment *s)
 		char *path = seg_path(p, s->base, exts[i]);
 		if (unlink(path) && errno != ENOENT)
 			br_warn("retention: cannot delete %s: %s", path, strerror(errno));
+		else if (i == 0 && s->fd >= 0) { /* nameless now: trimmed, never read again */
+			br_log_trim_add(p->log, s->fd);
+			s->fd = -1;
+		}
 		free(path);
 	}
 	seg_free(s);
@@ -1079,7 +1115,7 @@ int br_partition_open(br_partition **out, br_topic *t, int32_t id, br_err *err)
 	free(bases);
 	if (!rc && !p->nsegs) {
 		br_segment *s;
-		rc = seg_create(p, 0, &s, err);
+		rc = seg_create(p, 0, true, &s, err);
 		if (!rc) {
 			p->segs = br_xmalloc(sizeof *p->segs);
 			p->segs[p->nsegs++] = s;

@@ -39,6 +39,7 @@ struct br_sql {
 	void *listener_arg;
 	bool restoring;     /* re-creating kept views: do not save them again */
 	void *time;         /* table time options and watermarks: window.c */
+	size_t view_mem_limit; /* bytes of state one view may hold (0: no limit) */
 };
 
 void **br_sql_time_slot(br_sql *s);
@@ -56,6 +57,25 @@ br_sql *br_sql_open(br_catalog *cat)
 	s->cat = cat ? cat : br_catalog_mem_new();
 	br_sql_time_adopt(s); /* time options of the tables a catalog kept */
 	return s;
+}
+
+void br_sql_set_view_memory_limit(br_sql *s, size_t bytes) { s->view_mem_limit = bytes; }
+
+/* One step of a view's circuit, then its memory budget: a view over its
+ * budget stops answering (it is marked broken by the caller) rather than
+ * taking the process's memory from the log and the other views. */
+static int view_step(br_sql *s, br_sql_view *v, br_err *err)
+{
+	int rc = br_circuit_step(&v->circ, err);
+	if (rc || !s->view_mem_limit)
+		return rc;
+	size_t used = br_circuit_state_bytes(&v->circ);
+	if (used > s->view_mem_limit)
+		return br_errf(err, BR_ELIMIT,
+			       "materialized view \"%s\" holds %.1f MiB of state, over its limit of %.1f MiB "
+			       "(--view-memory-limit)", v->name, (double)used / (1 << 20),
+			       (double)s->view_mem_limit / (1 << 20));
+	return 0;
 }
 
 static void view_free(br_sql_view *v)
@@ -380,7 +400,7 @@ static int step_views(br_sql *s, const char *table, const br_batch *delta, br_er
 				rc = br_circuit_feed(&v->circ, v->inputs[k], delta, &verr);
 			}
 		if (reads && !rc)
-			rc = br_circuit_step(&v->circ, &verr);
+			rc = view_step(s, v, &verr);
 		if (rc) {
 			/* The other views still follow the table; this one stops answering. */
 			v->broken = br_xstrdup(verr.msg);
@@ -911,7 +931,7 @@ static int view_step_watermark(br_sql *s, br_sql_view *v, bool *stepped, br_err 
 		return 0;
 	int rc = br_time_circuit_watermark(&v->circ, wm, err);
 	if (!rc)
-		rc = br_circuit_step(&v->circ, err);
+		rc = view_step(s, v, err);
 	*stepped = !rc;
 	return rc;
 }
@@ -986,7 +1006,7 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 			rc = feed_relation(x->s, &v->circ, v->inputs[i], v->input_tables[i], x->err);
 	}
 	if (!rc)
-		rc = br_circuit_step(&v->circ, x->err);
+		rc = view_step(x->s, v, x->err);
 	bool stepped;
 	if (!rc) /* windows the backfill already closed */
 		rc = view_step_watermark(x->s, v, &stepped, x->err);
@@ -1201,6 +1221,103 @@ bool br_sql_is_describe(const char *sql)
 	return describe_prefix(sql, name, sizeof name) > 0;
 }
 
+/* ------------------------------------------------------------- EXPLAIN */
+
+static bool explain_analyze(json_t *options)
+{
+	size_t i;
+	json_t *d, *in;
+	json_array_foreach(options, i, d) {
+		ntype(d, &in);
+		const char *name = jstr(in, "defname");
+		if (name && !strcmp(name, "analyze"))
+			return true;
+	}
+	return false;
+}
+
+/* The result: one text column, a row per line of text. */
+static void explain_result(stmt_ctx *x, const br_buf *text)
+{
+	char *names[1] = { "QUERY PLAN" };
+	br_type_id types[1] = { BR_T_STRING };
+	result_set(x->res, 1, names, types);
+	for (size_t i = 0; x->res && i < text->len;) {
+		size_t j = i;
+		while (j < text->len && text->p[j] != '\n')
+			j++;
+		br_value v = br_value_bytes(BR_T_STRING, (const char *)text->p + i, j - i);
+		br_batch_append_row(&x->res->rows, &v, 1);
+		i = j + 1;
+	}
+	result_tag(x->res, "EXPLAIN");
+}
+
+/* SELECT * FROM v, v a materialized view: its name, else NULL. */
+static const char *matview_of(stmt_ctx *x, json_t *q)
+{
+	json_t *from = jget(q, "fromClause"), *tl = jget(q, "targetList"), *rv, *rt, *cr;
+	if (json_array_size(from) != 1 || json_array_size(tl) != 1 || jget(q, "whereClause") || jget(q, "groupClause") ||
+	    jget(q, "sortClause") || jget(q, "limitCount") || jget(q, "distinctClause"))
+		return NULL;
+	if (strcmp(ntype(json_array_get(from, 0), &rv), "RangeVar") || jget(rv, "schemaname"))
+		return NULL;
+	ntype(json_array_get(tl, 0), &rt);
+	json_t *fields = jget(jget(jget(rt, "val"), "ColumnRef"), "fields");
+	if (json_array_size(fields) != 1 || strcmp(ntype(json_array_get(fields, 0), &cr), "A_Star"))
+		return NULL;
+	const char *name = jstr(rv, "relname");
+	return name && br_map_gets(&x->s->views, name) ? name : NULL;
+}
+
+/* EXPLAIN [ANALYZE] SELECT: the circuit; with ANALYZE the query runs once and
+ * each operator shows rows emitted, time and state. EXPLAIN ANALYZE of
+ * SELECT * FROM a materialized view shows the view's own circuit with what it
+ * did over all its steps and the state it holds. */
+static int exec_explain(stmt_ctx *x, json_t *q, bool analyze)
+{
+	br_buf out = { 0 };
+	const char *mv = analyze ? matview_of(x, q) : NULL;
+	if (mv) {
+		br_sql_view *v = br_map_gets(&x->s->views, mv);
+		br_buf_printf(&out, "materialized view %s:\n", mv);
+		br_circuit_explain_analyze(&v->circ, &out);
+		explain_result(x, &out);
+		br_buf_free(&out);
+		return 0;
+	}
+	plan *p;
+	int rc = br_bind_select(&x->env, q, &p, x->err);
+	if (rc)
+		return rc;
+	br_circuit c;
+	lower_ctx lc = { 0 };
+	br_op *integ;
+	if (!(rc = build_circuit(p, &c, &lc, &integ, x->err)) && analyze) {
+		c.once = true;
+		uint64_t t0 = br_mono_ns();
+		for (int i = 0; !rc && i < lc.n; i++)
+			rc = feed_relation(x->s, &c, lc.inputs[i], lc.tables[i], x->err);
+		uint64_t t1 = br_mono_ns();
+		if (!rc)
+			rc = br_circuit_step(&c, x->err);
+		if (!rc) {
+			br_circuit_explain_analyze(&c, &out);
+			br_buf_printf(&out, "read tables: %.3f ms, run: %.3f ms\n", (double)(t1 - t0) / 1e6,
+				      (double)(br_mono_ns() - t1) / 1e6);
+		}
+	} else if (!rc) {
+		br_circuit_explain(&c, &out);
+	}
+	if (!rc)
+		explain_result(x, &out);
+	br_buf_free(&out);
+	br_circuit_free(&c);
+	free(lc.tables);
+	free(lc.inputs);
+	return rc;
+}
+
 static int exec_stmt(stmt_ctx *x, json_t *stmt)
 {
 	json_t *in;
@@ -1237,35 +1354,7 @@ static int exec_stmt(stmt_ctx *x, json_t *stmt)
 		json_t *q;
 		if (strcmp(ntype(jget(in, "query"), &q), "SelectStmt"))
 			return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: EXPLAIN of this statement");
-		plan *p;
-		int rc = br_bind_select(&x->env, q, &p, x->err);
-		if (rc)
-			return rc;
-		br_circuit c;
-		lower_ctx lc = { 0 };
-		br_op *integ;
-		if (!(rc = build_circuit(p, &c, &lc, &integ, x->err))) {
-			br_buf out = { 0 };
-			br_circuit_explain(&c, &out);
-			char *names[1] = { "QUERY PLAN" };
-			br_type_id types[1] = { BR_T_STRING };
-			result_set(x->res, 1, names, types);
-			char *line = (char *)out.p;
-			for (size_t i = 0; x->res && i < out.len;) {
-				size_t j = i;
-				while (j < out.len && out.p[j] != '\n')
-					j++;
-				br_value v = br_value_bytes(BR_T_STRING, line + i, j - i);
-				br_batch_append_row(&x->res->rows, &v, 1);
-				i = j + 1;
-			}
-			result_tag(x->res, "EXPLAIN");
-			br_buf_free(&out);
-		}
-		br_circuit_free(&c);
-		free(lc.tables);
-		free(lc.inputs);
-		return rc;
+		return exec_explain(x, q, explain_analyze(jget(in, "options")));
 	}
 	if (!strcmp(t, "IndexStmt")) {
 		/* Indexes never change an answer; braid's operators index their own

@@ -172,5 +172,9 @@ int br_sql_poll(br_sql *s, br_err *err);
 int br_sql_restore(br_sql *s, br_err *err);
 /* The circuit of a materialized view as text (EXPLAIN). */
 int br_sql_explain_view(br_sql *s, const char *view, char **out, br_err *err);
+/* The most bytes of operator state one materialized view may hold (0, the
+ * default: no limit). A view that grows beyond it stops answering with an
+ * error saying so (like a view a change failed in), and CREATE fails. */
+void br_sql_set_view_memory_limit(br_sql *s, size_t bytes);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "base/arena.h"
 #include "base/buf.h"
@@ -49,6 +50,30 @@ static void test_crc32c_known(void **state)
 	/* incremental = one shot */
 	uint32_t c = br_crc32c(0, "1234", 4);
 	assert_int_equal(br_crc32c(c, "56789", 5), 0xe3069283);
+}
+
+/* The three-chain path (blocks of 8 KiB and 256 B) against one byte at a time,
+ * which takes the single-chain tail only: every length around the block sizes,
+ * every start alignment, and a running crc carried in. */
+static void test_crc32c_long(void **state)
+{
+	(void)state;
+	size_t cap = 3 * 8192 * 2 + 3 * 256 + 64;
+	uint8_t *buf = malloc(cap);
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < cap; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	size_t lens[] = { 767, 768, 769, 1000, 3 * 8192 - 1, 3 * 8192, 3 * 8192 + 7, 3 * 8192 + 3 * 256 + 9, cap - 8 };
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+		for (size_t off = 0; off < 8; off++) {
+			uint32_t slow = 0x12345678;
+			for (size_t i = 0; i < lens[li]; i++)
+				slow = br_crc32c(slow, buf + off + i, 1);
+			assert_int_equal(br_crc32c(0x12345678, buf + off, lens[li]), slow);
+		}
+	free(buf);
 }
 
 static void test_map(void **state)
@@ -115,7 +140,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_varint_roundtrip), cmocka_unit_test(test_varint_overlong),
-		cmocka_unit_test(test_crc32c_known),     cmocka_unit_test(test_map),
+		cmocka_unit_test(test_crc32c_known),     cmocka_unit_test(test_crc32c_long),     cmocka_unit_test(test_map),
 		cmocka_unit_test(test_arena),            cmocka_unit_test(test_parse_units),
 	};
 	return cmocka_run_group_tests_name("base", tests, NULL, NULL);

@@ -455,6 +455,51 @@ static void test_retention(void **state)
 	append_ok(p, 1, 1, 400);
 }
 
+/* Deleted segments lose their names at once and their blocks a step (4 MiB) per
+ * trim round, so the disk never gets one huge discard (log.c: gentle deletion). */
+static void test_gentle_delete(void **state)
+{
+	fixture *fx = *state;
+	const char *kv[] = { "segment.bytes", "5242880" };
+	assert_int_equal(br_log_create_topic(fx->log, "gd", 1, kv, 1, NULL), 0);
+	br_partition *p = part(fx, "gd", 0);
+	for (int k = 0; k < 120; k++)
+		append_ok(p, 5000, k, 5000 * k);
+	flush_all(fx->log);
+	assert_null(br_log_trim_begin(fx->log)); /* nothing deleted yet */
+	const char *kv2[] = { "retention.ms", "10" };
+	assert_int_equal(br_log_set_configs(fx->log, "gd", kv2, 1, true, NULL), 0);
+	assert_true(br_log_enforce_retention(fx->log, 1000000) > 0);
+	char path[128];
+	snprintf(path, sizeof path, "%s/gd/0/%020d.log", fx->dir, 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), -1); /* the name went at once */
+	int64_t pending = br_log_trim_pending(fx->log);
+	assert_true(pending > ((int64_t)4 << 20));
+	int rounds = 0;
+	br_trim *t;
+	while ((t = br_log_trim_begin(fx->log))) {
+		assert_null(br_log_trim_begin(fx->log)); /* one round at a time */
+		br_log_trim_run(t);
+		br_log_trim_end(fx->log, t);
+		int64_t left = br_log_trim_pending(fx->log);
+		assert_true(left < pending && pending - left <= ((int64_t)4 << 20));
+		pending = left;
+		rounds++;
+	}
+	assert_int_equal(pending, 0);
+	assert_true(rounds >= 2);
+	/* deleting a topic hands its segments to the same rounds */
+	append_ok(p, 5000, 0, 600000);
+	assert_int_equal(br_log_delete_topic(fx->log, "gd", NULL), 0);
+	assert_true(br_log_trim_pending(fx->log) > 0);
+	while ((t = br_log_trim_begin(fx->log))) {
+		br_log_trim_run(t);
+		br_log_trim_end(fx->log, t);
+	}
+	assert_int_equal(br_log_trim_pending(fx->log), 0);
+}
+
 static void test_topic_admin(void **state)
 {
 	fixture *fx = *state;
@@ -533,6 +578,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_time_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_lookup_compressed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gentle_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_admin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_producer_ids, setup, teardown),
 	};

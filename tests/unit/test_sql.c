@@ -670,6 +670,49 @@ static void test_batch_paths(void **state)
 	br_sql_close(s);
 }
 
+/* EXPLAIN ANALYZE runs the query and shows each operator's rows, time and
+ * state; of SELECT * FROM a materialized view it shows the view's circuit.
+ * A view that outgrows the memory limit stops answering, with the reason. */
+static void test_explain_analyze_and_budget(void **state)
+{
+	(void)state;
+	br_sql *s = br_sql_open(NULL);
+	exec_ok(s, "CREATE TABLE t(k INTEGER, v TEXT); INSERT INTO t VALUES (1,'a'),(2,'b'),(2,'c');"
+		   "CREATE MATERIALIZED VIEW m AS SELECT k, count(*) AS n FROM t GROUP BY k;"
+		   "INSERT INTO t VALUES (3,'d')");
+	rowset r = { 0 };
+	br_err err = { 0 };
+	assert_int_equal(braid_rows(s, "EXPLAIN ANALYZE SELECT k, max(v) FROM t GROUP BY k", &r, true, &err), 0);
+	bool agg = false, total = false;
+	for (int i = 0; i < r.n; i++) {
+		agg |= strstr(r.rows[i], "aggregate groups=1 aggs=1 <- 1 (rows out 3,") != NULL &&
+		       strstr(r.rows[i], "state 3 entries") != NULL;
+		total |= strstr(r.rows[i], "steps: 1, state:") != NULL;
+	}
+	assert_true(agg && total);
+	rs_free(&r);
+	assert_int_equal(braid_rows(s, "EXPLAIN ANALYZE SELECT * FROM m", &r, true, &err), 0);
+	assert_true(r.n > 2 && strstr(r.rows[0], "materialized view m"));
+	bool two = false;
+	for (int i = 0; i < r.n; i++)
+		two |= strstr(r.rows[i], "steps: 2,") != NULL;
+	assert_true(two);
+	rs_free(&r);
+
+	br_sql_set_view_memory_limit(s, 4u << 20);
+	exec_ok(s, "CREATE MATERIALIZED VIEW d AS SELECT DISTINCT k FROM t");
+	int rc = 0;
+	for (int i = 0; i < 20 && !rc; i++) /* doubles the distinct values each time */
+		rc = br_sql_exec(s, "INSERT INTO t SELECT k + (SELECT max(k) FROM t), v FROM t", NULL, &err);
+	assert_int_not_equal(rc, 0);
+	assert_non_null(strstr(err.msg, "materialized view \"m\" holds "));
+	assert_non_null(strstr(err.msg, "over its limit of 4.0 MiB (--view-memory-limit)"));
+	char *got = scalar(s, "SELECT count(*) FROM m");
+	assert_non_null(strstr(got, "unusable"));
+	free(got);
+	br_sql_close(s);
+}
+
 static void test_differential_sqlite(void **state)
 {
 	(void)state;
@@ -1002,6 +1045,7 @@ int main(void)
 		cmocka_unit_test(test_views_basic),
 		cmocka_unit_test(test_apply_and_listener),
 		cmocka_unit_test(test_batch_paths),
+		cmocka_unit_test(test_explain_analyze_and_budget),
 		cmocka_unit_test(test_differential_sqlite),
 		cmocka_unit_test(test_incremental_equals_batch),
 		cmocka_unit_test(test_surface),
