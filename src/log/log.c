@@ -937,11 +937,20 @@ int br_partition_sync(br_partition *p, br_err *err)
 	for (size_t i = 0; i < log->nsealed; i++)
 		if (log->sealed_fds[i] >= 0 && fdatasync(log->sealed_fds[i]))
 			return br_errno(err, BR_EIO, "fsync of a rolled segment failed");
+	for (size_t i = 0; i < log->nisealed; i++)
+		if (log->sealed_ifds[i] >= 0 && fdatasync(log->sealed_ifds[i]))
+			return br_errno(err, BR_EIO, "fsync of a rolled segment's index failed");
 	br_segment *a = p->segs[p->nsegs - 1];
 	if ((a->fd >= 0 && fdatasync(a->fd)) || (a->ifd >= 0 && fdatasync(a->ifd)))
 		return br_errno(err, BR_EIO, "fsync of %s/%d failed", p->topic->name, p->id);
 	if (p->leo > p->hw)
 		p->hw = p->leo;
+	/* the indexes (append times) are durable too, unless an index sync in
+	 * flight holds the index of a rolled segment of p not yet covered (its end
+	 * moves ihw then): readers of append times (br_partition_plan_read) see
+	 * the records at once */
+	if ((!log->isyncing || p->ihw >= a->base) && p->leo > p->ihw)
+		p->ihw = p->leo;
 	return 0;
 }
 

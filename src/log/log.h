@@ -200,7 +200,9 @@ int br_log_flush_end(br_log *log, br_flush *f, br_err *err);
 /* Synchronous durability for one partition, for callers that answer on the
  * loop thread and cannot wait for a group commit (SQL INSERT in `braid sql` and
  * pgwire): fdatasyncs the partition's active segment and index, and every
- * rolled segment not yet synced, then moves its high watermark to the LEO.
+ * rolled segment not yet synced (and their indexes), then moves its high
+ * watermark, and the limit of br_partition_plan_read when no index sync is in
+ * flight, to the LEO.
  * Safe while a group-commit flush is in flight (its end only moves high
  * watermarks forward); that flush still syncs the same files again later. */
 int br_partition_sync(br_partition *p, br_err *err);

@@ -42,10 +42,29 @@
  * e.g. a key_value lake, a DLQ that lost dead letters), the table is read from
  * its log start as before, and records removed by retention are then missing.
  *
+ * TIME. A table created WITH (event_time = 'col', watermark_delay, lateness,
+ * allowed_lateness, idle_timeout, max_future_skew) keeps a watermark tracker
+ * (flow/time.h) that judges every record in log order per partition, with the
+ * broker append time of its batch (the .index's; the lake's _append_time for
+ * rows read from the lake, which the seam hands over in (partition, offset)
+ * order): ON_TIME and LATE_UPDATE rows are applied, LATE ones are dropped
+ * (counted) or, under lateness = dead_letter, written to <table>.dlq, and
+ * QUARANTINED ones (forged: event time beyond append time + max_future_skew)
+ * always are (catalog_time.c, exactly once across restarts). Tombstones have no
+ * event time: they delete. So the table, and every verdict, is a function of
+ * the log alone: a new session that rebuilds the table judges the same. The
+ * log is read only where the append times are durable too
+ * (br_partition_plan_read), so a crash cannot change a verdict already made.
+ * The session borrows the tracker (vt->tracker): SHOW WATERMARKS reads it, and
+ * after each poll the views reading the table step at its new global
+ * watermark (window.h). SQL's INSERT into such a table writes records like any
+ * producer; they are judged when read back.
+ *
  * catalog.json (atomic replace = commit point):
  *   {"version":1,
  *    "tables":[{"name","topic","owns_topic","columns":[{"name","type"}],
  *               "primary_key":[names],"options":{key:value},"read":[next offset per partition]}],
+ *    (options: every WITH option as text, time options included)
  *    "views":[{"name","sql","offsets":{table:[next offset per partition]}}]}
  * Column types are Iceberg primitive names ("long", "string"...). "read" and
  * "offsets" record what the tables and views reflected when the file was last
@@ -60,8 +79,11 @@
 #include "base/map.h"
 #include "base/util.h"
 #include "flow/flow.h"
+#include "flow/time.h"
 #include "log/log.h"
 #include "log/records.h"
+#include "sql/catalog_time.h"
+#include "sql/plan.h"
 #include "sql/seam.h"
 #include "sql/sql.h"
 #include "types/text.h"
@@ -84,6 +106,11 @@ typedef struct ttable {
 	br_arena arena;       /* keyless: keys of rows */
 	br_ztab rows;         /* keyless: encoded row -> multiplicity */
 	int64_t rr;           /* keyless: next partition for SQL writes */
+	/* EVENT TIME (WITH (event_time = ...), see "TIME" above) */
+	bool timed;
+	int tcol;             /* event-time column, -1: _append_time */
+	br_wm_tracker wm;     /* judges every record in log order per partition */
+	br_tdlq dlq;          /* <table>.dlq: LATE (dead_letter) and QUARANTINED records */
 } ttable;
 
 typedef struct view_def {
@@ -126,6 +153,10 @@ static void table_free(ttable *t)
 	br_ztab_free(&t->rows);
 	br_arena_free(&t->arena);
 	json_decref(t->options);
+	if (t->timed) {
+		br_wm_free(&t->wm);
+		br_tdlq_free(&t->dlq);
+	}
 	free(t->next);
 	free(t->topic);
 	free(t);
@@ -213,6 +244,68 @@ static void put_json_str(br_buf *out, const char *s)
 
 static int strcmp_ptr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* ------------------------------------------------------------ time options */
+
+static bool time_key(const char *k)
+{
+	br_time_opts o;
+	br_time_opts_default(&o);
+	br_err e = { 0 };
+	return br_time_parse_option(&o, k, "1 s", &e) != BR_ENOTFOUND;
+}
+
+/* The time options among a table's options (a JSON object of texts): *o, and
+ * the event-time column in *tcol (-1: _append_time). o->event_time is "" when
+ * the table has no event time. */
+static int time_opts(const br_sql_table *def, json_t *options, br_time_opts *o, int *tcol, br_err *err)
+{
+	br_time_opts_default(o);
+	*tcol = -1;
+	const char *k;
+	json_t *v;
+	int n = 0, rc;
+	json_object_foreach(options, k, v) {
+		if (!time_key(k))
+			continue;
+		if ((rc = br_time_parse_option(o, k, json_string_value(v), err)))
+			return rc;
+		n++;
+	}
+	if (!n)
+		return 0;
+	if ((rc = br_time_parse_options(o, 0, NULL, NULL, err)) || !o->event_time[0] ||
+	    !strcmp(o->event_time, "_append_time"))
+		return rc;
+	for (int i = 0; i < def->ncols; i++)
+		if (!strcmp(def->cols[i], o->event_time))
+			*tcol = i;
+	if (*tcol < 0)
+		return br_errf(err, BR_EINVAL, "event_time column \"%s\" does not exist in \"%s\"", o->event_time,
+			       def->name);
+	br_type_id ty = def->types[*tcol];
+	if (ty != BR_T_LONG && ty != BR_T_TIMESTAMP && ty != BR_T_TIMESTAMPTZ)
+		return br_errf(err, BR_EINVAL,
+			       "event_time column \"%s\" is %s; it must be timestamp, timestamptz or bigint "
+			       "(microseconds since the epoch)", o->event_time, br_flow_type_name(ty));
+	return 0;
+}
+
+/* A table with event time gets its tracker and dead-letter topic (nparts and
+ * topic_id known). */
+static int table_time_init(topiccat *c, ttable *t, br_err *err)
+{
+	br_time_opts o;
+	int tcol;
+	int rc = time_opts(&t->def, t->options, &o, &tcol, err);
+	if (rc || !o.event_time[0])
+		return rc;
+	t->timed = true;
+	t->tcol = tcol;
+	br_wm_init(&t->wm, &o, BR_MAX(t->nparts, 1));
+	br_tdlq_open(&t->dlq, c->log, t->def.name, t->topic, t->topic_id, t->nparts);
+	return 0;
+}
+
 /* ------------------------------------------------------------ reading records */
 
 /* Values of one record into row (strings point into scratch's buffers). */
@@ -284,6 +377,10 @@ typedef struct reader {
 	br_catalog_delta_fn cb;
 	void *arg;
 	int64_t skipped;
+	/* lake rows to dead-letter (timed tables): written once the seam read
+	 * succeeded, from the log's record when it still has it */
+	struct lake_dead { int32_t p; int64_t off, at; const char *why; uint8_t *enc; uint32_t len; } *dead;
+	size_t ndead;
 } reader;
 
 /* Deltas are built only for a caller that wants them (not while a table is
@@ -354,6 +451,39 @@ static int apply_record(reader *rd, const br_record *r, br_err *err)
 	return apply_row(rd, rd->row);
 }
 
+/* The tracker's verdict on one row of partition part (TIME in the header). */
+static int judge(ttable *t, int32_t part, const br_value *row, int64_t append_us, const char **why)
+{
+	bool by_append = t->tcol < 0;
+	bool null_time = by_append ? append_us == BR_TIME_NONE : row[t->tcol].is_null;
+	int64_t ev = by_append ? append_us : null_time ? 0 : row[t->tcol].v.i64;
+	return br_wm_observe(&t->wm, part, null_time, ev, append_us, why);
+}
+
+static bool to_dead_letters(const ttable *t, int verdict)
+{
+	return verdict == BR_TIME_QUARANTINED || (verdict == BR_TIME_LATE && t->wm.opts.lateness == BR_LATE_DEAD_LETTER);
+}
+
+/* A record of a table with event time: judged, then applied, dead-lettered or
+ * dropped (counted by the tracker). A tombstone has no event time: it deletes. */
+static int apply_timed(reader *rd, int32_t part, const br_record *r, int64_t append_us, br_err *err)
+{
+	ttable *t = rd->t;
+	if (!r->value)
+		return apply_record(rd, r, err);
+	int rc = decode_value(t, &rd->scratch, r->value, (size_t)r->value_len, rd->row, err);
+	if (rc)
+		return rc;
+	const char *why;
+	int v = judge(t, part, rd->row, append_us, &why);
+	if (v == BR_TIME_ON_TIME || v == BR_TIME_LATE_UPDATE)
+		return apply_row(rd, rd->row);
+	if (to_dead_letters(t, v))
+		br_tdlq_add(&t->dlq, part, r->offset, r, NULL, 0, NULL, 0, 0, why);
+	return 0;
+}
+
 static void reader_init(reader *rd, topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg)
 {
 	*rd = (reader){ .c = c, .t = t, .cb = cb, .arg = arg };
@@ -368,6 +498,9 @@ static void reader_init(reader *rd, topiccat *c, ttable *t, br_catalog_delta_fn 
 
 static void reader_free(reader *rd)
 {
+	for (size_t i = 0; i < rd->ndead; i++)
+		free(rd->dead[i].enc);
+	free(rd->dead);
 	br_buf_free(&rd->enc);
 	br_buf_free(&rd->kenc);
 	br_batch_free(&rd->scratch);
@@ -388,11 +521,13 @@ static int flush_delta(reader *rd, br_err *err)
 	return rc;
 }
 
-/* Records of the stored batches in buf (whole batches, CRC checked on append). */
-static int read_batches(reader *rd, int32_t part, const br_buf *buf, br_err *err)
+/* Records of the stored batches in buf (whole batches, CRC checked on append).
+ * A table with event time reads through a plan, whose batches are buf's, in
+ * order, with their broker append times (ms). */
+static int read_batches(reader *rd, int32_t part, const br_buf *buf, const br_read_plan *plan, br_err *err)
 {
 	ttable *t = rd->t;
-	size_t pos = 0;
+	size_t pos = 0, bi = 0;
 	while (pos < buf->len) {
 		br_rb_hdr h;
 		int rc = br_rb_parse_header(buf->p + pos, buf->len - pos, pos, &h, err);
@@ -408,7 +543,9 @@ static int read_batches(reader *rd, int32_t part, const br_buf *buf, br_err *err
 				if (r.offset < t->next[part])
 					continue;
 				br_err rerr = { 0 };
-				if (apply_record(rd, &r, &rerr)) {
+				int64_t app = plan && bi < plan->nbatches && plan->batch_append[bi] >= 0
+						      ? plan->batch_append[bi] * 1000 : BR_TIME_NONE;
+				if (plan ? apply_timed(rd, part, &r, app, &rerr) : apply_record(rd, &r, &rerr)) {
 					/* the first few by name, then a count per poll (a topic full of
 					 * foreign records must not flood the log at every open) */
 					if (rd->skipped++ < 5)
@@ -424,6 +561,7 @@ static int read_batches(reader *rd, int32_t part, const br_buf *buf, br_err *err
 		if (end > t->next[part])
 			t->next[part] = end;
 		pos += size;
+		bi++;
 		if (rd->delta.nrows >= 65536 && (rc = flush_delta(rd, err)))
 			return rc;
 	}
@@ -465,6 +603,12 @@ static int restart_table(topiccat *c, ttable *t, br_topic *tp, br_catalog_delta_
 	if (t->nparts)
 		memset(t->next, 0, sizeof *t->next * (size_t)t->nparts);
 	memcpy(t->topic_id, br_topic_id(tp), 16);
+	if (t->timed) { /* the tracker judges the new topic from its start */
+		br_time_opts o = t->wm.opts;
+		br_wm_free(&t->wm);
+		br_wm_init(&t->wm, &o, BR_MAX(t->nparts, 1));
+		br_tdlq_reset(&t->dlq, t->topic_id, t->nparts);
+	}
 	return rc;
 }
 
@@ -482,6 +626,10 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 		for (int32_t p = t->nparts; p < n; p++)
 			t->next[p] = 0;
 		t->nparts = n;
+		if (t->timed) {
+			br_wm_set_partitions(&t->wm, n);
+			br_tdlq_grow(&t->dlq, n);
+		}
 	}
 	reader rd;
 	bool any = false;
@@ -499,17 +647,37 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 				t->def.name, t->topic, p, br_partition_start_offset(part));
 			t->next[p] = br_partition_start_offset(part);
 		}
-		while (!rc && t->next[p] < br_partition_high_watermark(part)) {
+		while (!rc && !t->timed && t->next[p] < br_partition_high_watermark(part)) {
 			br_buf_reset(&buf);
 			if ((rc = br_partition_read(part, t->next[p], 4 << 20, BR_READ_AT_LEAST_ONE, &buf, err)))
 				break;
 			if (!buf.len)
 				break;
-			rc = read_batches(&rd, p, &buf, err);
+			rc = read_batches(&rd, p, &buf, NULL, err);
+		}
+		/* event time: only records whose append time is durable too (a plan
+		 * stops there), so a verdict never changes after a crash */
+		while (!rc && t->timed && t->next[p] < br_partition_high_watermark(part)) {
+			br_read_plan plan;
+			if ((rc = br_partition_plan_read(part, t->next[p], 4 << 20, &plan, err)))
+				break;
+			br_buf_reset(&buf);
+			bool none = !plan.nbatches;
+			if (!none && !(rc = br_read_plan_exec(&plan, &buf, err)))
+				rc = read_batches(&rd, p, &buf, &plan, err);
+			br_read_plan_free(&plan);
+			if (none)
+				break;
 		}
 	}
 	if (!rc)
 		rc = flush_delta(&rd, err);
+	if (t->timed) {
+		br_wm_global(&t->wm); /* after every row of the poll: the session steps views at it */
+		br_err derr = { 0 };
+		if (br_tdlq_flush(&t->dlq, c->log, &derr))
+			br_warn("table %s: %s", t->def.name, derr.msg);
+	}
 	if (rd.skipped > 5)
 		br_warn("table %s: %" PRId64 " records of topic %s skipped in all (they do not fit the table)",
 			t->def.name, rd.skipped, t->topic);
@@ -554,6 +722,76 @@ static int seam_tomb(void *arg, const uint8_t *key, int32_t key_len, br_err *err
 	return 0;
 }
 
+/* A lake row of a table with event time: judged as its record would be (in
+ * the same order: the seam sorts rows by partition and offset). Rows for the
+ * dead-letter topic wait until the lake read succeeded (dead_letter_lake). */
+static int seam_row_at(void *arg, int32_t p, int64_t off, int64_t append_us, const br_value *row, br_err *err)
+{
+	reader *rd = arg;
+	ttable *t = rd->t;
+	for (int i = 0; i < t->def.npk; i++)
+		if (row[t->def.pk[i]].is_null) {
+			rd->c->skipped++;
+			return 0;
+		}
+	const char *why;
+	int v = judge(t, p, row, append_us, &why);
+	if (v == BR_TIME_ON_TIME || v == BR_TIME_LATE_UPDATE)
+		return apply_row(rd, row);
+	if (to_dead_letters(t, v) && (p >= t->dlq.nparts || off > t->dlq.done[p])) {
+		br_buf_reset(&rd->enc);
+		br_row_encode(&rd->enc, row, t->def.ncols);
+		rd->dead = br_xrealloc(rd->dead, sizeof *rd->dead * (rd->ndead + 1));
+		uint8_t *copy = br_xmalloc(rd->enc.len + 1);
+		memcpy(copy, rd->enc.p, rd->enc.len);
+		rd->dead[rd->ndead++] = (struct lake_dead){ p, off, append_us, why, copy, (uint32_t)rd->enc.len };
+	}
+	(void)err;
+	return 0;
+}
+
+static void row_json(const ttable *t, const br_batch *b, int64_t i, int n, const int *idx, br_buf *out);
+
+/* A dead letter judged from a lake row: the record itself when the log still
+ * has it (original key, value and headers), else the row as a JSON object. */
+static void dead_letter_lake(reader *rd, br_partition *part, const struct lake_dead *d)
+{
+	ttable *t = rd->t;
+	br_buf buf = { 0 };
+	br_err e = { 0 };
+	bool done = false;
+	if (part && d->off >= br_partition_start_offset(part) &&
+	    !br_partition_read(part, d->off, 1, BR_READ_AT_LEAST_ONE, &buf, &e)) {
+		for (size_t pos = 0; !done && pos < buf.len;) {
+			br_rb_hdr h;
+			if (br_rb_parse_header(buf.p + pos, buf.len - pos, pos, &h, &e))
+				break;
+			size_t size = br_rb_size(&h);
+			br_rb_iter it;
+			br_rb_iter_init(&it, buf.p + pos, size, 64u << 20, BR_RB_SKIP_CRC);
+			br_record r;
+			while (!done && br_rb_iter_next(&it, &r, &e) == 1)
+				if (r.offset == d->off) {
+					br_tdlq_add(&t->dlq, d->p, d->off, &r, NULL, 0, NULL, 0, 0, d->why);
+					done = true;
+				}
+			br_rb_iter_free(&it);
+			pos += size;
+		}
+	}
+	if (!done && !br_row_decode(d->enc, d->len, rd->old, t->def.ncols, &e)) {
+		br_batch one;
+		br_batch_init(&one, t->def.rowtype, false);
+		br_batch_append_row(&one, rd->old, 1);
+		br_buf_reset(&buf);
+		row_json(t, &one, 0, t->def.ncols, NULL, &buf);
+		br_tdlq_add(&t->dlq, d->p, d->off, NULL, NULL, -1, buf.p, (int32_t)buf.len,
+			    d->at == BR_TIME_NONE ? -1 : d->at / 1000, d->why);
+		br_batch_free(&one);
+	}
+	br_buf_free(&buf);
+}
+
 /* Forgets every row (a lake read that failed half way). */
 static void table_clear(ttable *t)
 {
@@ -583,7 +821,7 @@ static void seam_load(topiccat *c, ttable *t)
 		high[p] = br_partition_high_watermark(br_topic_partition(tp, p));
 	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
 			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
-			      .tomb = seam_tomb };
+			      .tomb = seam_tomb, .ordered = t->timed, .row_at = t->timed ? seam_row_at : NULL };
 	reader rd;
 	reader_init(&rd, c, t, NULL, NULL);
 	char why[512];
@@ -598,9 +836,18 @@ static void seam_load(topiccat *c, ttable *t)
 		if (rows)
 			br_info("table %s: offsets below the lake frontier of kafka.%s read from the lake",
 				t->def.name, t->topic);
+		for (size_t i = 0; i < rd.ndead; i++)
+			dead_letter_lake(&rd, br_topic_partition(tp, rd.dead[i].p), &rd.dead[i]);
+		if (t->timed && br_tdlq_flush(&t->dlq, c->log, &err))
+			br_warn("table %s: %s", t->def.name, err.msg);
 	} else if (rc < 0) {
 		br_warn("table %s: %s; reading topic %s from its start instead", t->def.name, err.msg, t->topic);
 		table_clear(t);
+		if (t->timed) { /* the log's records are judged from the start again */
+			br_time_opts o = t->wm.opts;
+			br_wm_free(&t->wm);
+			br_wm_init(&t->wm, &o, BR_MAX(t->nparts, 1));
+		}
 	} else if (why[0]) {
 		/* a warning only when it costs rows (retention trimmed the log) */
 		bool trimmed = false;
@@ -801,7 +1048,19 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 		const char *k = def->opt_keys[i];
 		if (strcmp(k, "partitions") && strcmp(k, "commit_interval") && strcmp(k, "topic"))
 			return br_errf(err, BR_EUNSUPPORTED,
-				       "unsupported: table option \"%s\" (known: partitions, commit_interval, topic)", k);
+				       "unsupported: table option \"%s\" (known: partitions, commit_interval, topic, "
+				       "event_time, watermark_delay, lateness, allowed_lateness, idle_timeout, "
+				       "max_future_skew)", k);
+	}
+	/* time options: checked before anything is created, kept with the others */
+	json_t *topts = json_object();
+	for (int i = 0; i < def->ntopts; i++)
+		json_object_set_new(topts, def->topt_keys[i], json_string(def->topt_vals[i]));
+	br_time_opts to;
+	int tcol, trc = time_opts(def, topts, &to, &tcol, err);
+	if (trc) {
+		json_decref(topts);
+		return trc;
 	}
 	if (opt_text(def, "partitions", &v)) {
 		char *end;
@@ -815,21 +1074,25 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 	bool attach = opt_text(def, "topic", &topic);
 	if (!attach)
 		topic = def->name;
+	int rc = 0;
+	br_topic *tp = NULL;
 	if (br_topic_name_check(topic, strlen(topic), err))
-		return br_errctx(err, "table \"%s\" needs a topic of the same name", def->name);
-	br_topic *tp = br_log_topic(c->log, topic, strlen(topic));
-	if (attach && !tp)
-		return br_errf(err, BR_ENOTFOUND, "topic \"%s\" does not exist", topic);
-	if (attach && (opt_text(def, "partitions", &v) || opt_text(def, "commit_interval", &v)))
-		return br_errf(err, BR_EINVAL, "options \"partitions\" and \"commit_interval\" apply to a topic the "
-			       "table creates; an existing topic keeps its configs (change them with a Kafka admin client)");
-	if (!attach && tp)
-		return br_errf(err, BR_EEXIST, "topic \"%s\" already exists: attach the table to it with WITH (topic = "
-			       "'%s')", topic, topic);
-	for (int i = 0; i < def->npk; i++)
+		rc = br_errctx(err, "table \"%s\" needs a topic of the same name", def->name);
+	else if (!(tp = br_log_topic(c->log, topic, strlen(topic))) && attach)
+		rc = br_errf(err, BR_ENOTFOUND, "topic \"%s\" does not exist", topic);
+	else if (attach && (opt_text(def, "partitions", &v) || opt_text(def, "commit_interval", &v)))
+		rc = br_errf(err, BR_EINVAL, "options \"partitions\" and \"commit_interval\" apply to a topic the "
+			     "table creates; an existing topic keeps its configs (change them with a Kafka admin client)");
+	else if (!attach && tp)
+		rc = br_errf(err, BR_EEXIST, "topic \"%s\" already exists: attach the table to it with WITH (topic = "
+			     "'%s')", topic, topic);
+	for (int i = 0; !rc && i < def->npk; i++)
 		if (def->pk[i] < 0 || def->pk[i] >= def->ncols || def->npk > 64)
-			return br_errf(err, BR_EINVAL, "malformed primary key");
-	int rc;
+			rc = br_errf(err, BR_EINVAL, "malformed primary key");
+	if (rc) {
+		json_decref(topts);
+		return rc;
+	}
 	if (!attach) {
 		char *schema = schema_text(def);
 		char ms[32];
@@ -838,8 +1101,10 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 				     "braid.lake.commit.interval.ms", ms };
 		rc = br_log_create_topic(c->log, topic, (int32_t)partitions, kv, interval_ms > 0 ? 3 : 2, err);
 		free(schema);
-		if (rc)
+		if (rc) {
+			json_decref(topts);
 			return rc;
+		}
 		tp = br_log_topic(c->log, topic, strlen(topic));
 	}
 	ttable *t = table_new(def);
@@ -847,9 +1112,12 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 	t->owns_topic = !attach;
 	for (int i = 0; i < def->nopts; i++)
 		json_object_set_new(t->options, def->opt_keys[i], json_string(def->opt_vals[i]));
+	json_object_update(t->options, topts);
+	json_decref(topts);
 	t->nparts = br_topic_partition_count(tp);
 	t->next = br_xcalloc((size_t)t->nparts + 1, sizeof *t->next);
 	memcpy(t->topic_id, br_topic_id(tp), 16);
+	table_time_init(c, t, err); /* checked above: cannot fail */
 	br_map_put(&c->tables, def->name, strlen(def->name), t);
 	/* An attached topic's records are rows already (read now, no view can
 	 * read the table yet): from the lake below its frontier, then the log. */
@@ -1111,6 +1379,12 @@ static void cat_free(br_catalog *cc)
 	free(c);
 }
 
+static br_wm_tracker *cat_tracker(br_catalog *cc, const char *name)
+{
+	ttable *t = br_map_gets(&((topiccat *)cc)->tables, name);
+	return t && t->timed ? &t->wm : NULL;
+}
+
 static bool is_table(void *arg, const char *name) { return br_map_gets(&((topiccat *)arg)->tables, name) != NULL; }
 
 static int cat_topics(br_catalog *cc, br_topic_row **rows, int *n, br_err *err)
@@ -1131,6 +1405,7 @@ static const br_catalog_vt topic_vt = {
 	.poll = cat_poll,
 	.save_view = cat_save_view,
 	.views = cat_views,
+	.tracker = cat_tracker,
 	.topics = cat_topics,
 };
 
@@ -1153,6 +1428,9 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		t->nparts = br_topic_partition_count(tp);
 		t->next = br_xcalloc((size_t)t->nparts + 1, sizeof *t->next);
 		memcpy(t->topic_id, br_topic_id(tp), 16);
+		br_err terr = { 0 };
+		if (table_time_init(c, t, &terr))
+			br_warn("sql catalog: table %s: %s; its time options are ignored", t->def.name, terr.msg);
 		seam_load(c, t);
 		rc = poll_table(c, t, NULL, NULL, err);
 	}

@@ -112,6 +112,7 @@ br_sql *br_sql_open(br_catalog *cat)
 {
 	br_sql *s = br_xcalloc(1, sizeof *s);
 	s->cat = cat ? cat : br_catalog_mem_new();
+	br_sql_time_adopt(s); /* time options of the tables a catalog kept */
 	return s;
 }
 
@@ -512,6 +513,9 @@ static int poll_delta(void *arg, const char *table, const br_batch *delta, br_er
 int br_sql_poll(br_sql *s, br_err *err)
 {
 	int rc = s->cat->vt->poll ? s->cat->vt->poll(s->cat, poll_delta, s, err) : 0;
+	/* after every row the poll brought: watermarks that moved close windows */
+	if (!rc && s->cat->vt->poll)
+		rc = br_sql_time_polled(s, err);
 	/* Outputs commit after a whole poll: the frontier is then the catalog's.
 	 * A failed commit is retried at the next poll, not an error of the statement. */
 	br_err serr;
@@ -692,6 +696,8 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 	def->nopts = (int)json_array_size(opts);
 	def->opt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
 	def->opt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->topt_keys = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
+	def->topt_vals = br_arena_alloc(&x->arena, sizeof(char *) * (size_t)(def->nopts + 1));
 	def->nopts = 0;
 	json_array_foreach(opts, i, o) {
 		json_t *d, *a;
@@ -699,10 +705,8 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 		br_time_opts_default(&probe);
 		br_err terr = { 0 };
 		int trc = br_sql_time_defelem(&probe, o, &terr);
-		if (trc != BR_ENOTFOUND) {
-			json_array_append(timeopts, o);
-			continue;
-		}
+		if (trc != BR_ENOTFOUND)
+			json_array_append(timeopts, o); /* and as text for a catalog that decides time itself */
 		ntype(o, &d);
 		const char *key = jstr(d, "defname"), *at = ntype(jget(d, "arg"), &a);
 		char num[32];
@@ -718,6 +722,13 @@ static int table_keys_and_options(stmt_ctx *x, json_t *in, json_t *keys, br_sql_
 			json_t *names = jget(a, "names"), *last;
 			ntype(json_array_get(names, json_array_size(names) - 1), &last);
 			val = jstr(last, "sval");
+		}
+		if (trc != BR_ENOTFOUND) {
+			if (key && val) {
+				def->topt_keys[def->ntopts] = br_arena_strndup(&x->arena, key, strlen(key));
+				def->topt_vals[def->ntopts++] = br_arena_strndup(&x->arena, val, strlen(val));
+			}
+			continue;
 		}
 		if (!key || !val)
 			return br_errf(x->err, BR_EINVAL, "table option \"%s\" needs a value", key ? key : "?");

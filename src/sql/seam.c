@@ -26,6 +26,10 @@
  * files, after compaction especially, need not be in offset order). If the DLQ
  * lost some (its own retention), the table reads the whole log, as before.
  *
+ * A TABLE WITH EVENT TIME (spec->ordered) judges rows in log order per
+ * partition, with their broker append times: its rows are held and sorted by
+ * (_partition, _offset) too, and handed over with _append_time (row_at).
+ *
  * WHEN THE LAKE IS NOT USED (the log is read from its start, as before): no
  * table kafka.<topic>, a key_value mode table (no typed columns), no frontier
  * in the current snapshot, a declared column missing from the table or of
@@ -91,7 +95,7 @@ int br_seam_frontier(const char *frontier_text, const char *dlq_text, const br_s
 
 /* Where each declared column is in the scanned batches. */
 typedef struct colmap {
-	int ipart, ioff;
+	int ipart, ioff, iapp;    /* iapp: _append_time, -1 when absent */
 	int *idx;
 } colmap;
 
@@ -102,13 +106,15 @@ static bool type_fits(br_type_id lake, br_type_id want)
 
 static int map_columns(const br_type *root, const br_seam_spec *spec, colmap *m, char *why, size_t whysz)
 {
-	m->ipart = m->ioff = -1;
+	m->ipart = m->ioff = m->iapp = -1;
 	for (int i = 0; i < root->nchildren; i++) {
 		const br_field *f = &root->children[i];
 		if (f->id == 1 && !strcmp(f->name, "_partition") && f->type->id == BR_T_INT)
 			m->ipart = i;
 		if (f->id == 2 && !strcmp(f->name, "_offset") && f->type->id == BR_T_LONG)
 			m->ioff = i;
+		if (f->id == 4 && !strcmp(f->name, "_append_time") && f->type->id == BR_T_TIMESTAMPTZ)
+			m->iapp = i;
 		if (f->id == 9 && !strcmp(f->name, "_value")) {
 			snprintf(why, whysz, "the lake table is in key_value mode (no typed columns)");
 			return 0;
@@ -161,6 +167,7 @@ typedef struct held {
 	int32_t p;
 	int kind;                 /* H_ROW: enc is the encoded row; H_TOMB: the record key (NULL: none) */
 	int64_t off;
+	int64_t at;               /* H_ROW: _append_time (INT64_MIN: none) */
 	int32_t len;
 	const uint8_t *enc;
 } held;
@@ -188,7 +195,7 @@ typedef struct scanner {
 	br_buf enc;
 } scanner;
 
-static void hold(scanner *s, int32_t p, int64_t off, int kind, const uint8_t *b, int32_t len)
+static void hold(scanner *s, int32_t p, int64_t off, int64_t at, int kind, const uint8_t *b, int32_t len)
 {
 	if (s->nh == s->caph) {
 		s->caph = s->caph ? s->caph * 2 : 4096;
@@ -200,7 +207,7 @@ static void hold(scanner *s, int32_t p, int64_t off, int kind, const uint8_t *b,
 		memcpy(c, b, (size_t)len);
 		copy = c;
 	}
-	s->hs[s->nh++] = (held){ p, kind, off, len, copy };
+	s->hs[s->nh++] = (held){ p, kind, off, at, len, copy };
 }
 
 /* The rows of one scanned batch below the frontier: to fn, or held (upsert). */
@@ -213,7 +220,7 @@ static int take_batch(scanner *s, const br_batch *b, br_err *err)
 		if (p < 0 || p >= spec->nparts || off >= s->frontier[p])
 			continue; /* the log is their source (see the header) */
 		get_row(b, &s->m, spec, i, s->row);
-		if (!spec->upsert) {
+		if (!spec->upsert && !spec->ordered) {
 			int rc = s->fn(s->arg, s->row, err);
 			if (rc)
 				return rc;
@@ -221,7 +228,9 @@ static int take_batch(scanner *s, const br_batch *b, br_err *err)
 		}
 		br_buf_reset(&s->enc);
 		br_row_encode(&s->enc, s->row, spec->ncols);
-		hold(s, p, off, H_ROW, s->enc.p, (int32_t)s->enc.len);
+		int64_t at = s->m.iapp >= 0 && br_col_valid(&b->cols[s->m.iapp], i) ? br_col_i64(&b->cols[s->m.iapp], i)
+										      : INT64_MIN;
+		hold(s, p, off, at, H_ROW, s->enc.p, (int32_t)s->enc.len);
 	}
 	return 0;
 }
@@ -285,7 +294,7 @@ static int read_dead_letters(scanner *s, const char *topic, int64_t want, char *
 				int64_t o = strtoll(os, NULL, 10);
 				if (p < 0 || p >= spec->nparts || o < 0 || o >= s->frontier[p])
 					continue;
-				hold(s, p, o, r.value ? H_SKIP : H_TOMB, r.key, r.key ? r.key_len : -1);
+				hold(s, p, o, INT64_MIN, r.value ? H_SKIP : H_TOMB, r.key, r.key ? r.key_len : -1);
 			}
 			br_rb_iter_free(&it);
 			off = h.base_offset + h.last_offset_delta + 1;
@@ -318,7 +327,8 @@ static int apply_held(scanner *s, br_err *err)
 			continue; /* an offset twice would be a broken table: apply it once */
 		int rc = 0;
 		if (h->kind == H_ROW && !(rc = br_row_decode(h->enc, (size_t)h->len, s->row, s->spec->ncols, err)))
-			rc = s->fn(s->arg, s->row, err);
+			rc = s->spec->row_at ? s->spec->row_at(s->arg, h->p, h->off, h->at, s->row, err)
+					     : s->fn(s->arg, s->row, err);
 		else if (h->kind == H_TOMB)
 			rc = s->spec->tomb(s->arg, h->enc, h->len, err);
 		if (rc)
@@ -355,7 +365,7 @@ static int scan_rows(br_ice_table *tb, const char *topic, const br_ice_snapshot 
 	const char *dead = br_ice_snapshot_prop(snap, "braid.dlq.records");
 	if (!rc && spec->upsert && dead && strtoll(dead, NULL, 10) > 0)
 		rc = read_dead_letters(&s, topic, strtoll(dead, NULL, 10), why, whysz, err);
-	if (!rc && spec->upsert)
+	if (!rc && (spec->upsert || spec->ordered))
 		rc = apply_held(&s, err);
 	br_batch_free(&b);
 	br_ice_scan_close(sc);

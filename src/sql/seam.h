@@ -22,6 +22,10 @@ typedef int (*br_seam_row_fn)(void *arg, const br_value *row, br_err *err);
 /* An upsert table's tombstone (from the dead-letter topic): the record key
  * (NULL when the record had none). Same return convention. */
 typedef int (*br_seam_tomb_fn)(void *arg, const uint8_t *key, int32_t key_len, br_err *err);
+/* A row with its source coordinates and broker append time (µs since the
+ * epoch, INT64_MIN when the lake row has none). Same return convention. */
+typedef int (*br_seam_row_at_fn)(void *arg, int32_t partition, int64_t offset, int64_t append_time,
+				 const br_value *row, br_err *err);
 
 typedef struct br_seam_spec {
 	int ncols;
@@ -32,6 +36,12 @@ typedef struct br_seam_spec {
 				     without them an upsert table with dead letters does not use the lake) */
 	br_log *log;              /* for the dead-letter topic (may be NULL); loop thread */
 	br_seam_tomb_fn tomb;     /* may be NULL */
+	/* A table with event time judges rows in log order per partition: rows in
+	 * (_partition, _offset) order for a keyless table too (holding an encoded
+	 * copy of each until sorted, as for upsert tables), each handed to row_at
+	 * (instead of fn) with its partition, offset and _append_time. */
+	bool ordered;
+	br_seam_row_at_fn row_at; /* may be NULL */
 	int32_t nparts;           /* the topic's partition count now */
 	const int64_t *high;      /* per partition: the log's high watermark now (nparts entries) */
 } br_seam_spec;

@@ -31,6 +31,12 @@ typedef struct br_sql_table {
 	 * interpret (the in-memory catalog ignores them). */
 	int nopts;
 	char **opt_keys, **opt_vals;
+	/* The time options among them (event_time, watermark_delay, ...), as text:
+	 * the session keeps them (window.h); a catalog whose tables follow a log
+	 * decides lateness itself as it reads records (catalog_topic.c) and keeps
+	 * them; others ignore them. */
+	int ntopts;
+	char **topt_keys, **topt_vals;
 } br_sql_table;
 
 /* A table's effective change, handed out by a log-backed catalog's poll. */
@@ -63,6 +69,13 @@ typedef struct br_catalog_vt {
 	int (*save_view)(br_catalog *c, const char *name, const char *sql, br_err *err);
 	/* The kept views in creation order; arrays and strings malloc'd (caller frees). */
 	int (*views)(br_catalog *c, char ***names, char ***sqls, int *n);
+	/* A catalog that decides event time as it reads its log: the watermark
+	 * tracker of a table with time options (owned by the catalog, valid until
+	 * the table is dropped), NULL for a table without. Its poll hands cb only
+	 * the rows the tracker accepted, in log order per partition; the session
+	 * reads watermarks and counters from it and steps views at the table's new
+	 * watermark after each poll (window.h). */
+	struct br_wm_tracker *(*tracker)(br_catalog *c, const char *table);
 	/* SHOW TOPICS: every topic of the catalog's log; *rows malloc'd (free
 	 * with br_topic_rows_free). */
 	int (*topics)(br_catalog *c, struct br_topic_row **rows, int *n, br_err *err);

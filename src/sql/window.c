@@ -57,7 +57,12 @@ static bool is_time_type(br_type_id t)
 
 typedef struct ttime {
 	br_time_opts opts;
-	br_wm_tracker wm;
+	br_wm_tracker own;
+	/* &own, or the tracker of a catalog that decides time as it reads its
+	 * log (vt->tracker: borrowed, and rows reach it as records) */
+	br_wm_tracker *wm;
+	bool borrowed;
+	int64_t delivered;  /* borrowed: the global watermark views were last stepped at */
 } ttime;
 
 typedef struct stime {
@@ -80,7 +85,7 @@ void br_sql_time_free(br_sql *s)
 	br_map_slot *slot;
 	for (size_t i = 0; br_map_next(&st->tables, &i, &slot);) {
 		ttime *t = slot->val;
-		br_wm_free(&t->wm);
+		br_wm_free(&t->own);
 		free(t);
 	}
 	br_map_free(&st->tables);
@@ -103,7 +108,7 @@ const br_time_opts *br_sql_table_time(br_sql *s, const char *table)
 int64_t br_sql_table_watermark(br_sql *s, const char *table)
 {
 	ttime *t = table_time(s, table);
-	return t ? t->wm.global : BR_TIME_NONE;
+	return t ? t->wm->global : BR_TIME_NONE;
 }
 
 int br_sql_time_defelem(br_time_opts *o, json_t *defelem, br_err *err)
@@ -137,14 +142,25 @@ int br_sql_set_table_time(br_sql *s, const char *table, const br_time_opts *o, b
 	stime *st = st_of(s, true);
 	ttime *old = br_map_del(&st->tables, table, strlen(table));
 	if (old) {
-		br_wm_free(&old->wm);
+		br_wm_free(&old->own);
 		free(old);
 	}
 	if (!o || !o->event_time[0])
 		return 0;
-	const br_sql_table *t = br_sql_catalog(s)->vt->find(br_sql_catalog(s), table);
+	br_catalog *cat = br_sql_catalog(s);
+	const br_sql_table *t = cat->vt->find(cat, table);
 	if (!t)
 		return br_errf(err, BR_ENOTFOUND, "relation \"%s\" does not exist", table);
+	br_wm_tracker *tr = cat->vt->tracker ? cat->vt->tracker(cat, table) : NULL;
+	if (tr) { /* the catalog checked the options and judges the records */
+		ttime *n = br_xcalloc(1, sizeof *n);
+		n->opts = tr->opts;
+		n->wm = tr;
+		n->borrowed = true;
+		n->delivered = tr->global;
+		br_map_put(&st->tables, table, strlen(table), n);
+		return 0;
+	}
 	if (strcmp(o->event_time, "_append_time")) {
 		int c = -1;
 		for (int i = 0; i < t->ncols; i++)
@@ -160,7 +176,8 @@ int br_sql_set_table_time(br_sql *s, const char *table, const br_time_opts *o, b
 	}
 	ttime *n = br_xcalloc(1, sizeof *n);
 	n->opts = *o;
-	br_wm_init(&n->wm, o, 1);
+	br_wm_init(&n->own, o, 1);
+	n->wm = &n->own;
 	br_map_put(&st->tables, table, strlen(table), n);
 	return 0;
 }
@@ -170,9 +187,9 @@ int br_sql_set_table_partitions(br_sql *s, const char *table, int nparts, br_err
 	ttime *t = table_time(s, table);
 	if (!t)
 		return br_errf(err, BR_ENOTFOUND, "table \"%s\" has no event time", table);
-	if (nparts < 1 || nparts < t->wm.nparts)
-		return br_errf(err, BR_EINVAL, "table \"%s\": partition count %d (has %d)", table, nparts, t->wm.nparts);
-	br_wm_set_partitions(&t->wm, nparts);
+	if (nparts < 1 || nparts < t->wm->nparts)
+		return br_errf(err, BR_EINVAL, "table \"%s\": partition count %d (has %d)", table, nparts, t->wm->nparts);
+	br_wm_set_partitions(t->wm, nparts);
 	return 0;
 }
 
@@ -200,13 +217,56 @@ int br_sql_table_options(br_sql *s, const char *table, json_t *options, br_err *
 	return br_sql_set_table_time(s, table, &o, err);
 }
 
+void br_sql_time_adopt(br_sql *s)
+{
+	br_catalog *cat = br_sql_catalog(s);
+	char **names;
+	int n;
+	if (!cat->vt->tracker || !cat->vt->list || cat->vt->list(cat, &names, &n))
+		return;
+	for (int i = 0; i < n; i++) {
+		br_wm_tracker *tr = cat->vt->tracker(cat, names[i]);
+		br_err err = { 0 };
+		if (tr && br_sql_set_table_time(s, names[i], &tr->opts, &err))
+			br_warn("table %s: %s", names[i], err.msg);
+		free(names[i]);
+	}
+	free(names);
+}
+
+int br_sql_time_polled(br_sql *s, br_err *err)
+{
+	stime *st = st_of(s, false);
+	if (!st)
+		return 0;
+	/* names first: stepping views must not run while the map is walked */
+	char **moved = br_xcalloc(st->tables.count + 1, sizeof *moved);
+	size_t n = 0;
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&st->tables, &i, &slot);) {
+		ttime *t = slot->val;
+		if (t->borrowed && t->wm->global != t->delivered) {
+			t->delivered = t->wm->global;
+			moved[n++] = br_xstrdup(slot->key);
+		}
+	}
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!rc)
+			rc = br_sql_views_watermark(s, moved[i], err);
+		free(moved[i]);
+	}
+	free(moved);
+	return rc;
+}
+
 /* ------------------------------------------------------------ ingest */
 
 int br_sql_ingest(br_sql *s, const char *table, int partition, const br_batch *rows, const int64_t *append_times,
 		  uint8_t *verdicts, const char **reasons, br_err *err)
 {
 	ttime *t = table_time(s, table);
-	if (!t)
+	if (!t || t->borrowed) /* borrowed: the rows become records, judged when the catalog reads them back */
 		return br_sql_apply(s, table, rows, err);
 	if (partition < 0)
 		return br_errf(err, BR_EINVAL, "partition %d", partition);
@@ -232,7 +292,7 @@ int br_sql_ingest(br_sql *s, const char *table, int partition, const br_batch *r
 			int64_t app = append_times ? append_times[i] : BR_TIME_NONE;
 			bool null_time = !by_append && row[tcol].is_null;
 			int64_t ev = by_append ? app : null_time ? 0 : row[tcol].v.i64;
-			v = br_wm_observe(&t->wm, partition, null_time, ev, app, &why);
+			v = br_wm_observe(t->wm, partition, null_time, ev, app, &why);
 		}
 		if (verdicts)
 			verdicts[i] = (uint8_t)v;
@@ -244,8 +304,8 @@ int br_sql_ingest(br_sql *s, const char *table, int partition, const br_batch *r
 	free(row);
 	int rc = acc.nrows ? br_sql_apply(s, table, &acc, err) : 0;
 	br_batch_free(&acc);
-	int64_t before = t->wm.global;
-	if (!rc && br_wm_global(&t->wm) != before)
+	int64_t before = t->wm->global;
+	if (!rc && br_wm_global(t->wm) != before)
 		rc = br_sql_views_watermark(s, table, err);
 	return rc;
 }
@@ -288,15 +348,15 @@ int br_sql_show_watermarks(br_sql *s, br_sql_result *res, br_err *err)
 	}
 	for (size_t k = 0; k < n; k++) {
 		ttime *t = br_map_gets(&st->tables, tabs[k]);
-		for (int p = 0; p < t->wm.nparts; p++) {
-			const br_wm_part *pp = &t->wm.parts[p];
-			int64_t wm = br_wm_partition(&t->wm, p);
+		for (int p = 0; p < t->wm->nparts; p++) {
+			const br_wm_part *pp = &t->wm->parts[p];
+			int64_t wm = br_wm_partition(t->wm, p);
 			br_value v[N] = {
 				br_value_bytes(BR_T_STRING, tabs[k], strlen(tabs[k])),
 				br_value_i64(BR_T_LONG, p),
 				wm == BR_TIME_NONE ? br_value_null(BR_T_LONG) : br_value_i64(BR_T_LONG, wm),
 				pp->max_event == BR_TIME_NONE ? br_value_null(BR_T_LONG) : br_value_i64(BR_T_LONG, pp->max_event),
-				{ .type = BR_T_BOOLEAN, .v.b = br_wm_idle(&t->wm, p) },
+				{ .type = BR_T_BOOLEAN, .v.b = br_wm_idle(t->wm, p) },
 				br_value_i64(BR_T_LONG, pp->on_time),
 				br_value_i64(BR_T_LONG, pp->late_applied),
 				br_value_i64(BR_T_LONG, pp->late),

@@ -40,7 +40,10 @@ const br_time_opts *br_sql_table_time(br_sql *s, const char *table);
  * given so the caller can send them to the dead-letter topic. Rows with a
  * negative weight (retractions) are applied as they are. Then the table's
  * global watermark moves, and every view reading it takes a step at the new
- * watermark (closing windows). A table without time options is a plain
+ * watermark (closing windows). On a table whose catalog judges time itself
+ * (vt->tracker: topic-backed) the rows are only written (br_sql_apply) and
+ * judged when the catalog reads them back; verdicts are not reported here.
+ * A table without time options is a plain
  * br_sql_apply. */
 int br_sql_ingest(br_sql *s, const char *table, int partition, const br_batch *rows, const int64_t *append_times,
 		  uint8_t *verdicts, const char **reasons, br_err *err);
@@ -91,6 +94,12 @@ void br_window_rewrite(br_sql *s, plan *p, br_arena *arena);
 int br_lower_interval_join(br_circuit *c, const plan *p, br_op *a, br_op *b, br_op **out, br_err *err);
 /* A view's WITH (...) options: emit = 'changelog' | 'on_window_close'. */
 int br_sql_view_options(json_t *options, int *emit, br_err *err);
+
+/* Tables whose catalog decides event time (vt->tracker): at session open the
+ * session takes the time options of every such table; after each poll it
+ * steps the views reading a table whose global watermark moved. */
+void br_sql_time_adopt(br_sql *s);
+int br_sql_time_polled(br_sql *s, br_err *err);
 
 /* Session state owned by window.c (table trackers), freed with the session. */
 void br_sql_time_free(br_sql *s);

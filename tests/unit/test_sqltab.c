@@ -334,6 +334,147 @@ static void test_persistence(void **state)
 	free(path);
 }
 
+
+/* Records of the dead-letter topic: "reason@partition:offset" joined by ';'. */
+static char *dead_letters(br_log *log, const char *topic)
+{
+	br_buf out = { 0 };
+	br_topic *t = br_log_topic(log, topic, strlen(topic));
+	br_partition *p = t ? br_topic_partition(t, 0) : NULL;
+	br_buf buf = { 0 };
+	br_err err = { 0 };
+	if (p && br_partition_end_offset(p) > 0)
+		assert_int_equal(br_partition_read(p, 0, 1 << 20, 0, &buf, &err), 0);
+	br_rb_iter it;
+	br_rb_iter_init(&it, buf.p, buf.len, 1 << 20, 0);
+	br_record r;
+	while (br_rb_iter_next(&it, &r, &err) == 1) {
+		size_t pos = 0;
+		br_rec_header h;
+		char reason[16] = "", part[8] = "", off[24] = "";
+		while (br_record_header_next(&r, &pos, &h)) {
+			char *dst = h.key_len == 16 && !memcmp(h.key, "braid.dlq.reason", 16) ? reason
+				  : h.key_len == 20 && !memcmp(h.key, "braid.time.partition", 20) ? part
+				  : h.key_len == 17 && !memcmp(h.key, "braid.time.offset", 17) ? off : NULL;
+			if (dst)
+				snprintf(dst, h.key_len == 16 ? 5 : 8, "%.*s", (int)h.value_len, (const char *)h.value);
+		}
+		br_buf_printf(&out, "%s%s@%s:%s", out.len ? ";" : "", reason, part, off);
+	}
+	br_rb_iter_free(&it);
+	br_buf_free(&buf);
+	br_buf_u8(&out, 0);
+	return (char *)out.p;
+}
+
+#define assert_dlq(log, topic, want)                   \
+	do {                                           \
+		char *got_ = dead_letters(log, topic); \
+		assert_string_equal(got_, want);       \
+		free(got_);                            \
+	} while (0)
+
+/* Event time on a topic-backed table: records judged in log order per
+ * partition with their broker append times, LATE and QUARANTINED ones in
+ * <table>.dlq exactly once across sessions, options kept in catalog.json. */
+static void test_event_time(void **state)
+{
+	sess x;
+	sess_open(&x);
+	char msg[600];
+	assert_int_not_equal(qerr(&x, "CREATE TABLE bad (k text, ts text) WITH (event_time = 'ts')", msg, sizeof msg), 0);
+	assert_non_null(strstr(msg, "event_time column \"ts\" is text"));
+	assert_null(br_log_topic(x.log, "bad", 3));
+	assert_int_not_equal(qerr(&x, "CREATE TABLE bad (ts bigint) WITH (event_time = 'ts', lateness = 'later')", msg,
+				  sizeof msg), 0);
+	assert_non_null(strstr(msg, "lateness"));
+	free(q(&x, "CREATE TABLE ev (k text, ts bigint, n bigint) WITH (partitions = 2, event_time = 'ts', "
+		   "watermark_delay = '1 s', lateness = 'dead_letter', max_future_skew = '1 minute');"
+		   "CREATE MATERIALIZED VIEW w WITH (emit = 'on_window_close') AS SELECT window_start, count(*), sum(n) "
+		   "FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end"));
+	/* event times 100 s in the past, on 10 s window boundaries */
+	int64_t base = (br_now_ms() * 1000 / 10000000 - 10) * 10000000;
+	char v[8][96];
+	const char *keys[8] = { 0 }, *vals[8];
+	int64_t ts[] = { 1, 2, 15 };
+	for (int i = 0; i < 3; i++) {
+		snprintf(v[i], sizeof v[i], "{\"k\":\"a\",\"ts\":%" PRId64 ",\"n\":%d}", base + ts[i] * 1000000, i + 1);
+		vals[i] = v[i];
+	}
+	produce(x.log, "ev", 0, 3, keys, vals);
+	snprintf(v[3], sizeof v[3], "{\"k\":\"b\",\"ts\":%" PRId64 ",\"n\":10}", base + 3000000);
+	snprintf(v[4], sizeof v[4], "{\"k\":\"b\",\"ts\":%" PRId64 ",\"n\":20}", base + 25000000);
+	vals[0] = v[3];
+	vals[1] = v[4];
+	produce(x.log, "ev", 1, 2, keys, vals);
+	/* p0: late (below base+14s) and forged (an hour ahead of its append time) */
+	snprintf(v[5], sizeof v[5], "{\"k\":\"a\",\"ts\":%" PRId64 ",\"n\":100}", base + 5000000);
+	snprintf(v[6], sizeof v[6], "{\"k\":\"a\",\"ts\":%" PRId64 ",\"n\":1000}", base + (int64_t)7200000000);
+	vals[0] = v[5];
+	vals[1] = v[6];
+	produce(x.log, "ev", 0, 2, keys, vals);
+	/* global watermark base+14s closes [base, base+10s): 1 + 2 + 10 */
+	char want[200];
+	snprintf(want, sizeof want, "%" PRId64 "|3|13", base);
+	assert_q(&x, "SELECT * FROM w", want);
+	assert_q(&x, "SELECT count(*), sum(n) FROM ev", "5|36");
+	snprintf(want, sizeof want, "ev|0|%" PRId64 "|%" PRId64 "|f|3|0|1|1;ev|1|%" PRId64 "|%" PRId64 "|f|2|0|0|0",
+		 base + 14000000, base + 15000000, base + 24000000, base + 25000000);
+	assert_q(&x, "SHOW WATERMARKS", want);
+	assert_dlq(x.log, "ev.dlq", "late@0:3;quar@0:4");
+	sess_close(&x);
+
+	/* a new session: options from catalog.json, the same verdicts from the log,
+	 * no dead letter written twice */
+	sess_open(&x);
+	snprintf(want, sizeof want, "%" PRId64 "|3|13", base);
+	assert_q(&x, "SELECT * FROM w", want);
+	snprintf(want, sizeof want, "ev|0|%" PRId64 "|%" PRId64 "|f|3|0|1|1;ev|1|%" PRId64 "|%" PRId64 "|f|2|0|0|0",
+		 base + 14000000, base + 15000000, base + 24000000, base + 25000000);
+	assert_q(&x, "SHOW WATERMARKS", want);
+	assert_dlq(x.log, "ev.dlq", "late@0:3;quar@0:4");
+	/* SQL's rows are records too: judged when read back (late on p0 here) */
+	free(q(&x, "INSERT INTO ev VALUES ('b', 1, 1)"));
+	assert_q(&x, "SELECT count(*) FROM ev", "5");
+	assert_dlq(x.log, "ev.dlq", "late@0:3;quar@0:4;late@0:5");
+	/* DROP forgets the options; a table without them takes every record */
+	free(q(&x, "DROP VIEW w; DROP TABLE ev; CREATE TABLE ev (k text, ts bigint, n bigint)"));
+	free(q(&x, "INSERT INTO ev VALUES ('b', 1, 1)"));
+	assert_q(&x, "SELECT count(*) FROM ev", "1");
+	assert_q(&x, "SHOW WATERMARKS", "");
+	sess_close(&x);
+}
+
+/* An upsert table with event time and lateness = update: a record is judged
+ * before it replaces a row, so a late update beyond allowed_lateness leaves
+ * the row as it was; within it the row (and the open window) changes; a
+ * tombstone always deletes. */
+static void test_event_time_upsert(void **state)
+{
+	sess x;
+	sess_open(&x);
+	free(q(&x, "CREATE TABLE up (id bigint PRIMARY KEY, ts bigint, n bigint) WITH (event_time = 'ts', "
+		   "watermark_delay = '1 s', lateness = 'update', allowed_lateness = '5 s');"
+		   "CREATE MATERIALIZED VIEW uw AS SELECT window_start, count(*), sum(n) "
+		   "FROM TUMBLE(up, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end"));
+	free(q(&x, "INSERT INTO up VALUES (1, 1000000, 1), (2, 2000000, 2), (3, 20000000, 3)"));
+	/* watermark 19 s: an update at 15 s is within allowed lateness (>= 14 s),
+	 * one at 3 s is not */
+	free(q(&x, "UPDATE up SET ts = 15000000, n = 10 WHERE id = 3"));
+	free(q(&x, "INSERT INTO up VALUES (1, 3000000, 100)"));
+	assert_q(&x, "SELECT id, ts, n FROM up ORDER BY id", "1|1000000|1;2|2000000|2;3|15000000|10");
+	assert_q(&x, "SELECT * FROM uw ORDER BY 1", "0|2|3;10000000|1|10");
+	assert_q(&x, "SHOW WATERMARKS", "up|0|19000000|20000000|f|3|1|1|0");
+	free(q(&x, "DELETE FROM up WHERE id = 2"));
+	assert_q(&x, "SELECT id FROM up ORDER BY id", "1;3");
+	sess_close(&x);
+	/* rebuilt from the log: the same table and counters */
+	sess_open(&x);
+	assert_q(&x, "SELECT id, ts, n FROM up ORDER BY id", "1|1000000|1;3|15000000|10");
+	assert_q(&x, "SHOW WATERMARKS", "up|0|19000000|20000000|f|3|1|1|0");
+	sess_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +482,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_external_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyless_and_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_event_time_upsert, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
