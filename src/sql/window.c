@@ -632,7 +632,28 @@ static int64_t event_time_lateness(br_sql *s, const plan *p, int col)
 	return o && !strcmp(o->event_time, scan->names[sc]) ? o->allowed_lateness : -1;
 }
 
-/* e as column + constant (COL, COL + k, COL - k); false otherwise. */
+/* A constant offset in microseconds: an integer (on a bigint time column) or
+ * an interval of days and microseconds (on a timestamp: times are UTC, so a
+ * day is 86,400 s). An interval with months has no fixed length: refused. */
+static bool const_us(const br_expr *e, int64_t *k)
+{
+	if (e->kind != BR_X_CONST || e->k.is_null)
+		return false;
+	if (e->type == BR_T_LONG) {
+		*k = e->k.v.i64;
+		return true;
+	}
+	if (e->type != BR_T_INTERVAL)
+		return false;
+	br_interval iv = br_interval_get(&e->k);
+	const int64_t day = 86400000000LL, lim = (int64_t)1e18;
+	if (iv.months || iv.days > 10000000 || iv.days < -10000000 || iv.us > lim || iv.us < -lim)
+		return false;
+	*k = iv.days * day + iv.us;
+	return true;
+}
+
+/* e as column + constant (COL, COL + k, k + COL, COL - k); false otherwise. */
 static bool col_plus(const br_expr *e, int *col, int64_t *k)
 {
 	if (e->kind == BR_X_COL) {
@@ -640,10 +661,16 @@ static bool col_plus(const br_expr *e, int *col, int64_t *k)
 		*k = 0;
 		return true;
 	}
-	if ((e->kind == BR_X_ADD || e->kind == BR_X_SUB) && e->args[0]->kind == BR_X_COL &&
-	    e->args[1]->kind == BR_X_CONST && !e->args[1]->k.is_null && e->args[1]->type == BR_T_LONG) {
+	if (e->kind != BR_X_ADD && e->kind != BR_X_SUB)
+		return false;
+	if (e->args[0]->kind == BR_X_COL && const_us(e->args[1], k)) {
 		*col = e->args[0]->col;
-		*k = e->kind == BR_X_ADD ? e->args[1]->k.v.i64 : -e->args[1]->k.v.i64;
+		if (e->kind == BR_X_SUB)
+			*k = -*k;
+		return true;
+	}
+	if (e->kind == BR_X_ADD && e->args[1]->kind == BR_X_COL && const_us(e->args[0], k)) {
+		*col = e->args[1]->col;
 		return true;
 	}
 	return false;

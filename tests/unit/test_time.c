@@ -1047,6 +1047,58 @@ static void sql_determinism(ev log[NP][NEV], const char *agg)
 	free(closed);
 }
 
+/* Feeds 200 random batches (some rows late) to the timed tables a(k, ts, x)
+ * and b(k, ts); after each, view `view` must equal the batch query qry. */
+static void interval_join_random(br_sql *s, const char *view, const char *qry, br_type_id tt)
+{
+	br_err err = { 0 };
+	br_sql_table *ta = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "a");
+	br_sql_table *tb = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "b");
+	uint64_t r = 11;
+	int64_t now = tt == BR_T_LONG ? 0 : 1700000000LL * SEC;
+	char *sel = br_xasprintf("SELECT * FROM %s", view);
+	for (int st = 0; st < 200; st++) {
+		bool side = rnd(&r) % 2;
+		br_batch bt;
+		br_batch_init(&bt, side ? tb->rowtype : ta->rowtype, true);
+		int n = 1 + (int)(rnd(&r) % 5);
+		for (int i = 0; i < n; i++) {
+			now += 100000;
+			int64_t ts = now - (int64_t)(rnd(&r) % 1500000); /* sometimes late */
+			br_value row[3] = { L((int64_t)(rnd(&r) % 4)), br_value_i64(tt, ts), L(st) };
+			br_batch_append_row(&bt, row, 1);
+		}
+		if (br_sql_ingest(s, side ? "b" : "a", 0, &bt, NULL, NULL, NULL, &err))
+			fail_msg("%s", err.msg);
+		br_batch_free(&bt);
+		char *v = q(s, sel), *want = q(s, qry);
+		if (strcmp(v, want))
+			fail_msg("%s step %d\nview  %s\nbatch %s", view, st, v, want);
+		if (st == 199)
+			assert_true(strlen(v) > 200);
+		free(v);
+		free(want);
+	}
+	free(sel);
+}
+
+static void explain_has(br_sql *s, const char *view, const char *want)
+{
+	char *plan = NULL;
+	br_err err = { 0 };
+	assert_int_equal(br_sql_explain_view(s, view, &plan, &err), 0);
+	if (want[0] == '!' ? strstr(plan, want + 1) != NULL : !strstr(plan, want))
+		fail_msg("EXPLAIN %s: want %s\n%s", view, want, plan);
+	free(plan);
+}
+
+static void create_view(br_sql *s, const char *name, const char *with, const char *qry)
+{
+	char *sql = br_xasprintf("CREATE MATERIALIZED VIEW %s %s AS %s", name, with, qry);
+	qeq(s, sql, "");
+	free(sql);
+}
+
 /* An interval join between two timed tables: lowered to the interval join
  * (EXPLAIN), equal to the batch query after every ingest. */
 static void test_sql_interval_join(void **state)
@@ -1056,47 +1108,51 @@ static void test_sql_interval_join(void **state)
 	       "CREATE TABLE b(k bigint, ts bigint) WITH (event_time = 'ts', watermark_delay = '1 second')", "");
 	const char *qry = "SELECT a.k, a.ts, a.x, b.ts FROM a JOIN b ON a.k = b.k "
 			  "WHERE a.ts BETWEEN b.ts - 3000000 AND b.ts + 1000000";
-	char *sql = br_xasprintf("CREATE MATERIALIZED VIEW j AS %s", qry);
-	qeq(s, sql, "");
-	free(sql);
-	char *plan = NULL;
-	br_err err = { 0 };
-	assert_int_equal(br_sql_explain_view(s, "j", &plan, &err), 0);
-	if (!strstr(plan, "interval join keys=1 a.t - b.t in [-3000000us, 1000000us]"))
-		fail_msg("%s", plan);
-	free(plan);
+	create_view(s, "j", "", qry);
+	explain_has(s, "j", "interval join keys=1 a.t - b.t in [-3000000us, 1000000us]");
 	/* a join over a column that is not the event time stays a hash join */
-	qeq(s, "CREATE MATERIALIZED VIEW j2 AS SELECT a.k FROM a JOIN b ON a.k = b.k WHERE a.x BETWEEN b.ts - 1 AND b.ts",
-	    "");
-	assert_int_equal(br_sql_explain_view(s, "j2", &plan, &err), 0);
-	assert_null(strstr(plan, "interval"));
-	free(plan);
-	br_sql_table *ta = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "a");
-	br_sql_table *tb = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "b");
-	uint64_t r = 11;
-	int64_t now = 0;
-	for (int st = 0; st < 200; st++) {
-		bool side = rnd(&r) % 2;
-		br_batch bt;
-		br_batch_init(&bt, side ? tb->rowtype : ta->rowtype, true);
-		int n = 1 + (int)(rnd(&r) % 5);
-		for (int i = 0; i < n; i++) {
-			now += 100000;
-			int64_t ts = now - (int64_t)(rnd(&r) % 1500000); /* sometimes late */
-			br_value row[3] = { L((int64_t)(rnd(&r) % 4)), L(ts), L(st) };
-			br_batch_append_row(&bt, row, 1);
-		}
-		if (br_sql_ingest(s, side ? "b" : "a", 0, &bt, NULL, NULL, NULL, &err))
-			fail_msg("%s", err.msg);
-		br_batch_free(&bt);
-		char *v = q(s, "SELECT * FROM j"), *want = q(s, qry);
-		if (strcmp(v, want))
-			fail_msg("step %d\nview  %s\nbatch %s", st, v, want);
-		if (st == 199)
-			assert_true(strlen(v) > 200);
-		free(v);
-		free(want);
-	}
+	create_view(s, "j2", "", "SELECT a.k FROM a JOIN b ON a.k = b.k WHERE a.x BETWEEN b.ts - 1 AND b.ts");
+	explain_has(s, "j2", "!interval");
+	interval_join_random(s, "j", qry, BR_T_LONG);
+	br_sql_close(s);
+}
+
+/* The same on TIMESTAMP columns with INTERVAL arithmetic, in every spelling. */
+static void test_sql_interval_join_timestamps(void **state)
+{
+	br_sql *s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', watermark_delay = '1 second');"
+	       "CREATE TABLE b(k bigint, ts timestamp) WITH (event_time = 'ts', watermark_delay = '1 second')", "");
+	/* the SQL-standard field qualifier binds like PostgreSQL's */
+	qeq(s, "SELECT INTERVAL '10' SECOND, INTERVAL '2' MINUTE, INTERVAL '1.5' HOUR, INTERVAL '1' DAY TO SECOND, "
+	       "INTERVAL '1 day 2 hours' DAY TO HOUR",
+	    "00:00:10|00:02:00|01:30:00|00:00:01|1 day 02:00:00");
+	qerr(s, "SELECT CAST(k AS INTERVAL SECOND) FROM a", "field qualifier");
+	const char *q1 = "SELECT a.k, a.ts, a.x, b.ts FROM a JOIN b ON a.k = b.k "
+			 "WHERE a.ts BETWEEN b.ts - INTERVAL '3' SECOND AND b.ts + INTERVAL '1 second'";
+	create_view(s, "j1", "", q1);
+	explain_has(s, "j1", "interval join keys=1 a.t - b.t in [-3000000us, 1000000us]");
+	/* >= / <= / <, the constant on either side, the sides swapped, in ON */
+	const char *q2 = "SELECT a.k, a.ts, b.ts FROM b JOIN a ON a.k = b.k AND a.ts >= b.ts - INTERVAL '2 seconds' "
+			 "AND INTERVAL '500 ms' + b.ts > a.ts";
+	create_view(s, "j2", "", q2);
+	/* the join's left side is b here: b.ts - a.ts in (-0.5 s, 2 s] */
+	explain_has(s, "j2", "interval join keys=1 a.t - b.t in [-499999us, 2000000us]");
+	const char *q3 = "SELECT a.k, a.ts, b.ts FROM a, b WHERE a.k = b.k AND b.ts <= a.ts AND "
+			 "a.ts < b.ts + INTERVAL '00:00:02'";
+	create_view(s, "j3", "", q3);
+	explain_has(s, "j3", "interval join keys=1 a.t - b.t in [0us, 1999999us]");
+	/* a month has no fixed length: not an interval join (correct, unbounded) */
+	create_view(s, "jm", "", "SELECT a.k FROM a JOIN b ON a.k = b.k WHERE a.ts BETWEEN b.ts - INTERVAL '1' MONTH AND b.ts");
+	explain_has(s, "jm", "!interval join");
+	interval_join_random(s, "j1", q1, BR_T_TIMESTAMP);
+	br_sql_close(s);
+	s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', watermark_delay = '1 second');"
+	       "CREATE TABLE b(k bigint, ts timestamp) WITH (event_time = 'ts', watermark_delay = '1 second')", "");
+	create_view(s, "j2", "", q2);
+	interval_join_random(s, "j2", q2, BR_T_TIMESTAMP);
+	create_view(s, "j3", "", q3);
 	br_sql_close(s);
 }
 
@@ -1125,6 +1181,7 @@ int main(void)
 		cmocka_unit_test(test_sql_windows),
 		cmocka_unit_test(test_sql_emit_and_lateness),
 		cmocka_unit_test(test_sql_interval_join),
+		cmocka_unit_test(test_sql_interval_join_timestamps),
 		cmocka_unit_test(test_sql_determinism),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
