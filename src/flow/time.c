@@ -1087,6 +1087,7 @@ typedef struct iside {
 
 typedef struct {
 	iside s[2];
+	bool window;         /* a window join (EXPLAIN says so) */
 	int64_t lower, upper, lateness, wm, pending_wm;
 	br_buf kbuf, rbuf;
 } ijoin_st;
@@ -1296,6 +1297,10 @@ static void ij_free(br_op *op)
 static void ij_explain(const br_op *op, br_buf *out)
 {
 	const ijoin_st *st = op->st;
+	if (st->window) {
+		br_buf_printf(out, "window join keys=%d on window_end", st->s[0].nkeys);
+		return;
+	}
 	br_buf_printf(out, "interval join keys=%d a.t - b.t in [%" PRId64 "us, %" PRId64 "us]", st->s[0].nkeys, st->lower,
 		      st->upper);
 }
@@ -1324,6 +1329,14 @@ br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const i
 	op->nin = 2;
 	op->in[0] = a;
 	op->in[1] = b;
+	return op;
+}
+
+br_op *br_op_window_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
+			 int awecol, int bwecol, int64_t allowed_lateness)
+{
+	br_op *op = br_op_interval_join(c, a, b, nkeys, akeys, bkeys, awecol, bwecol, 0, 0, allowed_lateness);
+	((ijoin_st *)op->st)->window = true;
 	return op;
 }
 

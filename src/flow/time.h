@@ -161,6 +161,13 @@ int64_t br_window_agg_dropped(const br_op *op);
  * key. */
 br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
 			   int atcol, int btcol, int64_t lower, int64_t upper, int64_t allowed_lateness);
+/* Window join (inner): two windowed inputs joined on keys that include
+ * a.window_end = b.window_end (awecol, bwecol; TUMBLE or HOP windows on event
+ * time). An interval join with lower = upper = 0 on the window ends: a row is
+ * released once the watermark is past its window's end + allowed_lateness,
+ * when no row of that window can arrive or change on either side. */
+br_op *br_op_window_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
+			 int awecol, int bwecol, int64_t allowed_lateness);
 /* Rows held by an interval join (both sides). */
 int64_t br_interval_join_rows(const br_op *op);
 int64_t br_window_agg_open_panes(const br_op *op);

@@ -536,31 +536,53 @@ int br_lower_window(br_circuit *c, const plan *p, br_op *in, br_op **out, br_err
 	return 0;
 }
 
-/* Follows column col of p down through maps (bare column references) and
- * filters to a window function; returns it and sets *which (0 start, 1 end). */
+/* Follows column col of p down to a window function; returns it and sets
+ * *which (0 start, 1 end). The column passes unchanged through maps (bare
+ * column references), filters, DISTINCT, ranking (input columns), the group
+ * columns of an aggregate and either side of an inner join: every row above
+ * then belongs to the window its column names, and once the watermark has
+ * closed that window no row for it changes any more (its input is final). */
 static const plan *window_origin(const plan *p, int col, int *which)
 {
 	for (;;) {
-		if (p->kind == P_WINDOW) {
+		switch (p->kind) {
+		case P_WINDOW: {
 			int n = p->ncols - 2;
 			if (col < n)
 				return NULL;
 			*which = col - n;
 			return p;
 		}
-		if (p->kind == P_FILTER) {
-			p = p->in[0];
-			continue;
-		}
-		if (p->kind == P_MAP) {
-			const br_expr *e = p->exprs[col];
-			if (e->kind != BR_X_COL)
+		case P_FILTER:
+		case P_DISTINCT:
+			break;
+		case P_RANK:
+			if (col >= p->in[0]->ncols)
 				return NULL;
-			col = e->col;
-			p = p->in[0];
-			continue;
+			break;
+		case P_MAP:
+			if (p->exprs[col]->kind != BR_X_COL)
+				return NULL;
+			col = p->exprs[col]->col;
+			break;
+		case P_AGG:
+			if (col >= p->ngroup)
+				return NULL;
+			col = p->gcols[col];
+			break;
+		case P_JOIN:
+			if (p->joinkind != BR_JOIN_INNER)
+				return NULL;
+			if (col >= p->in[0]->ncols) {
+				col -= p->in[0]->ncols;
+				p = p->in[1];
+				continue;
+			}
+			break;
+		default:
+			return NULL;
 		}
-		return NULL;
+		p = p->in[0];
 	}
 }
 
@@ -708,12 +730,39 @@ static bool diff_bound(const br_expr *e, int w, int *ac, int *bc, bool *is_lower
 	return true;
 }
 
+/* A window join: an inner join with window_end = window_end among its keys,
+ * both of TUMBLE or HOP windows on event time (a session's end moves while
+ * it grows). It is an interval join on the two window_end columns with
+ * lower = upper = 0: a row is released once the watermark has passed its
+ * window's end + allowed lateness, when neither side can change any more. */
+static void window_join(plan *j, br_arena *arena)
+{
+	for (int k = 0; k < j->nkeys; k++) {
+		int wa, wb;
+		const plan *oa = window_origin(j->in[0], j->lkeys[k], &wa), *ob = window_origin(j->in[1], j->rkeys[k], &wb);
+		if (!oa || !ob || wa != 1 || wb != 1 || oa->win->kind == BR_WIN_SESSION ||
+		    ob->win->kind == BR_WIN_SESSION || oa->win->lateness < 0 || ob->win->lateness < 0)
+			continue;
+		br_window_spec *sp = br_arena_alloc(arena, sizeof *sp);
+		sp->interval_join = true;
+		sp->window_join = true;
+		sp->atcol = j->lkeys[k];
+		sp->btcol = j->rkeys[k];
+		sp->lower = sp->upper = 0;
+		sp->lateness = oa->win->lateness > ob->win->lateness ? oa->win->lateness : ob->win->lateness;
+		j->win = sp;
+		return;
+	}
+}
+
 void br_window_rewrite(br_sql *s, plan *p, br_arena *arena)
 {
 	if (!p)
 		return;
 	br_window_rewrite(s, p->in[0], arena);
 	br_window_rewrite(s, p->in[1], arena);
+	if (p->kind == P_JOIN && p->joinkind == BR_JOIN_INNER && !p->win)
+		window_join(p, arena);
 	if (p->kind != P_FILTER)
 		return;
 	/* the filter chain right above a join (build_joins puts one conjunct per filter) */
@@ -760,6 +809,10 @@ void br_window_rewrite(br_sql *s, plan *p, br_arena *arena)
 int br_lower_interval_join(br_circuit *c, const plan *p, br_op *a, br_op *b, br_op **out, br_err *err)
 {
 	const br_window_spec *w = p->win;
+	if (w->window_join) {
+		*out = br_op_window_join(c, a, b, p->nkeys, p->lkeys, p->rkeys, w->atcol, w->btcol, w->lateness);
+		return 0;
+	}
 	*out = br_op_interval_join(c, a, b, p->nkeys, p->lkeys, p->rkeys, w->atcol, w->btcol, w->lower, w->upper,
 				   w->lateness);
 	return 0;

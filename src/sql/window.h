@@ -62,6 +62,7 @@ typedef struct br_window_spec {
 	/* On a P_JOIN (set by br_window_rewrite): an interval join on
 	 * left column atcol and right column btcol, lower <= a - b <= upper. */
 	bool interval_join;
+	bool window_join;   /* ... on window_end = window_end (lower = upper = 0) */
 	int atcol, btcol;
 	int64_t lower, upper;
 } br_window_spec;
