@@ -586,25 +586,53 @@ static const plan *window_origin(const plan *p, int col, int *which)
 	}
 }
 
-int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err)
+/* Among columns cols[n] of p's input, the window_start and window_end of one
+ * window function (the first found). False when neither is, or when only one
+ * is and the windows have no fixed size (SESSION). */
+static bool window_cols_of(const plan *in, int n, const int *cols, br_window_lower *wl, br_window_cols *wc,
+			   const plan **wpp)
 {
-	int ws = -1, we = -1;
 	const plan *wp = NULL;
-	for (int g = 0; g < p->ngroup; g++) {
+	wc->wscol = wc->wecol = -1;
+	for (int g = 0; g < n; g++) {
 		int which;
-		const plan *o = window_origin(p->in[0], p->gcols[g], &which);
+		const plan *o = window_origin(in, cols[g], &which);
 		if (!o || (wp && o != wp))
 			continue;
 		wp = o;
-		if (which == 0)
-			ws = p->gcols[g];
-		else
-			we = p->gcols[g];
+		if (which == 0 && wc->wscol < 0)
+			wc->wscol = cols[g];
+		else if (which == 1 && wc->wecol < 0)
+			wc->wecol = cols[g];
 	}
-	if (ws < 0 || we < 0)
+	if (!wp || ((wc->wscol < 0 || wc->wecol < 0) && wp->win->kind == BR_WIN_SESSION))
+		return false;
+	wc->size = wp->win->size;
+	wc->emit = wl ? wl->emit : BR_EMIT_CHANGELOG;
+	wc->allowed_lateness = wp->win->lateness;
+	*wpp = wp;
+	return true;
+}
+
+int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err)
+{
+	br_window_cols wc;
+	const plan *wp;
+	if (!window_cols_of(p->in[0], p->ngroup, p->gcols, wl, &wc, &wp))
 		return 1;
-	*out = br_op_window_agg(c, in, ws, we, p->ngroup, p->gcols, p->naggs, p->aggs, wl ? wl->emit : BR_EMIT_CHANGELOG,
-				wp->win->lateness);
+	*out = br_op_window_agg_cols(c, in, &wc, p->ngroup, p->gcols, p->naggs, p->aggs);
+	if (wl && wp->win->lateness >= 0)
+		wl->nwinagg++;
+	return 0;
+}
+
+int br_lower_window_rank(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err)
+{
+	br_window_cols wc;
+	const plan *wp;
+	if (!window_cols_of(p->in[0], p->ngroup, p->gcols, wl, &wc, &wp))
+		return 1;
+	*out = br_op_window_topn(c, in, &wc, p->ngroup, p->gcols, p->nwkeys, p->wkeys, p->nwfuncs, p->wkinds, p->wlimit);
 	if (wl && wp->win->lateness >= 0)
 		wl->nwinagg++;
 	return 0;

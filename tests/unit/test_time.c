@@ -1049,16 +1049,18 @@ static void sql_determinism(ev log[NP][NEV], const char *agg)
 
 /* Feeds 200 random batches (some rows late) to the timed tables a(k, ts, x)
  * and b(k, ts); after each, view `view` must equal the batch query qry. */
-static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_id tt, const char *owc_view);
+static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_id tt, const char *owc_view,
+			  bool only_a);
 static void interval_join_random(br_sql *s, const char *view, const char *qry, br_type_id tt)
 {
-	random_ingest(s, view, qry, tt, NULL);
+	random_ingest(s, view, qry, tt, NULL, false);
 }
 
 /* ... and when owc_view is given, that view (on_window_close, a column `we`
  * = window_end, allowed lateness 1 s) must equal the batch query over the
  * windows closed by the watermark of both tables. */
-static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_id tt, const char *owc_view)
+static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_id tt, const char *owc_view,
+			  bool only_a)
 {
 	br_err err = { 0 };
 	br_sql_table *ta = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "a");
@@ -1067,7 +1069,7 @@ static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_
 	int64_t now = tt == BR_T_LONG ? 0 : 1700000000LL * SEC;
 	char *sel = br_xasprintf("SELECT * FROM %s", view);
 	for (int st = 0; st < 200; st++) {
-		bool side = rnd(&r) % 2;
+		bool side = rnd(&r) % 2 && !only_a;
 		br_batch bt;
 		br_batch_init(&bt, side ? tb->rowtype : ta->rowtype, true);
 		int n = 1 + (int)(rnd(&r) % 5);
@@ -1085,7 +1087,7 @@ static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_
 			fail_msg("%s step %d\nview  %s\nbatch %s", view, st, v, want);
 		if (owc_view) {
 			int64_t wa = br_sql_table_watermark(s, "a"), wb = br_sql_table_watermark(s, "b");
-			int64_t wm = wa < wb ? wa : wb;
+			int64_t wm = only_a || wa < wb ? wa : wb;
 			char *o = br_xasprintf("SELECT * FROM %s", owc_view);
 			char *c = tt == BR_T_LONG ? br_xasprintf("SELECT * FROM (%s) AS x WHERE we + 1000000 <= %" PRId64, qry, wm)
 				  : br_xasprintf("SELECT * FROM (%s) AS x WHERE we + INTERVAL '1 second' <= "
@@ -1226,6 +1228,45 @@ static void test_window_join_release(void **state)
 	br_circuit_free(&c);
 }
 
+/* br_op_window_topn by hand: the highest value per window (partitioned by
+ * window_start alone, the end found by the size), released on close; under
+ * on_window_close each window's final top row appears once. */
+static void test_window_topn_release(void **state)
+{
+	for (int emit = 0; emit < 2; emit++) {
+		br_circuit c;
+		br_circuit_init(&c);
+		br_type_id ty[3] = { BR_T_STRING, BR_T_LONG, BR_T_LONG }; /* k, v, window_start */
+		br_op *in = br_op_input(&c, 3, ty);
+		br_window_cols wc = { 2, -1, 10 * SEC, emit, 0 };
+		int part[1] = { 2 }, kinds[1] = { BR_WIN_ROW_NUMBER };
+		br_sort_key key[1] = { { 1, true, false } };
+		br_op *t = br_op_window_topn(&c, in, &wc, 1, part, 1, key, 1, kinds, 1);
+		br_op *it = br_op_integrate(&c, t);
+		br_value r1[] = { S("x"), L(5), L(0), S("y"), L(7), L(0), S("z"), L(1), L(10 * SEC) };
+		feed(&c, in, 3, 3, r1, NULL);
+		step(&c);
+		expect(it, 4, emit ? "" : "'y',7,0,1*1;'z',1,10000000,1*1");
+		/* y's retraction before the close: x is now on top */
+		int64_t w[] = { -1 };
+		feed(&c, in, 3, 1, r1 + 3, w);
+		watermark(&c, 10 * SEC); /* closes [0,10 s) (end = 0 + 10 s) */
+		step(&c);
+		expect(it, 4, emit ? "'x',5,0,1*1" : "'x',5,0,1*1;'z',1,10000000,1*1");
+		/* panes are 1 s buckets of window end: [10 s, 11 s) is not wholly closed yet */
+		assert_int_equal(br_window_agg_open_panes(t), 2);
+		/* rows for a closed window are dropped */
+		br_value late[] = { S("q"), L(99), L(0) };
+		feed(&c, in, 3, 1, late, NULL);
+		watermark(&c, 21 * SEC);
+		step(&c);
+		expect(it, 4, "'x',5,0,1*1;'z',1,10000000,1*1");
+		assert_int_equal(br_window_agg_open_panes(t), 0);
+		assert_int_equal(br_window_agg_dropped(t), 1);
+		br_circuit_free(&c);
+	}
+}
+
 /* Window joins (Nexmark q8's shape): two windowed aggregates joined on the
  * window and a key, lowered to a window join; both emit modes equal the
  * batch query after every ingest. */
@@ -1257,7 +1298,7 @@ static void test_sql_window_join(void **state)
 	create_view(s, "ws", "", "SELECT x.k FROM SESSION(a, ts, INTERVAL '1' SECOND, k) AS x "
 				 "JOIN SESSION(b, ts, INTERVAL '1' SECOND, k) AS y ON x.k = y.k AND x.window_end = y.window_end");
 	explain_has(s, "ws", "!window join");
-	random_ingest(s, "wj", qry, BR_T_TIMESTAMP, "wjc");
+	random_ingest(s, "wj", qry, BR_T_TIMESTAMP, "wjc", false);
 	char *n = q(s, "SELECT count(*) > 20 FROM wjc"); /* the comparison above was not vacuous */
 	assert_string_equal(n, "true");
 	free(n);
@@ -1265,6 +1306,49 @@ static void test_sql_window_join(void **state)
 	assert_string_equal(sel, want);
 	free(sel);
 	free(want);
+	br_sql_close(s);
+}
+
+/* ROW_NUMBER() top-N per window (Nexmark q7: the highest bid of each window;
+ * q5: the hottest items of each hopping window, over a windowed aggregate)
+ * and GROUP BY window_start alone: per-window operators, both emit modes
+ * equal to the batch query after every ingest. */
+static void test_sql_window_topn(void **state)
+{
+	const char *q7 = "SELECT * FROM (SELECT k, x, ts, window_end AS we, ROW_NUMBER() OVER "
+			 "(PARTITION BY window_start, window_end ORDER BY x DESC) AS rn "
+			 "FROM TUMBLE(a, ts, INTERVAL '2' SECOND)) AS t WHERE rn <= 1";
+	const char *q5 = "SELECT * FROM (SELECT k, n, we, ROW_NUMBER() OVER (PARTITION BY we ORDER BY n DESC, k) AS rn "
+			 "FROM (SELECT k, window_end AS we, count(*) AS n FROM HOP(a, ts, INTERVAL '1' SECOND, "
+			 "INTERVAL '3' SECOND) GROUP BY k, window_start, window_end) AS c) AS t WHERE rn <= 2";
+	const char *qs = "SELECT window_start + INTERVAL '2' SECOND AS we, k, count(*) AS n, max(x) AS mx "
+			 "FROM TUMBLE(a, ts, INTERVAL '2' SECOND) GROUP BY window_start, k";
+	const char *qe = "SELECT window_end AS we, count(*) AS n FROM HOP(a, ts, INTERVAL '1' SECOND, INTERVAL '2' SECOND) "
+			 "GROUP BY window_end";
+	const char *qry[] = { q7, q5, qs, qe };
+	const char *plans[] = { "window top-n partitions=2 limit=1", "window top-n partitions=1 limit=2",
+				"window aggregate groups=2 aggs=2", "window aggregate groups=1 aggs=1" };
+	for (int i = 0; i < 4; i++) {
+		br_sql *s = br_sql_open(NULL);
+		qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', "
+		       "watermark_delay = '1 second', lateness = 'update', allowed_lateness = '1 second');"
+		       "CREATE TABLE b(k bigint, ts timestamp)", "");
+		create_view(s, "v", "", qry[i]);
+		create_view(s, "vc", "WITH (emit = 'on_window_close')", qry[i]);
+		explain_has(s, "v", plans[i]);
+		explain_has(s, "vc", plans[i]);
+		random_ingest(s, "v", qry[i], BR_T_TIMESTAMP, "vc", true);
+		char *n = q(s, "SELECT count(*) > 20 FROM vc");
+		assert_string_equal(n, "true");
+		free(n);
+		br_sql_close(s);
+	}
+	/* a ranking not partitioned by the window stays the plain operator */
+	br_sql *s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts')", "");
+	create_view(s, "p", "", "SELECT * FROM (SELECT k, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn "
+				"FROM TUMBLE(a, ts, INTERVAL '2' SECOND)) AS t WHERE rn <= 1");
+	explain_has(s, "p", "!window top-n");
 	br_sql_close(s);
 }
 
@@ -1295,7 +1379,9 @@ int main(void)
 		cmocka_unit_test(test_sql_interval_join),
 		cmocka_unit_test(test_sql_interval_join_timestamps),
 		cmocka_unit_test(test_window_join_release),
+		cmocka_unit_test(test_window_topn_release),
 		cmocka_unit_test(test_sql_window_join),
+		cmocka_unit_test(test_sql_window_topn),
 		cmocka_unit_test(test_sql_determinism),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
