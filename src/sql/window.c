@@ -673,13 +673,20 @@ static const plan *scan_origin(const plan *p, int col, int *scol)
 }
 
 /* The allowed lateness of the timed table whose event-time column col of p
- * is; -1 if it is not one. */
+ * is; -1 if it is not one. The window_end of a window on event time counts
+ * too (Nexmark q7 joins bids with the maximum of their window by time): rows
+ * of window [s, e) arrive or change only while watermark < e + lateness, so
+ * every future row has window_end >= watermark - lateness, the property the
+ * interval join releases rows by. A window_start does not have it. */
 static int64_t event_time_lateness(br_sql *s, const plan *p, int col)
 {
-	int sc;
+	int sc, which;
 	const plan *scan = scan_origin(p, col, &sc);
 	const br_time_opts *o = scan ? br_sql_table_time(s, scan->table) : NULL;
-	return o && !strcmp(o->event_time, scan->names[sc]) ? o->allowed_lateness : -1;
+	if (o && !strcmp(o->event_time, scan->names[sc]))
+		return o->allowed_lateness;
+	const plan *w = window_origin(p, col, &which);
+	return w && which == 1 ? w->win->lateness : -1;
 }
 
 /* A constant offset in microseconds: an integer (on a bigint time column) or

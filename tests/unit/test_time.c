@@ -1325,10 +1325,16 @@ static void test_sql_window_topn(void **state)
 			 "FROM TUMBLE(a, ts, INTERVAL '2' SECOND) GROUP BY window_start, k";
 	const char *qe = "SELECT window_end AS we, count(*) AS n FROM HOP(a, ts, INTERVAL '1' SECOND, INTERVAL '2' SECOND) "
 			 "GROUP BY window_end";
-	const char *qry[] = { q7, q5, qs, qe };
+	/* Nexmark's own q7: bids joined by time with their window's maximum; the
+	 * window_end of a window on event time bounds an interval join too */
+	const char *q7j = "SELECT B.k, B.x, B.ts, B1.we FROM a AS B JOIN (SELECT max(x) AS mx, window_end AS we "
+			  "FROM TUMBLE(a, ts, INTERVAL '2' SECOND) GROUP BY window_start, window_end) AS B1 "
+			  "ON B.x = B1.mx WHERE B.ts BETWEEN B1.we - INTERVAL '2' SECOND AND B1.we";
+	const char *qry[] = { q7, q5, qs, qe, q7j };
 	const char *plans[] = { "window top-n partitions=2 limit=1", "window top-n partitions=1 limit=2",
-				"window aggregate groups=2 aggs=2", "window aggregate groups=1 aggs=1" };
-	for (int i = 0; i < 4; i++) {
+				"window aggregate groups=2 aggs=2", "window aggregate groups=1 aggs=1",
+				"interval join keys=1 a.t - b.t in [-2000000us, 0us]" };
+	for (int i = 0; i < 5; i++) {
 		br_sql *s = br_sql_open(NULL);
 		qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', "
 		       "watermark_delay = '1 second', lateness = 'update', allowed_lateness = '1 second');"
