@@ -1,7 +1,8 @@
 /* time.c — event time for flow: interval text, source time options, the
  * per-partition watermark tracker (lateness, idleness, forged timestamps) and
- * the window operators (assignment, sessions, windowed aggregate with emit
- * modes). Semantics and the determinism argument are in time.h. */
+ * the window operators (assignment, sessions, windowed aggregate and top-N
+ * with emit modes, interval and window joins). Semantics and the determinism
+ * argument are in time.h. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -763,7 +764,8 @@ int64_t br_session_rows(const br_op *op)
  * or more get a bucket each. Under on_window_close a window's rows are read
  * from its bucket's integral when the watermark passes its end (a scan of the
  * bucket: O(rows of the bucket) per watermark move that closes something in
- * it). */
+ * it). The windowed top-N is the same machinery with br_op_window (ranking)
+ * in place of the aggregate. */
 
 #define BUCKET_US 1000000
 
