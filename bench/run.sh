@@ -214,4 +214,7 @@ if [ "${SKIP_NEXMARK:-0}" != 1 ]; then
 			echo "$q $emit: median $(printf '%s\n' "${rates[@]}" | median) events/cpu-s (runs: ${rates[*]}); last: $line"
 		done
 	done
+	echo
+	echo "== INSERT -> emitted window row at a SUBSCRIBE client, braid serve (bench/window_latency.mjs 200 5)"
+	for r in $(seq "$RUNS"); do node bench/window_latency.mjs 200 5 | tail -2; done
 fi
