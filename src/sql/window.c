@@ -539,9 +539,11 @@ int br_lower_window(br_circuit *c, const plan *p, br_op *in, br_op **out, br_err
 /* Follows column col of p down to a window function; returns it and sets
  * *which (0 start, 1 end). The column passes unchanged through maps (bare
  * column references), filters, DISTINCT, ranking (input columns), the group
- * columns of an aggregate and either side of an inner join: every row above
+ * columns of an aggregate and either side of a window join: every row above
  * then belongs to the window its column names, and once the watermark has
- * closed that window no row for it changes any more (its input is final). */
+ * closed that window no row for it changes any more (its input is final).
+ * Not through other joins: a row of a table joined to windowed rows may
+ * arrive after the window closed and still produce rows for it. */
 static const plan *window_origin(const plan *p, int col, int *which)
 {
 	for (;;) {
@@ -571,7 +573,7 @@ static const plan *window_origin(const plan *p, int col, int *which)
 			col = p->gcols[col];
 			break;
 		case P_JOIN:
-			if (p->joinkind != BR_JOIN_INNER)
+			if (p->joinkind != BR_JOIN_INNER || !p->win || !p->win->window_join)
 				return NULL;
 			if (col >= p->in[0]->ncols) {
 				col -= p->in[0]->ncols;
