@@ -14,7 +14,7 @@
 # LAT_RATE (50000), LAT_SECONDS (10), DD_MB (512), PARTITIONS (1),
 # BENCH_DIR (build/bench/run; the data dir and the dd file live under it),
 # BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir,
-# SKIP_PARQUET=1 / SKIP_TIER=1 / SKIP_SQL=1 leave out the later benchmarks,
+# SKIP_PARQUET=1 / SKIP_TIER=1 / SKIP_SQL=1 / SKIP_WINDOW=1 / SKIP_NEXMARK=1 leave out the later benchmarks,
 # PROFILE=1 records braid with perf during the first throughput runs and prints
 # the hottest symbols (build/bench/perf.data stays for `perf report`),
 # TRACE_SLOW (5; braid's BRAID_TRACE_SLOW in ms, 0 = off): after each latency run,
@@ -200,7 +200,35 @@ if [ "${SKIP_WINDOW:-0}" != 1 ]; then
 	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -o "$OUT/window_bench" bench/window_bench.c \
 		build/libbraid.a $(pkg-config --libs jansson libxxhash) -lm
 	for m in tumble hop session join; do
-		"$OUT/window_bench" "$m" "${WINDOW_EVENTS:-20000000}" | tail -1
+		# the per-10% lines include RSS at 2M (the first) and at 20M (the last)
+		"$OUT/window_bench" "$m" "${WINDOW_EVENTS:-20000000}" | sed -n '1p;$p'
 	done
 	"$OUT/window_bench" plain "${PLAIN_EVENTS:-2000000}" | tail -1
+fi
+
+# Issue 6: Nexmark q5/q7/q8/q11/q12 and four window shapes as SQL views over
+# braid's generator, in process (bench/nexmark_bench.c): events per CPU second,
+# median of RUNS, both emit modes. Single-threaded (views step on one thread).
+# NEXMARK_EVENTS (2000000), NEXMARK_QUERIES, NEXMARK_EMITS.
+if [ "${SKIP_NEXMARK:-0}" != 1 ]; then
+	echo
+	echo "== Nexmark as SQL views (NEXMARK_EVENTS=${NEXMARK_EVENTS:-2000000}, RUNS=$RUNS, events per CPU second)"
+	cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Isrc -o "$OUT/nexmark_bench" bench/nexmark_bench.c \
+		build/libbraid.a $(pkg-config --libs libuv libzstd liblz4 zlib jansson libxxhash openssl snappy sqlite3 libedit) \
+		-lpg_query -lm -lpthread
+	for emit in ${NEXMARK_EMITS:-changelog on_window_close}; do
+		for q in ${NEXMARK_QUERIES:-q5 q7 q8 q11 q12 tumble hop session ijoin}; do
+			# an interval join has no window to close: changelog only
+			[ "$q" = ijoin ] && [ "$emit" = on_window_close ] && continue
+			rates=()
+			for r in $(seq "$RUNS"); do
+				line=$("$OUT/nexmark_bench" "$q" "${NEXMARK_EVENTS:-2000000}" "$emit")
+				rates+=("$(echo "$line" | json_field events_per_cpu_s)")
+			done
+			echo "$q $emit: median $(printf '%s\n' "${rates[@]}" | median) events/cpu-s (runs: ${rates[*]}); last: $line"
+		done
+	done
+	echo
+	echo "== INSERT -> emitted window row at a SUBSCRIBE client, braid serve (bench/window_latency.mjs 200 5)"
+	for r in $(seq "$RUNS"); do node bench/window_latency.mjs 200 5 | tail -2; done
 fi

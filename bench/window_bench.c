@@ -7,7 +7,7 @@
  *   build/bench/window_bench MODE [events 20000000]
  *
  * MODE tumble: bids -> tracker (3 partitions, watermark delay 3 s) ->
- *   TUMBLE(10 s) -> GROUP BY window, auction: count, sum(price), max(price),
+ *   TUMBLE(10 s, or $TUMBLE_S s) -> GROUP BY window, auction: count, sum(price), max(price),
  *   emit on_window_close (the view's output is streamed out, not kept).
  * MODE hop: HOP(slide 2 s, size 10 s) -> GROUP BY window, auction: avg(price),
  *   on_window_close.
@@ -76,6 +76,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const int64_t SEC = 1000000, BATCH = 10000, NP = 3;
+	/* TUMBLE_S: the tumbling window (10 s); smaller windows reach their
+	 * steady state sooner (the quick check in `make test` uses 1 s) */
+	int64_t tumble_s = getenv("TUMBLE_S") ? atoll(getenv("TUMBLE_S")) : 10;
+	if (tumble_s < 1)
+		tumble_s = 10;
 	br_time_opts o;
 	br_time_opts_default(&o);
 	strcpy(o.event_time, "ts");
@@ -104,7 +109,7 @@ int main(int argc, char **argv)
 		br_agg_spec a[1] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG } };
 		root = br_op_window_agg(&c, w, 3, 4, 3, g, 1, a, BR_EMIT_ON_WINDOW_CLOSE, 0);
 	} else {
-		br_op *w = br_op_window_assign(&c, bids, BR_WIN_TUMBLE, 1, 10 * SEC, 0, 0);
+		br_op *w = br_op_window_assign(&c, bids, BR_WIN_TUMBLE, 1, tumble_s * SEC, 0, 0);
 		int g[3] = { 3, 4, 0 };
 		br_agg_spec a[3] = { { .kind = BR_AGG_COUNT_STAR, .col = -1, .distinct = false, .type = BR_T_LONG }, { .kind = BR_AGG_SUM, .col = 2, .distinct = false, .type = BR_T_LONG },
 				     { .kind = BR_AGG_MAX, .col = 2, .distinct = false, .type = BR_T_LONG } };

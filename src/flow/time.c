@@ -1,7 +1,8 @@
 /* time.c — event time for flow: interval text, source time options, the
  * per-partition watermark tracker (lateness, idleness, forged timestamps) and
- * the window operators (assignment, sessions, windowed aggregate with emit
- * modes). Semantics and the determinism argument are in time.h. */
+ * the window operators (assignment, sessions, windowed aggregate and top-N
+ * with emit modes, interval and window joins). Semantics and the determinism
+ * argument are in time.h. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -763,7 +764,8 @@ int64_t br_session_rows(const br_op *op)
  * or more get a bucket each. Under on_window_close a window's rows are read
  * from its bucket's integral when the watermark passes its end (a scan of the
  * bucket: O(rows of the bucket) per watermark move that closes something in
- * it). */
+ * it). The windowed top-N is the same machinery with br_op_window (ranking)
+ * in place of the aggregate. */
 
 #define BUCKET_US 1000000
 
@@ -776,9 +778,14 @@ typedef struct pane {
 
 typedef struct {
 	int wscol, wecol, ngroup, naggs, emit, nin;
-	int out_we, out_ws;  /* window_end / window_start among the output (group) columns, -1 if not */
-	int *gcols;
+	int64_t size;        /* window size, when wscol or wecol is -1 */
+	int out_we, out_ws;  /* window_end / window_start among the output columns, -1 if not */
+	int *gcols;          /* group columns, or a top-N's partition columns */
 	br_agg_spec *aggs;
+	bool topn;           /* panes hold br_op_window (ranking) instead of aggregates */
+	int nkeys, nfuncs, *kinds;
+	br_sort_key *keys;
+	int64_t limit;
 	br_type_id *intypes;
 	int64_t lateness, wm, pending_wm, dropped, step;
 	br_map panes;        /* 8 bytes bucket -> pane* */
@@ -816,7 +823,9 @@ static pane *pane_get(br_op *op, int64_t b)
 	br_arena_init(&p->c.scratch, 4096);
 	p->c.ev.scratch = &p->c.scratch;
 	p->in = br_op_input(&p->c, st->nin, st->intypes);
-	p->agg = br_op_aggregate(&p->c, p->in, st->ngroup, st->gcols, st->naggs, st->aggs);
+	p->agg = st->topn ? br_op_window(&p->c, p->in, st->ngroup, st->gcols, st->nkeys, st->keys, st->nfuncs, st->kinds,
+					 st->limit)
+			  : br_op_aggregate(&p->c, p->in, st->ngroup, st->gcols, st->naggs, st->aggs);
 	if (st->emit == BR_EMIT_ON_WINDOW_CLOSE)
 		p->integ = br_op_integrate(&p->c, p->agg);
 	br_map_put(&st->panes, &b, sizeof b, p);
@@ -846,6 +855,17 @@ static int emitrow_cmp(const void *a, const void *b)
 	return r ? r : (x->e->klen < y->e->klen ? -1 : x->e->klen > y->e->klen);
 }
 
+/* The window end of an output row: its window_end column, or its
+ * window_start + size; INT64_MIN when the output has neither. */
+static int64_t out_end(const wagg_st *st, const br_value *row)
+{
+	if (st->out_we >= 0)
+		return row[st->out_we].v.i64;
+	if (st->out_ws >= 0 && st->size > 0)
+		return sat_add(row[st->out_ws].v.i64, st->size);
+	return INT64_MIN;
+}
+
 /* on_window_close: appends the rows of p's windows that close in (old, new]
  * (or all of them when the window end is not an output column), in window
  * order, so the append-only output has a deterministic order. */
@@ -863,9 +883,9 @@ static int pane_emit(br_op *op, br_circuit *c, pane *p, int64_t old, int64_t new
 			continue;
 		if ((rc = br_row_decode(e->key, e->klen, row, nout, err)))
 			break;
-		int64_t end = st->out_we >= 0 ? row[st->out_we].v.i64 : INT64_MIN;
+		int64_t end = out_end(st, row);
 		int64_t start = st->out_ws >= 0 ? row[st->out_ws].v.i64 : INT64_MIN;
-		if (st->out_we >= 0) {
+		if (end != INT64_MIN) {
 			int64_t ce = sat_add(end, st->lateness);
 			if (!(ce <= new && (old == BR_TIME_NONE || ce > old)))
 				continue;
@@ -917,7 +937,7 @@ static int wagg_close(br_op *op, br_circuit *c, int64_t old, br_err *err)
 	for (size_t k = 0; k < n; k++) {
 		pane *p = touched[k];
 		bool all = bucket_closed(st, p->bucket, st->wm);
-		if (!rc && p->integ && (st->out_we >= 0 || all))
+		if (!rc && p->integ && (st->out_we >= 0 || (st->out_ws >= 0 && st->size > 0) || all))
 			rc = pane_emit(op, c, p, old, st->wm, err);
 		if (all) {
 			br_map_del(&st->panes, &p->bucket, sizeof p->bucket);
@@ -937,12 +957,14 @@ static int wagg_step(br_op *op, br_circuit *c, br_err *err)
 	st->ntouched = 0;
 	for (int64_t i = 0; i < in->nrows; i++) {
 		br_batch_get_row(in, i, row);
-		const br_value *s = &row[st->wscol], *e = &row[st->wecol];
-		if (s->is_null || e->is_null || window_closed(st, e->v.i64)) {
+		/* the window end: its column, or window_start + size */
+		const br_value *e = &row[st->wecol >= 0 ? st->wecol : st->wscol];
+		int64_t end = e->is_null ? 0 : st->wecol >= 0 ? e->v.i64 : sat_add(e->v.i64, st->size);
+		if (e->is_null || (st->wscol >= 0 && row[st->wscol].is_null) || window_closed(st, end)) {
 			st->dropped++;
 			continue;
 		}
-		pane *p = pane_get(op, bucket_of(e->v.i64));
+		pane *p = pane_get(op, bucket_of(end));
 		if (p->step != st->step) {
 			p->step = st->step;
 			if (st->ntouched == st->captouched) {
@@ -994,6 +1016,8 @@ static void wagg_free(br_op *op)
 	free(st->touched);
 	free(st->gcols);
 	free(st->aggs);
+	free(st->keys);
+	free(st->kinds);
 	free(st->intypes);
 	free(st);
 }
@@ -1001,8 +1025,12 @@ static void wagg_free(br_op *op)
 static void wagg_explain(const br_op *op, br_buf *out)
 {
 	const wagg_st *st = op->st;
-	br_buf_printf(out, "window aggregate groups=%d aggs=%d emit=%s", st->ngroup, st->naggs,
-		      st->emit == BR_EMIT_ON_WINDOW_CLOSE ? "on_window_close" : "changelog");
+	if (st->topn)
+		br_buf_printf(out, "window top-n partitions=%d limit=%" PRId64 " emit=%s", st->ngroup, st->limit,
+			      st->emit == BR_EMIT_ON_WINDOW_CLOSE ? "on_window_close" : "changelog");
+	else
+		br_buf_printf(out, "window aggregate groups=%d aggs=%d emit=%s", st->ngroup, st->naggs,
+			      st->emit == BR_EMIT_ON_WINDOW_CLOSE ? "on_window_close" : "changelog");
 	if (st->lateness < 0)
 		br_buf_printf(out, " (not on event time: never closes)");
 	else if (st->lateness)
@@ -1010,10 +1038,31 @@ static void wagg_explain(const br_op *op, br_buf *out)
 }
 static const br_op_vt wagg_vt = { "window_aggregate", wagg_step, wagg_watermark, NULL, NULL, wagg_free, wagg_explain };
 
-br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngroup, const int *gcols, int naggs,
-			const br_agg_spec *aggs, int emit, int64_t allowed_lateness)
+static wagg_st *wagg_state(br_op *in, const br_window_cols *w, int ngroup, const int *gcols)
 {
 	int nin = br_op_ncols(in);
+	wagg_st *st = br_xcalloc(1, sizeof *st);
+	st->wscol = w->wscol;
+	st->wecol = w->wecol;
+	st->size = w->size;
+	st->ngroup = ngroup;
+	st->emit = w->emit;
+	st->nin = nin;
+	st->lateness = w->allowed_lateness;
+	st->wm = st->pending_wm = BR_TIME_NONE;
+	st->out_we = st->out_ws = -1;
+	st->gcols = br_xcalloc((size_t)ngroup + 1, sizeof(int));
+	if (ngroup)
+		memcpy(st->gcols, gcols, sizeof(int) * (size_t)ngroup);
+	st->intypes = br_xcalloc((size_t)nin + 1, sizeof *st->intypes);
+	for (int i = 0; i < nin; i++)
+		st->intypes[i] = br_op_col_type(in, i);
+	return st;
+}
+
+br_op *br_op_window_agg_cols(br_circuit *c, br_op *in, const br_window_cols *w, int ngroup, const int *gcols,
+			     int naggs, const br_agg_spec *aggs)
+{
 	br_type_id *t = br_xcalloc((size_t)(ngroup + naggs) + 1, sizeof *t);
 	for (int i = 0; i < ngroup; i++)
 		t[i] = br_op_col_type(in, gcols[i]);
@@ -1021,30 +1070,54 @@ br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngro
 		t[ngroup + i] = aggs[i].type;
 	br_op *op = br_op_new(c, &wagg_vt, ngroup + naggs, t);
 	free(t);
-	wagg_st *st = br_xcalloc(1, sizeof *st);
-	st->wscol = wscol;
-	st->wecol = wecol;
-	st->ngroup = ngroup;
+	wagg_st *st = wagg_state(in, w, ngroup, gcols);
 	st->naggs = naggs;
-	st->emit = emit;
-	st->nin = nin;
-	st->lateness = allowed_lateness;
-	st->wm = st->pending_wm = BR_TIME_NONE;
-	st->out_we = st->out_ws = -1;
-	st->gcols = br_xcalloc((size_t)ngroup + 1, sizeof(int));
 	for (int i = 0; i < ngroup; i++) {
-		st->gcols[i] = gcols[i];
-		if (gcols[i] == wecol && st->out_we < 0)
+		if (gcols[i] == w->wecol && w->wecol >= 0 && st->out_we < 0)
 			st->out_we = i;
-		if (gcols[i] == wscol && st->out_ws < 0)
+		if (gcols[i] == w->wscol && w->wscol >= 0 && st->out_ws < 0)
 			st->out_ws = i;
 	}
 	st->aggs = br_xcalloc((size_t)naggs + 1, sizeof *st->aggs);
 	if (naggs)
 		memcpy(st->aggs, aggs, sizeof *aggs * (size_t)naggs);
-	st->intypes = br_xcalloc((size_t)nin + 1, sizeof *st->intypes);
+	op->st = st;
+	op->nin = 1;
+	op->in[0] = in;
+	return op;
+}
+
+br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngroup, const int *gcols, int naggs,
+			const br_agg_spec *aggs, int emit, int64_t allowed_lateness)
+{
+	br_window_cols w = { wscol, wecol, 0, emit, allowed_lateness };
+	return br_op_window_agg_cols(c, in, &w, ngroup, gcols, naggs, aggs);
+}
+
+br_op *br_op_window_topn(br_circuit *c, br_op *in, const br_window_cols *w, int npart, const int *pcols, int nkeys,
+			 const br_sort_key *keys, int nfuncs, const int *kinds, int64_t limit)
+{
+	int nin = br_op_ncols(in);
+	br_type_id *t = br_xcalloc((size_t)(nin + nfuncs) + 1, sizeof *t);
 	for (int i = 0; i < nin; i++)
-		st->intypes[i] = br_op_col_type(in, i);
+		t[i] = br_op_col_type(in, i);
+	for (int i = 0; i < nfuncs; i++)
+		t[nin + i] = BR_T_LONG;
+	br_op *op = br_op_new(c, &wagg_vt, nin + nfuncs, t);
+	free(t);
+	wagg_st *st = wagg_state(in, w, npart, pcols);
+	st->topn = true;
+	st->out_we = w->wecol; /* input columns pass through */
+	st->out_ws = w->wscol;
+	st->nkeys = nkeys;
+	st->keys = br_xcalloc((size_t)nkeys + 1, sizeof *st->keys);
+	if (nkeys)
+		memcpy(st->keys, keys, sizeof *keys * (size_t)nkeys);
+	st->nfuncs = nfuncs;
+	st->kinds = br_xcalloc((size_t)nfuncs + 1, sizeof(int));
+	if (nfuncs)
+		memcpy(st->kinds, kinds, sizeof(int) * (size_t)nfuncs);
+	st->limit = limit;
 	op->st = st;
 	op->nin = 1;
 	op->in[0] = in;
@@ -1087,6 +1160,7 @@ typedef struct iside {
 
 typedef struct {
 	iside s[2];
+	bool window;         /* a window join (EXPLAIN says so) */
 	int64_t lower, upper, lateness, wm, pending_wm;
 	br_buf kbuf, rbuf;
 } ijoin_st;
@@ -1296,6 +1370,10 @@ static void ij_free(br_op *op)
 static void ij_explain(const br_op *op, br_buf *out)
 {
 	const ijoin_st *st = op->st;
+	if (st->window) {
+		br_buf_printf(out, "window join keys=%d on window_end", st->s[0].nkeys);
+		return;
+	}
 	br_buf_printf(out, "interval join keys=%d a.t - b.t in [%" PRId64 "us, %" PRId64 "us]", st->s[0].nkeys, st->lower,
 		      st->upper);
 }
@@ -1324,6 +1402,14 @@ br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const i
 	op->nin = 2;
 	op->in[0] = a;
 	op->in[1] = b;
+	return op;
+}
+
+br_op *br_op_window_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
+			 int awecol, int bwecol, int64_t allowed_lateness)
+{
+	br_op *op = br_op_interval_join(c, a, b, nkeys, akeys, bkeys, awecol, bwecol, 0, 0, allowed_lateness);
+	((ijoin_st *)op->st)->window = true;
 	return op;
 }
 

@@ -150,6 +150,29 @@ br_op *br_op_window_agg(br_circuit *c, br_op *in, int wscol, int wecol, int ngro
 			const br_agg_spec *aggs, int emit, int64_t allowed_lateness);
 int64_t br_window_agg_dropped(const br_op *op);
 
+/* Where a windowed operator finds each row's window: its window_start and
+ * window_end input columns; one of them may be -1 when the windows have a
+ * fixed size (TUMBLE, HOP), the other then being found by adding (or
+ * subtracting) size. */
+typedef struct br_window_cols {
+	int wscol, wecol;
+	int64_t size;
+	int emit;                  /* br_emit_mode */
+	int64_t allowed_lateness;  /* as for br_op_window_agg */
+} br_window_cols;
+/* br_op_window_agg with the window given by br_window_cols (GROUP BY
+ * window_start alone, or window_end alone). */
+br_op *br_op_window_agg_cols(br_circuit *c, br_op *in, const br_window_cols *w, int ngroup, const int *gcols,
+			     int naggs, const br_agg_spec *aggs);
+/* Top-N per window: br_op_window (ROW_NUMBER/RANK/DENSE_RANK over partitions
+ * that include the window's column, output = input columns then one LONG per
+ * function, only ranks <= limit when limit >= 0) with its state split into
+ * the same per-window panes as the windowed aggregate: a window's partitions
+ * are freed when the watermark passes its end + allowed_lateness, and under
+ * on_window_close its final top N rows are emitted then, once. */
+br_op *br_op_window_topn(br_circuit *c, br_op *in, const br_window_cols *w, int npart, const int *pcols, int nkeys,
+			 const br_sort_key *keys, int nfuncs, const int *kinds, int64_t limit);
+
 /* Interval join (inner): rows a ++ b where the key columns are equal (NULL
  * keys never match) and b.t + lower <= a.t <= b.t + upper (lower may be
  * negative), i.e. a.ts BETWEEN b.ts + lower AND b.ts + upper. Incremental
@@ -161,6 +184,13 @@ int64_t br_window_agg_dropped(const br_op *op);
  * key. */
 br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
 			   int atcol, int btcol, int64_t lower, int64_t upper, int64_t allowed_lateness);
+/* Window join (inner): two windowed inputs joined on keys that include
+ * a.window_end = b.window_end (awecol, bwecol; TUMBLE or HOP windows on event
+ * time). An interval join with lower = upper = 0 on the window ends: a row is
+ * released once the watermark is past its window's end + allowed_lateness,
+ * when no row of that window can arrive or change on either side. */
+br_op *br_op_window_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys,
+			 int awecol, int bwecol, int64_t allowed_lateness);
 /* Rows held by an interval join (both sides). */
 int64_t br_interval_join_rows(const br_op *op);
 int64_t br_window_agg_open_panes(const br_op *op);

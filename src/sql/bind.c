@@ -596,6 +596,47 @@ static int type_from_name(bctx *b, json_t *tn, int loc, br_type_id *t)
 	return perr(b, loc, BR_EUNSUPPORTED, "unsupported: type %s", n);
 }
 
+/* INTERVAL '10' SECOND, INTERVAL '1' DAY TO SECOND (SQL-standard field
+ * qualifiers; PostgreSQL encodes them as a field mask in the first typmod): a
+ * bare number counts in the smallest field named, any other text is read as
+ * INTERVAL 'text'. Only constant strings: the fields carry no meaning for a
+ * cast of a column. */
+static int bind_interval_fields(bctx *b, json_t *tc, int loc, br_expr **out)
+{
+	json_t *tm = json_array_get(jget(jget(tc, "typeName"), "typmods"), 0), *tmin, *ain;
+	int64_t mask = 0;
+	if (tm && !strcmp(ntype(tm, &tmin), "A_Const"))
+		mask = json_integer_value(jget(jget(tmin, "ival"), "ival"));
+	const char *sv = NULL;
+	if (!strcmp(ntype(jget(tc, "arg"), &ain), "A_Const"))
+		sv = jstr(jget(ain, "sval"), "sval");
+	if (!sv)
+		return perr(b, loc, BR_EUNSUPPORTED, "unsupported: INTERVAL with a field qualifier on a non-constant "
+			    "(write CAST(x AS INTERVAL) or INTERVAL '5 minutes')");
+	/* PostgreSQL's field bits (datetime.h), smallest unit first */
+	static const struct { int64_t bit; const char *unit; } f[] = {
+		{ 1 << 12, "seconds" }, { 1 << 11, "minutes" }, { 1 << 10, "hours" }, { 1 << 3, "days" },
+		{ 1 << 1, "months" }, { 1 << 2, "years" },
+	};
+	char *end, text[128];
+	(void)strtod(sv, &end);
+	while (*end == ' ')
+		end++;
+	const char *unit = NULL;
+	for (size_t i = 0; i < BR_ARRAY_LEN(f) && !unit; i++)
+		if (mask & f[i].bit)
+			unit = f[i].unit;
+	if (end != sv && !*end && unit && strlen(sv) < 64) {
+		snprintf(text, sizeof text, "%s %s", sv, unit);
+		sv = text;
+	}
+	br_expr *lit = mk(b, BR_X_CONST, BR_T_STRING, 0, loc);
+	size_t n = strlen(sv);
+	lit->k = br_value_bytes(BR_T_STRING, br_arena_strndup(b->env->arena, sv, n), n);
+	lit->depth = UNKNOWN_LIT;
+	return coerce(b, lit, BR_T_INTERVAL, out, "CAST");
+}
+
 /* A FUNC expression over args, each coerced to want[i] (BR_T__COUNT: keep). */
 static int mk_func(bctx *b, const char *name, int fn, br_expr **args, int n, const br_type_id *want, br_type_id rt,
 		   int loc, br_expr **out)
@@ -1488,6 +1529,9 @@ static int bind_expr(bctx *b, json_t *node, br_expr **out)
 	if (!strcmp(t, "TypeCast")) {
 		br_expr *a;
 		br_type_id to = BR_T_STRING;
+		const char *tn = last_name(jget(jget(in, "typeName"), "names"));
+		if (tn && !strcasecmp(tn, "interval") && json_array_size(jget(jget(in, "typeName"), "typmods")))
+			return bind_interval_fields(b, in, loc, out);
 		if ((rc = bind_expr(b, jget(in, "arg"), &a)) || (rc = type_from_name(b, jget(in, "typeName"), loc, &to)))
 			return rc;
 		if (is_unknown(a))

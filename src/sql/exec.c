@@ -224,6 +224,8 @@ static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
 	case P_UNION: *out = br_op_union(lc->c, a, b, p->negate); return 0;
 	case P_SETOP: *out = br_op_setop(lc->c, a, b, p->setkind); return 0;
 	case P_RANK:
+		if ((rc = br_lower_window_rank(lc->c, p, a, &lc->win, out, err)) <= 0)
+			return rc;
 		*out = br_op_window(lc->c, a, p->ngroup, p->gcols, p->nwkeys, p->wkeys, p->nwfuncs, p->wkinds, p->wlimit);
 		return 0;
 	}

@@ -596,53 +596,105 @@ int br_lower_window(br_circuit *c, const plan *p, br_op *in, br_op **out, br_err
 	return 0;
 }
 
-/* Follows column col of p down through maps (bare column references) and
- * filters to a window function; returns it and sets *which (0 start, 1 end). */
+/* Follows column col of p down to a window function; returns it and sets
+ * *which (0 start, 1 end). The column passes unchanged through maps (bare
+ * column references), filters, DISTINCT, ranking (input columns), the group
+ * columns of an aggregate and either side of a window join: every row above
+ * then belongs to the window its column names, and once the watermark has
+ * closed that window no row for it changes any more (its input is final).
+ * Not through other joins: a row of a table joined to windowed rows may
+ * arrive after the window closed and still produce rows for it. */
 static const plan *window_origin(const plan *p, int col, int *which)
 {
 	for (;;) {
-		if (p->kind == P_WINDOW) {
+		switch (p->kind) {
+		case P_WINDOW: {
 			int n = p->ncols - 2;
 			if (col < n)
 				return NULL;
 			*which = col - n;
 			return p;
 		}
-		if (p->kind == P_FILTER) {
-			p = p->in[0];
-			continue;
-		}
-		if (p->kind == P_MAP) {
-			const br_expr *e = p->exprs[col];
-			if (e->kind != BR_X_COL)
+		case P_FILTER:
+		case P_DISTINCT:
+			break;
+		case P_RANK:
+			if (col >= p->in[0]->ncols)
 				return NULL;
-			col = e->col;
-			p = p->in[0];
-			continue;
+			break;
+		case P_MAP:
+			if (p->exprs[col]->kind != BR_X_COL)
+				return NULL;
+			col = p->exprs[col]->col;
+			break;
+		case P_AGG:
+			if (col >= p->ngroup)
+				return NULL;
+			col = p->gcols[col];
+			break;
+		case P_JOIN:
+			if (p->joinkind != BR_JOIN_INNER || !p->win || !p->win->window_join)
+				return NULL;
+			if (col >= p->in[0]->ncols) {
+				col -= p->in[0]->ncols;
+				p = p->in[1];
+				continue;
+			}
+			break;
+		default:
+			return NULL;
 		}
-		return NULL;
+		p = p->in[0];
 	}
+}
+
+/* Among columns cols[n] of p's input, the window_start and window_end of one
+ * window function (the first found). False when neither is, or when only one
+ * is and the windows have no fixed size (SESSION). */
+static bool window_cols_of(const plan *in, int n, const int *cols, br_window_lower *wl, br_window_cols *wc,
+			   const plan **wpp)
+{
+	const plan *wp = NULL;
+	wc->wscol = wc->wecol = -1;
+	for (int g = 0; g < n; g++) {
+		int which;
+		const plan *o = window_origin(in, cols[g], &which);
+		if (!o || (wp && o != wp))
+			continue;
+		wp = o;
+		if (which == 0 && wc->wscol < 0)
+			wc->wscol = cols[g];
+		else if (which == 1 && wc->wecol < 0)
+			wc->wecol = cols[g];
+	}
+	if (!wp || ((wc->wscol < 0 || wc->wecol < 0) && wp->win->kind == BR_WIN_SESSION))
+		return false;
+	wc->size = wp->win->size;
+	wc->emit = wl ? wl->emit : BR_EMIT_CHANGELOG;
+	wc->allowed_lateness = wp->win->lateness;
+	*wpp = wp;
+	return true;
 }
 
 int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err)
 {
-	int ws = -1, we = -1;
-	const plan *wp = NULL;
-	for (int g = 0; g < p->ngroup; g++) {
-		int which;
-		const plan *o = window_origin(p->in[0], p->gcols[g], &which);
-		if (!o || (wp && o != wp))
-			continue;
-		wp = o;
-		if (which == 0)
-			ws = p->gcols[g];
-		else
-			we = p->gcols[g];
-	}
-	if (ws < 0 || we < 0)
+	br_window_cols wc;
+	const plan *wp;
+	if (!window_cols_of(p->in[0], p->ngroup, p->gcols, wl, &wc, &wp))
 		return 1;
-	*out = br_op_window_agg(c, in, ws, we, p->ngroup, p->gcols, p->naggs, p->aggs, wl ? wl->emit : BR_EMIT_CHANGELOG,
-				wp->win->lateness);
+	*out = br_op_window_agg_cols(c, in, &wc, p->ngroup, p->gcols, p->naggs, p->aggs);
+	if (wl && wp->win->lateness >= 0)
+		wl->nwinagg++;
+	return 0;
+}
+
+int br_lower_window_rank(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err)
+{
+	br_window_cols wc;
+	const plan *wp;
+	if (!window_cols_of(p->in[0], p->ngroup, p->gcols, wl, &wc, &wp))
+		return 1;
+	*out = br_op_window_topn(c, in, &wc, p->ngroup, p->gcols, p->nwkeys, p->wkeys, p->nwfuncs, p->wkinds, p->wlimit);
 	if (wl && wp->win->lateness >= 0)
 		wl->nwinagg++;
 	return 0;
@@ -683,16 +735,44 @@ static const plan *scan_origin(const plan *p, int col, int *scol)
 }
 
 /* The allowed lateness of the timed table whose event-time column col of p
- * is; -1 if it is not one. */
+ * is; -1 if it is not one. The window_end of a window on event time counts
+ * too (Nexmark q7 joins bids with the maximum of their window by time): rows
+ * of window [s, e) arrive or change only while watermark < e + lateness, so
+ * every future row has window_end >= watermark - lateness, the property the
+ * interval join releases rows by. A window_start does not have it. */
 static int64_t event_time_lateness(br_sql *s, const plan *p, int col)
 {
-	int sc;
+	int sc, which;
 	const plan *scan = scan_origin(p, col, &sc);
 	const br_time_opts *o = scan ? br_sql_table_time(s, scan->table) : NULL;
-	return o && !strcmp(o->event_time, scan->names[sc]) ? o->allowed_lateness : -1;
+	if (o && !strcmp(o->event_time, scan->names[sc]))
+		return o->allowed_lateness;
+	const plan *w = window_origin(p, col, &which);
+	return w && which == 1 ? w->win->lateness : -1;
 }
 
-/* e as column + constant (COL, COL + k, COL - k); false otherwise. */
+/* A constant offset in microseconds: an integer (on a bigint time column) or
+ * an interval of days and microseconds (on a timestamp: times are UTC, so a
+ * day is 86,400 s). An interval with months has no fixed length: refused. */
+static bool const_us(const br_expr *e, int64_t *k)
+{
+	if (e->kind != BR_X_CONST || e->k.is_null)
+		return false;
+	if (e->type == BR_T_LONG) {
+		*k = e->k.v.i64;
+		return true;
+	}
+	if (e->type != BR_T_INTERVAL)
+		return false;
+	br_interval iv = br_interval_get(&e->k);
+	const int64_t day = 86400000000LL, lim = (int64_t)1e18;
+	if (iv.months || iv.days > 10000000 || iv.days < -10000000 || iv.us > lim || iv.us < -lim)
+		return false;
+	*k = iv.days * day + iv.us;
+	return true;
+}
+
+/* e as column + constant (COL, COL + k, k + COL, COL - k); false otherwise. */
 static bool col_plus(const br_expr *e, int *col, int64_t *k)
 {
 	if (e->kind == BR_X_COL) {
@@ -700,10 +780,16 @@ static bool col_plus(const br_expr *e, int *col, int64_t *k)
 		*k = 0;
 		return true;
 	}
-	if ((e->kind == BR_X_ADD || e->kind == BR_X_SUB) && e->args[0]->kind == BR_X_COL &&
-	    e->args[1]->kind == BR_X_CONST && !e->args[1]->k.is_null && e->args[1]->type == BR_T_LONG) {
+	if (e->kind != BR_X_ADD && e->kind != BR_X_SUB)
+		return false;
+	if (e->args[0]->kind == BR_X_COL && const_us(e->args[1], k)) {
 		*col = e->args[0]->col;
-		*k = e->kind == BR_X_ADD ? e->args[1]->k.v.i64 : -e->args[1]->k.v.i64;
+		if (e->kind == BR_X_SUB)
+			*k = -*k;
+		return true;
+	}
+	if (e->kind == BR_X_ADD && e->args[1]->kind == BR_X_COL && const_us(e->args[0], k)) {
+		*col = e->args[1]->col;
 		return true;
 	}
 	return false;
@@ -741,12 +827,39 @@ static bool diff_bound(const br_expr *e, int w, int *ac, int *bc, bool *is_lower
 	return true;
 }
 
+/* A window join: an inner join with window_end = window_end among its keys,
+ * both of TUMBLE or HOP windows on event time (a session's end moves while
+ * it grows). It is an interval join on the two window_end columns with
+ * lower = upper = 0: a row is released once the watermark has passed its
+ * window's end + allowed lateness, when neither side can change any more. */
+static void window_join(plan *j, br_arena *arena)
+{
+	for (int k = 0; k < j->nkeys; k++) {
+		int wa, wb;
+		const plan *oa = window_origin(j->in[0], j->lkeys[k], &wa), *ob = window_origin(j->in[1], j->rkeys[k], &wb);
+		if (!oa || !ob || wa != 1 || wb != 1 || oa->win->kind == BR_WIN_SESSION ||
+		    ob->win->kind == BR_WIN_SESSION || oa->win->lateness < 0 || ob->win->lateness < 0)
+			continue;
+		br_window_spec *sp = br_arena_alloc(arena, sizeof *sp);
+		sp->interval_join = true;
+		sp->window_join = true;
+		sp->atcol = j->lkeys[k];
+		sp->btcol = j->rkeys[k];
+		sp->lower = sp->upper = 0;
+		sp->lateness = oa->win->lateness > ob->win->lateness ? oa->win->lateness : ob->win->lateness;
+		j->win = sp;
+		return;
+	}
+}
+
 void br_window_rewrite(br_sql *s, plan *p, br_arena *arena)
 {
 	if (!p)
 		return;
 	br_window_rewrite(s, p->in[0], arena);
 	br_window_rewrite(s, p->in[1], arena);
+	if (p->kind == P_JOIN && p->joinkind == BR_JOIN_INNER && !p->win)
+		window_join(p, arena);
 	if (p->kind != P_FILTER)
 		return;
 	/* the filter chain right above a join (build_joins puts one conjunct per filter) */
@@ -793,6 +906,10 @@ void br_window_rewrite(br_sql *s, plan *p, br_arena *arena)
 int br_lower_interval_join(br_circuit *c, const plan *p, br_op *a, br_op *b, br_op **out, br_err *err)
 {
 	const br_window_spec *w = p->win;
+	if (w->window_join) {
+		*out = br_op_window_join(c, a, b, p->nkeys, p->lkeys, p->rkeys, w->atcol, w->btcol, w->lateness);
+		return 0;
+	}
 	*out = br_op_interval_join(c, a, b, p->nkeys, p->lkeys, p->rkeys, w->atcol, w->btcol, w->lower, w->upper,
 				   w->lateness);
 	return 0;

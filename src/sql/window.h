@@ -65,6 +65,7 @@ typedef struct br_window_spec {
 	/* On a P_JOIN (set by br_window_rewrite): an interval join on
 	 * left column atcol and right column btcol, lower <= a - b <= upper. */
 	bool interval_join;
+	bool window_join;   /* ... on window_end = window_end (lower = upper = 0) */
 	int atcol, btcol;
 	int64_t lower, upper;
 } br_window_spec;
@@ -83,10 +84,15 @@ typedef struct br_window_lower {
 } br_window_lower;
 
 int br_lower_window(br_circuit *c, const plan *p, br_op *in, br_op **out, br_err *err);
-/* Builds a windowed aggregate when p (a P_AGG) groups by both window_start
- * and window_end of one window function below it (through maps and
- * filters); returns 1 without building anything when p is a plain aggregate. */
+/* Builds a windowed aggregate when p (a P_AGG) groups by window_start and/or
+ * window_end of one window function below it (through maps, filters,
+ * aggregates' group columns, ...; only one of them: TUMBLE or HOP, whose
+ * size gives the other); returns 1 without building anything when p is a
+ * plain aggregate. */
 int br_lower_window_agg(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err);
+/* The same for ranking functions (p a P_RANK) partitioned by a window's
+ * column: a top-N per window whose state is released when the window closes. */
+int br_lower_window_rank(br_circuit *c, const plan *p, br_op *in, br_window_lower *wl, br_op **out, br_err *err);
 /* Marks, in a view's plan, inner joins whose filters bound the difference of
  * the two sides' event-time columns (a.ts BETWEEN b.ts - 10 AND b.ts + 5) so
  * they lower to interval joins that release state on the watermark. */

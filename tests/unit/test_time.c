@@ -1047,6 +1047,84 @@ static void sql_determinism(ev log[NP][NEV], const char *agg)
 	free(closed);
 }
 
+/* Feeds 200 random batches (some rows late) to the timed tables a(k, ts, x)
+ * and b(k, ts); after each, view `view` must equal the batch query qry. */
+static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_id tt, const char *owc_view,
+			  bool only_a);
+static void interval_join_random(br_sql *s, const char *view, const char *qry, br_type_id tt)
+{
+	random_ingest(s, view, qry, tt, NULL, false);
+}
+
+/* ... and when owc_view is given, that view (on_window_close, a column `we`
+ * = window_end, allowed lateness 1 s) must equal the batch query over the
+ * windows closed by the watermark of both tables. */
+static void random_ingest(br_sql *s, const char *view, const char *qry, br_type_id tt, const char *owc_view,
+			  bool only_a)
+{
+	br_err err = { 0 };
+	br_sql_table *ta = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "a");
+	br_sql_table *tb = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "b");
+	uint64_t r = 11;
+	int64_t now = tt == BR_T_LONG ? 0 : 1700000000LL * SEC;
+	char *sel = br_xasprintf("SELECT * FROM %s", view);
+	for (int st = 0; st < 200; st++) {
+		bool side = rnd(&r) % 2 && !only_a;
+		br_batch bt;
+		br_batch_init(&bt, side ? tb->rowtype : ta->rowtype, true);
+		int n = 1 + (int)(rnd(&r) % 5);
+		for (int i = 0; i < n; i++) {
+			now += 100000;
+			int64_t ts = now - (int64_t)(rnd(&r) % 1500000); /* sometimes late */
+			br_value row[3] = { L((int64_t)(rnd(&r) % 4)), br_value_i64(tt, ts), L(st) };
+			br_batch_append_row(&bt, row, 1);
+		}
+		if (br_sql_ingest(s, side ? "b" : "a", 0, &bt, NULL, NULL, NULL, &err))
+			fail_msg("%s", err.msg);
+		br_batch_free(&bt);
+		char *v = q(s, sel), *want = q(s, qry);
+		if (strcmp(v, want))
+			fail_msg("%s step %d\nview  %s\nbatch %s", view, st, v, want);
+		if (owc_view) {
+			int64_t wa = br_sql_table_watermark(s, "a"), wb = br_sql_table_watermark(s, "b");
+			int64_t wm = only_a || wa < wb ? wa : wb;
+			char *o = br_xasprintf("SELECT * FROM %s", owc_view);
+			char *c = tt == BR_T_LONG ? br_xasprintf("SELECT * FROM (%s) AS x WHERE we + 1000000 <= %" PRId64, qry, wm)
+				  : br_xasprintf("SELECT * FROM (%s) AS x WHERE we + INTERVAL '1 second' <= "
+						 "TIMESTAMP '1970-01-01' + %" PRId64 " * INTERVAL '1 microsecond'", qry, wm);
+			char *ov = q(s, o), *cv = wm == BR_TIME_NONE ? br_xstrdup("") : q(s, c);
+			if (strcmp(ov, cv))
+				fail_msg("%s step %d (watermark %" PRId64 ")\nview  %s\nbatch %s", owc_view, st, wm, ov, cv);
+			free(o);
+			free(c);
+			free(ov);
+			free(cv);
+		}
+		if (st == 199)
+			assert_true(strlen(v) > 200);
+		free(v);
+		free(want);
+	}
+	free(sel);
+}
+
+static void explain_has(br_sql *s, const char *view, const char *want)
+{
+	char *plan = NULL;
+	br_err err = { 0 };
+	assert_int_equal(br_sql_explain_view(s, view, &plan, &err), 0);
+	if (want[0] == '!' ? strstr(plan, want + 1) != NULL : !strstr(plan, want))
+		fail_msg("EXPLAIN %s: want %s\n%s", view, want, plan);
+	free(plan);
+}
+
+static void create_view(br_sql *s, const char *name, const char *with, const char *qry)
+{
+	char *sql = br_xasprintf("CREATE MATERIALIZED VIEW %s %s AS %s", name, with, qry);
+	qeq(s, sql, "");
+	free(sql);
+}
+
 /* An interval join between two timed tables: lowered to the interval join
  * (EXPLAIN), equal to the batch query after every ingest. */
 static void test_sql_interval_join(void **state)
@@ -1056,47 +1134,242 @@ static void test_sql_interval_join(void **state)
 	       "CREATE TABLE b(k bigint, ts bigint) WITH (event_time = 'ts', watermark_delay = '1 second')", "");
 	const char *qry = "SELECT a.k, a.ts, a.x, b.ts FROM a JOIN b ON a.k = b.k "
 			  "WHERE a.ts BETWEEN b.ts - 3000000 AND b.ts + 1000000";
-	char *sql = br_xasprintf("CREATE MATERIALIZED VIEW j AS %s", qry);
-	qeq(s, sql, "");
-	free(sql);
-	char *plan = NULL;
-	br_err err = { 0 };
-	assert_int_equal(br_sql_explain_view(s, "j", &plan, &err), 0);
-	if (!strstr(plan, "interval join keys=1 a.t - b.t in [-3000000us, 1000000us]"))
-		fail_msg("%s", plan);
-	free(plan);
+	create_view(s, "j", "", qry);
+	explain_has(s, "j", "interval join keys=1 a.t - b.t in [-3000000us, 1000000us]");
 	/* a join over a column that is not the event time stays a hash join */
-	qeq(s, "CREATE MATERIALIZED VIEW j2 AS SELECT a.k FROM a JOIN b ON a.k = b.k WHERE a.x BETWEEN b.ts - 1 AND b.ts",
-	    "");
-	assert_int_equal(br_sql_explain_view(s, "j2", &plan, &err), 0);
-	assert_null(strstr(plan, "interval"));
-	free(plan);
-	br_sql_table *ta = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "a");
-	br_sql_table *tb = (br_sql_table *)br_sql_catalog(s)->vt->find(br_sql_catalog(s), "b");
-	uint64_t r = 11;
-	int64_t now = 0;
-	for (int st = 0; st < 200; st++) {
-		bool side = rnd(&r) % 2;
-		br_batch bt;
-		br_batch_init(&bt, side ? tb->rowtype : ta->rowtype, true);
-		int n = 1 + (int)(rnd(&r) % 5);
-		for (int i = 0; i < n; i++) {
-			now += 100000;
-			int64_t ts = now - (int64_t)(rnd(&r) % 1500000); /* sometimes late */
-			br_value row[3] = { L((int64_t)(rnd(&r) % 4)), L(ts), L(st) };
-			br_batch_append_row(&bt, row, 1);
-		}
-		if (br_sql_ingest(s, side ? "b" : "a", 0, &bt, NULL, NULL, NULL, &err))
-			fail_msg("%s", err.msg);
-		br_batch_free(&bt);
-		char *v = q(s, "SELECT * FROM j"), *want = q(s, qry);
-		if (strcmp(v, want))
-			fail_msg("step %d\nview  %s\nbatch %s", st, v, want);
-		if (st == 199)
-			assert_true(strlen(v) > 200);
-		free(v);
-		free(want);
+	create_view(s, "j2", "", "SELECT a.k FROM a JOIN b ON a.k = b.k WHERE a.x BETWEEN b.ts - 1 AND b.ts");
+	explain_has(s, "j2", "!interval");
+	interval_join_random(s, "j", qry, BR_T_LONG);
+	br_sql_close(s);
+}
+
+/* The same on TIMESTAMP columns with INTERVAL arithmetic, in every spelling. */
+static void test_sql_interval_join_timestamps(void **state)
+{
+	br_sql *s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', watermark_delay = '1 second');"
+	       "CREATE TABLE b(k bigint, ts timestamp) WITH (event_time = 'ts', watermark_delay = '1 second')", "");
+	/* the SQL-standard field qualifier binds like PostgreSQL's */
+	qeq(s, "SELECT INTERVAL '10' SECOND, INTERVAL '2' MINUTE, INTERVAL '1.5' HOUR, INTERVAL '1' DAY TO SECOND, "
+	       "INTERVAL '1 day 2 hours' DAY TO HOUR",
+	    "00:00:10|00:02:00|01:30:00|00:00:01|1 day 02:00:00");
+	qerr(s, "SELECT CAST(k AS INTERVAL SECOND) FROM a", "field qualifier");
+	const char *q1 = "SELECT a.k, a.ts, a.x, b.ts FROM a JOIN b ON a.k = b.k "
+			 "WHERE a.ts BETWEEN b.ts - INTERVAL '3' SECOND AND b.ts + INTERVAL '1 second'";
+	create_view(s, "j1", "", q1);
+	explain_has(s, "j1", "interval join keys=1 a.t - b.t in [-3000000us, 1000000us]");
+	/* >= / <= / <, the constant on either side, the sides swapped, in ON */
+	const char *q2 = "SELECT a.k, a.ts, b.ts FROM b JOIN a ON a.k = b.k AND a.ts >= b.ts - INTERVAL '2 seconds' "
+			 "AND INTERVAL '500 ms' + b.ts > a.ts";
+	create_view(s, "j2", "", q2);
+	/* the join's left side is b here: b.ts - a.ts in (-0.5 s, 2 s] */
+	explain_has(s, "j2", "interval join keys=1 a.t - b.t in [-499999us, 2000000us]");
+	const char *q3 = "SELECT a.k, a.ts, b.ts FROM a, b WHERE a.k = b.k AND b.ts <= a.ts AND "
+			 "a.ts < b.ts + INTERVAL '00:00:02'";
+	create_view(s, "j3", "", q3);
+	explain_has(s, "j3", "interval join keys=1 a.t - b.t in [0us, 1999999us]");
+	/* a month has no fixed length: not an interval join (correct, unbounded) */
+	create_view(s, "jm", "", "SELECT a.k FROM a JOIN b ON a.k = b.k WHERE a.ts BETWEEN b.ts - INTERVAL '1' MONTH AND b.ts");
+	explain_has(s, "jm", "!interval join");
+	interval_join_random(s, "j1", q1, BR_T_TIMESTAMP);
+	br_sql_close(s);
+	s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', watermark_delay = '1 second');"
+	       "CREATE TABLE b(k bigint, ts timestamp) WITH (event_time = 'ts', watermark_delay = '1 second')", "");
+	create_view(s, "j2", "", q2);
+	interval_join_random(s, "j2", q2, BR_T_TIMESTAMP);
+	create_view(s, "j3", "", q3);
+	br_sql_close(s);
+}
+
+/* br_op_window_join by hand: rows match on key and window end; a window's
+ * rows stay until the watermark passes its end + allowed lateness. */
+static void test_window_join_release(void **state)
+{
+	br_circuit c;
+	br_circuit_init(&c);
+	br_type_id ty[3] = { BR_T_STRING, BR_T_LONG, BR_T_LONG }; /* k, window_start, window_end */
+	br_op *a = br_op_input(&c, 3, ty), *b = br_op_input(&c, 3, ty);
+	int ka[2] = { 0, 2 };
+	br_op *j = br_op_window_join(&c, a, b, 2, ka, ka, 2, 2, 5);
+	br_op *it = br_op_integrate(&c, j);
+	br_value a1[] = { S("x"), L(0), L(10), S("x"), L(10), L(20) }, b1[] = { S("x"), L(0), L(10), S("y"), L(0), L(10) };
+	feed(&c, a, 3, 2, a1, NULL);
+	feed(&c, b, 3, 2, b1, NULL);
+	step(&c);
+	expect(it, 6, "'x',0,10,'x',0,10*1");
+	assert_int_equal(br_interval_join_rows(j), 4);
+	/* watermark 15 = end 10 + lateness 5: window [0,10) may still change */
+	watermark(&c, 15);
+	step(&c); /* watermarks act at the next step */
+	assert_int_equal(br_interval_join_rows(j), 4);
+	/* a late update of window [0,10) retracts and re-joins */
+	int64_t w[] = { -1, 1 };
+	br_value b2[] = { S("x"), L(0), L(10), S("x"), L(0), L(10) };
+	feed(&c, b, 3, 2, b2, w);
+	step(&c);
+	expect(it, 6, "'x',0,10,'x',0,10*1");
+	/* watermark 16: [0,10) is closed on both sides, its 3 rows are freed */
+	watermark(&c, 16);
+	step(&c);
+	assert_int_equal(br_interval_join_rows(j), 1);
+	br_value b3[] = { S("x"), L(10), L(20) };
+	feed(&c, b, 3, 1, b3, NULL);
+	step(&c);
+	expect(it, 6, "'x',0,10,'x',0,10*1;'x',10,20,'x',10,20*1");
+	watermark(&c, 100);
+	step(&c);
+	assert_int_equal(br_interval_join_rows(j), 0);
+	br_buf e = { 0 };
+	br_circuit_explain(&c, &e);
+	br_buf_u8(&e, 0);
+	assert_non_null(strstr((char *)e.p, "window join keys=2 on window_end"));
+	br_buf_free(&e);
+	br_circuit_free(&c);
+}
+
+/* br_op_window_topn by hand: the highest value per window (partitioned by
+ * window_start alone, the end found by the size), released on close; under
+ * on_window_close each window's final top row appears once. */
+static void test_window_topn_release(void **state)
+{
+	for (int emit = 0; emit < 2; emit++) {
+		br_circuit c;
+		br_circuit_init(&c);
+		br_type_id ty[3] = { BR_T_STRING, BR_T_LONG, BR_T_LONG }; /* k, v, window_start */
+		br_op *in = br_op_input(&c, 3, ty);
+		br_window_cols wc = { 2, -1, 10 * SEC, emit, 0 };
+		int part[1] = { 2 }, kinds[1] = { BR_WIN_ROW_NUMBER };
+		br_sort_key key[1] = { { 1, true, false } };
+		br_op *t = br_op_window_topn(&c, in, &wc, 1, part, 1, key, 1, kinds, 1);
+		br_op *it = br_op_integrate(&c, t);
+		br_value r1[] = { S("x"), L(5), L(0), S("y"), L(7), L(0), S("z"), L(1), L(10 * SEC) };
+		feed(&c, in, 3, 3, r1, NULL);
+		step(&c);
+		expect(it, 4, emit ? "" : "'y',7,0,1*1;'z',1,10000000,1*1");
+		/* y's retraction before the close: x is now on top */
+		int64_t w[] = { -1 };
+		feed(&c, in, 3, 1, r1 + 3, w);
+		watermark(&c, 10 * SEC); /* closes [0,10 s) (end = 0 + 10 s) */
+		step(&c);
+		expect(it, 4, emit ? "'x',5,0,1*1" : "'x',5,0,1*1;'z',1,10000000,1*1");
+		/* panes are 1 s buckets of window end: [10 s, 11 s) is not wholly closed yet */
+		assert_int_equal(br_window_agg_open_panes(t), 2);
+		/* rows for a closed window are dropped */
+		br_value late[] = { S("q"), L(99), L(0) };
+		feed(&c, in, 3, 1, late, NULL);
+		watermark(&c, 21 * SEC);
+		step(&c);
+		expect(it, 4, "'x',5,0,1*1;'z',1,10000000,1*1");
+		assert_int_equal(br_window_agg_open_panes(t), 0);
+		assert_int_equal(br_window_agg_dropped(t), 1);
+		br_circuit_free(&c);
 	}
+}
+
+/* Window joins (Nexmark q8's shape): two windowed aggregates joined on the
+ * window and a key, lowered to a window join; both emit modes equal the
+ * batch query after every ingest. */
+static void test_sql_window_join(void **state)
+{
+	br_sql *s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', watermark_delay = '1 second', "
+	       "lateness = 'update', allowed_lateness = '1 second');"
+	       "CREATE TABLE b(k bigint, ts timestamp) WITH (event_time = 'ts', watermark_delay = '500 ms', "
+	       "lateness = 'update', allowed_lateness = '1 second')", "");
+	const char *qry =
+		"SELECT A.k, A.ws, A.we, A.n, A.sx, B.n AS bn FROM "
+		"(SELECT k, window_start AS ws, window_end AS we, count(*) AS n, sum(x) AS sx "
+		" FROM TUMBLE(a, ts, INTERVAL '2' SECOND) GROUP BY k, window_start, window_end) A "
+		"JOIN (SELECT k, window_start AS ws, window_end AS we, count(*) AS n "
+		" FROM TUMBLE(b, ts, INTERVAL '2' SECOND) GROUP BY k, window_start, window_end) B "
+		"ON A.k = B.k AND A.ws = B.ws AND A.we = B.we";
+	create_view(s, "wj", "", qry);
+	create_view(s, "wjc", "WITH (emit = 'on_window_close')", qry);
+	explain_has(s, "wj", "window join keys=3 on window_end");
+	explain_has(s, "wj", "window aggregate groups=3 aggs=2 emit=changelog");
+	explain_has(s, "wjc", "window aggregate groups=3 aggs=1 emit=on_window_close");
+	/* raw windowed rows joined on the window (no aggregate) */
+	const char *raw = "SELECT x.k, x.ts, y.ts AS bts, x.window_end AS we FROM TUMBLE(a, ts, INTERVAL '1' SECOND) AS x "
+			  "JOIN TUMBLE(b, ts, INTERVAL '1' SECOND) AS y ON x.k = y.k AND x.window_end = y.window_end";
+	create_view(s, "wr", "", raw);
+	explain_has(s, "wr", "window join keys=2");
+	/* a SESSION's end moves while it grows: a plain join */
+	create_view(s, "ws", "", "SELECT x.k FROM SESSION(a, ts, INTERVAL '1' SECOND, k) AS x "
+				 "JOIN SESSION(b, ts, INTERVAL '1' SECOND, k) AS y ON x.k = y.k AND x.window_end = y.window_end");
+	explain_has(s, "ws", "!window join");
+	/* windowed rows joined with a plain table: the table's rows may come
+	 * after the window closed, so the GROUP BY above is a plain aggregate */
+	qeq(s, "CREATE TABLE d(k bigint, name text)", "");
+	const char *dim = "SELECT x.window_end AS we, d.name, count(*) AS n FROM TUMBLE(a, ts, INTERVAL '1' SECOND) AS x "
+			  "JOIN d ON x.k = d.k GROUP BY x.window_start, x.window_end, d.name";
+	create_view(s, "wd", "", dim);
+	explain_has(s, "wd", "!window aggregate");
+	random_ingest(s, "wj", qry, BR_T_TIMESTAMP, "wjc", false);
+	char *n = q(s, "SELECT count(*) > 20 FROM wjc"); /* the comparison above was not vacuous */
+	assert_string_equal(n, "true");
+	free(n);
+	char *sel = q(s, "SELECT * FROM wr"), *want = q(s, raw);
+	assert_string_equal(sel, want);
+	free(sel);
+	free(want);
+	/* a dimension row arriving long after the windows closed still counts */
+	qeq(s, "INSERT INTO d VALUES (1, 'one'), (2, 'two')", "");
+	sel = q(s, "SELECT * FROM wd");
+	want = q(s, dim);
+	assert_string_equal(sel, want);
+	assert_true(strlen(sel) > 100);
+	free(sel);
+	free(want);
+	br_sql_close(s);
+}
+
+/* ROW_NUMBER() top-N per window (Nexmark q7: the highest bid of each window;
+ * q5: the hottest items of each hopping window, over a windowed aggregate)
+ * and GROUP BY window_start alone: per-window operators, both emit modes
+ * equal to the batch query after every ingest. */
+static void test_sql_window_topn(void **state)
+{
+	const char *q7 = "SELECT * FROM (SELECT k, x, ts, window_end AS we, ROW_NUMBER() OVER "
+			 "(PARTITION BY window_start, window_end ORDER BY x DESC) AS rn "
+			 "FROM TUMBLE(a, ts, INTERVAL '2' SECOND)) AS t WHERE rn <= 1";
+	const char *q5 = "SELECT * FROM (SELECT k, n, we, ROW_NUMBER() OVER (PARTITION BY we ORDER BY n DESC, k) AS rn "
+			 "FROM (SELECT k, window_end AS we, count(*) AS n FROM HOP(a, ts, INTERVAL '1' SECOND, "
+			 "INTERVAL '3' SECOND) GROUP BY k, window_start, window_end) AS c) AS t WHERE rn <= 2";
+	const char *qs = "SELECT window_start + INTERVAL '2' SECOND AS we, k, count(*) AS n, max(x) AS mx "
+			 "FROM TUMBLE(a, ts, INTERVAL '2' SECOND) GROUP BY window_start, k";
+	const char *qe = "SELECT window_end AS we, count(*) AS n FROM HOP(a, ts, INTERVAL '1' SECOND, INTERVAL '2' SECOND) "
+			 "GROUP BY window_end";
+	/* Nexmark's own q7: bids joined by time with their window's maximum; the
+	 * window_end of a window on event time bounds an interval join too */
+	const char *q7j = "SELECT B.k, B.x, B.ts, B1.we FROM a AS B JOIN (SELECT max(x) AS mx, window_end AS we "
+			  "FROM TUMBLE(a, ts, INTERVAL '2' SECOND) GROUP BY window_start, window_end) AS B1 "
+			  "ON B.x = B1.mx WHERE B.ts BETWEEN B1.we - INTERVAL '2' SECOND AND B1.we";
+	const char *qry[] = { q7, q5, qs, qe, q7j };
+	const char *plans[] = { "window top-n partitions=2 limit=1", "window top-n partitions=1 limit=2",
+				"window aggregate groups=2 aggs=2", "window aggregate groups=1 aggs=1",
+				"interval join keys=1 a.t - b.t in [-2000000us, 0us]" };
+	for (int i = 0; i < 5; i++) {
+		br_sql *s = br_sql_open(NULL);
+		qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts', "
+		       "watermark_delay = '1 second', lateness = 'update', allowed_lateness = '1 second');"
+		       "CREATE TABLE b(k bigint, ts timestamp)", "");
+		create_view(s, "v", "", qry[i]);
+		create_view(s, "vc", "WITH (emit = 'on_window_close')", qry[i]);
+		explain_has(s, "v", plans[i]);
+		explain_has(s, "vc", plans[i]);
+		random_ingest(s, "v", qry[i], BR_T_TIMESTAMP, "vc", true);
+		char *n = q(s, "SELECT count(*) > 20 FROM vc");
+		assert_string_equal(n, "true");
+		free(n);
+		br_sql_close(s);
+	}
+	/* a ranking not partitioned by the window stays the plain operator */
+	br_sql *s = br_sql_open(NULL);
+	qeq(s, "CREATE TABLE a(k bigint, ts timestamp, x bigint) WITH (event_time = 'ts')", "");
+	create_view(s, "p", "", "SELECT * FROM (SELECT k, ROW_NUMBER() OVER (PARTITION BY k ORDER BY x) AS rn "
+				"FROM TUMBLE(a, ts, INTERVAL '2' SECOND)) AS t WHERE rn <= 1");
+	explain_has(s, "p", "!window top-n");
 	br_sql_close(s);
 }
 
@@ -1125,6 +1398,11 @@ int main(void)
 		cmocka_unit_test(test_sql_windows),
 		cmocka_unit_test(test_sql_emit_and_lateness),
 		cmocka_unit_test(test_sql_interval_join),
+		cmocka_unit_test(test_sql_interval_join_timestamps),
+		cmocka_unit_test(test_window_join_release),
+		cmocka_unit_test(test_window_topn_release),
+		cmocka_unit_test(test_sql_window_join),
+		cmocka_unit_test(test_sql_window_topn),
 		cmocka_unit_test(test_sql_determinism),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
