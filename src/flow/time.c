@@ -15,6 +15,11 @@
 #include "base/util.h"
 #include "flow/time.h"
 
+/* State accounting (EXPLAIN ANALYZE, memory limits): at the end of the file. */
+static void sess_stats(const br_op *op, br_op_stats *out);
+static void wagg_stats(const br_op *op, br_op_stats *out);
+static void ij_stats(const br_op *op, br_op_stats *out);
+
 /* ------------------------------------------------------------ intervals */
 
 static int64_t unit_us(const char *u, size_t n)
@@ -729,6 +734,7 @@ br_op *br_op_session(br_circuit *c, br_op *in, int tcol, int64_t gap, int nkeys,
 {
 	br_type_id *t = types_plus_window(in, tcol);
 	br_op *op = br_op_new(c, &sess_vt, br_op_ncols(in) + 2, t);
+	op->stats = sess_stats;
 	free(t);
 	sess_st *st = br_xcalloc(1, sizeof *st);
 	st->tcol = tcol;
@@ -1069,6 +1075,7 @@ br_op *br_op_window_agg_cols(br_circuit *c, br_op *in, const br_window_cols *w, 
 	for (int i = 0; i < naggs; i++)
 		t[ngroup + i] = aggs[i].type;
 	br_op *op = br_op_new(c, &wagg_vt, ngroup + naggs, t);
+	op->stats = wagg_stats;
 	free(t);
 	wagg_st *st = wagg_state(in, w, ngroup, gcols);
 	st->naggs = naggs;
@@ -1104,6 +1111,7 @@ br_op *br_op_window_topn(br_circuit *c, br_op *in, const br_window_cols *w, int 
 	for (int i = 0; i < nfuncs; i++)
 		t[nin + i] = BR_T_LONG;
 	br_op *op = br_op_new(c, &wagg_vt, nin + nfuncs, t);
+	op->stats = wagg_stats;
 	free(t);
 	wagg_st *st = wagg_state(in, w, npart, pcols);
 	st->topn = true;
@@ -1384,6 +1392,7 @@ br_op *br_op_interval_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const i
 {
 	int na = br_op_ncols(a), nb = br_op_ncols(b);
 	br_op *op = br_op_new_pair(c, &ij_vt, a, b);
+	op->stats = ij_stats;
 	ijoin_st *st = br_xcalloc(1, sizeof *st);
 	st->lower = lower;
 	st->upper = upper;
@@ -1419,4 +1428,66 @@ int64_t br_interval_join_rows(const br_op *op)
 		return -1;
 	const ijoin_st *st = op->st;
 	return st->s[0].nrows + st->s[1].nrows;
+}
+
+/* ---------------------------------------------------------------- stats */
+
+static size_t map_bytes(const br_map *m)
+{
+	size_t n = m->cap * sizeof(br_map_slot);
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(m, &i, &slot);)
+		n += slot->klen + 1;
+	return n;
+}
+
+static void sess_stats(const br_op *op, br_op_stats *out)
+{
+	const sess_st *st = op->st;
+	out->rows = st->nrows;
+	out->bytes = map_bytes(&st->keys_map) + st->captouched * sizeof *st->touched;
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&st->keys_map, &i, &slot);) {
+		const skey *k = slot->val;
+		out->bytes += sizeof *k + k->cap * sizeof *k->rows + k->capd * sizeof *k->delta;
+		for (size_t r = 0; r < k->n; r++)
+			out->bytes += k->rows[r].len;
+	}
+}
+
+/* A windowed aggregate or top-N: the circuits of its open windows' panes. */
+static void wagg_stats(const br_op *op, br_op_stats *out)
+{
+	const wagg_st *st = op->st;
+	out->rows = 0;
+	out->bytes = map_bytes(&st->panes) + st->captouched * sizeof *st->touched;
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&st->panes, &i, &slot);) {
+		const pane *pn = slot->val;
+		out->bytes += sizeof *pn + br_circuit_state_bytes(&pn->c);
+		for (int k = 0; k < pn->c.nops; k++) {
+			br_op_stats s;
+			br_op_state(pn->c.ops[k], &s);
+			if (pn->c.ops[k] == pn->agg)
+				out->rows += s.rows;
+		}
+	}
+}
+
+static void ij_stats(const br_op *op, br_op_stats *out)
+{
+	const ijoin_st *st = op->st;
+	*out = (br_op_stats){ 0 };
+	for (int s = 0; s < 2; s++) {
+		const iside *sd = &st->s[s];
+		out->rows += sd->nrows;
+		out->bytes += map_bytes(&sd->index);
+		br_map_slot *slot;
+		for (size_t i = 0; br_map_next(&sd->index, &i, &slot);) {
+			const ikey *k = slot->val;
+			out->bytes += sizeof *k + k->cap * sizeof *k->rows;
+			for (size_t r = 0; r < k->n; r++)
+				out->bytes += k->rows[r].len;
+		}
+	}
 }
