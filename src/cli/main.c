@@ -72,6 +72,7 @@ static void serve_usage(FILE *f)
 	        "  --no-tiering             do not turn topics into Iceberg tables (whatever braid.lake.mode says)\n"
 	        "  --tier-priority P        CPU priority of the tiering threads: idle (default: only CPU that produce and\n"
 	        "                           fetch leave idle; the lake lags under saturation), low (nice 10) or normal\n"
+	        "  --tier-threads N         tiering parse workers (default 0 = one per CPU; -1 = parse on the tier thread)\n"
 	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
 	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
 	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
@@ -124,13 +125,14 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
-	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO };
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_TIERTHR };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
 		{ "http", required_argument, 0, O_HTTP }, { "flush-ms", required_argument, 0, O_FLUSH },
 		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
 		{ "no-tiering", no_argument, 0, O_NOTIER }, { "tier-priority", required_argument, 0, O_TIERPRIO },
+		{ "tier-threads", required_argument, 0, O_TIERTHR },
 		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
@@ -201,6 +203,11 @@ static int cmd_serve(int argc, char **argv)
 				o.tier_priority = BR_TIER_NORMAL;
 			else
 				return bad_value("--tier-priority", optarg);
+			break;
+		case O_TIERTHR: /* tier hook */
+			if ((v = atoll(optarg)) < -1 || v > 64)
+				return bad_value("--tier-threads", optarg);
+			o.tier_threads = (int)v;
 			break;
 		case O_PARTS:
 			if ((v = atoll(optarg)) < 1 || v > 100000)

@@ -32,6 +32,7 @@ typedef struct br_broker_opts {
 	int64_t group_initial_rebalance_delay_ms; /* default 0 (wait for more joiners) */
 	bool tiering;                /* topics -> Iceberg tables (src/tier); default true */
 	int tier_priority;           /* BR_TIER_IDLE (default), BR_TIER_LOW, BR_TIER_NORMAL (tier/tier.h) */
+	int tier_threads;            /* tiering parse workers: 0 = one per CPU, -1 = none (tier/tier.h) */
 	br_log_opts log;             /* topic defaults */
 } br_broker_opts;
 

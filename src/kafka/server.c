@@ -785,7 +785,8 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	/* tier hook */
 	uv_async_init(&b->loop, &b->tier_async, on_tier_async);
 	b->tier_async.data = b;
-	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b, .priority = b->o.tier_priority };
+	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b, .priority = b->o.tier_priority,
+			    .threads = b->o.tier_threads };
 	if (b->o.tiering && (rc = br_tier_open(&b->tier, b->log, &to, err))) {
 		br_broker_close(b);
 		return rc;

@@ -187,6 +187,7 @@ typedef struct job {
 	int rc;
 	br_err err;
 	int64_t rows, dead;
+	int64_t dead_logged;      /* dead letters logged so far (workers count atomically) */
 	int64_t *loaded;          /* JOB_INIT: frontier read from the table */
 	int32_t nloaded;
 } job;
@@ -221,6 +222,7 @@ struct br_tier {
 	br_map tables;            /* name -> br_ice_table* */
 	br_tjson *json;
 	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
+	struct tier_pool *pool;   /* parse workers (NULL: parse on the tier thread) */
 	/* the encoder thread: Parquet-encodes and compresses one chunk of rows
 	 * into the open data file while the tier thread parses the next */
 	struct {
@@ -483,13 +485,14 @@ static void add_meta(br_batch *b, int32_t part, const br_record *r, int64_t appe
  * headers plus the reason and the source coordinates. Batches are cut at
  * DLQ_BATCH bytes so each stays under the broker's max.message.bytes. */
 #define DLQ_BATCH (256 << 10)
-static void add_dead(job *j, int32_t part, const br_record *r, const char *reason)
+static void add_dead_to(br_rb_builder *bld, bool *started, br_buf *out, const char *topic, int32_t part,
+			const br_record *r, const char *reason)
 {
-	if (!j->dlq_started) {
+	if (!*started) {
 		br_rb_opts o;
 		br_rb_opts_default(&o);
-		br_rb_builder_init(&j->dlqb, &o);
-		j->dlq_started = true;
+		br_rb_builder_init(bld, &o);
+		*started = true;
 	}
 	br_rec_header hs[64];
 	int32_t nh = 0;
@@ -500,15 +503,30 @@ static void add_dead(job *j, int32_t part, const br_record *r, const char *reaso
 	char ps[16], os[24];
 	snprintf(ps, sizeof ps, "%d", part);
 	snprintf(os, sizeof os, "%" PRId64, r->offset);
-	const char *extra[][2] = { { "braid.dlq.reason", reason }, { "braid.source.topic", j->topic },
+	const char *extra[][2] = { { "braid.dlq.reason", reason }, { "braid.source.topic", topic },
 				   { "braid.source.partition", ps }, { "braid.source.offset", os } };
 	for (size_t i = 0; i < 4; i++)
 		hs[nh++] = (br_rec_header){ (const uint8_t *)extra[i][0], (int32_t)strlen(extra[i][0]),
 					    (const uint8_t *)extra[i][1], (int32_t)strlen(extra[i][1]) };
-	br_rb_add(&j->dlqb, r->timestamp, r->key, r->key ? r->key_len : -1, r->value, r->value ? r->value_len : -1, hs,
-		  nh);
-	if (j->dlqb.recs.len >= DLQ_BATCH)
+	br_rb_add(bld, r->timestamp, r->key, r->key ? r->key_len : -1, r->value, r->value ? r->value_len : -1, hs, nh);
+	if (bld->recs.len >= DLQ_BATCH)
+		br_rb_finish(bld, out, NULL);
+}
+
+static void add_dead(job *j, int32_t part, const br_record *r, const char *reason)
+{
+	add_dead_to(&j->dlqb, &j->dlq_started, &j->dlq, j->topic, part, r, reason);
+}
+
+/* Closes the job's open DLQ batch, so bytes appended after it keep the
+ * source order (the DLQ dedup after a crash relies on it). */
+static void finish_dead(job *j)
+{
+	if (j->dlq_started) {
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
+		br_rb_builder_free(&j->dlqb);
+		j->dlq_started = false;
+	}
 }
 
 #define CHUNK_ROWS 8192
@@ -758,6 +776,369 @@ static int commit(br_tier *t, job *j)
 	return rc;
 }
 
+/* The index of the stored batch holding offset `off` (the last batch whose
+ * base offset is <= off; 0 when none): O(log batches). */
+static size_t batch_index(const job_part *jp, int64_t off)
+{
+	size_t lo = 0, hi = jp->nbatches;
+	while (hi - lo > 1) {
+		size_t m = lo + (hi - lo) / 2;
+		if (jp->batch_base[m] <= off)
+			lo = m;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/* The broker append time of the record at `off`; *bi is the batch index of
+ * the previous record of the same range (SIZE_MAX before the first). */
+static int64_t append_time(const job_part *jp, size_t *bi, int64_t off)
+{
+	if (*bi == SIZE_MAX)
+		*bi = batch_index(jp, off);
+	while (*bi + 1 < jp->nbatches && jp->batch_base[*bi + 1] <= off)
+		(*bi)++;
+	return *bi < jp->nbatches ? jp->batch_append[*bi] : -1;
+}
+
+/* Key_value mode: one record is one row (columns 0..6). */
+static void kv_record(br_batch *b, int32_t part, const br_record *r, int64_t append_ms)
+{
+	add_meta(b, part, r, append_ms);
+	if (r->value)
+		br_col_append_bytes(&b->cols[6], r->value, (size_t)r->value_len);
+	else
+		br_col_append_null(&b->cols[6]);
+	br_batch_row_done(b, 1);
+}
+
+/* Whether the record is data of this job (in range, not a transaction marker). */
+static bool job_record(const job *j, const job_part *jp, const br_record *r, int64_t *last_control)
+{
+	if (r->offset < jp->from || r->offset >= jp->to)
+		return false;
+	if (br_rb_control(r->batch)) {
+		if (r->batch->base_offset != *last_control)
+			br_warn("tier: %s/%d: skipping control batch at offset %" PRId64 " (transactions are not tiered)",
+				j->topic, jp->p, r->batch->base_offset);
+		*last_control = r->batch->base_offset;
+		return false;
+	}
+	return true;
+}
+
+/* The serial path: the records of jp->bytes[lo, hi) into b on the tier thread
+ * (chunks streamed through the encoder thread), schema evolution included. */
+static int serial_range(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const job_part *jp, size_t lo, size_t hi)
+{
+	br_rb_iter it;
+	br_rb_iter_init(&it, jp->bytes.p + lo, hi - lo, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
+	br_record r;
+	size_t bi = SIZE_MAX;
+	int64_t last_control = -1;
+	int n, rc = 0;
+	while (!rc && (n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
+		if (!job_record(j, jp, &r, &last_control))
+			continue;
+		int64_t append_ms = append_time(jp, &bi, r.offset);
+		if (j->mode == MODE_KV) {
+			kv_record(b, jp->p, &r, append_ms);
+			j->rows++;
+		} else
+			rc = json_record(t, tb, j, b, jp, &r, append_ms);
+		if (!rc)
+			rc = chunk_rows(t, tb, j, b);
+	}
+	if (!rc && n < 0) {
+		rc = n;
+		br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
+	}
+	br_rb_iter_free(&it);
+	return rc;
+}
+
+/* ------------------------------------------------- parallel parse workers
+ *
+ * For an unpartitioned table the job's stored bytes are cut at batch
+ * boundaries into units of about CHUNK_ROWS records. A pool of parse workers
+ * (braid serve --tier-threads, default one per core) decodes and parses units
+ * in any order, each into its own batch and its own dead-letter buffer; the
+ * tier thread collects them in unit order, encodes each batch into the job's
+ * one open data file and appends its dead letters, so the file's rows, the
+ * DLQ order and the commit (files + frontier in one snapshot) are exactly
+ * those of the serial path. At most workers + 2 units are in flight (their
+ * batches are reused slot by slot), which bounds memory to a few MiB each.
+ *
+ * Schema inference: a worker that meets a record needing a schema change
+ * (new column, int widened) gives its unit back marked need_serial. The tier
+ * thread waits for the units in flight, drops their results (they were built
+ * under the old schema), runs that unit on the serial path (which evolves the
+ * schema between files) and resumes the workers after it. Evolution is rare,
+ * so the cost is a few units parsed twice. */
+
+#define MAX_WORKERS 64
+
+typedef struct unit {
+	struct unit *next;        /* the pool's queue */
+	job *j;
+	const job_part *jp;
+	size_t lo, hi;            /* bytes of jp->bytes: whole batches */
+	br_batch *b;              /* the slot batch rows go to (tier thread's) */
+	/* results */
+	bool done, need_serial;
+	int rc;
+	br_err err;
+	br_rb_builder dlqb;
+	bool dlq_started;
+	br_buf dlq;               /* dead letters, RecordBatch v2 bytes */
+	int64_t rows, dead;
+} unit;
+
+typedef struct tier_pool {
+	pthread_t th[MAX_WORKERS];
+	br_tjson *json[MAX_WORKERS];
+	int n;                    /* workers started */
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	unit *head, *tail;
+	bool stop;
+} tier_pool;
+
+/* A worker: one unit's records into u->b, without touching the job or the
+ * table (only reads: the job's config, the part's bytes, dlq_done). */
+static void unit_run(br_tjson *json, unit *u)
+{
+	job *j = u->j;
+	const job_part *jp = u->jp;
+	br_rb_iter it;
+	br_rb_iter_init(&it, jp->bytes.p + u->lo, u->hi - u->lo, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
+	br_record r;
+	size_t bi = SIZE_MAX;
+	int64_t last_control = -1;
+	char reason[300];
+	int n;
+	while ((n = br_rb_iter_next(&it, &r, &u->err)) == 1) {
+		if (!job_record(j, jp, &r, &last_control))
+			continue;
+		int64_t append_ms = append_time(jp, &bi, r.offset);
+		if (j->mode == MODE_KV) {
+			kv_record(u->b, jp->p, &r, append_ms);
+			u->rows++;
+			continue;
+		}
+		int rc = br_tjson_parse(json, r.value, r.value ? (size_t)r.value_len : 0, reason, sizeof reason);
+		if (!rc && j->infer) {
+			const br_ice_schema_change *ch;
+			size_t nch;
+			rc = br_tjson_infer(json, u->b->type, 6, &ch, &nch, reason, sizeof reason);
+			if (!rc && nch) {
+				u->need_serial = true;
+				break;
+			}
+		}
+		if (!rc)
+			rc = br_tjson_append(json, u->b, 6, reason, sizeof reason);
+		if (rc) {
+			u->dead++;
+			if (r.offset > (jp->p < j->nparts ? j->dlq_done[jp->p] : -1))
+				add_dead_to(&u->dlqb, &u->dlq_started, &u->dlq, j->topic, jp->p, &r, reason);
+			int64_t k = __atomic_add_fetch(&j->dead_logged, 1, __ATOMIC_RELAXED);
+			if (k <= 3 || k % 10000 == 0)
+				br_info("tier: %s/%d offset %" PRId64 " dead-lettered: %s", j->topic, jp->p, r.offset,
+					reason);
+			continue;
+		}
+		add_meta(u->b, jp->p, &r, append_ms);
+		br_batch_row_done(u->b, 1);
+		u->rows++;
+	}
+	if (n < 0) {
+		u->rc = n;
+		br_errctx(&u->err, "topic %s partition %d", j->topic, jp->p);
+	}
+	br_rb_iter_free(&it);
+	if (u->dlq_started) {
+		br_rb_finish(&u->dlqb, &u->dlq, NULL);
+		br_rb_builder_free(&u->dlqb);
+		u->dlq_started = false;
+	}
+}
+
+typedef struct worker_arg {
+	br_tier *t;
+	int i;
+} worker_arg;
+
+static void *worker_main(void *arg);
+
+static void pool_submit(tier_pool *p, unit *u)
+{
+	u->next = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->tail)
+		p->tail->next = u;
+	else
+		p->head = u;
+	p->tail = u;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_wait(tier_pool *p, unit *u)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!u->done)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Cuts a part's stored bytes into units of about CHUNK_ROWS records at batch
+ * boundaries (a header that does not parse ends the cutting: the worker's
+ * iterator then reports the error with its position). */
+static void cut_units(job *j, const job_part *jp, unit **us, size_t *nu, size_t *cap)
+{
+	const uint8_t *p = jp->bytes.p;
+	size_t len = jp->bytes.len, pos = 0;
+	while (pos < len) {
+		size_t start = pos;
+		int64_t recs = 0;
+		while (pos < len && recs < CHUNK_ROWS) {
+			br_rb_hdr h;
+			br_err e = { 0 };
+			if (br_rb_parse_header(p + pos, len - pos, pos, &h, &e)) {
+				pos = len;
+				break;
+			}
+			recs += (int64_t)h.last_offset_delta + 1;
+			pos += br_rb_size(&h);
+		}
+		if (*nu == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*us = br_xrealloc(*us, *cap * sizeof **us);
+		}
+		unit *u = &(*us)[(*nu)++];
+		memset(u, 0, sizeof *u);
+		u->j = j;
+		u->jp = jp;
+		u->lo = start;
+		u->hi = pos;
+	}
+}
+
+/* A unit whose worker met a schema change, run on the serial path: its rows
+ * end up in the open data file (or the files the evolution closed). */
+static int serial_unit(br_tier *t, br_ice_table *tb, job *j, unit *u)
+{
+	br_batch b;
+	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
+	int rc = serial_range(t, tb, j, &b, u->jp, u->lo, u->hi);
+	if (j->fw) {
+		int erc = enc_wait(t, j);
+		rc = rc ? rc : erc;
+	}
+	drop_spare(j);
+	if (!rc && b.nrows) {
+		if (!j->fw)
+			rc = br_ice_file_open(tb, NULL, &j->fw, &j->err);
+		if (!rc)
+			rc = br_ice_file_write(j->fw, &b, &j->err);
+	}
+	br_batch_free(&b);
+	finish_dead(j);
+	return rc;
+}
+
+static void unit_clear(unit *u)
+{
+	br_buf_free(&u->dlq);
+	br_batch *b = u->b;
+	job *j = u->j;
+	const job_part *jp = u->jp;
+	size_t lo = u->lo, hi = u->hi;
+	memset(u, 0, sizeof *u);
+	u->b = b;
+	u->j = j;
+	u->jp = jp;
+	u->lo = lo;
+	u->hi = hi;
+}
+
+/* The parallel build (see above): every part's records into the job's open
+ * data file, in unit order. */
+static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
+{
+	tier_pool *p = t->pool;
+	unit *us = NULL;
+	size_t nu = 0, cap = 0;
+	for (size_t k = 0; k < j->njparts; k++)
+		cut_units(j, &j->parts[k], &us, &nu, &cap);
+	size_t nslots = (size_t)p->n + 2;
+	br_batch slots[MAX_WORKERS + 2];
+	bool slot_init[MAX_WORKERS + 2] = { false };
+	size_t sub = 0, col = 0;
+	int rc = 0;
+	while (col < nu && !rc) {
+		for (; sub < nu && sub - col < nslots; sub++) {
+			size_t si = sub % nslots;
+			if (!slot_init[si])
+				br_batch_init(&slots[si], br_ice_table_schema(tb)->root, false);
+			else
+				br_batch_reset(&slots[si]);
+			slot_init[si] = true;
+			us[sub].b = &slots[si];
+			pool_submit(p, &us[sub]);
+		}
+		unit *u = &us[col];
+		pool_wait(p, u);
+		if (u->rc) {
+			rc = u->rc;
+			j->err = u->err;
+			break;
+		}
+		if (u->need_serial) {
+			/* the units after it were built under the old schema, whose
+			 * types the update frees: wait for them, drop them and the slots */
+			for (size_t i = col + 1; i < sub; i++) {
+				pool_wait(p, &us[i]);
+				unit_clear(&us[i]);
+			}
+			sub = col + 1;
+			for (size_t i = 0; i < nslots; i++)
+				if (slot_init[i])
+					br_batch_free(&slots[i]);
+			memset(slot_init, 0, sizeof slot_init);
+			rc = serial_unit(t, tb, j, u);
+			unit_clear(u);
+			col++;
+			continue;
+		}
+		if (u->b->nrows) {
+			if (!j->fw)
+				rc = br_ice_file_open(tb, NULL, &j->fw, &j->err);
+			if (!rc)
+				rc = br_ice_file_write(j->fw, u->b, &j->err);
+		}
+		if (u->dlq.len) {
+			finish_dead(j);
+			br_buf_put(&j->dlq, u->dlq.p, u->dlq.len);
+		}
+		j->rows += u->rows;
+		j->dead += u->dead;
+		unit_clear(u);
+		col++;
+	}
+	for (size_t i = col; i < sub; i++) /* after a failure: the workers must be done with them */
+		pool_wait(p, &us[i]);
+	for (size_t i = 0; i < nu; i++)
+		br_buf_free(&us[i].dlq);
+	for (size_t i = 0; i < nslots; i++)
+		if (slot_init[i])
+			br_batch_free(&slots[i]);
+	free(us);
+	return rc;
+}
+
 static int run_tier(br_tier *t, job *j)
 {
 	if (j->phase == PHASE_COMMIT) {
@@ -772,56 +1153,23 @@ static int run_tier(br_tier *t, job *j)
 		return rc;
 	if (j->mode == MODE_JSON && !t->json)
 		t->json = br_tjson_new();
-	br_batch b;
-	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
+	/* the stored bytes, read here rather than on the loop thread */
 	for (size_t k = 0; k < j->njparts && !rc; k++) {
 		job_part *jp = &j->parts[k];
-		if (jp->plan.nspans) { /* the stored bytes, read here rather than on the loop thread */
+		if (jp->plan.nspans) {
 			rc = br_read_plan_exec(&jp->plan, &jp->bytes, &j->err);
 			br_read_plan_free(&jp->plan);
-			if (rc) {
+			if (rc)
 				br_errctx(&j->err, "tier: %s/%d", j->topic, jp->p);
-				break;
-			}
 		}
-		br_rb_iter it;
-		br_rb_iter_init(&it, jp->bytes.p, jp->bytes.len, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
-		br_record r;
-		size_t bi = 0;
-		int64_t last_control = -1;
-		int n;
-		while (!rc && (n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
-			if (r.offset < jp->from || r.offset >= jp->to)
-				continue;
-			if (br_rb_control(r.batch)) {
-				if (r.batch->base_offset != last_control)
-					br_warn("tier: %s/%d: skipping control batch at offset %" PRId64
-						" (transactions are not tiered)", j->topic, jp->p, r.batch->base_offset);
-				last_control = r.batch->base_offset;
-				continue;
-			}
-			while (bi + 1 < jp->nbatches && jp->batch_base[bi + 1] <= r.offset)
-				bi++;
-			int64_t append_ms = bi < jp->nbatches ? jp->batch_append[bi] : -1;
-			if (j->mode == MODE_KV) {
-				add_meta(&b, jp->p, &r, append_ms);
-				if (r.value)
-					br_col_append_bytes(&b.cols[6], r.value, (size_t)r.value_len);
-				else
-					br_col_append_null(&b.cols[6]);
-				br_batch_row_done(&b, 1);
-				j->rows++;
-			} else
-				rc = json_record(t, tb, j, &b, jp, &r, append_ms);
-			if (!rc)
-				rc = chunk_rows(t, tb, j, &b);
-		}
-		if (!rc && n < 0) {
-			rc = n;
-			br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
-		}
-		br_rb_iter_free(&it);
 	}
+	bool parallel = t->pool && !*br_ice_table_partition(tb);
+	if (!rc && parallel)
+		rc = run_parallel(t, tb, j);
+	br_batch b;
+	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
+	for (size_t k = 0; k < j->njparts && !rc && !parallel; k++)
+		rc = serial_range(t, tb, j, &b, &j->parts[k], 0, j->parts[k].bytes.len);
 	if (!rc)
 		rc = flush_rows(t, tb, j, &b);
 	if (rc && j->fw) {
@@ -831,11 +1179,8 @@ static int run_tier(br_tier *t, job *j)
 	}
 	drop_spare(j);
 	br_batch_free(&b);
-	if (!rc && j->dlq_started) {
-		br_rb_finish(&j->dlqb, &j->dlq, NULL);
-		br_rb_builder_free(&j->dlqb);
-		j->dlq_started = false;
-	}
+	if (!rc)
+		finish_dead(j);
 	if (!rc && j->dlq.len) {
 		j->phase = PHASE_DLQ; /* the loop appends the dead letters, then sends the job back */
 		return 0;
@@ -986,6 +1331,90 @@ static int config_guard(void *arg, const br_topic *tp, const char *key, const ch
 	return 0;
 }
 
+static void *worker_main(void *arg)
+{
+	worker_arg *wa = arg;
+	br_tier *t = wa->t;
+	tier_pool *p = t->pool;
+	br_tjson *json = p->json[wa->i];
+	char name[16];
+	snprintf(name, sizeof name, "braid-tier-w%d", wa->i);
+	free(wa);
+	pthread_setname_np(pthread_self(), name);
+	lower_priority(t);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->stop)
+			break;
+		unit *u = p->head;
+		p->head = u->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		unit_run(json, u);
+		pthread_mutex_lock(&p->mu);
+		u->done = true;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void pool_stop(br_tier *t)
+{
+	tier_pool *p = t->pool;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->th[i], NULL);
+		br_tjson_free(p->json[i]);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p);
+	t->pool = NULL;
+}
+
+/* Starts n parse workers (0: one per online CPU). Without any, the tier
+ * thread parses (the serial path): n < 0. */
+static void pool_start(br_tier *t, int n)
+{
+	if (n < 0)
+		return;
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (int)c : 1;
+	}
+	n = BR_MIN(n, MAX_WORKERS);
+	tier_pool *p = br_xcalloc(1, sizeof *p);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	t->pool = p;
+	for (int i = 0; i < n; i++) {
+		worker_arg *wa = br_xmalloc(sizeof *wa);
+		*wa = (worker_arg){ t, i };
+		p->json[i] = br_tjson_new();
+		if (pthread_create(&p->th[i], NULL, worker_main, wa)) {
+			free(wa);
+			br_tjson_free(p->json[i]);
+			break;
+		}
+		p->n++;
+	}
+	if (!p->n) {
+		br_warn("tier: cannot start parse workers; parsing on the tier thread");
+		pool_stop(t);
+	}
+}
+
 int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 {
 	br_tier *t = br_xcalloc(1, sizeof *t);
@@ -1008,6 +1437,7 @@ int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 	t->enc.started = pthread_create(&t->enc.thread, NULL, enc_main, t) == 0;
 	if (!t->enc.started)
 		br_warn("tier: cannot start the encoder thread; encoding on the tier thread");
+	pool_start(t, o->threads);
 	br_log_set_retention_guard(log, retain_from, t);
 	br_log_set_config_guard(log, config_guard, t);
 	*out = t;
@@ -1430,6 +1860,7 @@ void br_tier_close(br_tier *t)
 	}
 	pthread_mutex_destroy(&t->enc.mu);
 	pthread_cond_destroy(&t->enc.cv);
+	pool_stop(t);
 	br_log_set_retention_guard(t->log, NULL, NULL);
 	br_log_set_config_guard(t->log, NULL, NULL);
 	job *lists[3] = { t->queue, t->done, t->waiting };

@@ -32,6 +32,8 @@ typedef struct br_tier_opts {
 	void *wake_arg;
 	int64_t max_job_bytes;       /* stored batch bytes copied per job; default 64 MiB */
 	int priority;                /* of the tier threads: BR_TIER_IDLE (0, default), _LOW, _NORMAL */
+	int threads;                 /* JSON/record parse workers; 0 = one per online CPU, < 0 = none
+	                              * (the tier thread parses, as for partitioned tables) */
 } br_tier_opts;
 
 /* Tier thread priorities. IDLE (SCHED_IDLE) runs tiering only on CPU nothing
