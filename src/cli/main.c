@@ -13,6 +13,7 @@
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
 #include "tier/tier.h"     /* tier hook: --tier-priority */
+#include "http/http.h"     /* --http: metrics and health */
 #include "sql/sql.h"       /* pgwire */
 
 #define BRAID_VERSION "0.1.0"
@@ -52,7 +53,8 @@ static void serve_usage(FILE *f)
 	        "  --pg-password PASSWORD   require SCRAM-SHA-256 with this password (default: trust)\n"
 	        "  --pg-subscribe-buffer SIZE  a SUBSCRIBE client that lets more than SIZE bytes of changes\n"
 	        "                           wait unread is dropped with an error (default 16M)\n"
-	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
+	        "  --http HOST:PORT         HTTP listener: GET /metrics (Prometheus), /health (default 127.0.0.1:8080;\n"
+	        "                           when the default port is taken braid serves on without it; off = none)\n"
 	        "\n"
 	        "demo (make run):\n"
 	        "  --demo                   generate Nexmark events into the tables persons/auctions/bids (topics\n"
@@ -265,14 +267,13 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "braid serve: unexpected argument \"%s\" (see braid serve --help)\n", argv[optind]);
 		return 2;
 	}
-	const char *h, *pg_host;
+	const char *h = NULL, *pg_host;
 	int port, pg_port;
 	if (parse_hostport(pg, &pg_host, &pg_port))
 		return bad_value("--pg", pg);
-	if (parse_hostport(http, &h, &port))
+	bool http_on = strcmp(http, "off") != 0;
+	if (http_on && parse_hostport(http, &h, &port))
 		return bad_value("--http", http);
-	if (http_set)
-		br_warn("the HTTP surface is not served yet; --http is accepted and ignored");
 	signal(SIGPIPE, SIG_IGN);
 	br_err err = { 0 };
 	br_broker *b;
@@ -317,6 +318,24 @@ static int cmd_serve(int argc, char **argv)
 	/* views follow records that Kafka clients produce to tables' topics even
 	 * when no SQL statement runs (each statement also polls first) */
 	br_sql_follower *follow = br_cli_sql_follow(br_broker_loop(b), sql, 100);
+	/* HTTP: metrics and health on the same loop (reads log and tier state
+	 * without locks). An explicit --http that cannot bind stops the server;
+	 * the default port being taken (another braid) only costs the surface. */
+	br_http_server *hs = NULL;
+	if (http_on && br_http_server_start(&hs, br_broker_loop(b), h, port, NULL, b, &err)) {
+		if (http_set) {
+			fprintf(stderr, "braid serve: %s\n", err.msg);
+			br_cli_sql_follow_stop(follow);
+			br_pg_server_stop(pgs);
+			br_pg_hub_free(hub);
+			br_sql_close(sql);
+			br_broker_close(b);
+			return 1;
+		}
+		br_warn("%s; serving without HTTP (set --http)", err.msg);
+	}
+	if (hs)
+		br_info("serving HTTP on %s:%d (/metrics, /health)", h, br_http_server_port(hs));
 	br_demo *dm = NULL;
 	if (demo && br_demo_start(&dm, b, sql, &dopt, &err))
 		br_logf(BR_LOG_ERROR, "demo: %s", err.msg); /* the server itself serves on */
@@ -326,6 +345,7 @@ static int cmd_serve(int argc, char **argv)
 	int rc = br_broker_run(b, true);
 	br_demo_stop(dm);
 	br_cli_sql_follow_stop(follow);
+	br_http_server_stop(hs);
 	br_pg_server_stop(pgs);
 	br_pg_hub_free(hub);
 	unlink(addr_path);

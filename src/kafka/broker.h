@@ -56,6 +56,19 @@ struct uv_loop_s *br_broker_loop(br_broker *b);
  * flush now or after the flush interval. */
 void br_broker_flush_soon(br_broker *b);
 
+/* Request counters since start, per Kafka API key below BR_KSTATS_APIS (loop
+ * thread; for the metrics page of src/http): requests, request bytes (frames
+ * with their size prefix), response bytes. */
+enum { BR_KSTATS_APIS = 80 };
+typedef struct br_broker_stats {
+	int64_t requests[BR_KSTATS_APIS];
+	int64_t bytes_in[BR_KSTATS_APIS];
+	int64_t bytes_out[BR_KSTATS_APIS];
+} br_broker_stats;
+const br_broker_stats *br_broker_stats_get(const br_broker *b);
+/* The tiering of this broker (NULL with tiering off), for metrics. */
+struct br_tier *br_broker_tier(br_broker *b);
+
 /* ---- for request handlers ---- */
 
 typedef struct br_kreq {

@@ -188,6 +188,10 @@ typedef struct job {
 	br_err err;
 	int64_t rows, dead;
 	int64_t dead_logged;      /* dead letters logged so far (workers count atomically) */
+	int64_t *prows, *pdead;   /* per partition (nparts): rows tiered, records dead-lettered */
+	br_ice_file_writer **wfw; /* spread mode (see run_parallel): worker i's data file */
+	int64_t *wrows;           /* rows worker i wrote into it */
+	int nwfw;
 	int64_t *loaded;          /* JOB_INIT: frontier read from the table */
 	int32_t nloaded;
 } job;
@@ -204,6 +208,10 @@ typedef struct tstate {
 	int64_t tiered, dead;         /* this process */
 	bool behind;                  /* the last job left due records behind (catch-up) */
 	int64_t tot_tiered, tot_dead; /* table life */
+	/* metrics (this process): per partition (n) and per table */
+	int64_t *ptiered, *pdead;
+	int32_t nstats;
+	int64_t commits, bytes_written, last_commit_wall_ms;
 } tstate;
 
 struct br_tier {
@@ -836,7 +844,7 @@ static int serial_range(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const
 	br_rb_iter_init(&it, jp->bytes.p + lo, hi - lo, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
 	br_record r;
 	size_t bi = SIZE_MAX;
-	int64_t last_control = -1;
+	int64_t last_control = -1, rows0 = j->rows, dead0 = j->dead;
 	int n, rc = 0;
 	while (!rc && (n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
 		if (!job_record(j, jp, &r, &last_control))
@@ -855,6 +863,10 @@ static int serial_range(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const
 		br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
 	}
 	br_rb_iter_free(&it);
+	if (jp->p < j->nparts) {
+		j->prows[jp->p] += j->rows - rows0;
+		j->pdead[jp->p] += j->dead - dead0;
+	}
 	return rc;
 }
 
@@ -886,7 +898,7 @@ typedef struct unit {
 	size_t lo, hi;            /* bytes of jp->bytes: whole batches */
 	br_batch *b;              /* the slot batch rows go to (tier thread's) */
 	/* results */
-	bool done, need_serial;
+	bool done, need_serial, written;
 	int rc;
 	br_err err;
 	br_rb_builder dlqb;
@@ -907,7 +919,7 @@ typedef struct tier_pool {
 
 /* A worker: one unit's records into u->b, without touching the job or the
  * table (only reads: the job's config, the part's bytes, dlq_done). */
-static void unit_run(br_tjson *json, unit *u)
+static void unit_run(br_tjson *json, int wi, unit *u)
 {
 	job *j = u->j;
 	const job_part *jp = u->jp;
@@ -962,6 +974,12 @@ static void unit_run(br_tjson *json, unit *u)
 		br_rb_finish(&u->dlqb, &u->dlq, NULL);
 		br_rb_builder_free(&u->dlqb);
 		u->dlq_started = false;
+	}
+	/* spread mode: this worker encodes its rows into its own data file */
+	if (!u->rc && !u->need_serial && wi < j->nwfw && u->b->nrows) {
+		u->rc = br_ice_file_write(j->wfw[wi], u->b, &u->err);
+		j->wrows[wi] += u->b->nrows;
+		u->written = true;
 	}
 }
 
@@ -1064,8 +1082,39 @@ static void unit_clear(unit *u)
 	u->hi = hi;
 }
 
-/* The parallel build (see above): every part's records into the job's open
- * data file, in unit order. */
+/* Ends spread mode: the worker files that got rows join the job's files (ok),
+ * the others are removed; on failure (!ok) all are removed. */
+static int close_spread(job *j, bool ok)
+{
+	int rc = 0;
+	for (int i = 0; i < j->nwfw; i++) {
+		br_ice_file_writer *fw = j->wfw[i];
+		if (!ok || rc || !j->wrows[i]) {
+			br_ice_file_abort(fw);
+			continue;
+		}
+		br_ice_datafile *df = br_arena_alloc(&j->arena, sizeof *df);
+		if (!(rc = br_ice_file_close(fw, &j->arena, df, &j->err)))
+			add_file(j, df, 1);
+	}
+	free(j->wfw);
+	free(j->wrows);
+	j->wfw = NULL;
+	j->wrows = NULL;
+	j->nwfw = 0;
+	return rc;
+}
+
+/* A job of at least this many units per worker is spread: each worker
+ * encodes the units it parsed into a data file of its own, so Parquet
+ * encoding and zstd run on every core too (the tier thread alone could
+ * encode about as fast as two workers parse). A smaller job keeps one
+ * file, encoded in order by the tier thread. Either way all files commit
+ * together with the frontier. */
+#define SPREAD_UNITS 4
+
+/* The parallel build (see above): every part's records into the job's data
+ * file(s), dead letters in unit order. */
 static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 {
 	tier_pool *p = t->pool;
@@ -1078,6 +1127,13 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 	bool slot_init[MAX_WORKERS + 2] = { false };
 	size_t sub = 0, col = 0;
 	int rc = 0;
+	if (p->n >= 2 && nu >= (size_t)SPREAD_UNITS * (size_t)p->n) {
+		j->wfw = br_xcalloc((size_t)p->n, sizeof *j->wfw);
+		j->wrows = br_xcalloc((size_t)p->n, sizeof *j->wrows);
+		for (int i = 0; i < p->n && !rc; i++)
+			if (!(rc = br_ice_file_open(tb, NULL, &j->wfw[i], &j->err)))
+				j->nwfw++;
+	}
 	while (col < nu && !rc) {
 		for (; sub < nu && sub - col < nslots; sub++) {
 			size_t si = sub % nslots;
@@ -1098,7 +1154,8 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 		}
 		if (u->need_serial) {
 			/* the units after it were built under the old schema, whose
-			 * types the update frees: wait for them, drop them and the slots */
+			 * types the update frees: wait for them, drop them and the
+			 * slots; the worker files keep the old schema and are closed */
 			for (size_t i = col + 1; i < sub; i++) {
 				pool_wait(p, &us[i]);
 				unit_clear(&us[i]);
@@ -1108,12 +1165,13 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 				if (slot_init[i])
 					br_batch_free(&slots[i]);
 			memset(slot_init, 0, sizeof slot_init);
-			rc = serial_unit(t, tb, j, u);
+			if (!(rc = close_spread(j, true)))
+				rc = serial_unit(t, tb, j, u);
 			unit_clear(u);
 			col++;
 			continue;
 		}
-		if (u->b->nrows) {
+		if (u->b->nrows && !u->written) {
 			if (!j->fw)
 				rc = br_ice_file_open(tb, NULL, &j->fw, &j->err);
 			if (!rc)
@@ -1125,11 +1183,17 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 		}
 		j->rows += u->rows;
 		j->dead += u->dead;
+		if (u->jp->p < j->nparts) {
+			j->prows[u->jp->p] += u->rows;
+			j->pdead[u->jp->p] += u->dead;
+		}
 		unit_clear(u);
 		col++;
 	}
 	for (size_t i = col; i < sub; i++) /* after a failure: the workers must be done with them */
 		pool_wait(p, &us[i]);
+	int crc = close_spread(j, !rc);
+	rc = rc ? rc : crc;
 	for (size_t i = 0; i < nu; i++)
 		br_buf_free(&us[i].dlq);
 	for (size_t i = 0; i < nslots; i++)
@@ -1261,6 +1325,8 @@ static void job_free(job *j)
 		br_rb_builder_free(&j->dlqb);
 	br_buf_free(&j->dlq);
 	free(j->dlq_done);
+	free(j->prows);
+	free(j->pdead);
 	free(j->dlq_topic);
 	free(j->frontier);
 	free(j->loaded);
@@ -1337,6 +1403,7 @@ static void *worker_main(void *arg)
 	br_tier *t = wa->t;
 	tier_pool *p = t->pool;
 	br_tjson *json = p->json[wa->i];
+	int wa_i = wa->i;
 	char name[16];
 	snprintf(name, sizeof name, "braid-tier-w%d", wa->i);
 	free(wa);
@@ -1353,7 +1420,7 @@ static void *worker_main(void *arg)
 		if (!p->head)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->mu);
-		unit_run(json, u);
+		unit_run(json, wa_i, u);
 		pthread_mutex_lock(&p->mu);
 		u->done = true;
 		pthread_cond_broadcast(&p->done);
@@ -1525,6 +1592,8 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 	j->tot_dead = s->tot_dead;
 	j->dlq_end = s->dlq_end;
 	j->dlq_done = br_xmalloc((size_t)s->n * sizeof *j->dlq_done);
+	j->prows = br_xcalloc((size_t)s->n, sizeof *j->prows);
+	j->pdead = br_xcalloc((size_t)s->n, sizeof *j->pdead);
 	for (int32_t p = 0; p < s->n; p++)
 		j->dlq_done[p] = s->dlq_done && p < s->ndlq ? s->dlq_done[p] : -1;
 	int64_t budget = BR_MAX(t->o.max_job_bytes / np, 1 << 20);
@@ -1681,6 +1750,18 @@ static int append_dead(br_tier *t, job *j, int64_t now)
 	return 0;
 }
 
+/* Makes the per-partition counters hold n partitions. */
+static void stats_grow(tstate *s, int32_t n)
+{
+	if (n <= s->nstats)
+		return;
+	s->ptiered = br_xrealloc(s->ptiered, (size_t)n * sizeof *s->ptiered);
+	s->pdead = br_xrealloc(s->pdead, (size_t)n * sizeof *s->pdead);
+	for (int32_t i = s->nstats; i < n; i++)
+		s->ptiered[i] = s->pdead[i] = 0;
+	s->nstats = n;
+}
+
 /* Applies a job's outcome to the topic's state. Returns 1 when the job was
  * kept (waiting for its dead letters to become durable), else 0. *appended is
  * set when the log was written. */
@@ -1731,6 +1812,15 @@ static int finish(br_tier *t, job *j, int64_t now, bool *appended)
 		return 0;
 	}
 	memcpy(s->frontier, j->frontier, (size_t)j->nparts * sizeof *s->frontier);
+	stats_grow(s, s->n);
+	for (int32_t p = 0; p < j->nparts && p < s->n; p++) {
+		s->ptiered[p] += j->prows[p];
+		s->pdead[p] += j->pdead[p];
+	}
+	s->commits++;
+	for (size_t i = 0; i < j->nfiles; i++)
+		s->bytes_written += j->files[i].file_size;
+	s->last_commit_wall_ms = br_now_ms();
 	s->behind = j->more;
 	s->dlq_end = j->dlq_end;
 	s->tiered += j->rows;
@@ -1827,6 +1917,8 @@ int br_tier_poll(br_tier *t, int64_t now)
 		br_map_del(&t->topics, sl->key, sl->klen); /* leaves a tombstone: iteration goes on */
 		free(s->frontier);
 		free(s->dlq_done);
+		free(s->ptiered);
+		free(s->pdead);
 		free(s);
 	}
 	return appended ? 1 : 0;
@@ -1839,6 +1931,18 @@ bool br_tier_counts(br_tier *t, const char *topic, int64_t *tiered, int64_t *dea
 		return false;
 	*tiered = s->tiered;
 	*dead_lettered = s->dead;
+	return true;
+}
+
+bool br_tier_stats_get(br_tier *t, const char *topic, br_tier_stats *out)
+{
+	tstate *s = t ? br_map_gets(&t->topics, topic) : NULL;
+	if (!s)
+		return false;
+	stats_grow(s, s->n);
+	*out = (br_tier_stats){ .ready = s->ready, .nparts = s->n, .frontier = s->frontier, .tiered = s->ptiered,
+				.dead = s->pdead, .commits = s->commits, .bytes_written = s->bytes_written,
+				.last_commit_ms = s->last_commit_wall_ms };
 	return true;
 }
 
@@ -1875,6 +1979,8 @@ void br_tier_close(br_tier *t)
 		tstate *s = sl->val;
 		free(s->frontier);
 		free(s->dlq_done);
+		free(s->ptiered);
+		free(s->pdead);
 		free(s);
 	}
 	br_map_free(&t->topics);
