@@ -69,14 +69,16 @@
  * THREADS. The log belongs to the loop thread: br_tier_poll (loop) reads the
  * stored bytes of a job (at most max_job_bytes, at least 1 MiB per partition)
  * and the broker append time of each batch, then queues the job to the single
- * tier thread, which owns the lake, the tables and all decoding/writing, and
- * hands the job back through a done list plus the wake callback. Rows are
- * built in chunks of CHUNK_ROWS; for an unpartitioned table each full chunk
- * goes to a second, encoder thread (Parquet pages, zstd) that writes it into
- * the job's open data file while the tier thread parses the next chunk (two
- * batches alternate; the tier thread waits for the encoder before reusing
- * one), so one job still makes one file and catch-up uses both cores. Both
- * threads run at SCHED_IDLE. Not libuv's
+ * tier thread, which owns the lake and the tables, and hands the job back
+ * through a done list plus the wake callback. Decoding and parsing run on a
+ * pool of parse workers (see "parallel parse workers" below: units of
+ * CHUNK_ROWS records, collected in order; a large job spreads Parquet encoding
+ * over the workers too, one file each); partitioned tables and a server
+ * without workers take the serial path, where the tier thread parses and
+ * each full chunk goes to an encoder thread (Parquet pages, zstd) that
+ * writes it into the job's open data file while the tier thread parses the
+ * next one. Every file of a job is published by its one commit. All these
+ * threads run at SCHED_IDLE (or the --tier-priority given). Not libuv's
  * pool: the broker's fsyncs run there and must never queue behind a Parquet
  * write. One job per topic is in flight at a time, so commits of a table are
  * serial and the loop's frontier copy is the table's. A job failure (disk full,
@@ -890,6 +892,7 @@ static int serial_range(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const
  * so the cost is a few units parsed twice. */
 
 #define MAX_WORKERS 64
+#define PARALLEL_BYTES (4u << 20) /* stored bytes from which a job goes to the workers */
 
 typedef struct unit {
 	struct unit *next;        /* the pool's queue */
@@ -976,7 +979,7 @@ static void unit_run(br_tjson *json, int wi, unit *u)
 		u->dlq_started = false;
 	}
 	/* spread mode: this worker encodes its rows into its own data file */
-	if (!u->rc && !u->need_serial && wi < j->nwfw && u->b->nrows) {
+	if (!u->rc && !u->need_serial && wi >= 0 && wi < j->nwfw && u->b->nrows) {
 		u->rc = br_ice_file_write(j->wfw[wi], u->b, &u->err);
 		j->wrows[wi] += u->b->nrows;
 		u->written = true;
@@ -1003,11 +1006,26 @@ static void pool_submit(tier_pool *p, unit *u)
 	pthread_mutex_unlock(&p->mu);
 }
 
-static void pool_wait(tier_pool *p, unit *u)
+/* Waits for unit u; meanwhile the tier thread runs queued units itself (with
+ * json, its own parser), so a job never stalls on a handoff to a worker that
+ * the scheduler has not woken yet (SCHED_IDLE workers on a busy machine). */
+static void pool_wait(tier_pool *p, br_tjson *json, unit *u)
 {
 	pthread_mutex_lock(&p->mu);
-	while (!u->done)
-		pthread_cond_wait(&p->done, &p->mu);
+	while (!u->done) {
+		unit *q = json ? p->head : NULL;
+		if (!q) {
+			pthread_cond_wait(&p->done, &p->mu);
+			continue;
+		}
+		p->head = q->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		unit_run(json, -1, q);
+		pthread_mutex_lock(&p->mu);
+		q->done = true;
+	}
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -1146,7 +1164,7 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 			pool_submit(p, &us[sub]);
 		}
 		unit *u = &us[col];
-		pool_wait(p, u);
+		pool_wait(p, t->json, u);
 		if (u->rc) {
 			rc = u->rc;
 			j->err = u->err;
@@ -1157,7 +1175,7 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 			 * types the update frees: wait for them, drop them and the
 			 * slots; the worker files keep the old schema and are closed */
 			for (size_t i = col + 1; i < sub; i++) {
-				pool_wait(p, &us[i]);
+				pool_wait(p, t->json, &us[i]);
 				unit_clear(&us[i]);
 			}
 			sub = col + 1;
@@ -1191,7 +1209,7 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 		col++;
 	}
 	for (size_t i = col; i < sub; i++) /* after a failure: the workers must be done with them */
-		pool_wait(p, &us[i]);
+		pool_wait(p, t->json, &us[i]);
 	int crc = close_spread(j, !rc);
 	rc = rc ? rc : crc;
 	for (size_t i = 0; i < nu; i++)
@@ -1215,7 +1233,7 @@ static int run_tier(br_tier *t, job *j)
 	int rc = get_table(t, j, &tb);
 	if (rc)
 		return rc;
-	if (j->mode == MODE_JSON && !t->json)
+	if (!t->json) /* also kv mode: the tier thread runs queued units while it waits */
 		t->json = br_tjson_new();
 	/* the stored bytes, read here rather than on the loop thread */
 	for (size_t k = 0; k < j->njparts && !rc; k++) {
@@ -1227,7 +1245,12 @@ static int run_tier(br_tier *t, job *j)
 				br_errctx(&j->err, "tier: %s/%d", j->topic, jp->p);
 		}
 	}
-	bool parallel = t->pool && !*br_ice_table_partition(tb);
+	/* a small job (steady state: one commit interval of records) stays on
+	 * the tier thread: handing it to workers would only add wake-ups */
+	size_t bytes = 0;
+	for (size_t k = 0; k < j->njparts; k++)
+		bytes += j->parts[k].bytes.len;
+	bool parallel = t->pool && !*br_ice_table_partition(tb) && bytes >= PARALLEL_BYTES;
 	if (!rc && parallel)
 		rc = run_parallel(t, tb, j);
 	br_batch b;
