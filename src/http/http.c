@@ -14,7 +14,9 @@
  * completing a request is closed (slowloris); at most max_conns connections
  * are open (more are closed at accept); every response says Connection: close
  * and the connection is shut down after it, so a client cannot pipeline an
- * unbounded queue of responses. Responses are built whole in memory: the
+ * unbounded queue of responses (what it still sends is read and dropped for
+ * up to LINGER_MS, so the kernel does not reset the connection before the
+ * client read the response). Responses are built whole in memory: the
  * metrics page is O(topics x partitions) lines.
  *
  * ENDPOINTS: GET/HEAD /metrics (Prometheus text format 0.0.4, metrics.c),
@@ -172,6 +174,8 @@ int br_http_parse(const uint8_t *p, size_t n, br_http_req *r)
 
 /* ------------------------------------------------------------------ server */
 
+#define LINGER_MS 2000
+
 typedef struct hconn {
 	uv_tcp_t tcp;         /* first: the handle's address is the hconn's */
 	uv_timer_t timer;
@@ -232,14 +236,38 @@ static void conn_close(hconn *c)
 	uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
 }
 
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_idle(uv_timer_t *t);
+
+static void on_shutdown(uv_shutdown_t *sd, int status)
+{
+	hconn *c = sd->data;
+	free(sd);
+	if (status || c->closing)
+		return conn_close(c);
+	/* lingering close: read and drop what the client still sends until it
+	 * closes or LINGER_MS pass, so unread request bytes do not make the
+	 * kernel reset the connection before the client read our response */
+	uv_timer_start(&c->timer, on_idle, LINGER_MS, 0);
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
 static void on_write(uv_write_t *w, int status)
 {
 	hwrite *hw = (hwrite *)w;
 	br_buf_free(&hw->data);
 	hconn *c = hw->c;
 	free(hw);
-	(void)status;
-	conn_close(c); /* Connection: close — one response per connection */
+	if (status || c->closing)
+		return conn_close(c);
+	/* Connection: close — one response per connection; FIN first */
+	uv_shutdown_t *sd = br_xmalloc(sizeof *sd);
+	sd->data = c;
+	if (uv_shutdown(sd, (uv_stream_t *)&c->tcp, on_shutdown)) {
+		free(sd);
+		conn_close(c);
+	}
 }
 
 static const char *reason_of(int status)
@@ -315,6 +343,8 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
 	hconn *c = h->data;
 	(void)hint;
+	if (c->answered)
+		c->inlen = 0; /* lingering: input is dropped */
 	*b = uv_buf_init((char *)c->in + c->inlen, (unsigned)(sizeof c->in - c->inlen));
 }
 
@@ -324,10 +354,12 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	(void)buf;
 	if (n == UV_ENOBUFS || n == 0)
 		return;
-	if (n < 0 || c->answered) {
+	if (n < 0) {
 		conn_close(c);
 		return;
 	}
+	if (c->answered)
+		return; /* lingering after the response: dropped */
 	c->inlen += (size_t)n;
 	br_http_req r;
 	int rc = br_http_parse(c->in, c->inlen, &r);

@@ -56,6 +56,8 @@ def raw(port, data, read_timeout=3.0):
                 c = s.recv(65536)
             except socket.timeout:
                 return got, False
+            except ConnectionResetError:
+                return got, True
             if not c:
                 return got, True
             got += c
