@@ -1164,7 +1164,9 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 			pool_submit(p, &us[sub]);
 		}
 		unit *u = &us[col];
-		pool_wait(p, t->json, u);
+		/* spread: the workers keep both cores busy; the tier thread
+		 * helping would only add a file and a third runnable thread */
+		pool_wait(p, j->nwfw ? NULL : t->json, u);
 		if (u->rc) {
 			rc = u->rc;
 			j->err = u->err;
