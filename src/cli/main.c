@@ -75,6 +75,8 @@ static void serve_usage(FILE *f)
 	        "  --tier-priority P        CPU priority of the tiering threads: idle (default: only CPU that produce and\n"
 	        "                           fetch leave idle; the lake lags under saturation), low (nice 10) or normal\n"
 	        "  --tier-threads N         tiering parse workers (default 0 = one per CPU; -1 = parse on the tier thread)\n"
+	        "  --tier-spread            catch-up jobs: each parse worker also encodes a Parquet file of its own\n"
+	        "                           (more CPU; default: the tier thread encodes one file per job)\n"
 	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
 	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
 	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
@@ -127,7 +129,7 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
-	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_TIERTHR };
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_TIERTHR, O_TIERSPREAD };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
@@ -135,6 +137,7 @@ static int cmd_serve(int argc, char **argv)
 		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
 		{ "no-tiering", no_argument, 0, O_NOTIER }, { "tier-priority", required_argument, 0, O_TIERPRIO },
 		{ "tier-threads", required_argument, 0, O_TIERTHR },
+		{ "tier-spread", no_argument, 0, O_TIERSPREAD },
 		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
@@ -211,6 +214,7 @@ static int cmd_serve(int argc, char **argv)
 				return bad_value("--tier-threads", optarg);
 			o.tier_threads = (int)v;
 			break;
+		case O_TIERSPREAD: o.tier_spread = true; break; /* tier hook */
 		case O_PARTS:
 			if ((v = atoll(optarg)) < 1 || v > 100000)
 				return bad_value("--default-partitions", optarg);

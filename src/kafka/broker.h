@@ -33,6 +33,7 @@ typedef struct br_broker_opts {
 	bool tiering;                /* topics -> Iceberg tables (src/tier); default true */
 	int tier_priority;           /* BR_TIER_IDLE (default), BR_TIER_LOW, BR_TIER_NORMAL (tier/tier.h) */
 	int tier_threads;            /* tiering parse workers: 0 = one per CPU, -1 = none (tier/tier.h) */
+	bool tier_spread;            /* catch-up: workers encode a file each (tier/tier.h) */
 	br_log_opts log;             /* topic defaults */
 } br_broker_opts;
 

@@ -798,7 +798,7 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	uv_async_init(&b->loop, &b->tier_async, on_tier_async);
 	b->tier_async.data = b;
 	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b, .priority = b->o.tier_priority,
-			    .threads = b->o.tier_threads };
+			    .threads = b->o.tier_threads, .spread = b->o.tier_spread };
 	if (b->o.tiering && (rc = br_tier_open(&b->tier, b->log, &to, err))) {
 		br_broker_close(b);
 		return rc;

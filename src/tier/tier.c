@@ -72,8 +72,9 @@
  * tier thread, which owns the lake and the tables, and hands the job back
  * through a done list plus the wake callback. Decoding and parsing run on a
  * pool of parse workers (see "parallel parse workers" below: units of
- * CHUNK_ROWS records, collected in order; a large job spreads Parquet encoding
- * over the workers too, one file each); partitioned tables and a server
+ * CHUNK_ROWS records, collected in order; with --tier-spread a large job
+ * spreads Parquet encoding over the workers too, one file each); small
+ * jobs, partitioned tables and a server
  * without workers take the serial path, where the tier thread parses and
  * each full chunk goes to an encoder thread (Parquet pages, zstd) that
  * writes it into the job's open data file while the tier thread parses the
@@ -1123,12 +1124,16 @@ static int close_spread(job *j, bool ok)
 	return rc;
 }
 
-/* A job of at least this many units per worker is spread: each worker
- * encodes the units it parsed into a data file of its own, so Parquet
- * encoding and zstd run on every core too (the tier thread alone could
- * encode about as fast as two workers parse). A smaller job keeps one
- * file, encoded in order by the tier thread. Either way all files commit
- * together with the frontier. */
+/* With br_tier_opts.spread (braid serve --tier-spread), a job of at least
+ * this many units per worker is spread: each worker encodes the units it
+ * parsed into a data file of its own, so Parquet encoding and zstd run on
+ * every core too (in ordered mode the tier thread encodes, and encoding is
+ * the larger half of the per-record cost). Not the default: several writers
+ * each build their own dictionaries and page buffers, which cost 10-35% more
+ * CPU in the loaded-machine measurements (docs/PERFORMANCE.md), and CPU is
+ * what a shared machine lacks. Otherwise a job keeps one file, encoded in
+ * unit order by the tier thread. Either way all files commit together with
+ * the frontier. */
 #define SPREAD_UNITS 4
 
 /* The parallel build (see above): every part's records into the job's data
@@ -1145,7 +1150,7 @@ static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
 	bool slot_init[MAX_WORKERS + 2] = { false };
 	size_t sub = 0, col = 0;
 	int rc = 0;
-	if (p->n >= 2 && nu >= (size_t)SPREAD_UNITS * (size_t)p->n) {
+	if (t->o.spread && p->n >= 2 && nu >= (size_t)SPREAD_UNITS * (size_t)p->n) {
 		j->wfw = br_xcalloc((size_t)p->n, sizeof *j->wfw);
 		j->wrows = br_xcalloc((size_t)p->n, sizeof *j->wrows);
 		for (int i = 0; i < p->n && !rc; i++)

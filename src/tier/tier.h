@@ -34,6 +34,8 @@ typedef struct br_tier_opts {
 	int priority;                /* of the tier threads: BR_TIER_IDLE (0, default), _LOW, _NORMAL */
 	int threads;                 /* JSON/record parse workers; 0 = one per online CPU, < 0 = none
 	                              * (the tier thread parses, as for partitioned tables) */
+	bool spread;                 /* catch-up jobs: each worker also encodes its own data file (see
+	                              * tier.c; costs 10-35% more CPU in the measurements so far) */
 } br_tier_opts;
 
 /* Tier thread priorities. IDLE (SCHED_IDLE) runs tiering only on CPU nothing

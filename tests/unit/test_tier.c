@@ -260,7 +260,7 @@ static void open_all(fx *x)
 	if (br_log_open(&x->log, &o, &err))
 		fail_msg("%s", err.msg);
 	free(ld);
-	br_tier_opts to = { .data_dir = x->dir };
+	br_tier_opts to = { .data_dir = x->dir, .spread = true }; /* spread: test_tier_parallel covers it */
 	assert_int_equal(br_tier_open(&x->tier, x->log, &to, &err), 0);
 }
 
