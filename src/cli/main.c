@@ -13,6 +13,7 @@
 #include "kafka/broker.h"
 #include "pgwire/pgwire.h" /* pgwire */
 #include "tier/tier.h"     /* tier hook: --tier-priority */
+#include "http/http.h"     /* --http: metrics and health */
 #include "sql/sql.h"       /* pgwire */
 
 #define BRAID_VERSION "0.1.0"
@@ -52,7 +53,8 @@ static void serve_usage(FILE *f)
 	        "  --pg-password PASSWORD   require SCRAM-SHA-256 with this password (default: trust)\n"
 	        "  --pg-subscribe-buffer SIZE  a SUBSCRIBE client that lets more than SIZE bytes of changes\n"
 	        "                           wait unread is dropped with an error (default 16M)\n"
-	        "  --http HOST:PORT         HTTP listener (default 127.0.0.1:8080) — not served yet\n"
+	        "  --http HOST:PORT         HTTP listener: GET /metrics (Prometheus), /health (default 127.0.0.1:8080;\n"
+	        "                           when the default port is taken braid serves on without it; off = none)\n"
 	        "  --view-memory-limit SIZE  operator state one materialized view may hold (e.g. 512M); a view\n"
 	        "                           that outgrows it stops answering with an error (default: no limit)\n"
 	        "\n"
@@ -74,6 +76,9 @@ static void serve_usage(FILE *f)
 	        "  --no-tiering             do not turn topics into Iceberg tables (whatever braid.lake.mode says)\n"
 	        "  --tier-priority P        CPU priority of the tiering threads: idle (default: only CPU that produce and\n"
 	        "                           fetch leave idle; the lake lags under saturation), low (nice 10) or normal\n"
+	        "  --tier-threads N         tiering parse workers (default 0 = one per CPU; -1 = parse on the tier thread)\n"
+	        "  --tier-spread            catch-up jobs: each parse worker also encodes a Parquet file of its own\n"
+	        "                           (more CPU; default: the tier thread encodes one file per job)\n"
 	        "  --default-partitions N   partitions of auto-created topics (default 1)\n"
 	        "  --segment-bytes SIZE     roll a segment past SIZE (default 1G; k/M/G suffixes)\n"
 	        "  --segment-ms DURATION    roll a segment older than DURATION (default 7d; ms/s/m/h/d)\n"
@@ -126,13 +131,15 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
-	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_VIEWMEM };
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_TIERTHR, O_TIERSPREAD, O_VIEWMEM };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
 		{ "http", required_argument, 0, O_HTTP }, { "flush-ms", required_argument, 0, O_FLUSH },
 		{ "fsync-each-request", no_argument, 0, O_FSYNC }, { "no-auto-create", no_argument, 0, O_NOAUTO },
 		{ "no-tiering", no_argument, 0, O_NOTIER }, { "tier-priority", required_argument, 0, O_TIERPRIO },
+		{ "tier-threads", required_argument, 0, O_TIERTHR },
+		{ "tier-spread", no_argument, 0, O_TIERSPREAD },
 		{ "default-partitions", required_argument, 0, O_PARTS }, { "segment-bytes", required_argument, 0, O_SEGB },
 		{ "segment-ms", required_argument, 0, O_SEGMS }, { "retention-ms", required_argument, 0, O_RETMS },
 		{ "retention-bytes", required_argument, 0, O_RETB }, { "retention-check-ms", required_argument, 0, O_RETCHK },
@@ -210,6 +217,12 @@ static int cmd_serve(int argc, char **argv)
 			else
 				return bad_value("--tier-priority", optarg);
 			break;
+		case O_TIERTHR: /* tier hook */
+			if ((v = atoll(optarg)) < -1 || v > 64)
+				return bad_value("--tier-threads", optarg);
+			o.tier_threads = (int)v;
+			break;
+		case O_TIERSPREAD: o.tier_spread = true; break; /* tier hook */
 		case O_PARTS:
 			if ((v = atoll(optarg)) < 1 || v > 100000)
 				return bad_value("--default-partitions", optarg);
@@ -266,14 +279,13 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "braid serve: unexpected argument \"%s\" (see braid serve --help)\n", argv[optind]);
 		return 2;
 	}
-	const char *h, *pg_host;
+	const char *h = NULL, *pg_host;
 	int port, pg_port;
 	if (parse_hostport(pg, &pg_host, &pg_port))
 		return bad_value("--pg", pg);
-	if (parse_hostport(http, &h, &port))
+	bool http_on = strcmp(http, "off") != 0;
+	if (http_on && parse_hostport(http, &h, &port))
 		return bad_value("--http", http);
-	if (http_set)
-		br_warn("the HTTP surface is not served yet; --http is accepted and ignored");
 	signal(SIGPIPE, SIG_IGN);
 	br_err err = { 0 };
 	br_broker *b;
@@ -319,6 +331,24 @@ static int cmd_serve(int argc, char **argv)
 	/* views follow records that Kafka clients produce to tables' topics even
 	 * when no SQL statement runs (each statement also polls first) */
 	br_sql_follower *follow = br_cli_sql_follow(br_broker_loop(b), sql, 100);
+	/* HTTP: metrics and health on the same loop (reads log and tier state
+	 * without locks). An explicit --http that cannot bind stops the server;
+	 * the default port being taken (another braid) only costs the surface. */
+	br_http_server *hs = NULL;
+	if (http_on && br_http_server_start(&hs, br_broker_loop(b), h, port, NULL, b, &err)) {
+		if (http_set) {
+			fprintf(stderr, "braid serve: %s\n", err.msg);
+			br_cli_sql_follow_stop(follow);
+			br_pg_server_stop(pgs);
+			br_pg_hub_free(hub);
+			br_sql_close(sql);
+			br_broker_close(b);
+			return 1;
+		}
+		br_warn("%s; serving without HTTP (set --http)", err.msg);
+	}
+	if (hs)
+		br_info("serving HTTP on %s:%d (/metrics, /health)", h, br_http_server_port(hs));
 	br_demo *dm = NULL;
 	if (demo && br_demo_start(&dm, b, sql, &dopt, &err))
 		br_logf(BR_LOG_ERROR, "demo: %s", err.msg); /* the server itself serves on */
@@ -328,6 +358,7 @@ static int cmd_serve(int argc, char **argv)
 	int rc = br_broker_run(b, true);
 	br_demo_stop(dm);
 	br_cli_sql_follow_stop(follow);
+	br_http_server_stop(hs);
 	br_pg_server_stop(pgs);
 	br_pg_hub_free(hub);
 	unlink(addr_path);

@@ -32,6 +32,8 @@ typedef struct br_broker_opts {
 	int64_t group_initial_rebalance_delay_ms; /* default 0 (wait for more joiners) */
 	bool tiering;                /* topics -> Iceberg tables (src/tier); default true */
 	int tier_priority;           /* BR_TIER_IDLE (default), BR_TIER_LOW, BR_TIER_NORMAL (tier/tier.h) */
+	int tier_threads;            /* tiering parse workers: 0 = one per CPU, -1 = none (tier/tier.h) */
+	bool tier_spread;            /* catch-up: workers encode a file each (tier/tier.h) */
 	br_log_opts log;             /* topic defaults */
 } br_broker_opts;
 
@@ -54,6 +56,19 @@ struct uv_loop_s *br_broker_loop(br_broker *b);
  * thread, e.g. the demo generator) durable and visible: starts a group-commit
  * flush now or after the flush interval. */
 void br_broker_flush_soon(br_broker *b);
+
+/* Request counters since start, per Kafka API key below BR_KSTATS_APIS (loop
+ * thread; for the metrics page of src/http): requests, request bytes (frames
+ * with their size prefix), response bytes. */
+enum { BR_KSTATS_APIS = 80 };
+typedef struct br_broker_stats {
+	int64_t requests[BR_KSTATS_APIS];
+	int64_t bytes_in[BR_KSTATS_APIS];
+	int64_t bytes_out[BR_KSTATS_APIS];
+} br_broker_stats;
+const br_broker_stats *br_broker_stats_get(const br_broker *b);
+/* The tiering of this broker (NULL with tiering off), for metrics. */
+struct br_tier *br_broker_tier(br_broker *b);
 
 /* ---- for request handlers ---- */
 

@@ -46,6 +46,7 @@ struct br_kslot {
 	bool done;
 	br_buf out;        /* the whole response frame */
 	size_t body_start; /* where the body begins in out */
+	int16_t key;       /* metrics hook: the request's API key */
 };
 
 struct br_kconn {
@@ -108,6 +109,7 @@ struct br_broker {
 	/* tier hook: topic -> table tiering (src/tier), polled on tick_timer and woken by tier_async */
 	br_tier *tier;
 	uv_async_t tier_async;
+	br_broker_stats stats; /* metrics hook (src/http) */
 };
 
 void br_broker_opts_default(br_broker_opts *o)
@@ -123,6 +125,9 @@ void br_broker_opts_default(br_broker_opts *o)
 	o->tiering = true;
 	br_log_opts_default(&o->log);
 }
+
+const br_broker_stats *br_broker_stats_get(const br_broker *b) { return &b->stats; }
+struct br_tier *br_broker_tier(br_broker *b) { return b->tier; }
 
 br_log *br_broker_log(br_broker *b) { return b->log; }
 br_groups *br_broker_groups(br_broker *b) { return b->groups; }
@@ -200,6 +205,8 @@ static void conn_drain(br_kconn *c)
 static void slot_complete(br_kslot *s)
 {
 	br_wr_be32(s->out.p, (uint32_t)(s->out.len - 4));
+	if (s->conn && s->key >= 0 && s->key < BR_KSTATS_APIS) /* metrics hook */
+		s->conn->b->stats.bytes_out[s->key] += (int64_t)s->out.len;
 	s->done = true;
 	if (s->conn)
 		conn_drain(s->conn);
@@ -313,6 +320,11 @@ static void process_frame(br_kconn *c, uint8_t *frame, size_t len)
 	r.body = br_cur_make(cur.p + cur.pos, cur.len - cur.pos);
 	br_kslot *s = slot_new(c);
 	r.slot = s;
+	s->key = r.key;
+	if (r.key >= 0 && r.key < BR_KSTATS_APIS) { /* metrics hook */
+		b->stats.requests[r.key]++;
+		b->stats.bytes_in[r.key] += (int64_t)len + 4;
+	}
 	br_buf_be32(&s->out, 0); /* size, filled at completion */
 	br_buf_be32(&s->out, (uint32_t)r.correlation_id);
 	if (r.flex && r.key != BR_API_API_VERSIONS)
@@ -831,7 +843,8 @@ int br_broker_open(br_broker **out, const br_broker_opts *o, br_err *err)
 	/* tier hook */
 	uv_async_init(&b->loop, &b->tier_async, on_tier_async);
 	b->tier_async.data = b;
-	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b, .priority = b->o.tier_priority };
+	br_tier_opts to = { .data_dir = b->data_dir, .wake = tier_wake, .wake_arg = b, .priority = b->o.tier_priority,
+			    .threads = b->o.tier_threads, .spread = b->o.tier_spread };
 	if (b->o.tiering && (rc = br_tier_open(&b->tier, b->log, &to, err))) {
 		br_broker_close(b);
 		return rc;

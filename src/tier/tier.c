@@ -69,14 +69,17 @@
  * THREADS. The log belongs to the loop thread: br_tier_poll (loop) reads the
  * stored bytes of a job (at most max_job_bytes, at least 1 MiB per partition)
  * and the broker append time of each batch, then queues the job to the single
- * tier thread, which owns the lake, the tables and all decoding/writing, and
- * hands the job back through a done list plus the wake callback. Rows are
- * built in chunks of CHUNK_ROWS; for an unpartitioned table each full chunk
- * goes to a second, encoder thread (Parquet pages, zstd) that writes it into
- * the job's open data file while the tier thread parses the next chunk (two
- * batches alternate; the tier thread waits for the encoder before reusing
- * one), so one job still makes one file and catch-up uses both cores. Both
- * threads run at SCHED_IDLE. Not libuv's
+ * tier thread, which owns the lake and the tables, and hands the job back
+ * through a done list plus the wake callback. Decoding and parsing run on a
+ * pool of parse workers (see "parallel parse workers" below: units of
+ * CHUNK_ROWS records, collected in order; with --tier-spread a large job
+ * spreads Parquet encoding over the workers too, one file each); small
+ * jobs, partitioned tables and a server
+ * without workers take the serial path, where the tier thread parses and
+ * each full chunk goes to an encoder thread (Parquet pages, zstd) that
+ * writes it into the job's open data file while the tier thread parses the
+ * next one. Every file of a job is published by its one commit. All these
+ * threads run at SCHED_IDLE (or the --tier-priority given). Not libuv's
  * pool: the broker's fsyncs run there and must never queue behind a Parquet
  * write. One job per topic is in flight at a time, so commits of a table are
  * serial and the loop's frontier copy is the table's. A job failure (disk full,
@@ -187,6 +190,11 @@ typedef struct job {
 	int rc;
 	br_err err;
 	int64_t rows, dead;
+	int64_t dead_logged;      /* dead letters logged so far (workers count atomically) */
+	int64_t *prows, *pdead;   /* per partition (nparts): rows tiered, records dead-lettered */
+	br_ice_file_writer **wfw; /* spread mode (see run_parallel): worker i's data file */
+	int64_t *wrows;           /* rows worker i wrote into it */
+	int nwfw;
 	int64_t *loaded;          /* JOB_INIT: frontier read from the table */
 	int32_t nloaded;
 } job;
@@ -203,6 +211,10 @@ typedef struct tstate {
 	int64_t tiered, dead;         /* this process */
 	bool behind;                  /* the last job left due records behind (catch-up) */
 	int64_t tot_tiered, tot_dead; /* table life */
+	/* metrics (this process): per partition (n) and per table */
+	int64_t *ptiered, *pdead;
+	int32_t nstats;
+	int64_t commits, bytes_written, last_commit_wall_ms;
 } tstate;
 
 struct br_tier {
@@ -221,6 +233,7 @@ struct br_tier {
 	br_map tables;            /* name -> br_ice_table* */
 	br_tjson *json;
 	job *waiting;             /* loop thread: jobs whose dead letters are not durable yet */
+	struct tier_pool *pool;   /* parse workers (NULL: parse on the tier thread) */
 	/* the encoder thread: Parquet-encodes and compresses one chunk of rows
 	 * into the open data file while the tier thread parses the next */
 	struct {
@@ -483,13 +496,14 @@ static void add_meta(br_batch *b, int32_t part, const br_record *r, int64_t appe
  * headers plus the reason and the source coordinates. Batches are cut at
  * DLQ_BATCH bytes so each stays under the broker's max.message.bytes. */
 #define DLQ_BATCH (256 << 10)
-static void add_dead(job *j, int32_t part, const br_record *r, const char *reason)
+static void add_dead_to(br_rb_builder *bld, bool *started, br_buf *out, const char *topic, int32_t part,
+			const br_record *r, const char *reason)
 {
-	if (!j->dlq_started) {
+	if (!*started) {
 		br_rb_opts o;
 		br_rb_opts_default(&o);
-		br_rb_builder_init(&j->dlqb, &o);
-		j->dlq_started = true;
+		br_rb_builder_init(bld, &o);
+		*started = true;
 	}
 	br_rec_header hs[64];
 	int32_t nh = 0;
@@ -500,15 +514,30 @@ static void add_dead(job *j, int32_t part, const br_record *r, const char *reaso
 	char ps[16], os[24];
 	snprintf(ps, sizeof ps, "%d", part);
 	snprintf(os, sizeof os, "%" PRId64, r->offset);
-	const char *extra[][2] = { { "braid.dlq.reason", reason }, { "braid.source.topic", j->topic },
+	const char *extra[][2] = { { "braid.dlq.reason", reason }, { "braid.source.topic", topic },
 				   { "braid.source.partition", ps }, { "braid.source.offset", os } };
 	for (size_t i = 0; i < 4; i++)
 		hs[nh++] = (br_rec_header){ (const uint8_t *)extra[i][0], (int32_t)strlen(extra[i][0]),
 					    (const uint8_t *)extra[i][1], (int32_t)strlen(extra[i][1]) };
-	br_rb_add(&j->dlqb, r->timestamp, r->key, r->key ? r->key_len : -1, r->value, r->value ? r->value_len : -1, hs,
-		  nh);
-	if (j->dlqb.recs.len >= DLQ_BATCH)
+	br_rb_add(bld, r->timestamp, r->key, r->key ? r->key_len : -1, r->value, r->value ? r->value_len : -1, hs, nh);
+	if (bld->recs.len >= DLQ_BATCH)
+		br_rb_finish(bld, out, NULL);
+}
+
+static void add_dead(job *j, int32_t part, const br_record *r, const char *reason)
+{
+	add_dead_to(&j->dlqb, &j->dlq_started, &j->dlq, j->topic, part, r, reason);
+}
+
+/* Closes the job's open DLQ batch, so bytes appended after it keep the
+ * source order (the DLQ dedup after a crash relies on it). */
+static void finish_dead(job *j)
+{
+	if (j->dlq_started) {
 		br_rb_finish(&j->dlqb, &j->dlq, NULL);
+		br_rb_builder_free(&j->dlqb);
+		j->dlq_started = false;
+	}
 }
 
 #define CHUNK_ROWS 8192
@@ -758,6 +787,447 @@ static int commit(br_tier *t, job *j)
 	return rc;
 }
 
+/* The index of the stored batch holding offset `off` (the last batch whose
+ * base offset is <= off; 0 when none): O(log batches). */
+static size_t batch_index(const job_part *jp, int64_t off)
+{
+	size_t lo = 0, hi = jp->nbatches;
+	while (hi - lo > 1) {
+		size_t m = lo + (hi - lo) / 2;
+		if (jp->batch_base[m] <= off)
+			lo = m;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/* The broker append time of the record at `off`; *bi is the batch index of
+ * the previous record of the same range (SIZE_MAX before the first). */
+static int64_t append_time(const job_part *jp, size_t *bi, int64_t off)
+{
+	if (*bi == SIZE_MAX)
+		*bi = batch_index(jp, off);
+	while (*bi + 1 < jp->nbatches && jp->batch_base[*bi + 1] <= off)
+		(*bi)++;
+	return *bi < jp->nbatches ? jp->batch_append[*bi] : -1;
+}
+
+/* Key_value mode: one record is one row (columns 0..6). */
+static void kv_record(br_batch *b, int32_t part, const br_record *r, int64_t append_ms)
+{
+	add_meta(b, part, r, append_ms);
+	if (r->value)
+		br_col_append_bytes(&b->cols[6], r->value, (size_t)r->value_len);
+	else
+		br_col_append_null(&b->cols[6]);
+	br_batch_row_done(b, 1);
+}
+
+/* Whether the record is data of this job (in range, not a transaction marker). */
+static bool job_record(const job *j, const job_part *jp, const br_record *r, int64_t *last_control)
+{
+	if (r->offset < jp->from || r->offset >= jp->to)
+		return false;
+	if (br_rb_control(r->batch)) {
+		if (r->batch->base_offset != *last_control)
+			br_warn("tier: %s/%d: skipping control batch at offset %" PRId64 " (transactions are not tiered)",
+				j->topic, jp->p, r->batch->base_offset);
+		*last_control = r->batch->base_offset;
+		return false;
+	}
+	return true;
+}
+
+/* The serial path: the records of jp->bytes[lo, hi) into b on the tier thread
+ * (chunks streamed through the encoder thread), schema evolution included. */
+static int serial_range(br_tier *t, br_ice_table *tb, job *j, br_batch *b, const job_part *jp, size_t lo, size_t hi)
+{
+	br_rb_iter it;
+	br_rb_iter_init(&it, jp->bytes.p + lo, hi - lo, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
+	br_record r;
+	size_t bi = SIZE_MAX;
+	int64_t last_control = -1, rows0 = j->rows, dead0 = j->dead;
+	int n, rc = 0;
+	while (!rc && (n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
+		if (!job_record(j, jp, &r, &last_control))
+			continue;
+		int64_t append_ms = append_time(jp, &bi, r.offset);
+		if (j->mode == MODE_KV) {
+			kv_record(b, jp->p, &r, append_ms);
+			j->rows++;
+		} else
+			rc = json_record(t, tb, j, b, jp, &r, append_ms);
+		if (!rc)
+			rc = chunk_rows(t, tb, j, b);
+	}
+	if (!rc && n < 0) {
+		rc = n;
+		br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
+	}
+	br_rb_iter_free(&it);
+	if (jp->p < j->nparts) {
+		j->prows[jp->p] += j->rows - rows0;
+		j->pdead[jp->p] += j->dead - dead0;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------- parallel parse workers
+ *
+ * For an unpartitioned table the job's stored bytes are cut at batch
+ * boundaries into units of about CHUNK_ROWS records. A pool of parse workers
+ * (braid serve --tier-threads, default one per core) decodes and parses units
+ * in any order, each into its own batch and its own dead-letter buffer; the
+ * tier thread collects them in unit order, encodes each batch into the job's
+ * one open data file and appends its dead letters, so the file's rows, the
+ * DLQ order and the commit (files + frontier in one snapshot) are exactly
+ * those of the serial path. At most workers + 2 units are in flight (their
+ * batches are reused slot by slot), which bounds memory to a few MiB each.
+ *
+ * Schema inference: a worker that meets a record needing a schema change
+ * (new column, int widened) gives its unit back marked need_serial. The tier
+ * thread waits for the units in flight, drops their results (they were built
+ * under the old schema), runs that unit on the serial path (which evolves the
+ * schema between files) and resumes the workers after it. Evolution is rare,
+ * so the cost is a few units parsed twice. */
+
+#define MAX_WORKERS 64
+#define PARALLEL_BYTES (4u << 20) /* stored bytes from which a job goes to the workers */
+
+typedef struct unit {
+	struct unit *next;        /* the pool's queue */
+	job *j;
+	const job_part *jp;
+	size_t lo, hi;            /* bytes of jp->bytes: whole batches */
+	br_batch *b;              /* the slot batch rows go to (tier thread's) */
+	/* results */
+	bool done, need_serial, written;
+	int rc;
+	br_err err;
+	br_rb_builder dlqb;
+	bool dlq_started;
+	br_buf dlq;               /* dead letters, RecordBatch v2 bytes */
+	int64_t rows, dead;
+} unit;
+
+typedef struct tier_pool {
+	pthread_t th[MAX_WORKERS];
+	br_tjson *json[MAX_WORKERS];
+	int n;                    /* workers started */
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	unit *head, *tail;
+	bool stop;
+} tier_pool;
+
+/* A worker: one unit's records into u->b, without touching the job or the
+ * table (only reads: the job's config, the part's bytes, dlq_done). */
+static void unit_run(br_tjson *json, int wi, unit *u)
+{
+	job *j = u->j;
+	const job_part *jp = u->jp;
+	br_rb_iter it;
+	br_rb_iter_init(&it, jp->bytes.p + u->lo, u->hi - u->lo, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
+	br_record r;
+	size_t bi = SIZE_MAX;
+	int64_t last_control = -1;
+	char reason[300];
+	int n;
+	while ((n = br_rb_iter_next(&it, &r, &u->err)) == 1) {
+		if (!job_record(j, jp, &r, &last_control))
+			continue;
+		int64_t append_ms = append_time(jp, &bi, r.offset);
+		if (j->mode == MODE_KV) {
+			kv_record(u->b, jp->p, &r, append_ms);
+			u->rows++;
+			continue;
+		}
+		int rc = br_tjson_parse(json, r.value, r.value ? (size_t)r.value_len : 0, reason, sizeof reason);
+		if (!rc && j->infer) {
+			const br_ice_schema_change *ch;
+			size_t nch;
+			rc = br_tjson_infer(json, u->b->type, 6, &ch, &nch, reason, sizeof reason);
+			if (!rc && nch) {
+				u->need_serial = true;
+				break;
+			}
+		}
+		if (!rc)
+			rc = br_tjson_append(json, u->b, 6, reason, sizeof reason);
+		if (rc) {
+			u->dead++;
+			if (r.offset > (jp->p < j->nparts ? j->dlq_done[jp->p] : -1))
+				add_dead_to(&u->dlqb, &u->dlq_started, &u->dlq, j->topic, jp->p, &r, reason);
+			int64_t k = __atomic_add_fetch(&j->dead_logged, 1, __ATOMIC_RELAXED);
+			if (k <= 3 || k % 10000 == 0)
+				br_info("tier: %s/%d offset %" PRId64 " dead-lettered: %s", j->topic, jp->p, r.offset,
+					reason);
+			continue;
+		}
+		add_meta(u->b, jp->p, &r, append_ms);
+		br_batch_row_done(u->b, 1);
+		u->rows++;
+	}
+	if (n < 0) {
+		u->rc = n;
+		br_errctx(&u->err, "topic %s partition %d", j->topic, jp->p);
+	}
+	br_rb_iter_free(&it);
+	if (u->dlq_started) {
+		br_rb_finish(&u->dlqb, &u->dlq, NULL);
+		br_rb_builder_free(&u->dlqb);
+		u->dlq_started = false;
+	}
+	/* spread mode: this worker encodes its rows into its own data file */
+	if (!u->rc && !u->need_serial && wi >= 0 && wi < j->nwfw && u->b->nrows) {
+		u->rc = br_ice_file_write(j->wfw[wi], u->b, &u->err);
+		j->wrows[wi] += u->b->nrows;
+		u->written = true;
+	}
+}
+
+typedef struct worker_arg {
+	br_tier *t;
+	int i;
+} worker_arg;
+
+static void *worker_main(void *arg);
+
+static void pool_submit(tier_pool *p, unit *u)
+{
+	u->next = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->tail)
+		p->tail->next = u;
+	else
+		p->head = u;
+	p->tail = u;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Waits for unit u; meanwhile the tier thread runs queued units itself (with
+ * json, its own parser), so a job never stalls on a handoff to a worker that
+ * the scheduler has not woken yet (SCHED_IDLE workers on a busy machine). */
+static void pool_wait(tier_pool *p, br_tjson *json, unit *u)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!u->done) {
+		unit *q = json ? p->head : NULL;
+		if (!q) {
+			pthread_cond_wait(&p->done, &p->mu);
+			continue;
+		}
+		p->head = q->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		unit_run(json, -1, q);
+		pthread_mutex_lock(&p->mu);
+		q->done = true;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* Cuts a part's stored bytes into units of about CHUNK_ROWS records at batch
+ * boundaries (a header that does not parse ends the cutting: the worker's
+ * iterator then reports the error with its position). */
+static void cut_units(job *j, const job_part *jp, unit **us, size_t *nu, size_t *cap)
+{
+	const uint8_t *p = jp->bytes.p;
+	size_t len = jp->bytes.len, pos = 0;
+	while (pos < len) {
+		size_t start = pos;
+		int64_t recs = 0;
+		while (pos < len && recs < CHUNK_ROWS) {
+			br_rb_hdr h;
+			br_err e = { 0 };
+			if (br_rb_parse_header(p + pos, len - pos, pos, &h, &e)) {
+				pos = len;
+				break;
+			}
+			recs += (int64_t)h.last_offset_delta + 1;
+			pos += br_rb_size(&h);
+		}
+		if (*nu == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*us = br_xrealloc(*us, *cap * sizeof **us);
+		}
+		unit *u = &(*us)[(*nu)++];
+		memset(u, 0, sizeof *u);
+		u->j = j;
+		u->jp = jp;
+		u->lo = start;
+		u->hi = pos;
+	}
+}
+
+/* A unit whose worker met a schema change, run on the serial path: its rows
+ * end up in the open data file (or the files the evolution closed). */
+static int serial_unit(br_tier *t, br_ice_table *tb, job *j, unit *u)
+{
+	br_batch b;
+	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
+	int rc = serial_range(t, tb, j, &b, u->jp, u->lo, u->hi);
+	if (j->fw) {
+		int erc = enc_wait(t, j);
+		rc = rc ? rc : erc;
+	}
+	drop_spare(j);
+	if (!rc && b.nrows) {
+		if (!j->fw)
+			rc = br_ice_file_open(tb, NULL, &j->fw, &j->err);
+		if (!rc)
+			rc = br_ice_file_write(j->fw, &b, &j->err);
+	}
+	br_batch_free(&b);
+	finish_dead(j);
+	return rc;
+}
+
+static void unit_clear(unit *u)
+{
+	br_buf_free(&u->dlq);
+	br_batch *b = u->b;
+	job *j = u->j;
+	const job_part *jp = u->jp;
+	size_t lo = u->lo, hi = u->hi;
+	memset(u, 0, sizeof *u);
+	u->b = b;
+	u->j = j;
+	u->jp = jp;
+	u->lo = lo;
+	u->hi = hi;
+}
+
+/* Ends spread mode: the worker files that got rows join the job's files (ok),
+ * the others are removed; on failure (!ok) all are removed. */
+static int close_spread(job *j, bool ok)
+{
+	int rc = 0;
+	for (int i = 0; i < j->nwfw; i++) {
+		br_ice_file_writer *fw = j->wfw[i];
+		if (!ok || rc || !j->wrows[i]) {
+			br_ice_file_abort(fw);
+			continue;
+		}
+		br_ice_datafile *df = br_arena_alloc(&j->arena, sizeof *df);
+		if (!(rc = br_ice_file_close(fw, &j->arena, df, &j->err)))
+			add_file(j, df, 1);
+	}
+	free(j->wfw);
+	free(j->wrows);
+	j->wfw = NULL;
+	j->wrows = NULL;
+	j->nwfw = 0;
+	return rc;
+}
+
+/* With br_tier_opts.spread (braid serve --tier-spread), a job of at least
+ * this many units per worker is spread: each worker encodes the units it
+ * parsed into a data file of its own, so Parquet encoding and zstd run on
+ * every core too (in ordered mode the tier thread encodes, and encoding is
+ * the larger half of the per-record cost). Not the default: several writers
+ * each build their own dictionaries and page buffers, which cost 10-35% more
+ * CPU in the loaded-machine measurements (docs/PERFORMANCE.md), and CPU is
+ * what a shared machine lacks. Otherwise a job keeps one file, encoded in
+ * unit order by the tier thread. Either way all files commit together with
+ * the frontier. */
+#define SPREAD_UNITS 4
+
+/* The parallel build (see above): every part's records into the job's data
+ * file(s), dead letters in unit order. */
+static int run_parallel(br_tier *t, br_ice_table *tb, job *j)
+{
+	tier_pool *p = t->pool;
+	unit *us = NULL;
+	size_t nu = 0, cap = 0;
+	for (size_t k = 0; k < j->njparts; k++)
+		cut_units(j, &j->parts[k], &us, &nu, &cap);
+	size_t nslots = (size_t)p->n + 2;
+	br_batch slots[MAX_WORKERS + 2];
+	bool slot_init[MAX_WORKERS + 2] = { false };
+	size_t sub = 0, col = 0;
+	int rc = 0;
+	if (t->o.spread && p->n >= 2 && nu >= (size_t)SPREAD_UNITS * (size_t)p->n) {
+		j->wfw = br_xcalloc((size_t)p->n, sizeof *j->wfw);
+		j->wrows = br_xcalloc((size_t)p->n, sizeof *j->wrows);
+		for (int i = 0; i < p->n && !rc; i++)
+			if (!(rc = br_ice_file_open(tb, NULL, &j->wfw[i], &j->err)))
+				j->nwfw++;
+	}
+	while (col < nu && !rc) {
+		for (; sub < nu && sub - col < nslots; sub++) {
+			size_t si = sub % nslots;
+			if (!slot_init[si])
+				br_batch_init(&slots[si], br_ice_table_schema(tb)->root, false);
+			else
+				br_batch_reset(&slots[si]);
+			slot_init[si] = true;
+			us[sub].b = &slots[si];
+			pool_submit(p, &us[sub]);
+		}
+		unit *u = &us[col];
+		/* spread: the workers keep both cores busy; the tier thread
+		 * helping would only add a file and a third runnable thread */
+		pool_wait(p, j->nwfw ? NULL : t->json, u);
+		if (u->rc) {
+			rc = u->rc;
+			j->err = u->err;
+			break;
+		}
+		if (u->need_serial) {
+			/* the units after it were built under the old schema, whose
+			 * types the update frees: wait for them, drop them and the
+			 * slots; the worker files keep the old schema and are closed */
+			for (size_t i = col + 1; i < sub; i++) {
+				pool_wait(p, t->json, &us[i]);
+				unit_clear(&us[i]);
+			}
+			sub = col + 1;
+			for (size_t i = 0; i < nslots; i++)
+				if (slot_init[i])
+					br_batch_free(&slots[i]);
+			memset(slot_init, 0, sizeof slot_init);
+			if (!(rc = close_spread(j, true)))
+				rc = serial_unit(t, tb, j, u);
+			unit_clear(u);
+			col++;
+			continue;
+		}
+		if (u->b->nrows && !u->written) {
+			if (!j->fw)
+				rc = br_ice_file_open(tb, NULL, &j->fw, &j->err);
+			if (!rc)
+				rc = br_ice_file_write(j->fw, u->b, &j->err);
+		}
+		if (u->dlq.len) {
+			finish_dead(j);
+			br_buf_put(&j->dlq, u->dlq.p, u->dlq.len);
+		}
+		j->rows += u->rows;
+		j->dead += u->dead;
+		if (u->jp->p < j->nparts) {
+			j->prows[u->jp->p] += u->rows;
+			j->pdead[u->jp->p] += u->dead;
+		}
+		unit_clear(u);
+		col++;
+	}
+	for (size_t i = col; i < sub; i++) /* after a failure: the workers must be done with them */
+		pool_wait(p, t->json, &us[i]);
+	int crc = close_spread(j, !rc);
+	rc = rc ? rc : crc;
+	for (size_t i = 0; i < nu; i++)
+		br_buf_free(&us[i].dlq);
+	for (size_t i = 0; i < nslots; i++)
+		if (slot_init[i])
+			br_batch_free(&slots[i]);
+	free(us);
+	return rc;
+}
+
 static int run_tier(br_tier *t, job *j)
 {
 	if (j->phase == PHASE_COMMIT) {
@@ -770,58 +1240,30 @@ static int run_tier(br_tier *t, job *j)
 	int rc = get_table(t, j, &tb);
 	if (rc)
 		return rc;
-	if (j->mode == MODE_JSON && !t->json)
+	if (!t->json) /* also kv mode: the tier thread runs queued units while it waits */
 		t->json = br_tjson_new();
-	br_batch b;
-	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
+	/* the stored bytes, read here rather than on the loop thread */
 	for (size_t k = 0; k < j->njparts && !rc; k++) {
 		job_part *jp = &j->parts[k];
-		if (jp->plan.nspans) { /* the stored bytes, read here rather than on the loop thread */
+		if (jp->plan.nspans) {
 			rc = br_read_plan_exec(&jp->plan, &jp->bytes, &j->err);
 			br_read_plan_free(&jp->plan);
-			if (rc) {
+			if (rc)
 				br_errctx(&j->err, "tier: %s/%d", j->topic, jp->p);
-				break;
-			}
 		}
-		br_rb_iter it;
-		br_rb_iter_init(&it, jp->bytes.p, jp->bytes.len, MAX_UNCOMPRESSED, BR_RB_SKIP_CRC);
-		br_record r;
-		size_t bi = 0;
-		int64_t last_control = -1;
-		int n;
-		while (!rc && (n = br_rb_iter_next(&it, &r, &j->err)) == 1) {
-			if (r.offset < jp->from || r.offset >= jp->to)
-				continue;
-			if (br_rb_control(r.batch)) {
-				if (r.batch->base_offset != last_control)
-					br_warn("tier: %s/%d: skipping control batch at offset %" PRId64
-						" (transactions are not tiered)", j->topic, jp->p, r.batch->base_offset);
-				last_control = r.batch->base_offset;
-				continue;
-			}
-			while (bi + 1 < jp->nbatches && jp->batch_base[bi + 1] <= r.offset)
-				bi++;
-			int64_t append_ms = bi < jp->nbatches ? jp->batch_append[bi] : -1;
-			if (j->mode == MODE_KV) {
-				add_meta(&b, jp->p, &r, append_ms);
-				if (r.value)
-					br_col_append_bytes(&b.cols[6], r.value, (size_t)r.value_len);
-				else
-					br_col_append_null(&b.cols[6]);
-				br_batch_row_done(&b, 1);
-				j->rows++;
-			} else
-				rc = json_record(t, tb, j, &b, jp, &r, append_ms);
-			if (!rc)
-				rc = chunk_rows(t, tb, j, &b);
-		}
-		if (!rc && n < 0) {
-			rc = n;
-			br_errctx(&j->err, "topic %s partition %d", j->topic, jp->p);
-		}
-		br_rb_iter_free(&it);
 	}
+	/* a small job (steady state: one commit interval of records) stays on
+	 * the tier thread: handing it to workers would only add wake-ups */
+	size_t bytes = 0;
+	for (size_t k = 0; k < j->njparts; k++)
+		bytes += j->parts[k].bytes.len;
+	bool parallel = t->pool && !*br_ice_table_partition(tb) && bytes >= PARALLEL_BYTES;
+	if (!rc && parallel)
+		rc = run_parallel(t, tb, j);
+	br_batch b;
+	br_batch_init(&b, br_ice_table_schema(tb)->root, false);
+	for (size_t k = 0; k < j->njparts && !rc && !parallel; k++)
+		rc = serial_range(t, tb, j, &b, &j->parts[k], 0, j->parts[k].bytes.len);
 	if (!rc)
 		rc = flush_rows(t, tb, j, &b);
 	if (rc && j->fw) {
@@ -831,11 +1273,8 @@ static int run_tier(br_tier *t, job *j)
 	}
 	drop_spare(j);
 	br_batch_free(&b);
-	if (!rc && j->dlq_started) {
-		br_rb_finish(&j->dlqb, &j->dlq, NULL);
-		br_rb_builder_free(&j->dlqb);
-		j->dlq_started = false;
-	}
+	if (!rc)
+		finish_dead(j);
 	if (!rc && j->dlq.len) {
 		j->phase = PHASE_DLQ; /* the loop appends the dead letters, then sends the job back */
 		return 0;
@@ -916,6 +1355,8 @@ static void job_free(job *j)
 		br_rb_builder_free(&j->dlqb);
 	br_buf_free(&j->dlq);
 	free(j->dlq_done);
+	free(j->prows);
+	free(j->pdead);
 	free(j->dlq_topic);
 	free(j->frontier);
 	free(j->loaded);
@@ -986,6 +1427,91 @@ static int config_guard(void *arg, const br_topic *tp, const char *key, const ch
 	return 0;
 }
 
+static void *worker_main(void *arg)
+{
+	worker_arg *wa = arg;
+	br_tier *t = wa->t;
+	tier_pool *p = t->pool;
+	br_tjson *json = p->json[wa->i];
+	int wa_i = wa->i;
+	char name[16];
+	snprintf(name, sizeof name, "braid-tier-w%d", wa->i);
+	free(wa);
+	pthread_setname_np(pthread_self(), name);
+	lower_priority(t);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->stop)
+			break;
+		unit *u = p->head;
+		p->head = u->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		unit_run(json, wa_i, u);
+		pthread_mutex_lock(&p->mu);
+		u->done = true;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void pool_stop(br_tier *t)
+{
+	tier_pool *p = t->pool;
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++) {
+		pthread_join(p->th[i], NULL);
+		br_tjson_free(p->json[i]);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p);
+	t->pool = NULL;
+}
+
+/* Starts n parse workers (0: one per online CPU). Without any, the tier
+ * thread parses (the serial path): n < 0. */
+static void pool_start(br_tier *t, int n)
+{
+	if (n < 0)
+		return;
+	if (n == 0) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		n = c > 0 ? (int)c : 1;
+	}
+	n = BR_MIN(n, MAX_WORKERS);
+	tier_pool *p = br_xcalloc(1, sizeof *p);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	t->pool = p;
+	for (int i = 0; i < n; i++) {
+		worker_arg *wa = br_xmalloc(sizeof *wa);
+		*wa = (worker_arg){ t, i };
+		p->json[i] = br_tjson_new();
+		if (pthread_create(&p->th[i], NULL, worker_main, wa)) {
+			free(wa);
+			br_tjson_free(p->json[i]);
+			break;
+		}
+		p->n++;
+	}
+	if (!p->n) {
+		br_warn("tier: cannot start parse workers; parsing on the tier thread");
+		pool_stop(t);
+	}
+}
+
 int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 {
 	br_tier *t = br_xcalloc(1, sizeof *t);
@@ -1008,6 +1534,7 @@ int br_tier_open(br_tier **out, br_log *log, const br_tier_opts *o, br_err *err)
 	t->enc.started = pthread_create(&t->enc.thread, NULL, enc_main, t) == 0;
 	if (!t->enc.started)
 		br_warn("tier: cannot start the encoder thread; encoding on the tier thread");
+	pool_start(t, o->threads);
 	br_log_set_retention_guard(log, retain_from, t);
 	br_log_set_config_guard(log, config_guard, t);
 	*out = t;
@@ -1095,6 +1622,8 @@ static job *build_job(br_tier *t, tstate *s, br_topic *tp, int mode)
 	j->tot_dead = s->tot_dead;
 	j->dlq_end = s->dlq_end;
 	j->dlq_done = br_xmalloc((size_t)s->n * sizeof *j->dlq_done);
+	j->prows = br_xcalloc((size_t)s->n, sizeof *j->prows);
+	j->pdead = br_xcalloc((size_t)s->n, sizeof *j->pdead);
 	for (int32_t p = 0; p < s->n; p++)
 		j->dlq_done[p] = s->dlq_done && p < s->ndlq ? s->dlq_done[p] : -1;
 	int64_t budget = BR_MAX(t->o.max_job_bytes / np, 1 << 20);
@@ -1251,6 +1780,18 @@ static int append_dead(br_tier *t, job *j, int64_t now)
 	return 0;
 }
 
+/* Makes the per-partition counters hold n partitions. */
+static void stats_grow(tstate *s, int32_t n)
+{
+	if (n <= s->nstats)
+		return;
+	s->ptiered = br_xrealloc(s->ptiered, (size_t)n * sizeof *s->ptiered);
+	s->pdead = br_xrealloc(s->pdead, (size_t)n * sizeof *s->pdead);
+	for (int32_t i = s->nstats; i < n; i++)
+		s->ptiered[i] = s->pdead[i] = 0;
+	s->nstats = n;
+}
+
 /* Applies a job's outcome to the topic's state. Returns 1 when the job was
  * kept (waiting for its dead letters to become durable), else 0. *appended is
  * set when the log was written. */
@@ -1301,6 +1842,15 @@ static int finish(br_tier *t, job *j, int64_t now, bool *appended)
 		return 0;
 	}
 	memcpy(s->frontier, j->frontier, (size_t)j->nparts * sizeof *s->frontier);
+	stats_grow(s, s->n);
+	for (int32_t p = 0; p < j->nparts && p < s->n; p++) {
+		s->ptiered[p] += j->prows[p];
+		s->pdead[p] += j->pdead[p];
+	}
+	s->commits++;
+	for (size_t i = 0; i < j->nfiles; i++)
+		s->bytes_written += j->files[i].file_size;
+	s->last_commit_wall_ms = br_now_ms();
 	s->behind = j->more;
 	s->dlq_end = j->dlq_end;
 	s->tiered += j->rows;
@@ -1397,6 +1947,8 @@ int br_tier_poll(br_tier *t, int64_t now)
 		br_map_del(&t->topics, sl->key, sl->klen); /* leaves a tombstone: iteration goes on */
 		free(s->frontier);
 		free(s->dlq_done);
+		free(s->ptiered);
+		free(s->pdead);
 		free(s);
 	}
 	return appended ? 1 : 0;
@@ -1409,6 +1961,18 @@ bool br_tier_counts(br_tier *t, const char *topic, int64_t *tiered, int64_t *dea
 		return false;
 	*tiered = s->tiered;
 	*dead_lettered = s->dead;
+	return true;
+}
+
+bool br_tier_stats_get(br_tier *t, const char *topic, br_tier_stats *out)
+{
+	tstate *s = t ? br_map_gets(&t->topics, topic) : NULL;
+	if (!s)
+		return false;
+	stats_grow(s, s->n);
+	*out = (br_tier_stats){ .ready = s->ready, .nparts = s->n, .frontier = s->frontier, .tiered = s->ptiered,
+				.dead = s->pdead, .commits = s->commits, .bytes_written = s->bytes_written,
+				.last_commit_ms = s->last_commit_wall_ms };
 	return true;
 }
 
@@ -1430,6 +1994,7 @@ void br_tier_close(br_tier *t)
 	}
 	pthread_mutex_destroy(&t->enc.mu);
 	pthread_cond_destroy(&t->enc.cv);
+	pool_stop(t);
 	br_log_set_retention_guard(t->log, NULL, NULL);
 	br_log_set_config_guard(t->log, NULL, NULL);
 	job *lists[3] = { t->queue, t->done, t->waiting };
@@ -1444,6 +2009,8 @@ void br_tier_close(br_tier *t)
 		tstate *s = sl->val;
 		free(s->frontier);
 		free(s->dlq_done);
+		free(s->ptiered);
+		free(s->pdead);
 		free(s);
 	}
 	br_map_free(&t->topics);

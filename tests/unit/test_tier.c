@@ -260,7 +260,7 @@ static void open_all(fx *x)
 	if (br_log_open(&x->log, &o, &err))
 		fail_msg("%s", err.msg);
 	free(ld);
-	br_tier_opts to = { .data_dir = x->dir };
+	br_tier_opts to = { .data_dir = x->dir, .spread = true }; /* spread: test_tier_parallel covers it */
 	assert_int_equal(br_tier_open(&x->tier, x->log, &to, &err), 0);
 }
 
@@ -448,6 +448,87 @@ static void test_tier_end_to_end(void **state)
 	br_remove_tree(x.dir, NULL);
 }
 
+/* A catch-up job big enough for the parse workers (> 4 MiB stored, > 8
+ * units: spread over one file per worker on 2+ CPUs), with a new column
+ * midway, an int widened later and bad records throughout: every record ends
+ * up once in the table or the DLQ, in one commit, and the stats count them. */
+static void test_tier_parallel(void **state)
+{
+	(void)state;
+	fx x = { 0 };
+	strcpy(x.dir, "/tmp/braid-test-tier-XXXXXX");
+	assert_non_null(mkdtemp(x.dir));
+	open_all(&x);
+	const char *off[] = { "braid.lake.mode", "off" };
+	assert_int_equal(br_log_create_topic(x.log, "big", 1, off, 1, NULL), 0);
+	enum { N = 90000, BATCH = 1000 };
+	char *vals[BATCH];
+	int64_t want_sum = 0, want_rows = 0, want_dead = 0;
+	char pad[101];
+	memset(pad, 'p', 100);
+	pad[100] = 0;
+	for (int base = 0; base < N; base += BATCH) {
+		for (int i = 0; i < BATCH; i++) {
+			int64_t k = base + i;
+			int64_t id = k >= 60000 ? k + 3000000000LL : k;
+			if (k % 997 == 0) {
+				vals[i] = br_xstrdup("oops");
+				want_dead++;
+			} else {
+				vals[i] = k >= 40000 ? br_xasprintf("{\"id\": %" PRId64 ", \"pad\": \"%s\", \"b\": %d}", id, pad, i)
+						     : br_xasprintf("{\"id\": %" PRId64 ", \"pad\": \"%s\"}", id, pad);
+				want_sum += id;
+				want_rows++;
+			}
+		}
+		produce(x.log, "big", 0, (const char *const *)vals, BATCH);
+		for (int i = 0; i < BATCH; i++)
+			free(vals[i]);
+	}
+	const char *on[] = { "braid.lake.mode", "json", "braid.lake.schema", "infer" };
+	br_err e = { 0 };
+	assert_int_equal(br_log_set_configs(x.log, "big", on, 2, true, &e), 0);
+	wait_frontier(&x, "big", N);
+	int64_t sum = 0;
+	assert_int_equal(count_rows(x.dir, "big", &sum, "id"), want_rows);
+	assert_int_equal(sum, want_sum);
+	assert_int_equal(dlq_count(x.log, "big.dlq"), want_dead);
+	/* the first record needed new columns, so that job ran in unit order
+	 * after its evolution; a second catch-up under the evolved schema is
+	 * spread over the workers' files (no poll while producing: one job) */
+	for (int base = N; base < 2 * N; base += BATCH) {
+		for (int i = 0; i < BATCH; i++) {
+			int64_t id = base + i + 3000000000LL;
+			vals[i] = br_xasprintf("{\"id\": %" PRId64 ", \"pad\": \"%s\", \"b\": %d}", id, pad, i);
+			want_sum += id;
+			want_rows++;
+		}
+		produce(x.log, "big", 0, (const char *const *)vals, BATCH);
+		for (int i = 0; i < BATCH; i++)
+			free(vals[i]);
+	}
+	wait_frontier(&x, "big", 2 * N);
+	sum = 0;
+	assert_int_equal(count_rows(x.dir, "big", &sum, "id"), want_rows);
+	assert_int_equal(sum, want_sum);
+	assert_int_equal(dlq_count(x.log, "big.dlq"), want_dead);
+	br_tier_stats st = { 0 };
+	for (int i = 0; i < 2000 && br_tier_stats_get(x.tier, "big", &st) && (!st.nparts || st.tiered[0] < want_rows); i++) {
+		br_tier_poll(x.tier, br_now_ms() + 100000);
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	assert_true(br_tier_stats_get(x.tier, "big", &st));
+	assert_int_equal(st.nparts, 1);
+	assert_int_equal(st.tiered[0], want_rows);
+	assert_int_equal(st.dead[0], want_dead);
+	assert_int_equal(st.frontier[0], 2 * N);
+	assert_true(st.commits >= 1);
+	assert_true(st.bytes_written > 0);
+	close_all(&x);
+	br_remove_tree(x.dir, NULL);
+}
+
 int main(void)
 {
 	br_log_level = BR_LOG_WARN;
@@ -455,7 +536,7 @@ int main(void)
 		cmocka_unit_test(test_frontier_text),     cmocka_unit_test(test_json_declared),
 		cmocka_unit_test(test_json_schema_errors), cmocka_unit_test(test_json_infer),
 		cmocka_unit_test(test_json_hostile),      cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_tier_end_to_end),
+		cmocka_unit_test(test_tier_end_to_end),  cmocka_unit_test(test_tier_parallel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
