@@ -61,6 +61,17 @@ typedef struct br_catalog_vt {
 	int (*save_view)(br_catalog *c, const char *name, const char *sql, br_err *err);
 	/* The kept views in creation order; arrays and strings malloc'd (caller frees). */
 	int (*views)(br_catalog *c, char ***names, char ***sqls, int *n);
+	/* A catalog that follows a log: per partition of a table, the next offset
+	 * not yet read (what the table, and every view over it, reflects after a
+	 * poll), and its topic's id. *next stays the catalog's, valid until the
+	 * next poll. BR_ENOTFOUND for an unknown table. */
+	int (*offsets)(br_catalog *c, const char *table, const int64_t **next, int32_t *nparts, uint8_t topic_id[16]);
+	/* Where view checkpoints are kept (sql/checkpoint.h), NULL for none. */
+	const char *(*ckpt_path)(br_catalog *c);
+	/* The checkpoint found at open, reduced to the tables whose load stopped
+	 * at its offsets (their later records reach views at the first poll).
+	 * Ownership passes to the caller; NULL when there is none. */
+	struct br_sql_ckpt *(*take_ckpt)(br_catalog *c);
 } br_catalog_vt;
 
 struct br_catalog {
