@@ -256,3 +256,230 @@ void br_ckpt_finish(br_ckpt_writer *w, int64_t now_ms, br_buf *out)
 	br_buf_reset(&w->views);
 	w->ntables = w->nviews = 0;
 }
+
+/* ------------------------------------------------------ the session side
+ *
+ * WHEN. After every poll (br_sql_poll: the follower's 100 ms timer and every
+ * statement) br_sql_ckpt_maybe writes one when interval_ms passed since the
+ * last or when the catalog read `records` records since (the sum of its
+ * tables' offsets moved that much). br_sql_close writes a last one. Writing
+ * happens on the caller's thread (the broker loop): it serializes every
+ * view's state and fsyncs the file, O(state) per checkpoint — the reason the
+ * interval is seconds, not milliseconds. */
+
+#include "sql/sql.h"
+
+struct br_sql_ckst {
+	int64_t interval_ms, records;
+	int64_t last_ms;        /* monotonic ms of the last write (or of the start) */
+	int64_t last_read;      /* the catalog's summed offsets then */
+	int phase;              /* 0 running, 1 loading views, 2 rebuilding the others */
+	br_sql_ckpt *ck;        /* phase 1 */
+	bool warned;            /* a failed write was logged */
+};
+
+static int64_t mono_ms(void) { return br_mono_ns() / 1000000; }
+
+/* The sum of every table's offsets: how far the catalog has read. */
+static int64_t read_sum(br_sql *s)
+{
+	br_catalog *cat = br_sql_catalog(s);
+	if (!cat->vt->list || !cat->vt->offsets)
+		return 0;
+	char **names;
+	int n;
+	int64_t sum = 0;
+	if (cat->vt->list(cat, &names, &n))
+		return 0;
+	for (int i = 0; i < n; i++) {
+		const int64_t *next;
+		int32_t np;
+		uint8_t id[16];
+		if (!cat->vt->offsets(cat, names[i], &next, &np, id))
+			for (int32_t p = 0; p < np; p++)
+				sum += next[p];
+		free(names[i]);
+	}
+	free(names);
+	return sum;
+}
+
+static br_sql_ckst *ckst(br_sql *s)
+{
+	br_sql_ckst **slot = br_sql_ckpt_slot(s);
+	if (!*slot) {
+		*slot = br_xcalloc(1, sizeof **slot);
+		(*slot)->interval_ms = 10000;
+		(*slot)->last_ms = mono_ms();
+		(*slot)->last_read = -1; /* counted from the first poll */
+	}
+	return *slot;
+}
+
+void br_sql_set_checkpoint(br_sql *s, int64_t interval_ms, int64_t records)
+{
+	br_sql_ckst *st = ckst(s);
+	st->interval_ms = interval_ms > 0 ? interval_ms : 0;
+	st->records = records > 0 ? records : 0;
+}
+
+typedef struct save_ctx {
+	br_ckpt_writer w;
+	br_buf state;
+	int nviews, skipped;
+} save_ctx;
+
+static void save_view(void *arg, const char *name, const char *sql, struct br_circuit *c, const char *skip)
+{
+	save_ctx *x = arg;
+	br_err err = { 0 };
+	if (skip) {
+		br_logf(BR_LOG_DEBUG, "view checkpoint: view %s left out: %s", name, skip);
+		x->skipped++;
+		return;
+	}
+	br_buf_reset(&x->state);
+	if (br_circuit_save(c, &x->state, &err)) {
+		br_logf(BR_LOG_DEBUG, "view checkpoint: view %s left out: %s", name, err.msg);
+		x->skipped++;
+		return;
+	}
+	br_ckpt_add_view(&x->w, name, br_ckpt_hash(sql ? sql : ""), br_circuit_shape(c), x->state.p, x->state.len);
+	x->nviews++;
+}
+
+int br_sql_checkpoint(br_sql *s, br_err *err)
+{
+	br_catalog *cat = br_sql_catalog(s);
+	const char *path = cat->vt->ckpt_path ? cat->vt->ckpt_path(cat) : NULL;
+	if (!path || !cat->vt->list || !cat->vt->offsets)
+		return 0;
+	int64_t t0 = br_mono_ns();
+	save_ctx x = { 0 };
+	br_ckpt_writer_init(&x.w);
+	char **names;
+	int n;
+	if (!cat->vt->list(cat, &names, &n)) {
+		for (int i = 0; i < n; i++) {
+			const int64_t *next;
+			int32_t np;
+			uint8_t id[16];
+			if (!cat->vt->offsets(cat, names[i], &next, &np, id))
+				br_ckpt_add_table(&x.w, names[i], id, np, next);
+			free(names[i]);
+		}
+		free(names);
+	}
+	br_sql_each_view(s, save_view, &x);
+	br_buf file = { 0 };
+	br_ckpt_finish(&x.w, br_now_ms(), &file);
+	int rc = br_write_file_atomic(path, file.p, file.len, err);
+	if (!rc)
+		br_logf(BR_LOG_DEBUG, "view checkpoint: %d views (%d left out), %zu bytes in %.1f ms", x.nviews, x.skipped,
+			file.len, (double)(br_mono_ns() - t0) / 1e6);
+	br_buf_free(&file);
+	br_buf_free(&x.state);
+	br_ckpt_writer_free(&x.w);
+	return rc;
+}
+
+void br_sql_ckpt_maybe(br_sql *s)
+{
+	br_sql_ckst *st = ckst(s);
+	if (st->phase)
+		return;
+	int64_t now = mono_ms();
+	bool due = st->interval_ms && now - st->last_ms >= st->interval_ms;
+	if (!due && st->records) {
+		int64_t r = read_sum(s);
+		if (st->last_read < 0)
+			st->last_read = r;
+		due = r - st->last_read >= st->records;
+	}
+	if (!due)
+		return;
+	br_err err = { 0 };
+	st->last_ms = now;
+	st->last_read = st->records ? read_sum(s) : 0;
+	if (br_sql_checkpoint(s, &err)) {
+		if (!st->warned)
+			br_warn("view checkpoint not written: %s (views will rebuild from lake + log after a restart)",
+				err.msg);
+		st->warned = true;
+	} else {
+		st->warned = false;
+	}
+}
+
+void br_sql_ckpt_close(br_sql *s)
+{
+	br_sql_ckst **slot = br_sql_ckpt_slot(s);
+	br_catalog *cat = br_sql_catalog(s);
+	br_err err = { 0 };
+	if (cat->vt->ckpt_path && (!*slot || !(*slot)->phase) && br_sql_checkpoint(s, &err))
+		br_warn("view checkpoint at shutdown not written: %s", err.msg);
+	if (*slot) {
+		br_ckpt_free((*slot)->ck);
+		free(*slot);
+		*slot = NULL;
+	}
+}
+
+void br_sql_ckpt_begin_restore(br_sql *s)
+{
+	br_sql_ckst *st = ckst(s);
+	br_catalog *cat = br_sql_catalog(s);
+	st->phase = 1;
+	st->ck = cat->vt->take_ckpt ? cat->vt->take_ckpt(cat) : NULL;
+	if (st->ck)
+		br_info("view checkpoint: %d views, %d tables restart from their checkpoint offsets", st->ck->nviews,
+			st->ck->ntables);
+}
+
+bool br_sql_ckpt_has_view(br_sql *s, const char *name)
+{
+	br_sql_ckst *st = ckst(s);
+	bool has = st->phase == 1 && br_ckpt_find_view(st->ck, name);
+	if (st->phase == 1 && st->ck && !has)
+		br_info("view %s: not in the checkpoint; it rebuilds from lake + log", name);
+	return has;
+}
+
+int br_sql_ckpt_load_view(br_sql *s, const char *name, const char *sql, struct br_circuit *c, int ntables,
+			  char *const *tables, br_err *err)
+{
+	br_sql_ckst *st = ckst(s);
+	const br_ckpt_view *v = st->phase == 1 ? br_ckpt_find_view(st->ck, name) : NULL;
+	if (!v)
+		return 0;
+	if (v->sql_hash != br_ckpt_hash(sql))
+		return br_errf(err, BR_EINVAL, "its SQL differs from the checkpoint's");
+	if (v->shape != br_circuit_shape(c))
+		return br_errf(err, BR_EINVAL, "its circuit differs from the checkpoint's (another braid version?)");
+	/* Every table the view reads must restart from the checkpoint's offsets
+	 * (the catalog forgot the tables it could not stop at). */
+	for (int i = 0; i < ntables; i++)
+		if (tables[i] && !br_ckpt_find_table(st->ck, tables[i]))
+			return br_errf(err, BR_EINVAL, "table %s does not restart from the checkpoint", tables[i]);
+	int rc = br_circuit_load(c, v->state, v->len, err);
+	if (rc)
+		return rc;
+	br_info("view %s: loaded from its checkpoint", name);
+	return 1;
+}
+
+void br_sql_ckpt_loaded(br_sql *s)
+{
+	br_sql_ckst *st = ckst(s);
+	st->phase = 2;
+	br_ckpt_free(st->ck);
+	st->ck = NULL;
+}
+
+void br_sql_ckpt_end_restore(br_sql *s)
+{
+	br_sql_ckst *st = ckst(s);
+	st->phase = 0;
+	st->last_ms = mono_ms();
+	st->last_read = -1;
+}

@@ -7,6 +7,7 @@
 #ifndef BR_SQL_CHECKPOINT_H
 #define BR_SQL_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -69,5 +70,33 @@ void br_ckpt_add_view(br_ckpt_writer *w, const char *name, uint64_t sql_hash, ui
 /* The whole file image in out (w is then empty again). */
 void br_ckpt_finish(br_ckpt_writer *w, int64_t now_ms, br_buf *out);
 void br_ckpt_writer_free(br_ckpt_writer *w);
+
+/* ---------------------------------------------- the session side (checkpoint.c)
+ * Hooks exec.c calls; the policy (when to write) is br_sql_set_checkpoint's. */
+struct br_sql;
+struct br_circuit;
+typedef struct br_sql_ckst br_sql_ckst;
+/* exec.c: the session's checkpoint state slot, and its views. */
+br_sql_ckst **br_sql_ckpt_slot(struct br_sql *s);
+/* skip: why the view must not be checkpointed (broken, ...), NULL if it may. */
+typedef void (*br_sql_view_visit)(void *arg, const char *name, const char *sql, struct br_circuit *c,
+				  const char *skip);
+void br_sql_each_view(struct br_sql *s, br_sql_view_visit fn, void *arg);
+/* After every poll: writes a checkpoint when one is due. */
+void br_sql_ckpt_maybe(struct br_sql *s);
+/* At br_sql_close: a last checkpoint (when enabled), then frees the state. */
+void br_sql_ckpt_close(struct br_sql *s);
+/* br_sql_restore: takes the catalog's checkpoint; has_view says whether a
+ * kept view (by name) is in it; load_view (called by CREATE while restoring)
+ * returns 1 when the circuit was loaded, 0 when the view is not to be loaded
+ * (build it from the tables), <0 when its state does not fit (err says why);
+ * loaded ends the loading pass (the checkpoint is freed), end_restore the
+ * restore. */
+void br_sql_ckpt_begin_restore(struct br_sql *s);
+bool br_sql_ckpt_has_view(struct br_sql *s, const char *name);
+int br_sql_ckpt_load_view(struct br_sql *s, const char *name, const char *sql, struct br_circuit *c, int ntables,
+			  char *const *tables, br_err *err);
+void br_sql_ckpt_loaded(struct br_sql *s);
+void br_sql_ckpt_end_restore(struct br_sql *s);
 
 #endif

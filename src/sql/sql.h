@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "types/types.h"
 
@@ -146,6 +147,21 @@ int br_sql_poll(br_sql *s, br_err *err);
  * start from the tables' current contents. Views that fail are reported in
  * err (the others are restored). */
 int br_sql_restore(br_sql *s, br_err *err);
+/* The input frontier of a view: per table it reads and per partition, the
+ * next offset not yet reflected (a log-backed catalog only), appended to out
+ * as "t:0=123,1=456" (tables separated by ';', in the view's input order).
+ * Valid after any step and between polls: a view's delta handed to the
+ * listener reflects exactly this frontier. BR_ENOTFOUND for no such view,
+ * BR_EUNSUPPORTED for a catalog without offsets. */
+int br_sql_view_frontier(br_sql *s, const char *view, br_buf *out);
+/* View checkpoints (checkpoint.c; a catalog with ckpt_path only): every
+ * interval_ms of wall time and/or every `records` records read by the
+ * catalog (0 turns a trigger off; both 0: only at br_sql_close), the state
+ * of every view is written with the offsets it reflects. The default is
+ * 10 s, no record trigger. */
+void br_sql_set_checkpoint(br_sql *s, int64_t interval_ms, int64_t records);
+/* Writes a checkpoint now (tests, shutdown); 0 when none is kept. */
+int br_sql_checkpoint(br_sql *s, br_err *err);
 /* The circuit of a materialized view as text (EXPLAIN). */
 int br_sql_explain_view(br_sql *s, const char *view, char **out, br_err *err);
 
