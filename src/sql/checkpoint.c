@@ -276,6 +276,8 @@ struct br_sql_ckst {
 	int phase;              /* 0 running, 1 loading views, 2 rebuilding the others */
 	br_sql_ckpt *ck;        /* phase 1 */
 	bool warned;            /* a failed write was logged */
+	uint32_t last_crc;      /* of the last file written: an identical one is not rewritten */
+	size_t last_len;
 };
 
 static int64_t mono_ms(void) { return br_mono_ns() / 1000000; }
@@ -372,8 +374,24 @@ int br_sql_checkpoint(br_sql *s, br_err *err)
 	}
 	br_sql_each_view(s, save_view, &x);
 	br_buf file = { 0 };
-	br_ckpt_finish(&x.w, br_now_ms(), &file);
+	br_ckpt_finish(&x.w, 0, &file);
+	/* Nothing moved since the last one (the time field is 0 for the
+	 * comparison): skip the fsyncs. */
+	br_sql_ckst *st = ckst(s);
+	uint32_t crc = br_crc32c(0, file.p, file.len);
+	if (crc == st->last_crc && file.len == st->last_len) {
+		br_buf_free(&file);
+		br_buf_free(&x.state);
+		br_ckpt_writer_free(&x.w);
+		return 0;
+	}
+	br_wr_be64(file.p + 16, (uint64_t)br_now_ms());
+	br_wr_be32(file.p + file.len - 4, br_crc32c(0, file.p, file.len - 4));
 	int rc = br_write_file_atomic(path, file.p, file.len, err);
+	if (!rc) {
+		st->last_crc = crc;
+		st->last_len = file.len;
+	}
 	if (!rc)
 		br_logf(BR_LOG_DEBUG, "view checkpoint: %d views (%d left out), %zu bytes in %.1f ms", x.nviews, x.skipped,
 			file.len, (double)(br_mono_ns() - t0) / 1e6);
