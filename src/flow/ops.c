@@ -1538,10 +1538,15 @@ static int join_save(br_op *op, br_buf *out, br_err *err)
 	join_st *st = op->st;
 	br_ck_int(out, st->kind);
 	for (int s = 0; s < 2; s++) {
-		br_buf_uvarint(out, st->side[s].rows.count);
+		size_t live = 0, i = 0;
 		br_zent *e;
-		for (size_t i = 0; (e = br_ztab_next(&st->side[s].rows, &i));) {
+		while ((e = br_ztab_next(&st->side[s].rows, &i)))
+			live += ((const jnode *)e->aux)->w != 0;
+		br_buf_uvarint(out, live);
+		for (i = 0; (e = br_ztab_next(&st->side[s].rows, &i));) {
 			const jnode *n = e->aux;
+			if (!n->w)
+				continue;
 			br_ck_bytes(out, e->key, e->klen);
 			br_buf_uvarint(out, e->klen - n->len);
 			br_ck_int(out, n->w);
