@@ -46,8 +46,11 @@ def psql(port, sql, timeout=120):
 def wait_pg(pg, timeout=90):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if psql(pg, "SELECT 1", timeout=20) == "1":
-            return True
+        try:
+            if psql(pg, "SELECT 1", timeout=20) == "1":
+                return True
+        except subprocess.TimeoutExpired:
+            pass
         time.sleep(0.1)
     return False
 
@@ -74,7 +77,8 @@ class Producing:
     def __init__(self, bootstrap, start_id):
         self.p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all", "log_level": 0,
                            "partitioner": "murmur2_random", "sticky.partitioning.linger.ms": 0,
-                           "message.timeout.ms": 120000, "retries": 1000000})
+                           "message.timeout.ms": 120000, "retries": 1000000,
+                           "queue.buffering.max.messages": 20000})
         self.next = start_id
         self.run = threading.Event()
         self.stop = False
@@ -87,7 +91,7 @@ class Producing:
             if not self.run.is_set():
                 time.sleep(0.02)
                 continue
-            for _ in range(50):
+            for _ in range(20):  # about 2,000 events/s
                 i = self.next
                 self.next += 1
                 self.send("ev", None, {"id": i, "grp": "g%d" % (i % GROUPS), "v": i * 7 % 1009})
@@ -259,6 +263,9 @@ def main():
             sessions.append(sub.lines)
             b.start()
             if not wait_pg(pg):
+                if os.environ.get("BRAID_TEST_GDB"):
+                    os.system("gdb -batch -p %d -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^#|^Thread'"
+                              % b.proc.pid)
                 tap.ok(False, "tail kill %d: restarted" % (k + 1), b.log_tail())
                 return
             sub = Subscriber(pg, "agg")
