@@ -73,8 +73,10 @@ int br_ck_get_ztab(br_cur *in, br_ztab *t, br_err *err)
 		uint32_t len;
 		const uint8_t *key = br_ck_get_bytes(in, &len);
 		int64_t w = br_ck_get_int(in);
-		if (!in->bad)
-			br_ztab_upsert(t, key, len)->w += w;
+		if (!in->bad) {
+			br_zent *e = br_ztab_upsert(t, key, len);
+			e->w = br_ck_add(e->w, w);
+		}
 	}
 	return in->bad ? br_errf(err, BR_ECORRUPT, "checkpoint: truncated Z-set") : 0;
 }

@@ -33,6 +33,9 @@ void br_ck_bytes(br_buf *out, const void *p, size_t n);
 const uint8_t *br_ck_get_bytes(br_cur *in, uint32_t *n);
 static inline void br_ck_int(br_buf *out, int64_t v) { br_buf_varint(out, v); }
 static inline int64_t br_ck_get_int(br_cur *in) { return br_cur_varint(in); }
+/* Weights from a checkpoint are added wrapping: a corrupt weight must not be
+ * undefined behaviour (the checksum keeps real files from ever getting here). */
+static inline int64_t br_ck_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 /* A count that the rest of the input must be able to hold (at least one byte
  * per item), so a corrupt count cannot make a loop run for long. */
 uint64_t br_ck_get_count(br_cur *in);

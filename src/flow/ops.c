@@ -48,8 +48,9 @@ void br_batch_append_row(br_batch *b, const br_value *vals, int64_t w)
 				v = br_value_f64(v.type == BR_T_INT ? v.v.i32 : v.type == BR_T_FLOAT ? v.v.f32 : (double)v.v.i64);
 			else if (t == BR_T_LONG && v.type == BR_T_INT)
 				v = br_value_i64(BR_T_LONG, v.v.i32);
-			else if (t == BR_T_LONG && v.type == BR_T_DOUBLE)
-				v = br_value_i64(BR_T_LONG, (int64_t)v.v.f64);
+			else if (t == BR_T_LONG && v.type == BR_T_DOUBLE) /* saturating: a cast out of range is UB */
+				v = br_value_i64(BR_T_LONG, !(v.v.f64 == v.v.f64) ? 0 : v.v.f64 >= 9.2233720368547758e18 ? INT64_MAX
+							   : v.v.f64 <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)v.v.f64);
 			else if (t == BR_T_STRING && v.type != BR_T_BINARY)
 				v = br_value_null(t);
 			else if (t == BR_T_DATE || t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ || t == BR_T_TIME)
@@ -1582,10 +1583,15 @@ static int join_load(br_op *op, br_cur *in, br_err *err)
 				br_zent *ke = br_ztab_upsert(&me->idx, b, (size_t)klen);
 				jn->next = ke->aux;
 				ke->aux = jn;
+			} else if (re->klen - jn->len != klen) {
+				return br_errf(err, BR_ECORRUPT, "checkpoint: join row saved twice with two key lengths");
 			}
-			jn->w += w;
+			jn->w = br_ck_add(jn->w, w);
 			re->w = jn->w;
-			br_ztab_find(&me->idx, b, (size_t)klen)->w += w;
+			{
+				br_zent *ke = br_ztab_find(&me->idx, b, (size_t)klen);
+				ke->w = br_ck_add(ke->w, w);
+			}
 		}
 	}
 	return ck_bad(in, err, "join");
@@ -1666,7 +1672,7 @@ static int agg_load(br_op *op, br_cur *in, br_err *err)
 					continue;
 				br_zent *e = br_ztab_upsert(a->ms, vk, vlen);
 				int64_t old = e->w;
-				e->w += w;
+				e->w = br_ck_add(e->w, w);
 				if (s->kind == BR_AGG_STRING_AGG || s->kind == BR_AGG_ARRAY_AGG || (old > 0) == (e->w > 0))
 					continue;
 				br_value v;
@@ -1718,8 +1724,8 @@ static int set_load(br_op *op, br_cur *in, br_err *err)
 		wpair *p = e->aux;
 		if (!p)
 			e->aux = p = br_arena_alloc(&st->arena, sizeof *p);
-		p->wa += wa;
-		p->wb += wb;
+		p->wa = br_ck_add(p->wa, wa);
+		p->wb = br_ck_add(p->wb, wb);
 		e->w = p->wa;
 	}
 	return ck_bad(in, err, "distinct/set operation");
