@@ -223,7 +223,7 @@ def main():
                "a group-by view and a join view")
         # the lake backlog
         prod = Producing(b.bootstrap, 0)
-        backlog = int(os.environ.get("VIEW_RESTART_ROWS", "120000"))
+        backlog = int(os.environ.get("VIEW_RESTART_ROWS", "40000"))
         prod.run.set()
         t0 = time.time()
         while prod.next < backlog and time.time() - t0 < 60:
