@@ -278,6 +278,8 @@ struct br_sql_ckst {
 	bool warned;            /* a failed write was logged */
 	uint32_t last_crc;      /* of the last file written: an identical one is not rewritten */
 	size_t last_len;
+	int level;              /* of restart lines: info once a policy was set (braid serve), else debug
+				   (`braid sql` prints nothing but answers) */
 };
 
 static int64_t mono_ms(void) { return br_mono_ns() / 1000000; }
@@ -314,6 +316,7 @@ static br_sql_ckst *ckst(br_sql *s)
 		(*slot)->interval_ms = 10000;
 		(*slot)->last_ms = mono_ms();
 		(*slot)->last_read = -1; /* counted from the first poll */
+		(*slot)->level = BR_LOG_DEBUG;
 	}
 	return *slot;
 }
@@ -323,6 +326,7 @@ void br_sql_set_checkpoint(br_sql *s, int64_t interval_ms, int64_t records)
 	br_sql_ckst *st = ckst(s);
 	st->interval_ms = interval_ms > 0 ? interval_ms : 0;
 	st->records = records > 0 ? records : 0;
+	st->level = BR_LOG_INFO;
 }
 
 typedef struct save_ctx {
@@ -450,8 +454,8 @@ void br_sql_ckpt_begin_restore(br_sql *s)
 	st->phase = 1;
 	st->ck = cat->vt->take_ckpt ? cat->vt->take_ckpt(cat) : NULL;
 	if (st->ck)
-		br_info("view checkpoint: %d views, %d tables restart from their checkpoint offsets", st->ck->nviews,
-			st->ck->ntables);
+		br_logf(st->level, "view checkpoint: %d views, %d tables restart from their checkpoint offsets",
+			st->ck->nviews, st->ck->ntables);
 }
 
 bool br_sql_ckpt_has_view(br_sql *s, const char *name)
@@ -459,7 +463,7 @@ bool br_sql_ckpt_has_view(br_sql *s, const char *name)
 	br_sql_ckst *st = ckst(s);
 	bool has = st->phase == 1 && br_ckpt_find_view(st->ck, name);
 	if (st->phase == 1 && st->ck && !has)
-		br_info("view %s: not in the checkpoint; it rebuilds from lake + log", name);
+		br_logf(st->level, "view %s: not in the checkpoint; it rebuilds from lake + log", name);
 	return has;
 }
 
@@ -482,7 +486,7 @@ int br_sql_ckpt_load_view(br_sql *s, const char *name, const char *sql, struct b
 	int rc = br_circuit_load(c, v->state, v->len, err);
 	if (rc)
 		return rc;
-	br_info("view %s: loaded from its checkpoint", name);
+	br_logf(st->level, "view %s: loaded from its checkpoint", name);
 	return 1;
 }
 
