@@ -58,6 +58,11 @@ static void serve_usage(FILE *f)
 	        "  --view-memory-limit SIZE  operator state one materialized view may hold (e.g. 512M); a view\n"
 	        "                           that outgrows it stops answering with an error (default: no limit)\n"
 	        "\n"
+	        "view checkpoints (DIR/sql/views.ckpt; a restart loads views from it, then replays the records\n"
+	        "after its offsets; also written at shutdown):\n"
+	        "  --checkpoint-interval D  every D of wall time (default 10s; 0 = only at shutdown)\n"
+	        "  --checkpoint-records N   also after every N records read into tables (default 0 = off)\n"
+	        "\n"
 	        "demo (make run):\n"
 	        "  --demo                   generate Nexmark events into the tables persons/auctions/bids (topics\n"
 	        "                           of those names), with example views; continues after a restart\n"
@@ -131,7 +136,8 @@ static int cmd_serve(int argc, char **argv)
 	br_broker_opts_default(&o);
 	enum { O_DATA = 1, O_KAFKA, O_ADV, O_PG, O_HTTP, O_FLUSH, O_FSYNC, O_NOAUTO, O_NOTIER, O_PARTS, O_SEGB, O_SEGMS, O_RETMS,
 	       O_RETB, O_RETCHK, O_MAXMSG, O_MAXREQ, O_LOGLEVEL, O_PGPASS,
-	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_TIERTHR, O_TIERSPREAD, O_VIEWMEM };
+	       O_PGSUBBUF, O_DEMO, O_DEMO_RATE, O_DEMO_SEED, O_DEMO_EVENTS, O_DEMO_START, O_TIERPRIO, O_TIERTHR, O_TIERSPREAD, O_VIEWMEM,
+	       O_CKPT_MS, O_CKPT_REC };
 	static const struct option opts[] = {
 		{ "data", required_argument, 0, O_DATA }, { "kafka", required_argument, 0, O_KAFKA },
 		{ "advertised-host", required_argument, 0, O_ADV }, { "pg", required_argument, 0, O_PG },
@@ -151,6 +157,8 @@ static int cmd_serve(int argc, char **argv)
 		{ "demo-events", required_argument, 0, O_DEMO_EVENTS },
 		{ "demo-start-ms", required_argument, 0, O_DEMO_START },
 		{ "view-memory-limit", required_argument, 0, O_VIEWMEM },
+		{ "checkpoint-interval", required_argument, 0, O_CKPT_MS },
+		{ "checkpoint-records", required_argument, 0, O_CKPT_REC },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -158,7 +166,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *pg = "127.0.0.1:5433", *http = "127.0.0.1:8080";
 	const char *pg_password = NULL;
 	bool http_set = false, demo = false;
-	int64_t pg_subbuf = 0, view_mem = 0;
+	int64_t pg_subbuf = 0, view_mem = 0, ckpt_ms = 10000, ckpt_rec = 0;
 	br_demo_opts dopt;
 	br_demo_opts_default(&dopt);
 	optind = 1;
@@ -184,6 +192,16 @@ static int cmd_serve(int argc, char **argv)
 			view_mem = v;
 			break;
 		case O_DEMO: demo = true; break;
+		case O_CKPT_MS:
+			if (!strcmp(optarg, "0") || !strcmp(optarg, "off"))
+				ckpt_ms = 0;
+			else if ((ckpt_ms = br_parse_duration_ms(optarg)) < 1)
+				return bad_value("--checkpoint-interval", optarg);
+			break;
+		case O_CKPT_REC:
+			if ((ckpt_rec = atoll(optarg)) < 0)
+				return bad_value("--checkpoint-records", optarg);
+			break;
 		case O_DEMO_RATE:
 			if ((v = atoll(optarg)) < 1 || v > 10000000)
 				return bad_value("--demo-rate", optarg);
@@ -306,6 +324,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	br_sql *sql = br_sql_open(cat);
 	br_sql_set_view_memory_limit(sql, (size_t)view_mem);
+	br_sql_set_checkpoint(sql, ckpt_ms, ckpt_rec);
 	if (br_sql_restore(sql, &err))
 		br_warn("%s", err.msg);
 	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */

@@ -7,7 +7,20 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "flow/ckpt.h"
 #include "flow/flow.h"
+
+/* State save/load hooks (checkpoints), defined at the end of the file. */
+static int join_save(br_op *op, br_buf *out, br_err *err);
+static int join_load(br_op *op, br_cur *in, br_err *err);
+static int agg_save(br_op *op, br_buf *out, br_err *err);
+static int agg_load(br_op *op, br_cur *in, br_err *err);
+static int set_save(br_op *op, br_buf *out, br_err *err);
+static int set_load(br_op *op, br_cur *in, br_err *err);
+static int win_save(br_op *op, br_buf *out, br_err *err);
+static int win_load(br_op *op, br_cur *in, br_err *err);
+static int integ_save(br_op *op, br_buf *out, br_err *err);
+static int integ_load(br_op *op, br_cur *in, br_err *err);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -35,8 +48,9 @@ void br_batch_append_row(br_batch *b, const br_value *vals, int64_t w)
 				v = br_value_f64(v.type == BR_T_INT ? v.v.i32 : v.type == BR_T_FLOAT ? v.v.f32 : (double)v.v.i64);
 			else if (t == BR_T_LONG && v.type == BR_T_INT)
 				v = br_value_i64(BR_T_LONG, v.v.i32);
-			else if (t == BR_T_LONG && v.type == BR_T_DOUBLE)
-				v = br_value_i64(BR_T_LONG, (int64_t)v.v.f64);
+			else if (t == BR_T_LONG && v.type == BR_T_DOUBLE) /* saturating: a cast out of range is UB */
+				v = br_value_i64(BR_T_LONG, !(v.v.f64 == v.v.f64) ? 0 : v.v.f64 >= 9.2233720368547758e18 ? INT64_MAX
+							   : v.v.f64 <= -9.2233720368547758e18 ? INT64_MIN : (int64_t)v.v.f64);
 			else if (t == BR_T_STRING && v.type != BR_T_BINARY)
 				v = br_value_null(t);
 			else if (t == BR_T_DATE || t == BR_T_TIMESTAMP || t == BR_T_TIMESTAMPTZ || t == BR_T_TIME)
@@ -90,7 +104,7 @@ br_value *br_circuit_row_buf(br_circuit *c, int n)
 
 static int input_step(br_op *op, br_circuit *c, br_err *err) { return 0; }
 static void simple_explain(const br_op *op, br_buf *out) { br_buf_printf(out, "%s", op->vt->name); }
-static const br_op_vt input_vt = { "input", input_step, NULL, NULL, NULL, NULL, simple_explain };
+static const br_op_vt input_vt = { "input", input_step, NULL, br_op_save_none, br_op_load_none, NULL, simple_explain };
 
 br_op *br_op_input(br_circuit *c, int ncols, const br_type_id *types)
 {
@@ -145,7 +159,7 @@ static int filter_step(br_op *op, br_circuit *c, br_err *err)
 }
 
 static void free_st(br_op *op) { free(op->st); }
-static const br_op_vt filter_vt = { "filter", filter_step, NULL, NULL, NULL, free_st, simple_explain };
+static const br_op_vt filter_vt = { "filter", filter_step, NULL, br_op_save_none, br_op_load_none, free_st, simple_explain };
 
 br_op *br_op_filter(br_circuit *c, br_op *in, br_expr *pred)
 {
@@ -190,7 +204,7 @@ static void map_free(br_op *op)
 	free(st->exprs);
 	free(st);
 }
-static const br_op_vt map_vt = { "map", map_step, NULL, NULL, NULL, map_free, simple_explain };
+static const br_op_vt map_vt = { "map", map_step, NULL, br_op_save_none, br_op_load_none, map_free, simple_explain };
 
 br_op *br_op_map(br_circuit *c, br_op *in, int n, br_expr **exprs)
 {
@@ -225,7 +239,7 @@ static int union_step(br_op *op, br_circuit *c, br_err *err)
 	}
 	return 0;
 }
-static const br_op_vt union_vt = { "union", union_step, NULL, NULL, NULL, NULL, simple_explain };
+static const br_op_vt union_vt = { "union", union_step, NULL, br_op_save_none, br_op_load_none, NULL, simple_explain };
 
 static br_type_id *common_types(const br_op *a, const br_op *b)
 {
@@ -546,7 +560,7 @@ static void join_explain(const br_op *op, br_buf *out)
 	static const char *kinds[] = { "", " left", " right", " full" };
 	br_buf_printf(out, "join%s keys=%d", kinds[st->kind], st->side[0].nkeys);
 }
-static const br_op_vt join_vt = { "join", join_step, NULL, NULL, NULL, join_free, join_explain };
+static const br_op_vt join_vt = { "join", join_step, NULL, join_save, join_load, join_free, join_explain };
 
 br_op *br_op_join(br_circuit *c, br_op *a, br_op *b, int nkeys, const int *akeys, const int *bkeys)
 {
@@ -1106,7 +1120,7 @@ static void agg_explain(const br_op *op, br_buf *out)
 	const agg_st *st = op->st;
 	br_buf_printf(out, "aggregate groups=%d aggs=%d", st->ngroup, st->naggs);
 }
-static const br_op_vt agg_vt = { "aggregate", agg_step, NULL, NULL, NULL, agg_free, agg_explain };
+static const br_op_vt agg_vt = { "aggregate", agg_step, NULL, agg_save, agg_load, agg_free, agg_explain };
 
 br_op *br_op_aggregate(br_circuit *c, br_op *in, int ngroup, const int *gcols, int naggs, const br_agg_spec *aggs)
 {
@@ -1197,8 +1211,8 @@ static void set_free(br_op *op)
 	br_buf_free(&st->kbuf);
 	free(st);
 }
-static const br_op_vt distinct_vt = { "distinct", set_step, NULL, NULL, NULL, set_free, simple_explain };
-static const br_op_vt setop_vt = { "setop", set_step, NULL, NULL, NULL, set_free, simple_explain };
+static const br_op_vt distinct_vt = { "distinct", set_step, NULL, set_save, set_load, set_free, simple_explain };
+static const br_op_vt setop_vt = { "setop", set_step, NULL, set_save, set_load, set_free, simple_explain };
 
 static br_op *set_new(br_circuit *c, const br_op_vt *vt, br_op *a, br_op *b, int kind)
 {
@@ -1468,7 +1482,7 @@ static void win_explain(const br_op *op, br_buf *out)
 	if (st->limit >= 0)
 		br_buf_printf(out, " top=%" PRId64, st->limit);
 }
-static const br_op_vt win_vt = { "window", win_step, NULL, NULL, NULL, win_free, win_explain };
+static const br_op_vt win_vt = { "window", win_step, NULL, win_save, win_load, win_free, win_explain };
 
 br_op *br_op_window(br_circuit *c, br_op *in, int npart, const int *pcols, int nkeys, const br_sort_key *keys,
 		    int nfuncs, const int *kinds, int64_t limit)
@@ -1536,7 +1550,7 @@ static void integ_free(br_op *op)
 	br_buf_free(&st->kbuf);
 	free(st);
 }
-static const br_op_vt integ_vt = { "integrate", integ_step, NULL, NULL, NULL, integ_free, simple_explain };
+static const br_op_vt integ_vt = { "integrate", integ_step, NULL, integ_save, integ_load, integ_free, simple_explain };
 
 br_op *br_op_integrate(br_circuit *c, br_op *in)
 {
@@ -1701,4 +1715,293 @@ void br_circuit_explain_analyze(const br_circuit *c, br_buf *out)
 		br_buf_printf(out, ")\n");
 	}
 	br_buf_printf(out, "steps: %" PRId64 ", state: %.1f KiB\n", c->steps, (double)total / 1024);
+}
+
+/* ------------------------------------------------------ state save/load
+ *
+ * The checkpoint hooks (layout helpers and the circuit framing: ckpt.c). Each
+ * operator writes what its step cannot recompute: integrated weights, and the
+ * rows it emitted last where a step retracts them (aggregate, window). Derived
+ * structures (a join's per-key lists, min/max heaps, live counts and sums) are
+ * rebuilt while loading, so the saved bytes stay small and a loaded operator
+ * is indistinguishable from one that stepped through the same input. Entries
+ * whose weights are all 0 are not saved. A loader trusts nothing: every count
+ * and length is checked against the bytes left (the cursor turns `bad`). */
+
+static int ck_bad(br_cur *in, br_err *err, const char *what)
+{
+	return in->bad ? br_errf(err, BR_ECORRUPT, "checkpoint: truncated %s state", what) : 0;
+}
+
+/* join: kind, then per side the rows (key||row, key length, weight). */
+static int join_save(br_op *op, br_buf *out, br_err *err)
+{
+	join_st *st = op->st;
+	br_ck_int(out, st->kind);
+	for (int s = 0; s < 2; s++) {
+		size_t live = 0, i = 0;
+		br_zent *e;
+		while ((e = br_ztab_next(&st->side[s].rows, &i)))
+			live += ((const jnode *)e->aux)->w != 0;
+		br_buf_uvarint(out, live);
+		for (i = 0; (e = br_ztab_next(&st->side[s].rows, &i));) {
+			const jnode *n = e->aux;
+			if (!n->w)
+				continue;
+			br_ck_bytes(out, e->key, e->klen);
+			br_buf_uvarint(out, e->klen - n->len);
+			br_ck_int(out, n->w);
+		}
+	}
+	return 0;
+}
+
+static int join_load(br_op *op, br_cur *in, br_err *err)
+{
+	join_st *st = op->st;
+	if (br_ck_get_int(in) != st->kind)
+		return br_errf(err, BR_ECORRUPT, "checkpoint: join kind differs");
+	for (int s = 0; s < 2 && !in->bad; s++) {
+		jside *me = &st->side[s];
+		uint64_t n = br_ck_get_count(in);
+		for (uint64_t k = 0; k < n && !in->bad; k++) {
+			uint32_t len;
+			const uint8_t *b = br_ck_get_bytes(in, &len);
+			uint64_t klen = br_cur_uvarint(in);
+			int64_t w = br_ck_get_int(in);
+			if (in->bad || klen > len || !w) {
+				in->bad = in->bad || klen > len;
+				continue;
+			}
+			br_zent *re = br_ztab_upsert(&me->rows, b, len);
+			jnode *jn = re->aux;
+			if (!jn) {
+				jn = br_arena_alloc(&me->arena, sizeof *jn);
+				jn->row = re->key + klen;
+				jn->len = (uint32_t)(re->klen - klen);
+				re->aux = jn;
+				br_zent *ke = br_ztab_upsert(&me->idx, b, (size_t)klen);
+				jn->next = ke->aux;
+				ke->aux = jn;
+			} else if (re->klen - jn->len != klen) {
+				return br_errf(err, BR_ECORRUPT, "checkpoint: join row saved twice with two key lengths");
+			}
+			jn->w = br_ck_add(jn->w, w);
+			re->w = jn->w;
+			{
+				br_zent *ke = br_ztab_find(&me->idx, b, (size_t)klen);
+				ke->w = br_ck_add(ke->w, w);
+			}
+		}
+	}
+	return ck_bad(in, err, "join");
+}
+
+/* aggregate: started, then per group its key, row count, last emitted row and
+ * per aggregate the running count/true count/integer sum and the multiset. */
+static int agg_save(br_op *op, br_buf *out, br_err *err)
+{
+	agg_st *st = op->st;
+	br_ck_int(out, st->started);
+	br_buf_uvarint(out, st->groups.count);
+	br_zent *e;
+	for (size_t i = 0; (e = br_ztab_next(&st->groups, &i));) {
+		const group *g = e->aux;
+		br_ck_bytes(out, e->key, e->klen);
+		br_ck_int(out, g->cnt);
+		br_buf_u8(out, g->has_out);
+		if (g->has_out)
+			br_ck_bytes(out, g->out, g->outlen);
+		for (int k = 0; k < st->naggs; k++) {
+			const aggst *a = &g->a[k];
+			br_ck_int(out, a->nn);
+			br_ck_int(out, a->ntrue);
+			br_ck_int(out, (int64_t)(a->isum >> 64));
+			br_ck_int(out, (int64_t)(uint64_t)a->isum);
+			br_buf_u8(out, a->ms != NULL);
+			if (a->ms)
+				br_ck_ztab(out, a->ms);
+		}
+	}
+	return 0;
+}
+
+static int agg_load(br_op *op, br_cur *in, br_err *err)
+{
+	agg_st *st = op->st;
+	st->started = br_ck_get_int(in) != 0;
+	uint64_t n = br_ck_get_count(in);
+	for (uint64_t gi = 0; gi < n && !in->bad; gi++) {
+		uint32_t klen, olen = 0;
+		const uint8_t *key = br_ck_get_bytes(in, &klen);
+		int64_t cnt = br_ck_get_int(in);
+		bool has_out = br_cur_u8(in) != 0;
+		const uint8_t *o = has_out ? br_ck_get_bytes(in, &olen) : NULL;
+		if (in->bad)
+			break;
+		group *g = agg_group(op, key, klen);
+		g->cnt = cnt;
+		g->has_out = has_out;
+		if (has_out) {
+			g->outcap = olen ? olen : 1;
+			g->out = br_arena_alloc(&st->arena, g->outcap);
+			if (olen)
+				memcpy(g->out, o, olen);
+			g->outlen = olen;
+		}
+		for (int k = 0; k < st->naggs && !in->bad; k++) {
+			aggst *a = &g->a[k];
+			const br_agg_spec *s = &st->aggs[k];
+			a->nn = br_ck_get_int(in);
+			a->ntrue = br_ck_get_int(in);
+			uint64_t hi = (uint64_t)br_ck_get_int(in), lo = (uint64_t)br_ck_get_int(in);
+			a->isum = (__int128)(((unsigned __int128)hi << 64) | lo);
+			bool has_ms = br_cur_u8(in) != 0;
+			if (in->bad)
+				break;
+			if (has_ms != (a->ms != NULL))
+				return br_errf(err, BR_ECORRUPT, "checkpoint: aggregate %d multiset mismatch", k);
+			if (!has_ms)
+				continue;
+			uint64_t m = br_ck_get_count(in);
+			for (uint64_t j = 0; j < m && !in->bad; j++) {
+				uint32_t vlen;
+				const uint8_t *vk = br_ck_get_bytes(in, &vlen);
+				int64_t w = br_ck_get_int(in);
+				if (in->bad || !w)
+					continue;
+				br_zent *e = br_ztab_upsert(a->ms, vk, vlen);
+				int64_t old = e->w;
+				e->w = br_ck_add(e->w, w);
+				if (s->kind == BR_AGG_STRING_AGG || s->kind == BR_AGG_ARRAY_AGG || (old > 0) == (e->w > 0))
+					continue;
+				br_value v;
+				int rc = br_row_decode(e->key, e->klen, &v, 1, err);
+				if (rc)
+					return rc;
+				br_val_retag(&v, a->in_type);
+				agg_live(a, e, &v, e->w > 0 ? 1 : -1);
+			}
+		}
+	}
+	st->ntouched = 0; /* agg_group listed them as touched by this load */
+	return ck_bad(in, err, "aggregate");
+}
+
+/* distinct / set operations: per row the integrals of both inputs. */
+static int set_save(br_op *op, br_buf *out, br_err *err)
+{
+	set_st *st = op->st;
+	size_t n = 0, i = 0;
+	br_zent *e;
+	while ((e = br_ztab_next(&st->rows, &i))) {
+		const wpair *p = e->aux;
+		n += p && (p->wa || p->wb);
+	}
+	br_buf_uvarint(out, n);
+	for (i = 0; (e = br_ztab_next(&st->rows, &i));) {
+		const wpair *p = e->aux;
+		if (!p || !(p->wa || p->wb))
+			continue;
+		br_ck_bytes(out, e->key, e->klen);
+		br_ck_int(out, p->wa);
+		br_ck_int(out, p->wb);
+	}
+	return 0;
+}
+
+static int set_load(br_op *op, br_cur *in, br_err *err)
+{
+	set_st *st = op->st;
+	uint64_t n = br_ck_get_count(in);
+	for (uint64_t k = 0; k < n && !in->bad; k++) {
+		uint32_t len;
+		const uint8_t *key = br_ck_get_bytes(in, &len);
+		int64_t wa = br_ck_get_int(in), wb = br_ck_get_int(in);
+		if (in->bad)
+			break;
+		br_zent *e = br_ztab_upsert(&st->rows, key, len);
+		wpair *p = e->aux;
+		if (!p)
+			e->aux = p = br_arena_alloc(&st->arena, sizeof *p);
+		p->wa = br_ck_add(p->wa, wa);
+		p->wb = br_ck_add(p->wb, wb);
+		e->w = p->wa;
+	}
+	return ck_bad(in, err, "distinct/set operation");
+}
+
+/* window: per partition its key, its rows and the rows it emitted last. */
+static int win_save(br_op *op, br_buf *out, br_err *err)
+{
+	win_st *st = op->st;
+	br_buf_uvarint(out, st->parts.count);
+	br_zent *e;
+	for (size_t i = 0; (e = br_ztab_next(&st->parts, &i));) {
+		const wpart *p = e->aux;
+		br_ck_bytes(out, e->key, e->klen);
+		br_ck_ztab(out, &p->rows);
+		br_buf_uvarint(out, p->nemitted);
+		for (size_t k = 0; k < p->nemitted; k++) {
+			br_ck_bytes(out, p->emitted[k].key, p->emitted[k].len);
+			br_ck_int(out, p->emitted[k].w);
+		}
+	}
+	return 0;
+}
+
+static int win_load(br_op *op, br_cur *in, br_err *err)
+{
+	win_st *st = op->st;
+	uint64_t n = br_ck_get_count(in);
+	for (uint64_t k = 0; k < n && !in->bad; k++) {
+		uint32_t len;
+		const uint8_t *key = br_ck_get_bytes(in, &len);
+		if (in->bad)
+			break;
+		br_zent *pe = br_ztab_upsert(&st->parts, key, len);
+		wpart *p = pe->aux;
+		if (!p) {
+			p = br_arena_alloc(&st->arena, sizeof *p);
+			memset(p, 0, sizeof *p);
+			br_ztab_init(&p->rows, &st->arena);
+			p->touched_step = -1;
+			pe->aux = p;
+			if (st->nall == st->capall) {
+				st->capall = st->capall ? st->capall * 2 : 16;
+				st->all = br_xrealloc(st->all, sizeof *st->all * st->capall);
+			}
+			st->all[st->nall++] = p;
+		}
+		int rc = br_ck_get_ztab(in, &p->rows, err);
+		if (rc)
+			return rc;
+		uint64_t m = br_ck_get_count(in);
+		if (in->bad)
+			break;
+		p->emitted = br_xrealloc(p->emitted, sizeof *p->emitted * (size_t)(p->nemitted + m + 1));
+		for (uint64_t j = 0; j < m && !in->bad; j++) {
+			uint32_t el;
+			const uint8_t *eb = br_ck_get_bytes(in, &el);
+			int64_t w = br_ck_get_int(in);
+			if (in->bad)
+				break;
+			uint8_t *copy = br_arena_alloc(&st->arena, el ? el : 1);
+			if (el)
+				memcpy(copy, eb, el);
+			p->emitted[p->nemitted++] = (struct wout){ copy, el, w };
+		}
+	}
+	return ck_bad(in, err, "window");
+}
+
+static int integ_save(br_op *op, br_buf *out, br_err *err)
+{
+	br_ck_ztab(out, &((integ_st *)op->st)->rows);
+	return 0;
+}
+
+static int integ_load(br_op *op, br_cur *in, br_err *err)
+{
+	return br_ck_get_ztab(in, &((integ_st *)op->st)->rows, err);
 }

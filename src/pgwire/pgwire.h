@@ -109,9 +109,10 @@ typedef struct br_pg_hub br_pg_hub;
 br_pg_hub *br_pg_hub_new(struct br_sql *sql);
 void br_pg_hub_free(br_pg_hub *h);
 br_pg_executor br_pg_hub_executor(br_pg_hub *h);
-/* What the next steps' input reflects, shown as SUBSCRIBE's _frontier column
- * (copied; e.g. "bids/0:1234 auctions/0:99"). Without it, _frontier is the
- * number of steps the views took so far. */
+/* Overrides SUBSCRIBE's _frontier column with this text (copied). Without
+ * it, _frontier is the view's input offsets (br_sql_view_frontier, e.g.
+ * "bids:0=1234,1=99") over a log-backed catalog, else the number of steps the
+ * views took so far. */
 void br_pg_hub_set_frontier(br_pg_hub *h, const char *text);
 
 /* ------------------------------------------------------------ connection */

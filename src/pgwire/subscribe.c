@@ -10,9 +10,12 @@
  *   _frontier \t _weight \t col1 \t col2 ...
  *
  * _weight is the Z-set weight (+n inserted, -n deleted); _frontier is what
- * the input had reached when the view took the step that produced the row
- * (br_pg_hub_set_frontier, e.g. topic offsets; by default the number of
- * steps the views took). With snapshot = true (the default) the stream
+ * the input had reached when the view took the step that produced the row:
+ * for views over topic-backed tables, the next offset of every partition of
+ * every table the view reads ("bids:0=120,1=98;persons:0=40",
+ * br_sql_view_frontier), so a client knows exactly which input each batch
+ * reflects and frontiers only grow; br_pg_hub_set_frontier overrides it; for
+ * other catalogs it is the number of steps the views took. With snapshot = true (the default) the stream
  * starts with the view's current rows at weight +1 each, all under the
  * frontier of that moment; the snapshot (taken when the statement is
  * prepared) and the registration (when the protocol layer has announced the
@@ -306,12 +309,19 @@ static void copy_escape(br_buf *o, const uint8_t *p, size_t n)
 	}
 }
 
-static void frontier_text(br_pg_hub *h, char *out, size_t cap)
+/* The frontier a view's rows reflect: set by br_pg_hub_set_frontier, else
+ * the view's input offsets ("t:0=123,1=456", br_sql_view_frontier) when its
+ * tables follow a log, else the step count. NUL-terminated in out. */
+static void frontier_text(br_pg_hub *h, const char *view, br_buf *out)
 {
+	br_buf_reset(out);
 	if (h->frontier)
-		snprintf(out, cap, "%s", h->frontier);
-	else
-		snprintf(out, cap, "%" PRId64, h->steps);
+		br_buf_printf(out, "%s", h->frontier);
+	else if (br_sql_view_frontier(h->sql, view, out) || !out->len) {
+		br_buf_reset(out);
+		br_buf_printf(out, "%" PRId64, h->steps);
+	}
+	br_buf_u8(out, 0);
 }
 
 /* Appends one line per row of b (weight w_override when nonzero, else the
@@ -385,13 +395,14 @@ br_pg_sub *br_pgsub_attach(br_pg_hub *h, br_pg_result *res, br_pg_conn *conn)
 	h->subs = s;
 	if (!r->snap || !r->snap->has_rows)
 		return s;
-	char fr[256];
-	frontier_text(h, fr, sizeof fr);
+	br_buf fr = { 0 };
+	frontier_text(h, r->view, &fr);
 	br_buf lens = { 0 };
 	br_buf_reset(&h->rows);
-	encode_rows(h, &r->snap->rows, 1, fr, &lens);
+	encode_rows(h, &r->snap->rows, 1, (const char *)fr.p, &lens);
 	int rc = send_encoded(h, conn, &lens);
 	br_buf_free(&lens);
+	br_buf_free(&fr);
 	if (rc)
 		s->dead = true; /* dropped during the snapshot: its connection is closing */
 	return s;
@@ -413,17 +424,18 @@ static void on_view_delta(void *arg, const char *view, const br_batch *delta)
 		any = !s->dead && !strcmp(s->view, view);
 	if (!any || !delta->nrows)
 		return;
-	char fr[256];
-	frontier_text(h, fr, sizeof fr);
+	br_buf fr = { 0 };
+	frontier_text(h, view, &fr);
 	br_buf lens = { 0 };
 	br_buf_reset(&h->rows);
-	encode_rows(h, delta, 0, fr, &lens);
+	encode_rows(h, delta, 0, (const char *)fr.p, &lens);
 	if (lens.len) {
 		for (br_pg_sub *s = h->subs; s; s = s->next)
 			if (!s->dead && !strcmp(s->view, view) && send_encoded(h, s->conn, &lens))
 				s->dead = true; /* its connection is closing */
 	}
 	br_buf_free(&lens);
+	br_buf_free(&fr);
 }
 
 typedef struct gone_ctx {

@@ -60,6 +60,15 @@
  * watermark (window.h). SQL's INSERT into such a table writes records like any
  * producer; they are judged when read back.
  *
+ * VIEW CHECKPOINTS. When <data>/sql/views.ckpt (sql/checkpoint.c) is valid,
+ * each table it names is still loaded whole (lake + log, as above), but the
+ * effective delta of the records at or past the checkpoint's offset of their
+ * partition (lake rows carry their offset, log records theirs) is kept aside
+ * (ttable.pend) and handed to the views at the first poll: the views loaded
+ * from the checkpoint reflect exactly the records before those offsets, so
+ * they continue as if nothing had stopped. The session reads offsets() after
+ * every poll for view frontiers and the next checkpoint.
+ *
  * catalog.json (atomic replace = commit point):
  *   {"version":1,
  *    "tables":[{"name","topic","owns_topic","columns":[{"name","type"}],
@@ -84,6 +93,7 @@
 #include "log/records.h"
 #include "sql/catalog_time.h"
 #include "sql/plan.h"
+#include "sql/checkpoint.h"
 #include "sql/seam.h"
 #include "sql/sql.h"
 #include "types/text.h"
@@ -111,6 +121,13 @@ typedef struct ttable {
 	int tcol;             /* event-time column, -1: _append_time */
 	br_wm_tracker wm;     /* judges every record in log order per partition */
 	br_tdlq dlq;          /* <table>.dlq: LATE (dead_letter) and QUARANTINED records */
+	/* Restart from a view checkpoint (see VIEW CHECKPOINTS above): records at
+	 * or past from[p] are also gathered as the effective delta in pend, which
+	 * the first poll hands to the views loaded from the checkpoint. */
+	int64_t *from;        /* NULL when not restarting from a checkpoint */
+	int32_t nfrom;
+	br_batch pend;
+	bool has_pend;
 } ttable;
 
 typedef struct view_def {
@@ -126,6 +143,8 @@ typedef struct topiccat {
 	view_def *views;
 	int nviews;
 	int64_t skipped;
+	char *ckpt_path;      /* <data>/sql/views.ckpt */
+	br_sql_ckpt *ck;      /* read at open, until the session takes it */
 } topiccat;
 
 /* ------------------------------------------------------------ helpers */
@@ -157,6 +176,9 @@ static void table_free(ttable *t)
 		br_wm_free(&t->wm);
 		br_tdlq_free(&t->dlq);
 	}
+	free(t->from);
+	if (t->has_pend)
+		br_batch_free(&t->pend);
 	free(t->next);
 	free(t->topic);
 	free(t);
@@ -381,19 +403,31 @@ typedef struct reader {
 	 * succeeded, from the log's record when it still has it */
 	struct lake_dead { int32_t p; int64_t off, at; const char *why; uint8_t *enc; uint32_t len; } *dead;
 	size_t ndead;
+	int64_t pos[2];       /* partition and offset of the record being applied */
 } reader;
 
+/* Past the offsets of the view checkpoint the table restarts from. */
+static bool past_ckpt(const reader *rd)
+{
+	const ttable *t = rd->t;
+	if (!t->from)
+		return false;
+	int64_t f = rd->pos[0] >= 0 && rd->pos[0] < t->nfrom ? t->from[rd->pos[0]] : 0;
+	return rd->pos[1] >= f;
+}
+
 /* Deltas are built only for a caller that wants them (not while a table is
- * loaded at open or creation: no view reads it yet). */
+ * loaded at open or creation: no view reads it yet), and at open for the
+ * records past a view checkpoint's offsets. */
 static void emit_row(reader *rd, const br_value *row, int64_t w)
 {
-	if (rd->cb)
+	if (rd->cb || past_ckpt(rd))
 		br_batch_append_row(&rd->delta, row, w);
 }
 
 static void emit_stored(reader *rd, const stored_row *s, int64_t w, br_err *err)
 {
-	if (rd->cb && !br_row_decode(s->b, s->len, rd->old, rd->t->def.ncols, err))
+	if ((rd->cb || past_ckpt(rd)) && !br_row_decode(s->b, s->len, rd->old, rd->t->def.ncols, err))
 		br_batch_append_row(&rd->delta, rd->old, w);
 }
 
@@ -517,6 +551,18 @@ static int flush_delta(reader *rd, br_err *err)
 	int rc = 0;
 	if (rd->delta.nrows && rd->cb)
 		rc = rd->cb(rd->arg, rd->t->def.name, &rd->delta, err);
+	else if (rd->delta.nrows && rd->t->from) { /* kept for the first poll */
+		ttable *t = rd->t;
+		if (!t->has_pend)
+			br_batch_init(&t->pend, t->def.rowtype, true);
+		t->has_pend = true;
+		br_value *row = br_xcalloc((size_t)t->def.ncols + 1, sizeof *row);
+		for (int64_t i = 0; i < rd->delta.nrows; i++) {
+			br_batch_get_row(&rd->delta, i, row);
+			br_batch_append_row(&t->pend, row, br_batch_weight(&rd->delta, i));
+		}
+		free(row);
+	}
 	br_batch_reset(&rd->delta);
 	return rc;
 }
@@ -542,6 +588,8 @@ static int read_batches(reader *rd, int32_t part, const br_buf *buf, const br_re
 			while ((rc = br_rb_iter_next(&it, &r, err)) == 1) {
 				if (r.offset < t->next[part])
 					continue;
+				rd->pos[0] = part;
+				rd->pos[1] = r.offset;
 				br_err rerr = { 0 };
 				int64_t app = plan && bi < plan->nbatches && plan->batch_append[bi] >= 0
 						      ? plan->batch_append[bi] * 1000 : BR_TIME_NONE;
@@ -819,11 +867,12 @@ static void seam_load(topiccat *c, ttable *t)
 	int64_t *front = br_xcalloc((size_t)t->nparts, sizeof *front);
 	for (int32_t p = 0; p < t->nparts; p++)
 		high[p] = br_partition_high_watermark(br_topic_partition(tp, p));
-	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
-			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
-			      .tomb = seam_tomb, .ordered = t->timed, .row_at = t->timed ? seam_row_at : NULL };
 	reader rd;
 	reader_init(&rd, c, t, NULL, NULL);
+	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
+			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
+			      .tomb = seam_tomb, .ordered = t->timed, .row_at = t->timed ? seam_row_at : NULL,
+			      .pos = rd.pos };
 	char why[512];
 	br_err err = { 0 };
 	int rc = br_seam_read(c->data, t->topic, &spec, front, seam_row, &rd, why, sizeof why, &err);
@@ -840,6 +889,7 @@ static void seam_load(topiccat *c, ttable *t)
 			dead_letter_lake(&rd, br_topic_partition(tp, rd.dead[i].p), &rd.dead[i]);
 		if (t->timed && br_tdlq_flush(&t->dlq, c->log, &err))
 			br_warn("table %s: %s", t->def.name, err.msg);
+		flush_delta(&rd, &err); /* lake rows past a view checkpoint's offsets */
 	} else if (rc < 0) {
 		br_warn("table %s: %s; reading topic %s from its start instead", t->def.name, err.msg, t->topic);
 		table_clear(t);
@@ -848,6 +898,8 @@ static void seam_load(topiccat *c, ttable *t)
 			br_wm_free(&t->wm);
 			br_wm_init(&t->wm, &o, BR_MAX(t->nparts, 1));
 		}
+		if (t->has_pend)
+			br_batch_reset(&t->pend);
 	} else if (why[0]) {
 		/* a warning only when it costs rows (retention trimmed the log) */
 		bool trimmed = false;
@@ -1319,11 +1371,75 @@ static int cat_poll(br_catalog *cc, br_catalog_delta_fn cb, void *arg, br_err *e
 	topiccat *c = (topiccat *)cc;
 	br_map_slot *s;
 	for (size_t i = 0; br_map_next(&c->tables, &i, &s);) {
-		int rc = poll_table(c, s->val, cb, arg, err);
+		ttable *t = s->val;
+		int rc = 0;
+		if (t->from) { /* the first poll after a restart from a checkpoint */
+			if (t->has_pend && t->pend.nrows && cb)
+				rc = cb(arg, t->def.name, &t->pend, err);
+			if (t->has_pend)
+				br_batch_free(&t->pend);
+			t->has_pend = false;
+			free(t->from);
+			t->from = NULL;
+		}
+		if (!rc)
+			rc = poll_table(c, t, cb, arg, err);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+static int cat_offsets(br_catalog *cc, const char *table, const int64_t **next, int32_t *nparts,
+		       uint8_t topic_id[16])
+{
+	ttable *t = br_map_gets(&((topiccat *)cc)->tables, table);
+	if (!t)
+		return BR_ENOTFOUND;
+	*next = t->next;
+	*nparts = t->next ? t->nparts : 0;
+	memcpy(topic_id, t->topic_id, 16);
+	return 0;
+}
+
+static const char *cat_ckpt_path(br_catalog *cc) { return ((topiccat *)cc)->ckpt_path; }
+
+static br_sql_ckpt *cat_take_ckpt(br_catalog *cc)
+{
+	topiccat *c = (topiccat *)cc;
+	br_sql_ckpt *ck = c->ck;
+	c->ck = NULL;
+	return ck;
+}
+
+/* VIEW CHECKPOINTS at open: a table the checkpoint knows (same topic id, no
+ * offset past the log's high watermark) is loaded up to the checkpoint's
+ * offsets only as far as views are concerned: records past them (from the
+ * lake or the log) are applied to the table and also kept as the delta for
+ * the first poll. Other tables are forgotten from the checkpoint, so views
+ * that read them rebuild. */
+static void ckpt_prepare(topiccat *c, ttable *t, br_topic *tp)
+{
+	const br_ckpt_table *ct = br_ckpt_find_table(c->ck, t->def.name);
+	if (!ct)
+		return;
+	const char *why = NULL;
+	if (memcmp(ct->topic_id, t->topic_id, 16))
+		why = "its topic was re-created";
+	else if (ct->nparts > t->nparts)
+		why = "its topic has fewer partitions";
+	for (int32_t p = 0; !why && p < ct->nparts; p++)
+		if (ct->next[p] > br_partition_high_watermark(br_topic_partition(tp, p)))
+			why = "the log ends before the checkpoint's offsets";
+	if (why) {
+		br_warn("view checkpoint: table %s cannot restart from it (%s); views over it rebuild from lake + log",
+			t->def.name, why);
+		br_ckpt_forget_table(c->ck, t->def.name);
+		return;
+	}
+	t->nfrom = t->nparts;
+	t->from = br_xcalloc((size_t)t->nparts + 1, sizeof *t->from);
+	memcpy(t->from, ct->next, sizeof *t->from * (size_t)ct->nparts);
 }
 
 static int cat_save_view(br_catalog *cc, const char *name, const char *sql, br_err *err)
@@ -1376,6 +1492,8 @@ static void cat_free(br_catalog *cc)
 	free(c->views);
 	free(c->data);
 	free(c->dir);
+	free(c->ckpt_path);
+	br_ckpt_free(c->ck);
 	free(c);
 }
 
@@ -1407,6 +1525,9 @@ static const br_catalog_vt topic_vt = {
 	.views = cat_views,
 	.tracker = cat_tracker,
 	.topics = cat_topics,
+	.offsets = cat_offsets,
+	.ckpt_path = cat_ckpt_path,
+	.take_ckpt = cat_take_ckpt,
 };
 
 int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, br_err *err)
@@ -1416,6 +1537,11 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 	c->log = log;
 	c->data = br_xstrdup(data_dir);
 	c->dir = br_xasprintf("%s/sql", data_dir);
+	c->ckpt_path = br_xasprintf("%s/%s", c->dir, BR_CKPT_FILE);
+	br_err cerr = { 0 };
+	int crc = br_ckpt_read(c->ckpt_path, &c->ck, &cerr);
+	if (crc && crc != BR_ENOTFOUND)
+		br_warn("view checkpoint unusable: %s; every view rebuilds from lake + log", cerr.msg);
 	int rc = load(c, err);
 	br_map_slot *s;
 	for (size_t i = 0; !rc && br_map_next(&c->tables, &i, &s);) {
@@ -1431,8 +1557,17 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		br_err terr = { 0 };
 		if (table_time_init(c, t, &terr))
 			br_warn("sql catalog: table %s: %s; its time options are ignored", t->def.name, terr.msg);
+		ckpt_prepare(c, t, tp);
 		seam_load(c, t);
 		rc = poll_table(c, t, NULL, NULL, err);
+	}
+	/* tables the checkpoint names that are gone: their views rebuild */
+	for (int i = 0; c->ck && i < c->ck->ntables;) {
+		ttable *t = br_map_gets(&c->tables, c->ck->tables[i].name);
+		if (t && t->from)
+			i++;
+		else
+			br_ckpt_forget_table(c->ck, c->ck->tables[i].name);
 	}
 	if (rc) {
 		for (size_t i = 0; br_map_next(&c->tables, &i, &s);)
@@ -1445,6 +1580,8 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		free(c->views);
 		free(c->data);
 		free(c->dir);
+		free(c->ckpt_path);
+		br_ckpt_free(c->ck);
 		free(c);
 		return rc;
 	}

@@ -10,6 +10,7 @@
 
 #include "base/map.h"
 #include "base/util.h"
+#include "sql/checkpoint.h"
 #include "sql/plan.h"
 #include "sql/sink.h"
 #include "sql/window.h"
@@ -31,6 +32,7 @@ struct br_sql_view {
 	 * rather than give a wrong answer. */
 	char *broken;
 	uint64_t mem_checked_ns; /* last memory-limit check (br_mono_ns) */
+	char *sql;          /* its CREATE statement (checkpoints check it did not change) */
 };
 
 struct br_sql {
@@ -43,6 +45,7 @@ struct br_sql {
 	void *time;         /* table time options and watermarks: window.c */
 	void *sinks;        /* views' outputs: sink.c */
 	size_t view_mem_limit; /* bytes of state one view may hold (0: no limit) */
+	br_sql_ckst *ckpt;  /* view checkpoints: checkpoint.c */
 };
 
 void **br_sql_time_slot(br_sql *s);
@@ -148,6 +151,7 @@ static void view_free(br_sql_view *v)
 	free(v->input_tables);
 	free(v->deps);
 	free(v->broken);
+	free(v->sql);
 	free(v->name);
 	free(v);
 }
@@ -157,6 +161,7 @@ void br_sql_close(br_sql *s)
 	if (!s)
 		return;
 	br_sink_close_all(s); /* commits what is pending: before the views and the log go */
+	br_sql_ckpt_close(s); /* a clean shutdown leaves a checkpoint of every view */
 	br_map_slot *slot;
 	for (size_t i = 0; br_map_next(&s->views, &i, &slot);)
 		view_free(slot->val);
@@ -528,7 +533,52 @@ int br_sql_poll(br_sql *s, br_err *err)
 	br_err serr;
 	if (s->sinks && br_sink_tick(s, false, &serr))
 		br_warn("%s", serr.msg);
+	br_sql_ckpt_maybe(s); /* between polls every view reflects the same offsets */
 	return rc;
+}
+
+br_sql_ckst **br_sql_ckpt_slot(br_sql *s) { return &s->ckpt; }
+
+void br_sql_each_view(br_sql *s, br_sql_view_visit fn, void *arg)
+{
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&s->views, &i, &slot);) {
+		br_sql_view *v = slot->val;
+		const char *skip = v->broken;
+		/* watermark trackers (window.c) are not in checkpoints yet */
+		for (int k = 0; k < v->ninputs && !skip; k++) {
+			if (v->input_tables[k] && br_sql_table_time(s, v->input_tables[k]))
+				skip = "it reads a table with event time (watermark state is not checkpointed yet)";
+			else if (v->input_tables[k] && br_map_gets(&s->views, v->input_tables[k]))
+				skip = "it reads another view (rebuilt from that view's contents once it is restored)";
+		}
+		fn(arg, v->name, v->sql, &v->circ, skip);
+	}
+}
+
+int br_sql_view_frontier(br_sql *s, const char *view, br_buf *out)
+{
+	br_sql_view *v = br_map_gets(&s->views, view);
+	if (!v)
+		return BR_ENOTFOUND;
+	if (!s->cat->vt->offsets)
+		return BR_EUNSUPPORTED;
+	size_t start = out->len;
+	for (int i = 0; i < v->ninputs; i++) {
+		const char *t = v->input_tables[i];
+		bool seen = !t;
+		for (int k = 0; k < i && !seen; k++)
+			seen = v->input_tables[k] && !strcmp(v->input_tables[k], t);
+		const int64_t *next;
+		int32_t n;
+		uint8_t id[16];
+		if (seen || s->cat->vt->offsets(s->cat, t, &next, &n, id))
+			continue;
+		br_buf_printf(out, "%s%s:", out->len > start ? ";" : "", t);
+		for (int32_t p = 0; p < n; p++)
+			br_buf_printf(out, "%s%d=%" PRId64, p ? "," : "", p, next[p]);
+	}
+	return 0;
 }
 
 /* Applies a delta to a table and steps every view that reads it. A log-backed
@@ -1102,8 +1152,20 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 	} else {
 		br_circuit_init(&v->circ);
 	}
+	v->sql = br_xstrdup(x->stmt_text ? x->stmt_text : "");
+	/* A restart loads the view's state from its checkpoint (checkpoint.c),
+	 * which replaces the backfill; the catalog's first poll then brings it
+	 * the records after the checkpoint's offsets. */
+	bool loaded = false;
+	if (!rc && x->s->restoring) {
+		int lrc = br_sql_ckpt_load_view(x->s, v->name, v->sql, &v->circ, v->ninputs, v->input_tables,
+						x->err);
+		if (lrc < 0)
+			rc = lrc;
+		loaded = lrc == 1;
+	}
 	/* Backfill: the tables' current contents are the first delta. */
-	for (int i = 0; !rc && i < v->ninputs; i++) {
+	for (int i = 0; !rc && !loaded && i < v->ninputs; i++) {
 		const char *in = v->input_tables[i];
 		if (in && !x->s->cat->vt->find(x->s->cat, in) && !br_map_gets(&x->s->views, in) &&
 		    br_sink_table_view(x->s, in))
@@ -1112,10 +1174,10 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 		else /* a view over a view steps with the other's deltas (view_stepped) */
 			rc = feed_relation(x->s, &v->circ, v->inputs[i], in, x->err);
 	}
-	if (!rc)
+	if (!rc && !loaded)
 		rc = view_step(x->s, v, x->err);
 	bool stepped;
-	if (!rc) /* windows the backfill already closed */
+	if (!rc && !loaded) /* windows the backfill already closed */
 		rc = view_step_watermark(x->s, v, &stepped, x->err);
 	if (rc) {
 		br_sink_spec_free(&sink);
@@ -1557,7 +1619,7 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 		 * statement; a view that cannot follow is marked unusable and says
 		 * so when queried, so this statement goes on. */
 		br_err perr = { 0 };
-		if (s->cat->vt->poll && br_sql_poll(s, &perr))
+		if (s->cat->vt->poll && !s->restoring && br_sql_poll(s, &perr))
 			br_warn("%s", perr.msg);
 		x.env = (bind_env){ .session = s, .cat = s->cat, .find_view = find_view_plan, .arena = &x.arena, .sql = sql };
 		if (res) {
@@ -1572,6 +1634,11 @@ int br_sql_exec(br_sql *s, const char *sql, br_sql_result *res, br_err *err)
 	return rc;
 }
 
+/* Two passes (statements do not poll meanwhile: s->restoring): first the
+ * views the checkpoint holds, loaded from it; then one poll hands them what
+ * the tables read past the checkpoint's offsets; then every other view is
+ * rebuilt from the tables' contents, which by then include those records. A
+ * view whose state does not load is rebuilt in the second pass. */
 int br_sql_restore(br_sql *s, br_err *err)
 {
 	if (!s->cat->vt->views)
@@ -1580,13 +1647,31 @@ int br_sql_restore(br_sql *s, br_err *err)
 	int n, rc = 0;
 	s->cat->vt->views(s->cat, &names, &sqls, &n);
 	s->restoring = true;
+	bool *done = br_xcalloc((size_t)n + 1, sizeof *done);
+	br_sql_ckpt_begin_restore(s);
 	for (int i = 0; i < n; i++) {
 		br_err verr = { 0 };
-		if (br_sql_exec(s, sqls[i], NULL, &verr) && !rc)
+		if (!br_sql_ckpt_has_view(s, names[i]))
+			continue;
+		if (br_sql_exec(s, sqls[i], NULL, &verr))
+			br_warn("view %s: its checkpoint does not load (%s); it rebuilds from lake + log", names[i],
+				verr.msg);
+		else
+			done[i] = true;
+	}
+	br_sql_ckpt_loaded(s);
+	br_err perr = { 0 };
+	if (s->cat->vt->poll && br_sql_poll(s, &perr))
+		br_warn("%s", perr.msg);
+	for (int i = 0; i < n; i++) {
+		br_err verr = { 0 };
+		if (!done[i] && br_sql_exec(s, sqls[i], NULL, &verr) && !rc)
 			rc = br_errf(err, verr.code, "view \"%s\" could not be re-created: %s", names[i], verr.msg);
 		free(names[i]);
 		free(sqls[i]);
 	}
+	free(done);
+	br_sql_ckpt_end_restore(s);
 	s->restoring = false;
 	free(names);
 	free(sqls);

@@ -221,6 +221,10 @@ static int take_batch(scanner *s, const br_batch *b, br_err *err)
 			continue; /* the log is their source (see the header) */
 		get_row(b, &s->m, spec, i, s->row);
 		if (!spec->upsert && !spec->ordered) {
+			if (spec->pos) {
+				spec->pos[0] = p;
+				spec->pos[1] = off;
+			}
 			int rc = s->fn(s->arg, s->row, err);
 			if (rc)
 				return rc;
@@ -326,6 +330,10 @@ static int apply_held(scanner *s, br_err *err)
 		if (k && h->p == s->hs[k - 1].p && h->off == s->hs[k - 1].off)
 			continue; /* an offset twice would be a broken table: apply it once */
 		int rc = 0;
+		if (s->spec->pos) {
+			s->spec->pos[0] = h->p;
+			s->spec->pos[1] = h->off;
+		}
 		if (h->kind == H_ROW && !(rc = br_row_decode(h->enc, (size_t)h->len, s->row, s->spec->ncols, err)))
 			rc = s->spec->row_at ? s->spec->row_at(s->arg, h->p, h->off, h->at, s->row, err)
 					     : s->fn(s->arg, s->row, err);

@@ -44,6 +44,8 @@ typedef struct br_seam_spec {
 	br_seam_row_at_fn row_at; /* may be NULL */
 	int32_t nparts;           /* the topic's partition count now */
 	const int64_t *high;      /* per partition: the log's high watermark now (nparts entries) */
+	int64_t *pos;             /* may be NULL: else set to {partition, offset} of each row and
+				     tombstone before fn / tomb sees it (view checkpoints) */
 } br_seam_spec;
 
 /* Reads the lake part of a table. Returns

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "types/types.h"
 
@@ -79,6 +80,17 @@ typedef struct br_catalog_vt {
 	/* SHOW TOPICS: every topic of the catalog's log; *rows malloc'd (free
 	 * with br_topic_rows_free). */
 	int (*topics)(br_catalog *c, struct br_topic_row **rows, int *n, br_err *err);
+	/* A catalog that follows a log: per partition of a table, the next offset
+	 * not yet read (what the table, and every view over it, reflects after a
+	 * poll), and its topic's id. *next stays the catalog's, valid until the
+	 * next poll. BR_ENOTFOUND for an unknown table. */
+	int (*offsets)(br_catalog *c, const char *table, const int64_t **next, int32_t *nparts, uint8_t topic_id[16]);
+	/* Where view checkpoints are kept (sql/checkpoint.h), NULL for none. */
+	const char *(*ckpt_path)(br_catalog *c);
+	/* The checkpoint found at open, reduced to the tables whose load stopped
+	 * at its offsets (their later records reach views at the first poll).
+	 * Ownership passes to the caller; NULL when there is none. */
+	struct br_sql_ckpt *(*take_ckpt)(br_catalog *c);
 } br_catalog_vt;
 
 /* One row of SHOW TOPICS. Lake figures are -1 for a topic without a table. */
@@ -177,6 +189,21 @@ int br_sql_poll(br_sql *s, br_err *err);
  * start from the tables' current contents. Views that fail are reported in
  * err (the others are restored). */
 int br_sql_restore(br_sql *s, br_err *err);
+/* The input frontier of a view: per table it reads and per partition, the
+ * next offset not yet reflected (a log-backed catalog only), appended to out
+ * as "t:0=123,1=456" (tables separated by ';', in the view's input order).
+ * Valid after any step and between polls: a view's delta handed to the
+ * listener reflects exactly this frontier. BR_ENOTFOUND for no such view,
+ * BR_EUNSUPPORTED for a catalog without offsets. */
+int br_sql_view_frontier(br_sql *s, const char *view, br_buf *out);
+/* View checkpoints (checkpoint.c; a catalog with ckpt_path only): every
+ * interval_ms of wall time and/or every `records` records read by the
+ * catalog (0 turns a trigger off; both 0: only at br_sql_close), the state
+ * of every view is written with the offsets it reflects. The default is
+ * 10 s, no record trigger. */
+void br_sql_set_checkpoint(br_sql *s, int64_t interval_ms, int64_t records);
+/* Writes a checkpoint now (tests, shutdown); 0 when none is kept. */
+int br_sql_checkpoint(br_sql *s, br_err *err);
 /* The circuit of a materialized view as text (EXPLAIN). */
 int br_sql_explain_view(br_sql *s, const char *view, char **out, br_err *err);
 /* The most bytes of operator state one materialized view may hold (0, the
