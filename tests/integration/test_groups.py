@@ -58,7 +58,7 @@ class Broker:
     def start(self):
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([BRAID, "serve", "--data", self.data, "--kafka", self.bootstrap,
-                                          "--default-partitions", str(PARTS)],
+                                          "--pg", "127.0.0.1:0", "--default-partitions", str(PARTS)],
                                          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
