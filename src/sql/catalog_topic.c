@@ -62,6 +62,7 @@
 #include "flow/flow.h"
 #include "log/log.h"
 #include "log/records.h"
+#include "sql/progress.h"
 #include "sql/seam.h"
 #include "sql/sql.h"
 #include "types/text.h"
@@ -84,6 +85,7 @@ typedef struct ttable {
 	br_arena arena;       /* keyless: keys of rows */
 	br_ztab rows;         /* keyless: encoded row -> multiplicity */
 	int64_t rr;           /* keyless: next partition for SQL writes */
+	br_sql_progress load; /* how its load went (lake + log rows and bytes, time); name NULL */
 } ttable;
 
 typedef struct view_def {
@@ -99,6 +101,7 @@ typedef struct topiccat {
 	view_def *views;
 	int nviews;
 	int64_t skipped;
+	br_progress *loading; /* the load in progress (lake, then log), for poll_table's reads */
 } topiccat;
 
 /* ------------------------------------------------------------ helpers */
@@ -505,7 +508,10 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 				break;
 			if (!buf.len)
 				break;
+			int64_t was = t->next[p];
 			rc = read_batches(&rd, p, &buf, err);
+			if (c->loading)
+				br_progress_add(c->loading, t->next[p] - was, (int64_t)buf.len);
 		}
 	}
 	if (!rc)
@@ -572,7 +578,7 @@ static void table_clear(ttable *t)
  * takes the rows below the lake frontier from the lake and starts next[] at
  * the frontier; poll_table then reads the log from there. Any reason not to
  * use the lake leaves next[] at 0: the log is read from its start. */
-static void seam_load(topiccat *c, ttable *t)
+static void seam_load(topiccat *c, ttable *t, br_progress *pr)
 {
 	br_topic *tp = br_log_topic(c->log, t->topic, strlen(t->topic));
 	if (!tp || t->nparts < 1)
@@ -583,7 +589,7 @@ static void seam_load(topiccat *c, ttable *t)
 		high[p] = br_partition_high_watermark(br_topic_partition(tp, p));
 	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
 			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
-			      .tomb = seam_tomb };
+			      .tomb = seam_tomb, .progress = pr };
 	reader rd;
 	reader_init(&rd, c, t, NULL, NULL);
 	char why[512];
@@ -612,6 +618,34 @@ static void seam_load(topiccat *c, ttable *t)
 	reader_free(&rd);
 	free(high);
 	free(front);
+}
+
+/* A table being loaded (next[] all 0): the lake below the frontier (seam_load),
+ * then the log up to the high watermark seen now, with progress reported to
+ * the catalog's listener as one backfill of two phases. */
+static int load_table_rows(topiccat *c, ttable *t, br_err *err)
+{
+	br_progress pr;
+	br_progress_start(&pr, c->base.progress, c->base.progress_arg, t->def.name, false, 0, 0);
+	seam_load(c, t, &pr);
+	br_topic *tp = br_log_topic(c->log, t->topic, strlen(t->topic));
+	int64_t rows = 0, bytes = 0;
+	for (int32_t p = 0; tp && p < t->nparts && p < br_topic_partition_count(tp); p++) {
+		br_partition *part = br_topic_partition(tp, p);
+		int64_t from = t->next[p] > br_partition_start_offset(part) ? t->next[p] : br_partition_start_offset(part);
+		if (br_partition_high_watermark(part) > from) {
+			rows += br_partition_high_watermark(part) - from;
+			bytes += br_partition_bytes_after(part, from);
+		}
+	}
+	br_progress_phase(&pr, "log", rows, bytes);
+	c->loading = &pr;
+	int rc = poll_table(c, t, NULL, NULL, err);
+	c->loading = NULL;
+	br_progress_end(&pr);
+	t->load = pr.p;
+	t->load.name = NULL;
+	return rc;
 }
 
 /* ------------------------------------------------------------ persistence */
@@ -853,9 +887,7 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 	br_map_put(&c->tables, def->name, strlen(def->name), t);
 	/* An attached topic's records are rows already (read now, no view can
 	 * read the table yet): from the lake below its frontier, then the log. */
-	if (attach)
-		seam_load(c, t);
-	if ((rc = poll_table(c, t, NULL, NULL, err)) || (rc = save(c, err))) {
+	if ((rc = attach ? load_table_rows(c, t, err) : poll_table(c, t, NULL, NULL, err)) || (rc = save(c, err))) {
 		br_map_del(&c->tables, def->name, strlen(def->name));
 		table_free(t);
 		if (!attach)
@@ -1091,6 +1123,16 @@ static int cat_views(br_catalog *cc, char ***names, char ***sqls, int *n)
 	return 0;
 }
 
+static int cat_load_info(br_catalog *cc, const char *name, br_sql_progress *out)
+{
+	ttable *t = br_map_gets(&((topiccat *)cc)->tables, name);
+	if (!t || !t->load.phase)
+		return 1;
+	*out = t->load;
+	out->name = t->def.name;
+	return 0;
+}
+
 static void cat_free(br_catalog *cc)
 {
 	topiccat *c = (topiccat *)cc;
@@ -1122,12 +1164,21 @@ static const br_catalog_vt topic_vt = {
 	.poll = cat_poll,
 	.save_view = cat_save_view,
 	.views = cat_views,
+	.load_info = cat_load_info,
 };
 
 int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, br_err *err)
 {
+	return br_catalog_topic_open_progress(out, log, data_dir, NULL, NULL, err);
+}
+
+int br_catalog_topic_open_progress(br_catalog **out, br_log *log, const char *data_dir, br_sql_progress_cb cb,
+				   void *arg, br_err *err)
+{
 	topiccat *c = br_xcalloc(1, sizeof *c);
 	c->base.vt = &topic_vt;
+	c->base.progress = cb;
+	c->base.progress_arg = arg;
 	c->log = log;
 	c->data = br_xstrdup(data_dir);
 	c->dir = br_xasprintf("%s/sql", data_dir);
@@ -1143,8 +1194,7 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		t->nparts = br_topic_partition_count(tp);
 		t->next = br_xcalloc((size_t)t->nparts + 1, sizeof *t->next);
 		memcpy(t->topic_id, br_topic_id(tp), 16);
-		seam_load(c, t);
-		rc = poll_table(c, t, NULL, NULL, err);
+		rc = load_table_rows(c, t, err);
 	}
 	if (rc) {
 		for (size_t i = 0; br_map_next(&c->tables, &i, &s);)

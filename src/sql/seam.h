@@ -16,6 +16,8 @@
 #include "log/log.h"
 #include "types/types.h"
 
+struct br_progress;
+
 /* One row of the table's declared columns (ncols values, in declared order).
  * A non-zero return stops the read and is returned by br_seam_read. */
 typedef int (*br_seam_row_fn)(void *arg, const br_value *row, br_err *err);
@@ -34,6 +36,7 @@ typedef struct br_seam_spec {
 	br_seam_tomb_fn tomb;     /* may be NULL */
 	int32_t nparts;           /* the topic's partition count now */
 	const int64_t *high;      /* per partition: the log's high watermark now (nparts entries) */
+	struct br_progress *progress; /* may be NULL: phase "lake" with the snapshot's rows and file bytes */
 } br_seam_spec;
 
 /* Reads the lake part of a table. Returns
