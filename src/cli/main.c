@@ -118,6 +118,22 @@ static int bad_value(const char *flag, const char *v)
 	return 2;
 }
 
+
+/* The tables and views rebuilt at start (lake, then log): a log line every
+ * 5 s while one is long, and one when it is done. */
+static void log_progress(void *arg, const br_sql_progress *p)
+{
+	static double last;
+	(void)arg;
+	bool done = !strcmp(p->phase, "done");
+	if (done ? p->rows_done == 0 : p->elapsed_s - last < 5.0)
+		return;
+	char line[256];
+	br_sql_progress_format(p, line, sizeof line);
+	br_info("backfill: %s", line);
+	last = done ? 0 : p->elapsed_s;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	br_broker_opts o;
@@ -279,14 +295,16 @@ static int cmd_serve(int argc, char **argv)
 	 * directory's SQL catalog (tables are topics, views persist); every pgwire
 	 * session shares this one br_sql */
 	br_catalog *cat;
-	if (br_catalog_topic_open(&cat, br_broker_log(b), o.data_dir, &err)) {
+	if (br_catalog_topic_open_progress(&cat, br_broker_log(b), o.data_dir, log_progress, NULL, &err)) {
 		fprintf(stderr, "braid serve: %s\n", err.msg);
 		br_broker_close(b);
 		return 1;
 	}
 	br_sql *sql = br_sql_open(cat);
+	br_sql_set_progress_listener(sql, log_progress, NULL);
 	if (br_sql_restore(sql, &err))
 		br_warn("%s", err.msg);
+	br_sql_set_progress_listener(sql, NULL, NULL); /* statements report to their client */
 	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */
 	br_pg_server *pgs = NULL;
 	br_pg_config pgc = { .password = pg_password, .max_stream_backlog = (size_t)pg_subbuf };

@@ -4,6 +4,9 @@
  * meter in a loop of small batches costs a clock read per batch. */
 #include "sql/progress.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "base/util.h"
 
 void br_progress_start(br_progress *pr, br_sql_progress_cb cb, void *arg, const char *name, bool is_view,
@@ -72,4 +75,32 @@ void br_progress_end(br_progress *pr)
 	pr->p.bytes_total = pr->p.bytes_done;
 	report(pr);
 	pr->p.eta_s = 0;
+}
+
+static void human(double v, char *out, size_t n, const char *unit)
+{
+	const char *suffix[] = { "", "k", "M", "G", "T" };
+	int i = 0;
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(out, n, i ? "%.1f%s%s" : "%.0f%s%s", v, suffix[i], unit);
+}
+
+void br_sql_progress_format(const br_sql_progress *p, char *out, size_t n)
+{
+	char rd[32], rt[32] = "?", bd[32], bt[32] = "?", rate[32], eta[32] = "";
+	human((double)p->rows_done, rd, sizeof rd, "");
+	if (p->rows_total >= 0)
+		human((double)p->rows_total, rt, sizeof rt, "");
+	human((double)p->bytes_done, bd, sizeof bd, "B");
+	if (p->bytes_total >= 0)
+		human((double)p->bytes_total, bt, sizeof bt, "B");
+	human(p->rows_per_s, rate, sizeof rate, " rows/s");
+	if (strcmp(p->phase, "done") && p->eta_s >= 0)
+		snprintf(eta, sizeof eta, ", ETA %.0f s", p->eta_s);
+	int pct = p->rows_total > 0 ? (int)(100 * (double)p->rows_done / (double)p->rows_total) : 0;
+	snprintf(out, n, "%s %s [%s] %d%%, %s/%s rows, %s/%s, %s, %.1f s%s", p->is_view ? "view" : "table",
+		 p->name ? p->name : "?", p->phase, pct > 100 ? 100 : pct, rd, rt, bd, bt, rate, p->elapsed_s, eta);
 }

@@ -50,6 +50,8 @@ typedef struct br_sql_progress {
 /* Called often enough for a progress bar (at most every ~100 ms, and once
  * with phase "done"); p is valid during the call only. */
 typedef void (*br_sql_progress_cb)(void *arg, const br_sql_progress *p);
+/* One line: "table t [lake] 45%, 4.5M/10.0M rows, 120.0MB/300.0MB, 1.2M rows/s, 3.1 s, ETA 5 s". */
+void br_sql_progress_format(const br_sql_progress *p, char *out, size_t n);
 
 typedef struct br_catalog br_catalog;
 typedef struct br_catalog_vt {
