@@ -155,6 +155,7 @@ static int run(const char *dir)
 	       w1 - w0, c1 - c0, w2 - w1, c2 - c1, w2 - w0, c2 - c0, lake.rows_done, lake.bytes_done, row[0].v.i64,
 	       row[1].v.i64, row[2].v.i64);
 	br_sql_result_free(&r);
+	fflush(stdout);
 	if (getenv("BACKFILL_NO_FREE")) /* skip freeing 10M rows at exit (not part of the backfill) */
 		_exit(0);
 	br_sql_close(s);

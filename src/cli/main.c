@@ -328,6 +328,9 @@ static int cmd_serve(int argc, char **argv)
 	/* views follow records that Kafka clients produce to tables' topics even
 	 * when no SQL statement runs (each statement also polls first) */
 	br_sql_follower *follow = br_cli_sql_follow(br_broker_loop(b), sql, 100);
+	/* and at once when a group commit makes produced records readable: the
+	 * latency from produce to SUBSCRIBE is then one flush, not the timer */
+	br_broker_on_durable(b, br_cli_sql_follow_now, follow);
 	br_demo *dm = NULL;
 	if (demo && br_demo_start(&dm, b, sql, &dopt, &err))
 		br_logf(BR_LOG_ERROR, "demo: %s", err.msg); /* the server itself serves on */
@@ -336,6 +339,7 @@ static int cmd_serve(int argc, char **argv)
 		        "names); views bids_per_channel, bids_per_10s, category_volume", dopt.rate);
 	int rc = br_broker_run(b, true);
 	br_demo_stop(dm);
+	br_broker_on_durable(b, NULL, NULL);
 	br_cli_sql_follow_stop(follow);
 	br_pg_server_stop(pgs);
 	br_pg_hub_free(hub);

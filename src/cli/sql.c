@@ -573,6 +573,12 @@ br_sql_follower *br_cli_sql_follow(struct uv_loop_s *loop, struct br_sql *sql, i
 	return f;
 }
 
+void br_cli_sql_follow_now(void *follower)
+{
+	br_sql_follower *f = follower;
+	on_follow(&f->timer);
+}
+
 static void follow_closed(uv_handle_t *h) { free(h); }
 
 void br_cli_sql_follow_stop(br_sql_follower *f)

@@ -77,6 +77,8 @@ typedef struct parked {
 
 struct br_broker {
 	br_broker_opts o;
+	br_broker_durable_fn durable_fn; /* after a flush moved high watermarks (SQL views follow) */
+	void *durable_arg;
 	char *data_dir, *host, *adv_host;
 	uv_loop_t loop;
 	uv_tcp_t listener;
@@ -537,6 +539,8 @@ static void flush_done(uv_work_t *w, int status)
 	b->flush = NULL;
 	release_waiters(b);
 	retry_parked(b, true);
+	if (b->durable_fn)
+		b->durable_fn(b->durable_arg);
 	if (b->flush_wanted || br_log_write_seq(b->log) != br_log_durable_seq(b->log))
 		flush_start(b);
 }
@@ -554,6 +558,12 @@ static void flush_sync(br_broker *b, const char *what)
 			br_logf(BR_LOG_ERROR, "%s: %s", what, err.msg);
 	}
 	release_waiters(b);
+}
+
+void br_broker_on_durable(br_broker *b, br_broker_durable_fn fn, void *arg)
+{
+	b->durable_fn = fn;
+	b->durable_arg = arg;
 }
 
 static void on_flush_timer(uv_timer_t *t)
