@@ -188,6 +188,19 @@ def main():
         tap.ok(len(rows) == len(kept) and all(r.split("|")[1] == "tailing" for r in rows),
                "SHOW VIEWS: every view is tailing, with its backfill figures (%s)" % (rows[-1] if rows else ""))
         tap.note("%d progress NOTICEs were sent by attaches that took over a second" % notices)
+        # an embedded session rebuilds src from the lake (retention removed the
+        # log's start) and, without a terminal, prints plain progress lines
+        for i in kept:
+            psql(pg, "DROP VIEW a%d; DROP TABLE s%d" % (i, i))
+        tap.eq(b.stop(), 0, "braid serve stops cleanly")
+        p = subprocess.run([BRAID, "sql", "--data", b.data, "--format", "csv", "-c", "SELECT count(*), sum(v) FROM src"],
+                           capture_output=True, text=True, timeout=120)
+        tap.eq(p.stdout.strip().splitlines()[-1:], ["%d,%d" % (N, sum(i * 7 % 1000 for i in range(N)))],
+               "braid sql: src rebuilt from lake + log holds every event once")
+        lines = [x for x in p.stderr.splitlines() if x.startswith("backfill: table src")]
+        tap.ok(not lines or "[done] 100%" in lines[-1],
+               "braid sql reports the load's progress on stderr when it takes over a second: %s"
+               % (lines[-1] if lines else "(it took less)"), p.stderr[-2000:])
         # The budget is 120 s on a quiet machine; a shared one stretches every
         # attach (CPU-bound), so the time is reported, not asserted.
         tap.note("the whole proof took %.0f s (budget 120 s on a quiet machine; load average now %s)"
