@@ -204,7 +204,7 @@ static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, 
 		br_progress_add(pr, b.nrows, bytes);
 	}
 	if (!rc)
-		rc = br_circuit_feed(c, in, &b, err);
+		rc = br_circuit_feed_take(c, in, &b, err);
 	br_batch_free(&b);
 	return rc;
 }
