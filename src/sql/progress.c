@@ -101,6 +101,6 @@ void br_sql_progress_format(const br_sql_progress *p, char *out, size_t n)
 	if (strcmp(p->phase, "done") && p->eta_s >= 0)
 		snprintf(eta, sizeof eta, ", ETA %.0f s", p->eta_s);
 	int pct = p->rows_total > 0 ? (int)(100 * (double)p->rows_done / (double)p->rows_total) : 0;
-	snprintf(out, n, "%s %s [%s] %d%%, %s/%s rows, %s/%s, %s, %.1f s%s", p->is_view ? "view" : "table",
-		 p->name ? p->name : "?", p->phase, pct > 100 ? 100 : pct, rd, rt, bd, bt, rate, p->elapsed_s, eta);
+	const char *kind = p->is_view ? "view " : p->name && !strcmp(p->name, "query") ? "" : "table ";
+	snprintf(out, n, "%s%s [%s] %d%%, %s/%s rows, %s/%s, %s, %.1f s%s", kind, p->name ? p->name : "?", p->phase, pct > 100 ? 100 : pct, rd, rt, bd, bt, rate, p->elapsed_s, eta);
 }
