@@ -539,10 +539,11 @@ static void flush_done(uv_work_t *w, int status)
 	b->flush = NULL;
 	release_waiters(b);
 	retry_parked(b, true);
-	if (b->durable_fn)
-		b->durable_fn(b->durable_arg);
 	if (b->flush_wanted || br_log_write_seq(b->log) != br_log_durable_seq(b->log))
 		flush_start(b);
+	/* after the next flush started: the views' step never delays a commit */
+	if (b->durable_fn)
+		b->durable_fn(b->durable_arg);
 }
 
 /* A whole flush (data and indexes) on the calling thread (shutdown,
