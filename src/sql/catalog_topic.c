@@ -85,7 +85,6 @@ typedef struct ttable {
 	br_arena arena;       /* keyless: keys of rows */
 	br_ztab rows;         /* keyless: encoded row -> multiplicity */
 	int64_t rr;           /* keyless: next partition for SQL writes */
-	br_sql_progress load; /* how its load went (lake + log rows and bytes, time); name NULL */
 } ttable;
 
 typedef struct view_def {
@@ -607,6 +606,8 @@ static void seam_load(topiccat *c, ttable *t, br_progress *pr)
 	} else if (rc < 0) {
 		br_warn("table %s: %s; reading topic %s from its start instead", t->def.name, err.msg, t->topic);
 		table_clear(t);
+		if (pr) /* what the lake gave is forgotten: the log phase counts from 0 */
+			pr->p.rows_done = pr->p.bytes_done = pr->p.rows_total = pr->p.bytes_total = 0;
 	} else if (why[0]) {
 		/* a warning only when it costs rows (retention trimmed the log) */
 		bool trimmed = false;
@@ -643,8 +644,6 @@ static int load_table_rows(topiccat *c, ttable *t, br_err *err)
 	int rc = poll_table(c, t, NULL, NULL, err);
 	c->loading = NULL;
 	br_progress_end(&pr);
-	t->load = pr.p;
-	t->load.name = NULL;
 	return rc;
 }
 
@@ -1123,16 +1122,6 @@ static int cat_views(br_catalog *cc, char ***names, char ***sqls, int *n)
 	return 0;
 }
 
-static int cat_load_info(br_catalog *cc, const char *name, br_sql_progress *out)
-{
-	ttable *t = br_map_gets(&((topiccat *)cc)->tables, name);
-	if (!t || !t->load.phase)
-		return 1;
-	*out = t->load;
-	out->name = t->def.name;
-	return 0;
-}
-
 static void cat_free(br_catalog *cc)
 {
 	topiccat *c = (topiccat *)cc;
@@ -1164,7 +1153,6 @@ static const br_catalog_vt topic_vt = {
 	.poll = cat_poll,
 	.save_view = cat_save_view,
 	.views = cat_views,
-	.load_info = cat_load_info,
 };
 
 int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, br_err *err)

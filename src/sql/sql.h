@@ -78,9 +78,6 @@ typedef struct br_catalog_vt {
 	int (*save_view)(br_catalog *c, const char *name, const char *sql, br_err *err);
 	/* The kept views in creation order; arrays and strings malloc'd (caller frees). */
 	int (*views)(br_catalog *c, char ***names, char ***sqls, int *n);
-	/* A catalog that loads tables: how the last load of table went (rows and
-	 * bytes from lake and log, time); 0 when known, else nonzero. */
-	int (*load_info)(br_catalog *c, const char *table, br_sql_progress *out);
 } br_catalog_vt;
 
 struct br_catalog {
