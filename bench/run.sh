@@ -14,7 +14,8 @@
 # LAT_RATE (50000), LAT_SECONDS (10), DD_MB (512), PARTITIONS (1),
 # BENCH_DIR (build/bench/run; the data dir and the dd file live under it),
 # BRAID_ARGS (extra flags for `braid serve`), KEEP=1 keeps the data dir,
-# SKIP_PARQUET=1 / SKIP_TIER=1 / SKIP_SQL=1 / SKIP_WINDOW=1 / SKIP_NEXMARK=1 leave out the later benchmarks,
+# SKIP_PARQUET=1 / SKIP_TIER=1 / SKIP_SQL=1 / SKIP_WINDOW=1 / SKIP_NEXMARK=1 / SKIP_BACKFILL=1 / SKIP_TAIL=1
+# leave out the later benchmarks,
 # PROFILE=1 records braid with perf during the first throughput runs and prints
 # the hottest symbols (build/bench/perf.data stays for `perf report`),
 # TRACE_SLOW (5; braid's BRAID_TRACE_SLOW in ms, 0 = off): after each latency run,
@@ -231,4 +232,20 @@ if [ "${SKIP_NEXMARK:-0}" != 1 ]; then
 	echo
 	echo "== INSERT -> emitted window row at a SUBSCRIBE client, braid serve (bench/window_latency.mjs 200 5)"
 	for r in $(seq "$RUNS"); do node bench/window_latency.mjs 200 5 | tail -2; done
+fi
+
+# Issue 7: a group-by view backfilled from BACKFILL_ROWS lake rows beside DuckDB over
+# the same Parquet files, then tail latency produce -> SUBSCRIBE at TAIL_RATES events/s
+# (TAIL_SECONDS each; peer: the produce acknowledgement). SKIP_BACKFILL=1 / SKIP_TAIL=1.
+if [ "${SKIP_BACKFILL:-0}" != 1 ]; then
+	echo
+	echo "== backfill: braid vs DuckDB (BACKFILL_ROWS=${BACKFILL_ROWS:-10000000})"
+	node bench/backfill_bench.mjs
+fi
+if [ "${SKIP_TAIL:-0}" != 1 ]; then
+	echo
+	echo "== tail latency: produce -> SUBSCRIBE (TAIL_RATES=${TAIL_RATES:-10000 100000})"
+	for r in ${TAIL_RATES:-10000 100000}; do
+		/usr/bin/python3 bench/tail_latency.py "$r" "${TAIL_SECONDS:-5}" 2>&1 | grep -v '|rdkafka#'
+	done
 fi

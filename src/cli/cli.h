@@ -17,6 +17,8 @@ struct br_sql;
 typedef struct br_sql_follower br_sql_follower;
 br_sql_follower *br_cli_sql_follow(struct uv_loop_s *loop, struct br_sql *sql, int period_ms);
 void br_cli_sql_follow_stop(br_sql_follower *f);
+/* Polls now (a group commit made records readable); arg is the follower. */
+void br_cli_sql_follow_now(void *follower);
 int br_cli_topic(int argc, char **argv); /* braid topic ... (topic.c) */
 
 /* `braid serve --demo` (demo.c): a Nexmark generator feeding the SQL tables

@@ -130,6 +130,22 @@ static int bad_value(const char *flag, const char *v)
 	return 2;
 }
 
+
+/* The tables and views rebuilt at start (lake, then log): a log line every
+ * 5 s while one is long, and one when it is done. */
+static void log_progress(void *arg, const br_sql_progress *p)
+{
+	static double last;
+	(void)arg;
+	bool done = !strcmp(p->phase, "done");
+	if (done ? p->rows_done == 0 : p->elapsed_s - last < 5.0)
+		return;
+	char line[256];
+	br_sql_progress_format(p, line, sizeof line);
+	br_info("backfill: %s", line);
+	last = done ? 0 : p->elapsed_s;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	br_broker_opts o;
@@ -317,7 +333,7 @@ static int cmd_serve(int argc, char **argv)
 	 * directory's SQL catalog (tables are topics, views persist); every pgwire
 	 * session shares this one br_sql */
 	br_catalog *cat;
-	if (br_catalog_topic_open(&cat, br_broker_log(b), o.data_dir, &err)) {
+	if (br_catalog_topic_open_progress(&cat, br_broker_log(b), o.data_dir, log_progress, NULL, &err)) {
 		fprintf(stderr, "braid serve: %s\n", err.msg);
 		br_broker_close(b);
 		return 1;
@@ -325,8 +341,10 @@ static int cmd_serve(int argc, char **argv)
 	br_sql *sql = br_sql_open(cat);
 	br_sql_set_view_memory_limit(sql, (size_t)view_mem);
 	br_sql_set_checkpoint(sql, ckpt_ms, ckpt_rec);
+	br_sql_set_progress_listener(sql, log_progress, NULL);
 	if (br_sql_restore(sql, &err))
 		br_warn("%s", err.msg);
+	br_sql_set_progress_listener(sql, NULL, NULL); /* statements report to their client */
 	br_pg_hub *hub = br_pg_hub_new(sql); /* SUBSCRIBE streams */
 	br_pg_server *pgs = NULL;
 	br_pg_config pgc = { .password = pg_password, .max_stream_backlog = (size_t)pg_subbuf };
@@ -368,6 +386,9 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (hs)
 		br_info("serving HTTP on %s:%d (/metrics, /health)", h, br_http_server_port(hs));
+	/* and at once when a group commit makes produced records readable: the
+	 * latency from produce to SUBSCRIBE is then one flush, not the timer */
+	br_broker_on_durable(b, br_cli_sql_follow_now, follow);
 	br_demo *dm = NULL;
 	if (demo && br_demo_start(&dm, b, sql, &dopt, &err))
 		br_logf(BR_LOG_ERROR, "demo: %s", err.msg); /* the server itself serves on */
@@ -376,6 +397,7 @@ static int cmd_serve(int argc, char **argv)
 		        "names); views bids_per_channel, bids_per_10s, category_volume", dopt.rate);
 	int rc = br_broker_run(b, true);
 	br_demo_stop(dm);
+	br_broker_on_durable(b, NULL, NULL);
 	br_cli_sql_follow_stop(follow);
 	br_http_server_stop(hs);
 	br_pg_server_stop(pgs);

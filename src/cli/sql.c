@@ -413,6 +413,41 @@ static void repl(cli *c, const char *data)
 	printf("\n");
 }
 
+/* ------------------------------------------------------------ progress */
+
+/* Backfill progress on stderr: a bar redrawn in place on a terminal, plain
+ * lines (one per second at most) otherwise; nothing for work shorter than
+ * 0.3 s (1 s without a terminal), so quick statements stay quiet. */
+static struct {
+	bool tty, drawn;
+	double last_line;
+} prog;
+
+static void on_progress(void *arg, const br_sql_progress *p)
+{
+	(void)arg;
+	bool done = !strcmp(p->phase, "done");
+	char line[256];
+	if (!prog.drawn && p->elapsed_s < (prog.tty ? 0.3 : 1.0))
+		return;
+	if (!prog.tty && !done && p->elapsed_s - prog.last_line < 1.0)
+		return;
+	br_sql_progress_format(p, line, sizeof line);
+	if (prog.tty) {
+		int pct = p->rows_total > 0 ? (int)(20 * (double)p->rows_done / (double)p->rows_total) : 0;
+		char bar[21];
+		for (int i = 0; i < 20; i++)
+			bar[i] = i < pct ? '#' : '.';
+		bar[20] = 0;
+		fprintf(stderr, "\r\033[K%s %s%s", bar, line, done ? "\n" : "");
+	} else {
+		fprintf(stderr, "backfill: %s\n", line);
+	}
+	fflush(stderr);
+	prog.drawn = !done;
+	prog.last_line = done ? 0 : p->elapsed_s;
+}
+
 /* The flock `braid serve` takes (src/kafka/server.c): one process per data dir. */
 static int lock_dir(const char *data, int *fd_out)
 {
@@ -505,7 +540,8 @@ int br_cli_sql(int argc, char **argv)
 	char *logdir = br_xasprintf("%s/log", data);
 	lo.dir = logdir;
 	br_catalog *cat = NULL;
-	if (br_log_open(&c.log, &lo, &err) || br_catalog_topic_open(&cat, c.log, data, &err)) {
+	prog.tty = isatty(2);
+	if (br_log_open(&c.log, &lo, &err) || br_catalog_topic_open_progress(&cat, c.log, data, on_progress, NULL, &err)) {
 		fprintf(stderr, "braid sql: %s\n", err.msg);
 		if (c.log)
 			br_log_close(c.log);
@@ -515,6 +551,7 @@ int br_cli_sql(int argc, char **argv)
 		return 1;
 	}
 	c.s = br_sql_open(cat);
+	br_sql_set_progress_listener(c.s, on_progress, NULL);
 	if (br_sql_restore(c.s, &err))
 		fprintf(stderr, "WARNING:  %s\n", err.msg);
 	if (ncmds) {
@@ -555,6 +592,12 @@ br_sql_follower *br_cli_sql_follow(struct uv_loop_s *loop, struct br_sql *sql, i
 	f->timer.data = sql;
 	uv_timer_start(&f->timer, on_follow, (uint64_t)period_ms, (uint64_t)period_ms);
 	return f;
+}
+
+void br_cli_sql_follow_now(void *follower)
+{
+	br_sql_follower *f = follower;
+	on_follow(&f->timer);
 }
 
 static void follow_closed(uv_handle_t *h) { free(h); }

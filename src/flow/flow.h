@@ -321,9 +321,10 @@ const br_ztab *br_op_contents(const br_op *op);
 /* Sets the delta of an input operator for the next step (rows copied; weights
  * from b, 1 when b has none). Types must match the input's column types. */
 int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err);
-/* Like br_circuit_feed, but may take b's rows instead of copying them (when
- * the input's delta is empty and b is built on the input's row type); b is
- * left empty or unchanged, still owned by the caller. */
+/* The same for a batch the caller gives up: when the input holds nothing yet
+ * and b has its row type and weights, b's buffers are moved in (no copy: a
+ * backfill's large delta) and b is left empty, to be freed by the caller as
+ * before; otherwise the rows are copied as by br_circuit_feed. */
 int br_circuit_feed_take(br_circuit *c, br_op *input, br_batch *b, br_err *err);
 /* Runs every operator once, in order; inputs' deltas are consumed (cleared). */
 int br_circuit_step(br_circuit *c, br_err *err);

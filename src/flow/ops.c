@@ -128,14 +128,13 @@ int br_circuit_feed(br_circuit *c, br_op *input, const br_batch *b, br_err *err)
 
 int br_circuit_feed_take(br_circuit *c, br_op *input, br_batch *b, br_err *err)
 {
-	if (input->vt == &input_vt && !input->out.nrows && b->type == input->out.type &&
-	    b->has_weight == input->out.has_weight) {
-		br_batch t = input->out;
-		input->out = *b;
-		*b = t;
-		return 0;
-	}
-	return br_circuit_feed(c, input, b, err);
+	if (input->vt != &input_vt || input->out.nrows || b->type != input->out.type ||
+	    b->has_weight != input->out.has_weight || b->ncols != input->out.ncols)
+		return br_circuit_feed(c, input, b, err);
+	br_batch t = input->out;
+	input->out = *b;
+	*b = t;
+	return 0;
 }
 
 /* -------------------------------------------------------------- filter */

@@ -370,7 +370,20 @@ struct br_ice_scan {
 	br_batch rb;              /* the reader's batch */
 	br_ice_pred *preds;
 	size_t npreds;
+	int *want;                /* projection (field ids), NULL = all */
+	int nwant;
+	int64_t bytes_done;       /* bytes read by the files already closed */
 };
+
+static bool wanted(const br_ice_scan *s, int id)
+{
+	if (!s->want)
+		return true;
+	for (int i = 0; i < s->nwant; i++)
+		if (s->want[i] == id)
+			return true;
+	return false;
+}
 
 static int open_next(br_ice_scan *s, br_err *err)
 {
@@ -388,7 +401,7 @@ static int open_next(br_ice_scan *s, br_err *err)
 		for (int i = 0; i < root->nchildren; i++) {
 			const br_field *f = &root->children[i];
 			const br_field *ff = br_schema_find_id(fs, f->id);
-			bool top = ff && !br_schema_parent(fs, f->id);
+			bool top = ff && !br_schema_parent(fs, f->id) && wanted(s, f->id);
 			s->src[i] = top ? nids : -1;
 			if (top)
 				ids[nids++] = f->id;
@@ -433,11 +446,21 @@ int br_ice_scan_open(br_ice_table *t, const br_ice_scan_opts *o, br_ice_scan **o
 		s->preds = br_arena_alloc(&s->plan.arena, o->npreds * sizeof *s->preds);
 		memcpy(s->preds, o->preds, o->npreds * sizeof *s->preds);
 	}
+	if (o && o->field_ids) {
+		s->nwant = o->nfield_ids;
+		s->want = br_arena_alloc(&s->plan.arena, ((size_t)o->nfield_ids + 1) * sizeof *s->want);
+		memcpy(s->want, o->field_ids, (size_t)o->nfield_ids * sizeof *s->want);
+	}
 	*out = s;
 	return 0;
 }
 
 const br_ice_plan *br_ice_scan_plan(const br_ice_scan *s) { return &s->plan; }
+
+int64_t br_ice_scan_bytes_read(const br_ice_scan *s)
+{
+	return s->bytes_done + (s->r ? br_pq_reader_bytes_read(s->r) : 0);
+}
 
 static void repoint(br_col *c, const br_type *t)
 {
@@ -538,6 +561,7 @@ int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err)
 			return br_errctx(err, "scan"), rc;
 		if (rc == 0) {
 			br_batch_free(&s->rb);
+			s->bytes_done += br_pq_reader_bytes_read(s->r);
 			br_pq_reader_close(s->r);
 			s->r = NULL;
 			continue;

@@ -215,6 +215,11 @@ typedef struct br_ice_scan_opts {
 	int64_t as_of_ms;         /* 0: none; else the snapshot current at that time */
 	const br_ice_pred *preds; /* conjunction; may be NULL */
 	size_t npreds;
+	/* Projection: field ids of the top-level columns to read (NULL: all).
+	 * The batches keep the current schema's shape; other columns are null
+	 * and their pages are never read. */
+	const int *field_ids;
+	int nfield_ids;
 } br_ice_scan_opts;
 
 typedef struct br_ice_plan {
@@ -271,6 +276,8 @@ int br_ice_scan_open(br_ice_table *t, const br_ice_scan_opts *o, br_ice_scan **o
  * type is the scan's copy of the current schema root (valid until close). */
 int br_ice_scan_next(br_ice_scan *s, br_batch *out, br_err *err);
 const br_ice_plan *br_ice_scan_plan(const br_ice_scan *s);
+/* File bytes read so far by the scan (Parquet footers and pages). */
+int64_t br_ice_scan_bytes_read(const br_ice_scan *s);
 void br_ice_scan_close(br_ice_scan *s);
 
 /* Deletes the rows matching every predicate (top-level primitive columns;

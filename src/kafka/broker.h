@@ -56,6 +56,12 @@ struct uv_loop_s *br_broker_loop(br_broker *b);
  * thread, e.g. the demo generator) durable and visible: starts a group-commit
  * flush now or after the flush interval. */
 void br_broker_flush_soon(br_broker *b);
+/* Called on the loop thread after each group commit that moved high
+ * watermarks (produced records became readable): `braid serve` steps its SQL
+ * views there, so a produced record reaches SUBSCRIBE without waiting for the
+ * follower's timer. fn NULL removes it. */
+typedef void (*br_broker_durable_fn)(void *arg);
+void br_broker_on_durable(br_broker *b, br_broker_durable_fn fn, void *arg);
 
 /* Request counters since start, per Kafka API key below BR_KSTATS_APIS (loop
  * thread; for the metrics page of src/http): requests, request bytes (frames

@@ -79,6 +79,8 @@ typedef struct parked {
 
 struct br_broker {
 	br_broker_opts o;
+	br_broker_durable_fn durable_fn; /* after a flush moved high watermarks (SQL views follow) */
+	void *durable_arg;
 	char *data_dir, *host, *adv_host;
 	uv_loop_t loop;
 	uv_tcp_t listener;
@@ -564,6 +566,9 @@ static void flush_done(uv_work_t *w, int status)
 	br_trace_slow(t0, "flush end: answering produces and parked fetches");
 	if (b->flush_wanted || br_log_write_seq(b->log) != br_log_durable_seq(b->log))
 		flush_start(b);
+	/* after the next flush started: the views' step never delays a commit */
+	if (b->durable_fn)
+		b->durable_fn(b->durable_arg);
 }
 
 /* A whole flush (data and indexes) on the calling thread (shutdown,
@@ -579,6 +584,12 @@ static void flush_sync(br_broker *b, const char *what)
 			br_logf(BR_LOG_ERROR, "%s: %s", what, err.msg);
 	}
 	release_waiters(b);
+}
+
+void br_broker_on_durable(br_broker *b, br_broker_durable_fn fn, void *arg)
+{
+	b->durable_fn = fn;
+	b->durable_arg = arg;
 }
 
 static void on_flush_timer(uv_timer_t *t)

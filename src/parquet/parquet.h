@@ -99,6 +99,9 @@ int br_pq_reader_project(br_pq_reader *r, const int *field_ids, int n, br_err *e
  * the field's primitive type; several predicates are ANDed). */
 int br_pq_reader_filter(br_pq_reader *r, int field_id, br_pq_op op, const br_value *v, br_err *err);
 void br_pq_reader_set_batch_rows(br_pq_reader *r, int64_t rows);
+/* File bytes read so far (footer and the pages of projected columns in the row
+ * groups not skipped). */
+int64_t br_pq_reader_bytes_read(const br_pq_reader *r);
 /* The type of the batches (a struct of the projected fields), owned by r. */
 const br_type *br_pq_reader_type(const br_pq_reader *r);
 /* Fills b (zero it before the first call; the reader initialises it, then

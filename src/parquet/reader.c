@@ -146,6 +146,7 @@ struct br_pq_reader {
 	int64_t batch_rows;
 	br_err *err;
 	int rc;
+	int64_t bytes_read;     /* file bytes read so far (footer, pages): what projection and skipping save */
 };
 
 /* ------------------------------------------------------------------ I/O */
@@ -157,6 +158,7 @@ static int src_read(br_pq_reader *r, int64_t off, size_t n, br_buf *dst, br_err 
 		return br_errf(err, BR_ECORRUPT, "%s: read of %zu bytes at offset %" PRId64 " is past the end (%" PRId64 " bytes)",
 			       r->name, n, off, r->size);
 	uint8_t *p = br_pq_take(dst, n);
+	r->bytes_read += (int64_t)n;
 	if (r->mem) {
 		memcpy(p, r->mem + off, n);
 		return 0;
@@ -1775,3 +1777,5 @@ int br_pq_reader_next(br_pq_reader *r, br_batch *b, br_err *err)
 	r->rows_left -= n;
 	return 1;
 }
+
+int64_t br_pq_reader_bytes_read(const br_pq_reader *r) { return r->bytes_read; }

@@ -147,6 +147,11 @@ void br_pg_conn_cancel(br_pg_conn *c);
  * are still waiting to be sent on the socket. */
 typedef size_t (*br_pg_writer)(void *arg, br_buf *out, bool close);
 void br_pg_conn_set_writer(br_pg_conn *c, br_pg_writer write, void *arg);
+/* The connection whose statement is running (NULL between statements), and a
+ * NoticeResponse sent to it at once, behind what its statement already
+ * answered (progress of a long statement). */
+br_pg_conn *br_pg_conn_running(void);
+void br_pg_conn_notice(br_pg_conn *c, const br_pg_error *e);
 /* Queues one CopyData row of the current stream (n = 0 with flush: none);
  * flush sends what is queued. Returns -1 when there is no
  * stream any more, or when the client let more than max_stream_backlog bytes

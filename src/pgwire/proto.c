@@ -413,6 +413,33 @@ static size_t async_flush(br_pg_conn *c, bool close)
 	return c->write(c->write_arg, &c->async, close);
 }
 
+/* The connection whose statement runs now: the loop thread runs one at a
+ * time, so a progress report from inside the engine knows where to go. */
+static br_pg_conn *running;
+
+br_pg_conn *br_pg_conn_running(void) { return running; }
+
+void br_pg_conn_notice(br_pg_conn *c, const br_pg_error *e)
+{
+	if (!c || c->state == ST_DEAD)
+		return;
+	if (!c->write) {
+		send_error_msg(c, 'N', e);
+		return;
+	}
+	/* what the statement's earlier answers left in out goes first, then
+	 * the notice, sent now (the statement is still running) */
+	br_buf *save = c->out;
+	if (save && save != &c->async && save->len) {
+		br_buf_put(&c->async, save->p, save->len);
+		br_buf_reset(save);
+	}
+	c->out = &c->async;
+	send_error_msg(c, 'N', e);
+	c->out = save;
+	async_flush(c, false);
+}
+
 /* The stream is over: e (an ErrorResponse) and ReadyForQuery go out, then
  * whatever the client sent meanwhile runs. */
 static void stream_end(br_pg_conn *c, const br_pg_error *e)
@@ -673,7 +700,11 @@ static int on_query(br_pg_conn *c, const uint8_t *body, size_t n)
 	portal_drop(c, "");
 	qctx q = { .c = c };
 	br_pg_error e = { 0 };
-	if (c->ex.vt->query(c->sess, (const char *)body, emit_simple, &q, &e) < 0)
+	br_pg_conn *was = running;
+	running = c;
+	int qrc = c->ex.vt->query(c->sess, (const char *)body, emit_simple, &q, &e);
+	running = was;
+	if (qrc < 0)
 		send_error(c, &e);
 	else if (q.emitted == 0)
 		send_simple(c, 'I');
@@ -849,7 +880,11 @@ static int portal_run(br_pg_conn *c, portal *p)
 		return 0;
 	br_pg_error e = { 0 };
 	memset(&p->res, 0, sizeof p->res);
-	if (c->ex.vt->execute(c->sess, p->sql, p->nparams, (const char *const *)p->params, p->oids, &p->res, &e)) {
+	br_pg_conn *was = running;
+	running = c;
+	int xrc = c->ex.vt->execute(c->sess, p->sql, p->nparams, (const char *const *)p->params, p->oids, &p->res, &e);
+	running = was;
+	if (xrc) {
 		send_error(c, &e);
 		return -1;
 	}

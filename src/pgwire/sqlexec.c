@@ -207,6 +207,27 @@ static void transaction_tag(const char *sql, br_pg_result *r)
 	snprintf(r->notice.severity, sizeof r->notice.severity, "WARNING");
 }
 
+/* Backfill progress of a long statement (CREATE MATERIALIZED VIEW, CREATE
+ * TABLE on a topic with data, a big SELECT) as NOTICE messages to its client:
+ * none in the first second, then one per second and one at the end. */
+static double notice_last;
+
+static void on_progress(void *arg, const br_sql_progress *p)
+{
+	(void)arg;
+	bool done = !strcmp(p->phase, "done");
+	if (p->elapsed_s < 1.0 || (!done && p->elapsed_s - notice_last < 1.0))
+		return;
+	br_pg_error n = { 0 };
+	snprintf(n.severity, sizeof n.severity, "NOTICE");
+	snprintf(n.sqlstate, sizeof n.sqlstate, "00000");
+	char line[256];
+	br_sql_progress_format(p, line, sizeof line);
+	snprintf(n.message, sizeof n.message, "backfill: %s", line);
+	br_pg_conn_notice(br_pg_conn_running(), &n);
+	notice_last = done ? 0 : p->elapsed_s;
+}
+
 /* Runs one statement; positions in errors are bytes of sql. */
 static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_error *e)
 {
@@ -217,7 +238,11 @@ static int run(sess *s, const char *sql, br_pg_result *res, int *bytepos, br_pg_
 		return set;
 	br_sql_result *sr = br_xcalloc(1, sizeof *sr);
 	br_err err = { 0 };
-	if (br_sql_exec(s->sql, sql, sr, &err)) {
+	notice_last = 0;
+	br_sql_set_progress_listener(s->sql, on_progress, NULL);
+	int xrc = br_sql_exec(s->sql, sql, sr, &err);
+	br_sql_set_progress_listener(s->sql, NULL, NULL);
+	if (xrc) {
 		br_sql_result_free(sr);
 		free(sr);
 		map_error(&err, e, bytepos);

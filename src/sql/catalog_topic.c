@@ -94,6 +94,7 @@
 #include "sql/catalog_time.h"
 #include "sql/plan.h"
 #include "sql/checkpoint.h"
+#include "sql/progress.h"
 #include "sql/seam.h"
 #include "sql/sql.h"
 #include "types/text.h"
@@ -145,6 +146,7 @@ typedef struct topiccat {
 	int64_t skipped;
 	char *ckpt_path;      /* <data>/sql/views.ckpt */
 	br_sql_ckpt *ck;      /* read at open, until the session takes it */
+	br_progress *loading; /* the load in progress (lake, then log), for poll_table's reads */
 } topiccat;
 
 /* ------------------------------------------------------------ helpers */
@@ -701,7 +703,10 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 				break;
 			if (!buf.len)
 				break;
+			int64_t was = t->next[p];
 			rc = read_batches(&rd, p, &buf, NULL, err);
+			if (c->loading)
+				br_progress_add(c->loading, t->next[p] - was, (int64_t)buf.len);
 		}
 		/* event time: only records whose append time is durable too (a plan
 		 * stops there), so a verdict never changes after a crash */
@@ -711,8 +716,11 @@ static int poll_table(topiccat *c, ttable *t, br_catalog_delta_fn cb, void *arg,
 				break;
 			br_buf_reset(&buf);
 			bool none = !plan.nbatches;
+			int64_t was = t->next[p];
 			if (!none && !(rc = br_read_plan_exec(&plan, &buf, err)))
 				rc = read_batches(&rd, p, &buf, &plan, err);
+			if (c->loading)
+				br_progress_add(c->loading, t->next[p] - was, (int64_t)buf.len);
 			br_read_plan_free(&plan);
 			if (none)
 				break;
@@ -858,7 +866,7 @@ static void table_clear(ttable *t)
  * takes the rows below the lake frontier from the lake and starts next[] at
  * the frontier; poll_table then reads the log from there. Any reason not to
  * use the lake leaves next[] at 0: the log is read from its start. */
-static void seam_load(topiccat *c, ttable *t)
+static void seam_load(topiccat *c, ttable *t, br_progress *pr)
 {
 	br_topic *tp = br_log_topic(c->log, t->topic, strlen(t->topic));
 	if (!tp || t->nparts < 1)
@@ -872,7 +880,7 @@ static void seam_load(topiccat *c, ttable *t)
 	br_seam_spec spec = { .ncols = t->def.ncols, .cols = t->def.cols, .types = t->def.types,
 			      .upsert = t->def.npk > 0, .nparts = t->nparts, .high = high, .log = c->log,
 			      .tomb = seam_tomb, .ordered = t->timed, .row_at = t->timed ? seam_row_at : NULL,
-			      .pos = rd.pos };
+			      .pos = rd.pos, .progress = pr };
 	char why[512];
 	br_err err = { 0 };
 	int rc = br_seam_read(c->data, t->topic, &spec, front, seam_row, &rd, why, sizeof why, &err);
@@ -900,6 +908,8 @@ static void seam_load(topiccat *c, ttable *t)
 		}
 		if (t->has_pend)
 			br_batch_reset(&t->pend);
+		if (pr) /* what the lake gave is forgotten: the log phase counts from 0 */
+			pr->p.rows_done = pr->p.bytes_done = pr->p.rows_total = pr->p.bytes_total = 0;
 	} else if (why[0]) {
 		/* a warning only when it costs rows (retention trimmed the log) */
 		bool trimmed = false;
@@ -911,6 +921,32 @@ static void seam_load(topiccat *c, ttable *t)
 	reader_free(&rd);
 	free(high);
 	free(front);
+}
+
+/* A table being loaded (next[] all 0): the lake below the frontier (seam_load),
+ * then the log up to the high watermark seen now, with progress reported to
+ * the catalog's listener as one backfill of two phases. */
+static int load_table_rows(topiccat *c, ttable *t, br_err *err)
+{
+	br_progress pr;
+	br_progress_start(&pr, c->base.progress, c->base.progress_arg, t->def.name, false, 0, 0);
+	seam_load(c, t, &pr);
+	br_topic *tp = br_log_topic(c->log, t->topic, strlen(t->topic));
+	int64_t rows = 0, bytes = 0;
+	for (int32_t p = 0; tp && p < t->nparts && p < br_topic_partition_count(tp); p++) {
+		br_partition *part = br_topic_partition(tp, p);
+		int64_t from = t->next[p] > br_partition_start_offset(part) ? t->next[p] : br_partition_start_offset(part);
+		if (br_partition_high_watermark(part) > from) {
+			rows += br_partition_high_watermark(part) - from;
+			bytes += br_partition_bytes_after(part, from);
+		}
+	}
+	br_progress_phase(&pr, "log", rows, bytes);
+	c->loading = &pr;
+	int rc = poll_table(c, t, NULL, NULL, err);
+	c->loading = NULL;
+	br_progress_end(&pr);
+	return rc;
 }
 
 /* ------------------------------------------------------------ persistence */
@@ -1173,9 +1209,7 @@ static int cat_create(br_catalog *cc, const br_sql_table *def, br_err *err)
 	br_map_put(&c->tables, def->name, strlen(def->name), t);
 	/* An attached topic's records are rows already (read now, no view can
 	 * read the table yet): from the lake below its frontier, then the log. */
-	if (attach)
-		seam_load(c, t);
-	if ((rc = poll_table(c, t, NULL, NULL, err)) || (rc = save(c, err))) {
+	if ((rc = attach ? load_table_rows(c, t, err) : poll_table(c, t, NULL, NULL, err)) || (rc = save(c, err))) {
 		br_map_del(&c->tables, def->name, strlen(def->name));
 		table_free(t);
 		if (!attach)
@@ -1532,8 +1566,16 @@ static const br_catalog_vt topic_vt = {
 
 int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, br_err *err)
 {
+	return br_catalog_topic_open_progress(out, log, data_dir, NULL, NULL, err);
+}
+
+int br_catalog_topic_open_progress(br_catalog **out, br_log *log, const char *data_dir, br_sql_progress_cb cb,
+				   void *arg, br_err *err)
+{
 	topiccat *c = br_xcalloc(1, sizeof *c);
 	c->base.vt = &topic_vt;
+	c->base.progress = cb;
+	c->base.progress_arg = arg;
 	c->log = log;
 	c->data = br_xstrdup(data_dir);
 	c->dir = br_xasprintf("%s/sql", data_dir);
@@ -1558,8 +1600,7 @@ int br_catalog_topic_open(br_catalog **out, br_log *log, const char *data_dir, b
 		if (table_time_init(c, t, &terr))
 			br_warn("sql catalog: table %s: %s; its time options are ignored", t->def.name, terr.msg);
 		ckpt_prepare(c, t, tp);
-		seam_load(c, t);
-		rc = poll_table(c, t, NULL, NULL, err);
+		rc = load_table_rows(c, t, err);
 	}
 	/* tables the checkpoint names that are gone: their views rebuild */
 	for (int i = 0; c->ck && i < c->ck->ntables;) {

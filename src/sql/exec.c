@@ -13,6 +13,7 @@
 #include "sql/checkpoint.h"
 #include "sql/plan.h"
 #include "sql/sink.h"
+#include "sql/progress.h"
 #include "sql/window.h"
 
 typedef struct br_sql_view br_sql_view;
@@ -33,6 +34,9 @@ struct br_sql_view {
 	char *broken;
 	uint64_t mem_checked_ns; /* last memory-limit check (br_mono_ns) */
 	char *sql;          /* its CREATE statement (checkpoints check it did not change) */
+	/* Its backfill (the first step over its relations' contents): rows and
+	 * bytes fed, time; phase "done" once it tails. SHOW VIEWS reports it. */
+	br_sql_progress backfill;
 };
 
 struct br_sql {
@@ -46,6 +50,8 @@ struct br_sql {
 	void *sinks;        /* views' outputs: sink.c */
 	size_t view_mem_limit; /* bytes of state one view may hold (0: no limit) */
 	br_sql_ckst *ckpt;  /* view checkpoints: checkpoint.c */
+	br_sql_progress_cb progress;
+	void *progress_arg;
 };
 
 void **br_sql_time_slot(br_sql *s);
@@ -242,8 +248,17 @@ static int lower(lower_ctx *lc, const plan *p, br_op **out, br_err *err)
 	return br_errf(err, BR_EINVAL, "plan: unknown node");
 }
 
-/* Reads a relation's current contents (table or view) into a batch fed to in. */
-static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, br_err *err)
+static int64_t col_bytes(const br_col *c)
+{
+	int64_t n = (int64_t)(c->validity.len + c->values.len + c->offsets.len);
+	for (int i = 0; i < c->nchildren; i++)
+		n += col_bytes(&c->children[i]);
+	return n;
+}
+
+/* Reads a relation's current contents (table or view) into a batch fed to in;
+ * pr (may be NULL) counts its rows and columnar bytes. */
+static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, br_progress *pr, br_err *err)
 {
 	br_batch b;
 	br_batch_init(&b, in->out_type, true);
@@ -264,6 +279,13 @@ static int feed_relation(br_sql *s, br_circuit *c, br_op *in, const char *name, 
 		} else {
 			rc = view_rows(v, &b, err);
 		}
+	}
+	if (!rc && pr) {
+		int64_t bytes = (int64_t)b.weights.len;
+		for (int i = 0; i < b.ncols; i++)
+			bytes += col_bytes(&b.cols[i]);
+		br_progress_phase(pr, "scan", b.nrows, bytes);
+		br_progress_add(pr, b.nrows, bytes);
 	}
 	if (!rc)
 		rc = br_circuit_feed_take(c, in, &b, err);
@@ -362,12 +384,20 @@ int br_exec_plan(br_sql *s, const plan *p, const br_eval *outer, const br_value 
 	}
 	if (!rc && row)
 		c.ev.outer[c.ev.nouter++] = row;
+	/* a top-level query reports progress as a view's backfill does */
+	br_progress pr;
+	br_progress_start(&pr, s->depth ? NULL : s->progress, s->progress_arg, "query", false, 0, 0);
 	s->depth++;
 	for (int i = 0; !rc && i < lc.n; i++)
-		rc = feed_relation(s, &c, lc.inputs[i], lc.tables[i], err);
-	if (!rc)
+		rc = feed_relation(s, &c, lc.inputs[i], lc.tables[i], &pr, err);
+	if (!rc) {
+		br_progress_phase(&pr, "step", 0, 0);
+		br_progress_add(&pr, 0, 0);
 		rc = br_circuit_step(&c, err);
+	}
 	s->depth--;
+	if (!rc)
+		br_progress_end(&pr);
 	br_value **all = NULL;
 	int64_t n = 0;
 	if (!rc)
@@ -610,6 +640,14 @@ int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *er
 	if (rc)
 		return br_errctx(err, "delta for \"%s\"", table);
 	return apply_delta(s, table, delta, err);
+}
+
+void br_sql_set_progress_listener(br_sql *s, br_sql_progress_cb cb, void *arg)
+{
+	s->progress = cb;
+	s->progress_arg = arg;
+	s->cat->progress = cb;
+	s->cat->progress_arg = arg;
 }
 
 void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg)
@@ -1164,7 +1202,10 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 			rc = lrc;
 		loaded = lrc == 1;
 	}
-	/* Backfill: the tables' current contents are the first delta. */
+	/* Backfill: the tables' current contents are the first delta (one large
+	 * step; progress: rows and bytes scanned, then the step). */
+	br_progress pr;
+	br_progress_start(&pr, x->s->progress, x->s->progress_arg, v->name, true, 0, 0);
 	for (int i = 0; !rc && !loaded && i < v->ninputs; i++) {
 		const char *in = v->input_tables[i];
 		if (in && !x->s->cat->vt->find(x->s->cat, in) && !br_map_gets(&x->s->views, in) &&
@@ -1172,10 +1213,18 @@ static int exec_create_view(stmt_ctx *x, const char *name, json_t *sel, bool if_
 			rc = br_errf(x->err, BR_EUNSUPPORTED, "unsupported: a materialized view over the sink table %s "
 				     "(read its view \"%s\" instead: it changes with it)", in, br_sink_table_view(x->s, in));
 		else /* a view over a view steps with the other's deltas (view_stepped) */
-			rc = feed_relation(x->s, &v->circ, v->inputs[i], in, x->err);
+			rc = feed_relation(x->s, &v->circ, v->inputs[i], in, &pr, x->err);
 	}
-	if (!rc && !loaded)
+	if (!rc && !loaded) {
+		br_progress_phase(&pr, "step", 0, 0);
+		br_progress_add(&pr, 0, 0);
 		rc = view_step(x->s, v, x->err);
+	}
+	if (!rc) {
+		br_progress_end(&pr);
+		v->backfill = pr.p;
+		v->backfill.name = NULL;
+	}
 	bool stepped;
 	if (!rc && !loaded) /* windows the backfill already closed */
 		rc = view_step_watermark(x->s, v, &stepped, x->err);
@@ -1303,7 +1352,46 @@ static int exec_show_topics(stmt_ctx *x)
 	return 0;
 }
 
-/* SHOW TABLES | VIEWS: one text column "name", sorted. */
+/* SHOW VIEWS: each view's state and backfill, by name. A view is
+ * "backfilling" only inside its CREATE (the statement runs on the loop thread,
+ * so another session sees it once it tails); "tailing" after, with the
+ * figures of its backfill (rows and columnar bytes fed, rate, time); "broken"
+ * once a step failed. */
+static int show_views(stmt_ctx *x)
+{
+	int n = 0;
+	br_sql_view **vs = br_xcalloc(x->s->views.count + 1, sizeof *vs);
+	br_map_slot *slot;
+	for (size_t i = 0; br_map_next(&x->s->views, &i, &slot);)
+		vs[n++] = slot->val;
+	char **names = br_xcalloc((size_t)n + 1, sizeof *names);
+	for (int i = 0; i < n; i++)
+		names[i] = vs[i]->name;
+	qsort(names, (size_t)n, sizeof *names, cmp_name);
+	char *cols[] = { "name", "state", "rows_done", "rows_total", "bytes_done", "bytes_total", "rows_per_s", "eta_s",
+			 "seconds" };
+	br_type_id types[] = { BR_T_STRING, BR_T_STRING, BR_T_LONG, BR_T_LONG, BR_T_LONG, BR_T_LONG, BR_T_DOUBLE,
+			       BR_T_DOUBLE, BR_T_DOUBLE };
+	result_set(x->res, 9, cols, types);
+	for (int i = 0; i < n && x->res; i++) {
+		br_sql_view *v = br_map_gets(&x->s->views, names[i]);
+		const br_sql_progress *p = &v->backfill;
+		const char *state = v->broken ? "broken" : p->phase && !strcmp(p->phase, "done") ? "tailing" : "backfilling";
+		br_value row[9] = {
+			br_value_bytes(BR_T_STRING, v->name, strlen(v->name)), br_value_bytes(BR_T_STRING, state, strlen(state)),
+			br_value_i64(BR_T_LONG, p->rows_done), br_value_i64(BR_T_LONG, p->rows_total),
+			br_value_i64(BR_T_LONG, p->bytes_done), br_value_i64(BR_T_LONG, p->bytes_total),
+			br_value_f64(p->rows_per_s), br_value_f64(p->eta_s > 0 ? p->eta_s : 0), br_value_f64(p->elapsed_s),
+		};
+		br_batch_append_row(&x->res->rows, row, 1);
+	}
+	free(names);
+	free(vs);
+	result_tag(x->res, "SHOW %d", n);
+	return 0;
+}
+
+/* SHOW TABLES: one text column "name", sorted (SHOW VIEWS, SHOW TOPICS above). */
 static int exec_show(stmt_ctx *x, const char *what)
 {
 	char **names = NULL;
@@ -1316,10 +1404,7 @@ static int exec_show(stmt_ctx *x, const char *what)
 		if ((rc = x->s->cat->vt->list(x->s->cat, &names, &n)))
 			return rc;
 	} else if (what && !strcmp(what, "views")) {
-		names = br_xcalloc(x->s->views.count + 1, sizeof *names);
-		br_map_slot *slot;
-		for (size_t i = 0; br_map_next(&x->s->views, &i, &slot);)
-			names[n++] = br_xstrdup(((br_sql_view *)slot->val)->name);
+		return show_views(x);
 	} else {
 		return br_errf(x->err, BR_EUNSUPPORTED, "unsupported: SHOW %s", what ? what : "?");
 	}
@@ -1485,7 +1570,7 @@ static int exec_explain(stmt_ctx *x, json_t *q, bool analyze)
 		c.once = true;
 		uint64_t t0 = br_mono_ns();
 		for (int i = 0; !rc && i < lc.n; i++)
-			rc = feed_relation(x->s, &c, lc.inputs[i], lc.tables[i], x->err);
+			rc = feed_relation(x->s, &c, lc.inputs[i], lc.tables[i], NULL, x->err);
 		uint64_t t1 = br_mono_ns();
 		if (!rc)
 			rc = br_circuit_step(&c, x->err);

@@ -38,9 +38,14 @@
  * topic has (the lake is then not of this log, e.g. a topic deleted and made
  * again under the same name).
  *
- * COST. One pass over the snapshot's data files through br_ice_scan (every
- * column is decoded, the key/headers too: the scan API has no projection yet);
+ * COST. One pass over the snapshot's data files through br_ice_scan, reading
+ * only the table's columns and _partition/_offset (projection: the pages of
+ * _key, _headers, the timestamps and unused value columns are never read);
  * an upsert table also holds an encoded copy of every lake row until sorted.
+ * There is nothing to push down: the table holds all its rows (views filter
+ * later), and the frontier cut is per row (a file straddling it is read).
+ * Progress (spec->progress): rows of the snapshot and bytes of its files
+ * (total from the manifests, done as the Parquet reader reads them).
  * Snapshot files are never deleted by tiering (compaction only adds a
  * snapshot); `braid table expire` run during the read can make it fail, and
  * the caller then falls back to the log. */
@@ -54,6 +59,7 @@
 #include "flow/flow.h"
 #include "iceberg/iceberg.h"
 #include "log/records.h"
+#include "sql/progress.h"
 #include "sql/seam.h"
 #include "tier/tier.h"
 
@@ -356,20 +362,45 @@ static int scan_rows(br_ice_table *tb, const char *topic, const br_ice_snapshot 
 		free(s.m.idx);
 		return 1;
 	}
-	br_ice_scan_opts o = { .snapshot_id = snap->id };
+	/* projection: the declared columns and _partition/_offset, by field id */
+	const br_type *root = br_ice_table_schema(tb)->root;
+	int *ids = br_xcalloc((size_t)spec->ncols + 3, sizeof *ids);
+	int nids = 0;
+	ids[nids++] = root->children[s.m.ipart].id;
+	ids[nids++] = root->children[s.m.ioff].id;
+	for (int c = 0; c < spec->ncols; c++)
+		ids[nids++] = root->children[s.m.idx[c]].id;
+	br_ice_scan_opts o = { .snapshot_id = snap->id, .field_ids = ids, .nfield_ids = nids };
 	br_ice_scan *sc;
 	int rc = br_ice_scan_open(tb, &o, &sc, err);
+	free(ids);
 	if (rc) {
 		free(s.m.idx);
 		return rc;
+	}
+	br_progress *pr = spec->progress;
+	int64_t bytes0 = pr ? pr->p.bytes_done : 0;
+	if (pr) {
+		const br_ice_plan *pl = br_ice_scan_plan(sc);
+		int64_t fbytes = 0;
+		for (size_t i = 0; i < pl->nfiles; i++)
+			fbytes += pl->files[i].df.file_size;
+		br_progress_phase(pr, "lake", pl->total_records, fbytes);
 	}
 	s.row = br_xcalloc((size_t)spec->ncols + 1, sizeof *s.row);
 	br_arena_init(&s.arena, 1 << 20);
 	br_batch b = { 0 };
 	/* the scan's batches are in the current schema: same positions as mapped */
-	while ((rc = br_ice_scan_next(sc, &b, err)) == 1)
+	while ((rc = br_ice_scan_next(sc, &b, err)) == 1) {
 		if ((rc = take_batch(&s, &b, err)))
 			break;
+		if (pr) {
+			br_progress_bytes_at(pr, bytes0, br_ice_scan_bytes_read(sc));
+			br_progress_add(pr, b.nrows, 0);
+		}
+	}
+	if (pr) /* the bytes read, all of them (smaller than the files' when projected) */
+		br_progress_bytes_at(pr, bytes0, br_ice_scan_bytes_read(sc));
 	const char *dead = br_ice_snapshot_prop(snap, "braid.dlq.records");
 	if (!rc && spec->upsert && dead && strtoll(dead, NULL, 10) > 0)
 		rc = read_dead_letters(&s, topic, strtoll(dead, NULL, 10), why, whysz, err);

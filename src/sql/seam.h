@@ -16,6 +16,8 @@
 #include "log/log.h"
 #include "types/types.h"
 
+struct br_progress;
+
 /* One row of the table's declared columns (ncols values, in declared order).
  * A non-zero return stops the read and is returned by br_seam_read. */
 typedef int (*br_seam_row_fn)(void *arg, const br_value *row, br_err *err);
@@ -46,6 +48,7 @@ typedef struct br_seam_spec {
 	const int64_t *high;      /* per partition: the log's high watermark now (nparts entries) */
 	int64_t *pos;             /* may be NULL: else set to {partition, offset} of each row and
 				     tombstone before fn / tomb sees it (view checkpoints) */
+	struct br_progress *progress; /* may be NULL: phase "lake" with the snapshot's rows and file bytes */
 } br_seam_spec;
 
 /* Reads the lake part of a table. Returns

@@ -43,6 +43,23 @@ typedef struct br_sql_table {
 /* A table's effective change, handed out by a log-backed catalog's poll. */
 typedef int (*br_catalog_delta_fn)(void *arg, const char *table, const br_batch *delta, br_err *err);
 
+/* Backfill progress: a table loading (lake below the frontier, then the log up
+ * to the high watermark it saw when it started) or a view's first step over
+ * its tables' contents. Totals are -1 when unknown; eta_s -1 likewise. */
+typedef struct br_sql_progress {
+	const char *name;     /* table or view */
+	bool is_view;
+	const char *phase;    /* "lake", "log" (tables), "step" (views), "done" */
+	int64_t rows_done, rows_total;
+	int64_t bytes_done, bytes_total;
+	double elapsed_s, rows_per_s, eta_s;
+} br_sql_progress;
+/* Called often enough for a progress bar (at most every ~100 ms, and once
+ * with phase "done"); p is valid during the call only. */
+typedef void (*br_sql_progress_cb)(void *arg, const br_sql_progress *p);
+/* One line: "table t [lake] 45%, 4.5M/10.0M rows, 120.0MB/300.0MB, 1.2M rows/s, 3.1 s, ETA 5 s". */
+void br_sql_progress_format(const br_sql_progress *p, char *out, size_t n);
+
 typedef struct br_catalog br_catalog;
 struct br_topic_row;
 struct br_log;
@@ -112,6 +129,10 @@ int br_catalog_show_topics(struct br_log *log, const char *data_dir, bool (*is_t
 
 struct br_catalog {
 	const br_catalog_vt *vt;
+	/* Where a catalog that loads tables reports their backfill (may be NULL);
+	 * br_sql_set_progress_listener sets it too. */
+	br_sql_progress_cb progress;
+	void *progress_arg;
 };
 
 br_catalog *br_catalog_mem_new(void);
@@ -124,6 +145,9 @@ br_catalog *br_catalog_mem_new(void);
  * from the log start, so the tables hold their current rows. */
 struct br_log;
 int br_catalog_topic_open(br_catalog **out, struct br_log *log, const char *data_dir, br_err *err);
+/* The same, reporting each table's load (lake, then log) to cb (may be NULL). */
+int br_catalog_topic_open_progress(br_catalog **out, struct br_log *log, const char *data_dir,
+				   br_sql_progress_cb cb, void *arg, br_err *err);
 /* Records skipped because they did not fit the table (not JSON, wrong types). */
 int64_t br_catalog_topic_skipped(br_catalog *c);
 /* For view outputs: the log and data directory of a topic catalog (NULL for
@@ -172,6 +196,9 @@ int br_sql_apply(br_sql *s, const char *table, const br_batch *delta, br_err *er
  * batch is valid only during the call. */
 typedef void (*br_sql_view_cb)(void *arg, const char *view, const br_batch *delta);
 void br_sql_set_view_listener(br_sql *s, br_sql_view_cb cb, void *arg);
+/* Backfill progress of the tables this session loads (CREATE TABLE on a topic
+ * with data) and of the views it creates; cb NULL stops it. */
+void br_sql_set_progress_listener(br_sql *s, br_sql_progress_cb cb, void *arg);
 /* Every relation with its columns, tables first then views, each group in
  * name order (pgwire's pg_catalog answers). The arrays are valid only during
  * the call. False when the catalog cannot list its tables (no vt->list):
