@@ -10,6 +10,7 @@
 
 #include "base/util.h"
 #include "sql/plan.h"
+#include "sql/pgnode.h"
 #include "sql/window.h"
 
 /* A literal whose type PostgreSQL would call "unknown" ('text' or NULL): it
@@ -118,31 +119,6 @@ const char *br_flow_type_name(br_type_id t)
 }
 
 /* ------------------------------------------------------------ json helpers */
-
-static json_t *jget(json_t *o, const char *k) { return o ? json_object_get(o, k) : NULL; }
-
-static const char *jstr(json_t *o, const char *k)
-{
-	json_t *v = jget(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* A node is {"Type": {...}}: returns the type name and sets *inner. */
-static const char *ntype(json_t *node, json_t **inner)
-{
-	*inner = NULL;
-	if (!json_is_object(node) || json_object_size(node) != 1)
-		return "";
-	const char *k = json_object_iter_key(json_object_iter(node));
-	*inner = json_object_iter_value(json_object_iter(node));
-	return k;
-}
-
-static int jloc(json_t *inner)
-{
-	json_t *l = jget(inner, "location");
-	return json_is_integer(l) ? (int)json_integer_value(l) : -1;
-}
 
 /* Error with PostgreSQL's position convention (1-based character). */
 static int perr(bctx *b, int loc, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

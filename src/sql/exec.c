@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "sql/checkpoint.h"
 #include "sql/plan.h"
+#include "sql/pgnode.h"
 #include "sql/sink.h"
 #include "sql/progress.h"
 #include "sql/window.h"
@@ -431,21 +432,6 @@ typedef struct stmt_ctx {
 	br_sql_result *res;
 	br_err *err;
 } stmt_ctx;
-
-static json_t *jget(json_t *o, const char *k) { return o ? json_object_get(o, k) : NULL; }
-static const char *jstr(json_t *o, const char *k)
-{
-	json_t *v = jget(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-static const char *ntype(json_t *node, json_t **inner)
-{
-	*inner = NULL;
-	if (!json_is_object(node) || json_object_size(node) != 1)
-		return "";
-	*inner = json_object_iter_value(json_object_iter(node));
-	return json_object_iter_key(json_object_iter(node));
-}
 
 static void result_set(br_sql_result *res, int ncols, char **names, const br_type_id *types)
 {

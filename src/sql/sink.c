@@ -54,6 +54,7 @@
 #include "iceberg/iceberg.h"
 #include "log/log.h"
 #include "log/records.h"
+#include "sql/pgnode.h"
 #include "sql/sink.h"
 #include "types/text.h"
 
@@ -94,8 +95,6 @@ static sink *find(br_sql *s, const char *view)
 }
 
 /* ------------------------------------------------------------- options */
-
-static json_t *jget(json_t *o, const char *k) { return o ? json_object_get(o, k) : NULL; }
 
 static const char *defelem(json_t *d, const char **val, char *num, size_t numlen)
 {

@@ -10,30 +10,11 @@
 
 #include "base/map.h"
 #include "base/util.h"
+#include "sql/pgnode.h"
 #include "sql/window.h"
 
 /* Provided by exec.c: where the session keeps window.c's state. */
 void **br_sql_time_slot(br_sql *s);
-
-static json_t *jget(json_t *o, const char *k) { return o ? json_object_get(o, k) : NULL; }
-static const char *jstr(json_t *o, const char *k)
-{
-	json_t *v = jget(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-static const char *ntype(json_t *node, json_t **inner)
-{
-	*inner = NULL;
-	if (!json_is_object(node) || json_object_size(node) != 1)
-		return "";
-	*inner = json_object_iter_value(json_object_iter(node));
-	return json_object_iter_key(json_object_iter(node));
-}
-static int jloc(json_t *inner)
-{
-	json_t *l = jget(inner, "location");
-	return json_is_integer(l) ? (int)json_integer_value(l) : -1;
-}
 
 static int perr(br_err *err, int loc, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int perr(br_err *err, int loc, int code, const char *fmt, ...)
