@@ -941,6 +941,9 @@ void br_broker_close(br_broker *b)
 {
 	if (!b)
 		return;
+	/* no retention check from here on: the tier closes below, and with it
+	 * the guard that keeps what the lake does not hold yet */
+	uv_timer_stop(&b->retention_timer);
 	/* finish the flush in flight, then one last flush so every produce can be
 	 * answered truthfully before the connections go */
 	while (b->flush || b->isync || b->trim)

@@ -1384,6 +1384,14 @@ static int64_t retain_from(void *arg, const br_topic *tp, int32_t p)
 	return s->frontier[p];
 }
 
+/* The guard once tiering has stopped: tiered topics keep everything. */
+static int64_t retain_all(void *arg, const br_topic *tp, int32_t p)
+{
+	(void)arg;
+	(void)p;
+	return topic_mode(tp) == MODE_OFF ? INT64_MAX : 0;
+}
+
 static const char *mode_name(const char *v)
 {
 	return !v || !*v ? "key_value" : v;
@@ -1995,7 +2003,10 @@ void br_tier_close(br_tier *t)
 	pthread_mutex_destroy(&t->enc.mu);
 	pthread_cond_destroy(&t->enc.cv);
 	pool_stop(t);
-	br_log_set_retention_guard(t->log, NULL, NULL);
+	/* Without tiering the lake frontier is unknown: a retention check that
+	 * still runs (the broker's loop turns once more while it shuts down) must
+	 * keep every segment of a tiered topic, not delete what the lake lacks. */
+	br_log_set_retention_guard(t->log, retain_all, NULL);
 	br_log_set_config_guard(t->log, NULL, NULL);
 	job *lists[3] = { t->queue, t->done, t->waiting };
 	for (int k = 0; k < 3; k++)
