@@ -362,12 +362,15 @@ static int scan_rows(br_ice_table *tb, const char *topic, const br_ice_snapshot 
 		free(s.m.idx);
 		return 1;
 	}
-	/* projection: the declared columns and _partition/_offset, by field id */
+	/* projection: the declared columns and _partition/_offset, by field id,
+	 * and _append_time where rows are judged by event time (row_at) */
 	const br_type *root = br_ice_table_schema(tb)->root;
 	int *ids = br_xcalloc((size_t)spec->ncols + 3, sizeof *ids);
 	int nids = 0;
 	ids[nids++] = root->children[s.m.ipart].id;
 	ids[nids++] = root->children[s.m.ioff].id;
+	if (s.m.iapp >= 0 && spec->row_at)
+		ids[nids++] = root->children[s.m.iapp].id;
 	for (int c = 0; c < spec->ncols; c++)
 		ids[nids++] = root->children[s.m.idx[c]].id;
 	br_ice_scan_opts o = { .snapshot_id = snap->id, .field_ids = ids, .nfield_ids = nids };
