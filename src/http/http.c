@@ -27,6 +27,7 @@
 
 #include <uv.h>
 
+#include "base/listen.h"
 #include "base/util.h"
 #include "http/http.h"
 
@@ -413,30 +414,16 @@ int br_http_server_start(br_http_server **out, uv_loop_t *loop, const char *host
 		s->o.idle_ms = 10000;
 	if (s->o.max_conns <= 0)
 		s->o.max_conns = 256;
-	struct sockaddr_storage addr;
-	int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
-	if (rc)
-		rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
-	if (rc) {
-		free(s);
-		return br_errf(err, BR_EINVAL, "HTTP listener: bad address %s:%d", host, port);
-	}
-	uv_tcp_init(loop, &s->listener);
-	s->listener.data = s;
 	s->open_handles = 1;
-	rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
-	if (!rc)
-		rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
-	if (rc) {
-		br_errf(err, BR_EIO, "HTTP listener: cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
-		br_http_server_stop(s);
-		return BR_EIO;
+	int rc = br_uv_listen(loop, &s->listener, s, host, port, on_connection, &s->port, "HTTP listener", err);
+	if (rc == BR_EINVAL) {
+		free(s);
+		return rc;
 	}
-	struct sockaddr_storage bound;
-	int len = sizeof bound;
-	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
-	s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
-					      : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+	if (rc) {
+		br_http_server_stop(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "base/listen.h"
 #include "base/util.h"
 #include "pgwire/pgwire.h"
 
@@ -219,32 +220,18 @@ int br_pg_server_start(br_pg_server **out, uv_loop_t *loop, const char *host, in
 		s->cfg.server_version = s->server_version = br_xstrdup(s->cfg.server_version);
 	if (s->cfg.password)
 		s->cfg.password = s->password = br_xstrdup(s->cfg.password);
-	struct sockaddr_storage addr;
-	int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
-	if (rc)
-		rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
-	if (rc) {
+	s->open_handles = 1;
+	int rc = br_uv_listen(loop, &s->listener, s, host, port, on_connection, &s->port, "PostgreSQL listener", err);
+	if (rc == BR_EINVAL) {
 		free(s->server_version);
 		free(s->password);
 		free(s);
-		return br_errf(err, BR_EINVAL, "PostgreSQL listener: bad address %s:%d", host, port);
+		return rc;
 	}
-	uv_tcp_init(loop, &s->listener);
-	s->listener.data = s;
-	s->open_handles = 1;
-	rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0);
-	if (!rc)
-		rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
 	if (rc) {
-		br_errf(err, BR_EIO, "PostgreSQL listener: cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
 		br_pg_server_stop(s);
-		return BR_EIO;
+		return rc;
 	}
-	struct sockaddr_storage bound;
-	int len = sizeof bound;
-	uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
-	s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
-					      : ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	*out = s;
 	return 0;
 }
