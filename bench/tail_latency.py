@@ -8,7 +8,11 @@
 # polls the tables -> the view steps -> the hub writes the delta to the socket.
 # Peer in the same run: the produce acknowledgement (acks=all: the same fsync).
 #
-#   bench/tail_latency.py [rate events/s] [seconds] [--window]      (defaults 10000 5)
+#   bench/tail_latency.py [rate events/s] [seconds] [--window] [--c]      (defaults 10000 5)
+#
+# --c: producer and subscriber are bench/subscribe_tail.c (librdkafka + a raw
+# pgwire client in C, one process): at 100,000 events/s this Python process
+# itself would be what the latency measures.
 #
 # --window (issue 6): the table has event time (event_time = 'ts', the send time
 # in µs; watermark_delay 10 ms) and the view is a changelog TUMBLE count per 1 ms
@@ -91,8 +95,9 @@ def fmt(a):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--window"]
+    args = [a for a in sys.argv[1:] if a not in ("--window", "--c")]
     window = "--window" in sys.argv[1:]
+    in_c = "--c" in sys.argv[1:]
     rate = int(args[0]) if len(args) > 0 else 10000
     seconds = float(args[1]) if len(args) > 1 else 5
     pg = free_port()
@@ -106,6 +111,19 @@ def main():
         else:
             psql(pg, "CREATE TABLE ev (id bigint, t0 bigint)")
             psql(pg, "CREATE MATERIALIZED VIEW ev_v AS SELECT id, t0 FROM ev")
+        if in_c:
+            exe = os.path.join(ROOT, "build", "bench", "subscribe_tail")
+            os.makedirs(os.path.dirname(exe), exist_ok=True)
+            libs = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], capture_output=True,
+                                  text=True).stdout.split()
+            subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-o", exe,
+                            os.path.join(ROOT, "bench", "subscribe_tail.c")] + libs + ["-lpthread"], check=True)
+            r = subprocess.run([exe, "--brokers", b.bootstrap, "--topic", "ev", "--pg-port", str(pg), "--view",
+                                "ev_v", "--rate", str(rate), "--seconds", str(seconds)], capture_output=True,
+                               text=True, timeout=300)
+            print("produce -> SUBSCRIBE client (C harness, %s)  %s" % ("window rows" if window else "rows",
+                                                                      r.stdout.strip() or r.stderr.strip()))
+            return
         sub = Subscriber(pg, "SUBSCRIBE ev_v WITH (snapshot = false)")
         sub.start()
         acks = []
