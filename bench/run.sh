@@ -247,6 +247,7 @@ if [ "${SKIP_TAIL:-0}" != 1 ]; then
 	echo "== tail latency: produce -> SUBSCRIBE (TAIL_RATES=${TAIL_RATES:-10000 100000})"
 	for r in ${TAIL_RATES:-10000 100000}; do
 		/usr/bin/python3 bench/tail_latency.py "$r" "${TAIL_SECONDS:-5}" 2>&1 | grep -v '|rdkafka#'
+		/usr/bin/python3 bench/tail_latency.py "$r" "${TAIL_SECONDS:-5}" --c 2>&1 | grep -v '|rdkafka#'
 	done
 	echo "== produce -> event-time TUMBLE row at a SUBSCRIBE client (10000 events/s)"
 	/usr/bin/python3 bench/tail_latency.py 10000 "${TAIL_SECONDS:-5}" --window 2>&1 | grep -v '|rdkafka#'
