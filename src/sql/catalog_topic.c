@@ -1509,12 +1509,9 @@ static int cat_views(br_catalog *cc, char ***names, char ***sqls, int *n)
 	return 0;
 }
 
-static void cat_free(br_catalog *cc)
+/* Frees everything the catalog owns (no save: see cat_free). */
+static void cat_release(topiccat *c)
 {
-	topiccat *c = (topiccat *)cc;
-	br_err err = { 0 };
-	if (save(c, &err)) /* records the offsets the tables and views reached */
-		br_warn("sql catalog: %s", err.msg);
 	br_map_slot *s;
 	for (size_t i = 0; br_map_next(&c->tables, &i, &s);)
 		table_free(s->val);
@@ -1529,6 +1526,15 @@ static void cat_free(br_catalog *cc)
 	free(c->ckpt_path);
 	br_ckpt_free(c->ck);
 	free(c);
+}
+
+static void cat_free(br_catalog *cc)
+{
+	topiccat *c = (topiccat *)cc;
+	br_err err = { 0 };
+	if (save(c, &err)) /* records the offsets the tables and views reached */
+		br_warn("sql catalog: %s", err.msg);
+	cat_release(c);
 }
 
 static br_wm_tracker *cat_tracker(br_catalog *cc, const char *name)
@@ -1611,19 +1617,7 @@ int br_catalog_topic_open_progress(br_catalog **out, br_log *log, const char *da
 			br_ckpt_forget_table(c->ck, c->ck->tables[i].name);
 	}
 	if (rc) {
-		for (size_t i = 0; br_map_next(&c->tables, &i, &s);)
-			table_free(s->val);
-		br_map_free(&c->tables);
-		for (int i = 0; i < c->nviews; i++) {
-			free(c->views[i].name);
-			free(c->views[i].sql);
-		}
-		free(c->views);
-		free(c->data);
-		free(c->dir);
-		free(c->ckpt_path);
-		br_ckpt_free(c->ck);
-		free(c);
+		cat_release(c);
 		return rc;
 	}
 	*out = &c->base;
